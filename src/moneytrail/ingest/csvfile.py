@@ -1,0 +1,346 @@
+"""Load a CSV file described by a :class:`Mapping` into the workspace.
+
+Python reads and numbers the records (``textfile.read_records``); DuckDB parses and validates
+them in bulk, one batch at a time. Every record ends in exactly one of two tables:
+``transactions`` (parsed) or ``quarantine`` (the raw row, the column at fault and why).
+
+Validation rules, in the order they are checked (the first failing one is the reason):
+
+1. record-level problems found while reading: blank line, wrong field count, bytes invalid in
+   the file's encoding;
+2. date (and time) missing or not in the mapping's format, or outside 1900-2100;
+3. amount missing, not a number (``NaN``, ``inf``, text), not in the mapping's decimal and
+   thousands convention (``1.234,56`` under ``decimal: '.'`` is refused, never misread), more
+   than 4 decimal places, or out of range; in debit/credit layouts: both or neither filled, or
+   a negative value; in transfer layouts: a negative amount (direction is payer -> payee);
+4. an account (holder / payer / payee) that is empty, or payer equal to payee.
+
+A statement row whose counterparty has no account number is kept: its counterparty becomes
+``cash`` (channel cash), ``name:<NAME>`` (a name only) or ``unidentified:<holder>``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from moneytrail.errors import InputError
+from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
+from moneytrail.ingest.textfile import Record, check_text, read_records
+from moneytrail.workspace import TX_ID_STRIDE, Workspace
+
+
+def q(s: str) -> str:
+    """SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+class _Cols:
+    def __init__(self, header: list[str], path: Path):
+        self.index: dict[str, int] = {}
+        dup = set()
+        for i, h in enumerate(header):
+            if h in self.index:
+                dup.add(h)
+            else:
+                self.index[h] = i
+        self.dup = dup
+        self.header = header
+        self.path = path
+
+    def ref(self, name: str) -> str:
+        if name in self.dup:
+            raise InputError(f"column {name!r} appears more than once in the header", path=str(self.path))
+        if name not in self.index:
+            raise InputError(f"column {name!r} named in the mapping is not in the header "
+                             f"(header: {', '.join(self.header)})", path=str(self.path))
+        return f"c{self.index[name]}"
+
+    def field(self, f: Field_ | None) -> str:
+        if f is None:
+            return "NULL"
+        if f.value is not None:
+            return q(f.value)
+        return f"nullif(trim({self.ref(f.column)}), '')"
+
+
+def _amount_pattern(decimal: str, thousands: str) -> str:
+    d = re.escape(decimal)
+    frac = f"({d}[0-9]{{1,4}})?"
+    alts = [f"[0-9]+{frac}", f"{d}[0-9]{{1,4}}"]
+    if thousands:
+        t = re.escape(thousands)
+        alts.insert(0, f"[0-9]{{1,3}}({t}[0-9]{{3}})+{frac}")
+    return "^(" + "|".join(alts) + ")$"
+
+
+def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """(value expression over layer-1 columns, checks) for one amount column ``col`` (a c-ref)."""
+    s = f"{name}_s"  # normalised string computed in layer 1
+    pat = _amount_pattern(m.decimal, m.thousands)
+    body = f"regexp_replace({s}, '^[-+(]|[)-]$', '', 'g')"
+    neg = f"({s} LIKE '-%' OR ({s} LIKE '(%' AND {s} LIKE '%)') OR {s} LIKE '%-')"
+    num = f"replace({body}, {q(m.thousands)}, '')" if m.thousands else body
+    if m.decimal != ".":
+        num = f"replace({num}, {q(m.decimal)}, '.')"
+    value = (f"CASE WHEN regexp_full_match({body}, {q(pat)}) AND length({num}) <= 19 "
+             f"THEN TRY_CAST({num} AS DECIMAL(18,4)) * CASE WHEN {neg} THEN -1 ELSE 1 END END")
+    sep = f"decimal {m.decimal!r}" + (f", thousands {m.thousands!r}" if m.thousands else ", no thousands separator")
+    checks = [
+        (f"{s} IS NULL", name, f"{q(name + ' is empty')}"),
+        (f"lower({s}) IN ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity', 'null', 'none')",
+         name, f"{q(name + ' ')} || {s} || ' is not a number'"),
+        (f"{name}_v IS NULL", name,
+         f"{q(name + ' ')} || {s} || {q(' is not a number in this mapping (' + sep + ', at most 4 decimals)')}"),
+    ]
+    return value, checks
+
+
+def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str | None = None) -> str:
+    """SQL that turns the staged batch ``_batch`` into parsed rows with a quarantine reason."""
+    date_c = cols.ref(m.date.column)
+    fmts = m.date.format if isinstance(m.date.format, list) else [m.date.format]
+    if fmts == ["iso"]:
+        date_expr = "TRY_CAST(TRY_CAST(date_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+    else:
+        date_expr = "try_strptime(date_s, [" + ", ".join(q(f) for f in fmts) + "])"
+    time_sel, ts_expr = "", "date_v"
+    if m.time is not None:
+        time_sel = f", nullif(trim({cols.ref(m.time.column)}), '') AS time_s"
+        ts_expr = "CAST(date_v AS DATE) + CAST(time_v AS TIME)"
+
+    layer1 = [
+        "_row", "_raw", "_pre_col", "_pre_reason",
+        f"nullif(trim({date_c}), '') AS date_s{time_sel}",
+    ]
+    layer2 = [f"{date_expr} AS date_v"]
+    if m.time is not None:
+        layer2.append(f"try_strptime(time_s, {q(m.time.format)}) AS time_v")
+    checks: list[tuple[str, str, str]] = [
+        ("date_s IS NULL", m.date.column, q("date is empty")),
+        ("date_v IS NULL", m.date.column,
+         "'date ' || date_s || " + q(f" does not match format {' or '.join(fmts)}")),
+        ("year(date_v) NOT BETWEEN 1900 AND 2100", m.date.column,
+         "'date ' || date_s || ' is outside 1900-2100'"),
+    ]
+    if m.time is not None:
+        checks += [("time_v IS NULL AND time_s IS NOT NULL", m.time.column,
+                    "'time ' || time_s || " + q(f" does not match format {m.time.format}"))]
+
+    strip = "regexp_replace(trim({c}), '[$€£¥ \u00a0]|USD|EUR|GBP', '', 'g')"
+    if m.amount.column is not None:
+        c = cols.ref(m.amount.column)
+        layer1.append(f"nullif({strip.format(c=c)}, '') AS amount_s")
+        v, ch = _amount_exprs(c, m, "amount")
+        layer2.append(f"{v} AS amount_v")
+        checks += [(a, m.amount.column, r) for a, _, r in ch]
+        if m.layout == "transfers":
+            checks.append(("amount_v < 0", m.amount.column,
+                           "'amount ' || amount_s || ' is negative: a transfer row must be non-negative (direction is payer -> payee)'"))
+            signed = "amount_v"
+        else:
+            signed = "amount_v" if m.amount.sign == "positive_is_debit" else "-amount_v"
+            # signed > 0 means debit (money leaves the holder)
+    else:
+        dc, cc = cols.ref(m.amount.debit), cols.ref(m.amount.credit)
+        layer1.append(f"nullif({strip.format(c=dc)}, '') AS debit_s")
+        layer1.append(f"nullif({strip.format(c=cc)}, '') AS credit_s")
+        dv, dch = _amount_exprs(dc, m, "debit")
+        cv, cch = _amount_exprs(cc, m, "credit")
+        layer2 += [f"{dv} AS debit_v", f"{cv} AS credit_v"]
+        checks += [
+            ("debit_s IS NULL AND credit_s IS NULL", m.amount.debit,
+             q(f"both {m.amount.debit!r} and {m.amount.credit!r} are empty")),
+        ]
+        for a, _, r in dch[1:]:
+            checks.append((f"debit_s IS NOT NULL AND ({a})", m.amount.debit, r))
+        for a, _, r in cch[1:]:
+            checks.append((f"credit_s IS NOT NULL AND ({a})", m.amount.credit, r))
+        checks += [
+            ("debit_v < 0", m.amount.debit, "'debit ' || debit_s || ' is negative'"),
+            ("credit_v < 0", m.amount.credit, "'credit ' || credit_s || ' is negative'"),
+            ("coalesce(debit_v, 0) <> 0 AND coalesce(credit_v, 0) <> 0", m.amount.debit,
+             q(f"both {m.amount.debit!r} and {m.amount.credit!r} hold an amount")),
+        ]
+        signed = "CASE WHEN coalesce(debit_v, 0) <> 0 THEN debit_v ELSE -coalesce(credit_v, 0) END"
+
+    # channel
+    if m.channel is None:
+        channel = "'transfer'" if m.layout == "transfers" else "NULL"
+    else:
+        ch_raw = cols.field(m.channel)
+        cases = " ".join(f"WHEN lower({ch_raw}) = {q(k.lower())} THEN {q(v)}" for k, v in m.channel_map.items())
+        known = ", ".join(q(c) for c in CHANNELS)
+        channel = (f"CASE {cases} WHEN lower({ch_raw}) IN ({known}) THEN lower({ch_raw}) "
+                   f"WHEN {ch_raw} IS NULL THEN NULL ELSE 'other' END")
+    layer1.append(f"{channel} AS channel")
+
+    opt = {
+        "external_id": f"nullif(trim({cols.ref(m.id)}), '')" if m.id else "NULL",
+        "description": f"nullif(trim({cols.ref(m.description)}), '')" if m.description else "NULL",
+        "tx_type": f"nullif(trim({cols.ref(m.tx_type)}), '')" if m.tx_type else "NULL",
+        "location": f"nullif(trim({cols.ref(m.location)}), '')" if m.location else "NULL",
+        "currency": f"upper({cols.field(m.currency)})",
+    }
+    for k, e in opt.items():
+        layer1.append(f"{e} AS {k}")
+    if m.balance:
+        bc = cols.ref(m.balance)
+        layer1.append(f"nullif({strip.format(c=bc)}, '') AS balance_s")
+        bv, _ = _amount_exprs(bc, m, "balance")
+        layer2.append(f"{bv} AS balance_v")
+    else:
+        layer2.append("CAST(NULL AS DECIMAL(18,4)) AS balance_v")
+
+    if m.layout == "transfers":
+        layer1 += [f"{cols.field(m.payer.account)} AS payer", f"{cols.field(m.payee.account)} AS payee",
+                   f"{cols.field(m.payer.name)} AS payer_name", f"{cols.field(m.payee.name)} AS payee_name",
+                   f"{cols.field(m.payer.bank)} AS payer_bank", f"{cols.field(m.payee.bank)} AS payee_bank",
+                   "NULL AS holder"]
+        checks += [("payer IS NULL", _colname(m.payer.account), q("payer account is empty")),
+                   ("payee IS NULL", _colname(m.payee.account), q("payee account is empty")),
+                   ("payer = payee", _colname(m.payee.account), "'payer and payee are the same account ' || payer")]
+        orig, bene = "payer", "payee"
+        orig_name, bene_name, orig_bank, bene_bank = "payer_name", "payee_name", "payer_bank", "payee_bank"
+        stmt = "NULL"
+        amount_out = "amount_v"
+    else:
+        cp_acct = cols.field(m.counterparty.account)
+        cp_name = cols.field(m.counterparty.name)
+        holder = cols.field(m.holder.account)
+        layer1 += [f"{holder} AS holder", f"{cols.field(m.holder.name)} AS holder_name",
+                   f"{cols.field(m.holder.bank)} AS holder_bank",
+                   f"{cp_name} AS cp_name", f"{cols.field(m.counterparty.bank)} AS cp_bank",
+                   f"{cp_acct} AS cp_raw"]
+        checks.append(("holder IS NULL", _colname(m.holder.account), q("statement holder account is empty")))
+        layer2.append(
+            "coalesce(cp_raw, CASE WHEN channel = 'cash' THEN 'cash' END, "
+            "'name:' || upper(regexp_replace(cp_name, '\\s+', ' ', 'g')), 'unidentified:' || holder) AS cp")
+        layer2.append(f"{signed} AS signed_v")
+        checks.append(("cp = holder", _colname(m.counterparty.account),
+                       "'counterparty is the statement holder ' || holder"))
+        orig = "CASE WHEN signed_v > 0 THEN holder ELSE cp END"
+        bene = "CASE WHEN signed_v > 0 THEN cp ELSE holder END"
+        orig_name = "CASE WHEN signed_v > 0 THEN holder_name ELSE cp_name END"
+        bene_name = "CASE WHEN signed_v > 0 THEN cp_name ELSE holder_name END"
+        orig_bank = "CASE WHEN signed_v > 0 THEN holder_bank ELSE cp_bank END"
+        bene_bank = "CASE WHEN signed_v > 0 THEN cp_bank ELSE holder_bank END"
+        stmt = "holder"
+        amount_out = "abs(signed_v)"
+
+    reason = "CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason " + " ".join(
+        f"WHEN {a} THEN {r}" for a, _, r in checks) + " END"
+    reason_col = "CASE WHEN _pre_reason IS NOT NULL THEN _pre_col " + " ".join(
+        f"WHEN {a} THEN {q(c) if c else 'NULL'}" for a, c, _ in checks) + " END"
+    return f"""
+        WITH l1 AS (SELECT {', '.join(layer1)} FROM _batch),
+             l2 AS (SELECT *, {', '.join(layer2)} FROM l1),
+             l3 AS (SELECT *, {reason} AS _reason, {reason_col} AS _col FROM l2)
+        SELECT _row, _raw, _reason, _col,
+               {source_id} * {TX_ID_STRIDE} + _row AS tx_id,
+               external_id,
+               {ts_expr} AS ts,
+               {orig} AS orig_account, {bene} AS bene_account,
+               {orig_name} AS orig_name, {bene_name} AS bene_name,
+               {orig_bank} AS orig_bank, {bene_bank} AS bene_bank,
+               {amount_out} AS amount, coalesce(currency, 'USD') AS currency, channel, tx_type,
+               description, location, balance_v AS balance_after, {stmt} AS statement_account
+        FROM l3
+    """
+
+
+def _colname(f: Field_) -> str | None:
+    return f.column
+
+
+def stage_batch(batch: list[Record], width: int, delimiter: str) -> pa.Table:
+    """Arrow table ``_batch``: c0..c{width-1}, _row, _raw (only for pre-problem rows), _pre_*."""
+    rows, fields_list, raws, pcols, preasons = [], [], [], [], []
+    pad = [None] * width
+    for row, fields, problem in batch:
+        rows.append(row)
+        if problem is None:
+            fields_list.append(fields)
+            raws.append(None)
+            pcols.append(None)
+            preasons.append(None)
+        else:
+            fields_list.append((fields + pad)[:width])
+            raws.append(delimiter.join(fields))
+            pcols.append(problem[0])
+            preasons.append(problem[1])
+    arrays = {}
+    if width:
+        for i, col in enumerate(zip(*fields_list)) if fields_list else []:
+            arrays[f"c{i}"] = pa.array(col, type=pa.string())
+    arrays["_row"] = pa.array(rows, type=pa.int64())
+    arrays["_raw"] = pa.array(raws, type=pa.string())
+    arrays["_pre_col"] = pa.array(pcols, type=pa.string())
+    arrays["_pre_reason"] = pa.array(preasons, type=pa.string())
+    return pa.table(arrays)
+
+
+def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
+             on_read: Callable[[int], None] | None = None,
+             extra_sql: Callable[[Workspace], None] | None = None,
+             batch_size: int = 200_000) -> dict[str, int]:
+    """Read ``path`` under mapping ``m`` into the workspace as ``source_id``. Returns counts."""
+    check = check_text(path, m.encoding)
+    header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
+                                   skip_rows=m.skip_rows, batch_size=batch_size,
+                                   strict_text=check.valid, on_read=on_read)
+    cols = _Cols(header, path)
+    sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
+    width = len(header)
+    raw_all = f"concat_ws({q(m.delimiter)}, " + ", ".join(f"coalesce(c{i}, '')" for i in range(width)) + ")"
+    con = ws.con
+    read = stored = quarantined = 0
+    for batch in batches:
+        tbl = stage_batch(batch, width, m.delimiter)
+        con.register("_batch", tbl)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {sql}")
+        finally:
+            con.unregister("_batch")
+        con.execute("""
+            INSERT INTO transactions
+            SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
+                   channel, tx_type, description, location, balance_after, statement_account
+            FROM _parsed WHERE _reason IS NULL ORDER BY _row""", [source_id])
+        _insert_quarantine(con, tbl, source_id, raw_all)
+        con.execute("""
+            INSERT INTO accounts (account_id, owner_name, bank, kind, currency, source_id, source_row)
+            SELECT acct, arg_min(name, _row), arg_min(bank, _row),
+                   CASE WHEN acct = 'cash' THEN 'cash'
+                        WHEN acct LIKE 'name:%' OR acct LIKE 'unidentified:%' THEN 'external' END,
+                   arg_min(currency, _row), ?, min(_row)
+            FROM (SELECT orig_account AS acct, orig_name AS name, orig_bank AS bank, currency, _row
+                  FROM _parsed WHERE _reason IS NULL
+                  UNION ALL
+                  SELECT bene_account, bene_name, bene_bank, currency, _row
+                  FROM _parsed WHERE _reason IS NULL)
+            WHERE acct NOT IN (SELECT account_id FROM accounts)
+            GROUP BY acct""", [source_id])
+        if extra_sql:
+            extra_sql(ws)
+        n_ok = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()[0]
+        read += len(batch)
+        stored += n_ok
+        quarantined += len(batch) - n_ok
+    con.execute("DROP TABLE IF EXISTS _parsed")
+    return {"read": read, "stored": stored, "quarantined": quarantined, "columns": width}
+
+
+def _insert_quarantine(con, tbl: pa.Table, source_id: int, raw_all: str) -> None:
+    con.register("_batch", tbl)
+    try:
+        con.execute(f"""
+            INSERT INTO quarantine
+            SELECT ?, p._row, coalesce(p._raw, {raw_all}), p._col, p._reason
+            FROM _parsed p JOIN _batch b USING (_row)
+            WHERE p._reason IS NOT NULL ORDER BY p._row""", [source_id])
+    finally:
+        con.unregister("_batch")

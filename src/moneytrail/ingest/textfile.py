@@ -1,0 +1,199 @@
+"""Reading a delimited text file into numbered records, losing nothing.
+
+``read_records`` yields batches of records. Each record is ``(row, fields, problem)`` where
+``row`` is the 1-based data-row number (header excluded; a blank line is a row too), ``fields``
+the parsed strings and ``problem`` ``None`` or ``(column, reason)`` for a record that can't be
+used as it is (wrong field count, bytes that are not valid in the file's encoding, blank).
+
+Files may be gzip-compressed (detected by magic bytes, not by name). Binary files are refused
+as a whole with an :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from moneytrail.errors import InputError
+
+csv.field_size_limit(1 << 28)
+
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?): export the sheet as CSV",
+    b"%PDF": "a PDF document: moneytrail reads CSV exports, not PDFs",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x7fELF": "an executable",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office file: export the sheet as CSV",
+    b"SQLite format 3": "a SQLite database",
+    b"DUCK": "a DuckDB file",
+}
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_binary(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")  # type: ignore[return-value]
+
+
+def _show_bad_bytes(s: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", s)
+
+
+@dataclass
+class TextCheck:
+    valid: bool          # whole file decodes strictly in the encoding
+    size: int            # uncompressed bytes
+
+
+def check_text(path: Path, encoding: str) -> TextCheck:
+    """Refuse binary files; tell whether the whole file decodes strictly (fast path)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown text encoding {encoding!r} in the mapping", path=str(path)) from None
+    try:
+        f = open_binary(path)
+        head = f.read(65536)
+    except (OSError, EOFError) as e:
+        raise InputError(f"cannot read file: {e}", path=str(path)) from None
+    with f:
+        if not head:
+            raise InputError("file is empty (0 bytes): nothing to ingest", path=str(path))
+        for magic, what in _MAGIC.items():
+            if head.startswith(magic):
+                raise InputError(f"not a CSV file: it is {what}", path=str(path))
+        enc_is_16 = encoding.lower().replace("-", "").startswith(("utf16", "utf32"))
+        nul = head.find(b"\x00")
+        if nul >= 0 and not enc_is_16:
+            raise InputError(f"not a CSV text file: binary content (NUL byte at offset {nul})",
+                             path=str(path))
+        bad = sum(1 for b in head[:4096] if b < 9 or 13 < b < 32)
+        if bad > 16:
+            raise InputError("not a CSV text file: mostly binary control bytes", path=str(path))
+        dec = codecs.getincrementaldecoder(encoding)("strict")
+        valid, size, chunk = True, 0, head
+        try:
+            while chunk:
+                size += len(chunk)
+                if valid:
+                    try:
+                        dec.decode(chunk)
+                    except UnicodeDecodeError:
+                        valid = False
+                chunk = f.read(1 << 22)
+            if valid:
+                try:
+                    dec.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    valid = False
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise InputError(f"cannot read file (corrupt compression?): {e}", path=str(path)) from None
+    return TextCheck(valid=valid, size=size)
+
+
+class _Counting(io.RawIOBase):
+    """Wraps a binary stream, reporting bytes read to a callback (for progress bars)."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None):
+        self.raw, self.on_read = raw, on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if self.on_read and n:
+            self.on_read(n)
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+Record = tuple[int, list[str], tuple[str | None, str] | None]
+
+
+def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_rows: int,
+                 batch_size: int = 200_000, strict_text: bool = True,
+                 on_read: Callable[[int], None] | None = None,
+                 ) -> tuple[list[str], Iterator[list[Record]]]:
+    """Open ``path``; return its header and an iterator of record batches."""
+    raw = _Counting(open_binary(path), on_read)
+    text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding,
+                            errors="strict" if strict_text else "surrogateescape", newline="")
+    for _ in range(skip_rows):
+        text.readline()
+    reader = csv.reader(text, delimiter=delimiter, quotechar=quote, strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        text.close()
+        raise InputError("file has no header row after the skipped lines", path=str(path)) from None
+    except csv.Error as e:
+        text.close()
+        raise InputError(f"cannot parse the header as CSV: {e}", path=str(path)) from None
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    header = [h.strip() for h in header]
+    width = len(header)
+
+    def batches() -> Iterator[list[Record]]:
+        row = 0
+        batch: list[Record] = []
+        check_bytes = not strict_text
+        try:
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:  # pragma: no cover - csv in non-strict mode rarely raises
+                    row += 1
+                    batch.append((row, [], (None, f"cannot parse as CSV: {e}")))
+                    continue
+                row += 1
+                problem = None
+                if not fields:
+                    problem = (None, "blank line")
+                elif len(fields) != width:
+                    if len(fields) < width:
+                        problem = (header[len(fields)],
+                                   f"row has {len(fields)} fields, the header has {width}: "
+                                   f"column {header[len(fields)]!r} is missing")
+                    else:
+                        problem = (None, f"row has {len(fields)} fields, the header has {width} "
+                                         f"(an unquoted delimiter inside a value?)")
+                if check_bytes:
+                    for i, v in enumerate(fields):
+                        if _SURROGATE.search(v):
+                            col = header[i] if i < width else f"#{i + 1}"
+                            pos = _SURROGATE.search(v).start()
+                            byte = ord(v[pos]) - 0xDC00
+                            fields = [_show_bad_bytes(x) for x in fields]
+                            problem = (col, f"byte 0x{byte:02x} is not valid {encoding} text "
+                                            f"(in column {col!r})")
+                            break
+                batch.append((row, fields, problem))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            text.close()
+
+    return header, batches()

@@ -1,0 +1,228 @@
+"""The case workspace: one DuckDB file per investigation, a versioned schema, an evidence folder.
+
+``Workspace.open(path)`` creates the file if needed and applies any pending migrations from
+``workspace/migrations/NNNN_name.sql`` in order, recording each in ``schema_migrations``.
+A workspace written by a newer moneytrail (a schema version this code does not know) is
+refused rather than silently misread.
+
+Original evidence files are copied into ``<workspace stem>.evidence/sha256/ab/<sha256>``
+beside the workspace file, made read-only, and never changed afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from moneytrail import __version__
+from moneytrail.errors import WorkspaceError
+
+DEFAULT_WORKSPACE = "moneytrail.duckdb"
+ENV_WORKSPACE = "MONEYTRAIL_WORKSPACE"
+TX_ID_STRIDE = 10_000_000_000  # tx_id = source_id * TX_ID_STRIDE + source_row
+
+
+def resolve_path(path: str | os.PathLike | None) -> Path:
+    """The workspace path: explicit argument, else $MONEYTRAIL_WORKSPACE, else ./moneytrail.duckdb."""
+    if path:
+        return Path(path)
+    env = os.environ.get(ENV_WORKSPACE)
+    return Path(env) if env else Path(DEFAULT_WORKSPACE)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in resources.files("moneytrail.workspace").joinpath("migrations").iterdir():
+        m = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+SCHEMA_VERSION = max(v for v, _, _ in _migrations())
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def now_utc() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+@dataclass
+class Run:
+    run_id: int
+    command: str
+    summary: dict[str, Any]
+
+
+class Workspace:
+    """An open case workspace. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection):
+        self.path = path
+        self.con = con
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, create: bool = True,
+             read_only: bool = False) -> "Workspace":
+        p = resolve_path(path)
+        if not p.exists():
+            if not create:
+                raise WorkspaceError(
+                    f"no workspace at {p}: ingest a file first (moneytrail ingest FILE --format ...) "
+                    f"or pass --workspace PATH")
+            if p.parent and not p.parent.exists():
+                p.parent.mkdir(parents=True, exist_ok=True)
+        elif p.is_dir():
+            raise WorkspaceError(f"{p} is a directory, not a workspace file")
+        try:
+            con = duckdb.connect(str(p), read_only=read_only and p.exists())
+        except duckdb.Error as e:  # corrupt file, not a DuckDB file, locked by another process
+            raise WorkspaceError(f"cannot open workspace {p}: {str(e).splitlines()[0]}") from None
+        con.execute("SET TimeZone = 'UTC'")
+        ws = cls(p, con)
+        if not (read_only and p.exists()):
+            ws.migrate()
+        else:
+            ws._check_version()
+        return ws
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        has = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not has:
+            return 0
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def _check_version(self) -> int:
+        v = self.schema_version()
+        if v > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"workspace {self.path} has schema version {v}, newer than this moneytrail "
+                f"({__version__}, schema {SCHEMA_VERSION}): upgrade moneytrail")
+        return v
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction. Returns versions applied."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+            "applied_at TIMESTAMPTZ, moneytrail_version VARCHAR)")
+        current = self._check_version()
+        applied = []
+        for version, name, sql in _migrations():
+            if version <= current:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                                 [version, name, now_utc(), __version__])
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            applied.append(version)
+        return applied
+
+    # -- evidence folder ---------------------------------------------------------------------
+    @property
+    def evidence_dir(self) -> Path:
+        stem = self.path.name
+        if stem.endswith(".duckdb"):
+            stem = stem[: -len(".duckdb")]
+        return self.path.parent / f"{stem}.evidence"
+
+    def store_evidence(self, src: Path, sha256: str) -> str:
+        """Copy ``src`` into the content-addressed evidence folder (once); return its relative path."""
+        rel = Path("sha256") / sha256[:2] / sha256
+        dest = self.evidence_dir / rel
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".partial")
+            shutil.copyfile(src, tmp)
+            if sha256_file(tmp) != sha256:
+                tmp.unlink(missing_ok=True)
+                raise WorkspaceError(f"{src} changed while it was being copied into the evidence folder")
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            os.replace(tmp, dest)
+        return rel.as_posix()
+
+    def evidence_file(self, rel: str) -> Path:
+        return self.evidence_dir / rel
+
+    # -- run log -----------------------------------------------------------------------------
+    def start_run(self, command: str, parameters: dict[str, Any] | None = None) -> int:
+        run_id = self.con.execute("SELECT nextval('seq_run')").fetchone()[0]
+        self.con.execute(
+            "INSERT INTO runs (run_id, command, started_at, status, parameters, version) "
+            "VALUES (?, ?, ?, 'running', ?, ?)",
+            [run_id, command, now_utc(), json.dumps(parameters or {}, default=str), __version__])
+        return run_id
+
+    def finish_run(self, run_id: int, summary: dict[str, Any] | None = None,
+                   error: str | None = None) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE run_id = ?",
+            [now_utc(), "failed" if error else "ok", json.dumps(summary or {}, default=str), error,
+             run_id])
+
+    # -- convenience -------------------------------------------------------------------------
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: list | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+    def records(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params or [])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for t in ("sources", "accounts", "transactions", "quarantine", "findings", "labels", "runs"):
+            out[t] = int(self.scalar(f"SELECT count(*) FROM {t}"))
+        return out
+
+    def iter_sources(self) -> Iterator[dict[str, Any]]:
+        yield from self.records("SELECT * FROM sources ORDER BY source_id")
