@@ -52,8 +52,9 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
                      legal_basis: Iterable[str], force: bool) -> tuple[int, bool, str]:
     """Returns (source_id, already_present, sha256). Copies the file into the evidence folder."""
     sha = sha256_file(path)
-    row = ws.con.execute("SELECT source_id FROM sources WHERE sha256 = ? AND format = ?",
-                         [sha, fmt]).fetchone()
+    rows = ws.con.execute("SELECT source_id FROM sources WHERE sha256 = ? AND format = ? AND role = ?",
+                          [sha, fmt, role]).fetchall()
+    row = rows[0] if rows else None
     if row and not force:
         return row[0], True, sha
     rel = ws.store_evidence(path, sha)
@@ -67,7 +68,7 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
             [now_utc(), json.dumps(mapping) if mapping else None, list(legal_basis),
              str(path.resolve()), sid])
         return sid, False, sha
-    sid = ws.con.execute("SELECT nextval('seq_source')").fetchone()[0]
+    sid = ws.con.execute("SELECT nextval('seq_source')").fetchall()[0][0]
     ws.con.execute(
         "INSERT INTO sources (source_id, file_name, original_path, evidence_path, size_bytes, sha256, "
         "format, role, mapping, legal_basis, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

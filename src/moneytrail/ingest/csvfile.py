@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from moneytrail.errors import InputError
 from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
-from moneytrail.ingest.textfile import Record, check_text, read_records
+from moneytrail.ingest.textfile import Batch, check_text, read_records
 from moneytrail.workspace import TX_ID_STRIDE, Workspace
 
 
@@ -256,30 +256,28 @@ def _colname(f: Field_) -> str | None:
     return f.column
 
 
-def stage_batch(batch: list[Record], width: int, delimiter: str) -> pa.Table:
-    """Arrow table ``_batch``: c0..c{width-1}, _row, _raw (only for pre-problem rows), _pre_*."""
-    rows, fields_list, raws, pcols, preasons = [], [], [], [], []
-    pad = [None] * width
-    for row, fields, problem in batch:
-        rows.append(row)
-        if problem is None:
-            fields_list.append(fields)
-            raws.append(None)
-            pcols.append(None)
-            preasons.append(None)
-        else:
-            fields_list.append((fields + pad)[:width])
-            raws.append(delimiter.join(fields))
-            pcols.append(problem[0])
-            preasons.append(problem[1])
+def stage_batch(batch: Batch, width: int) -> pa.Table:
+    """Arrow table ``_batch``: c0..c{width-1}, _row, and _raw/_pre_col/_pre_reason (set only for
+    records with a reading problem)."""
+    n = len(batch.rows)
     arrays = {}
-    if width:
-        for i, col in enumerate(zip(*fields_list)) if fields_list else []:
+    if n and width:
+        for i, col in enumerate(zip(*batch.rows)):
             arrays[f"c{i}"] = pa.array(col, type=pa.string())
-    arrays["_row"] = pa.array(rows, type=pa.int64())
-    arrays["_raw"] = pa.array(raws, type=pa.string())
-    arrays["_pre_col"] = pa.array(pcols, type=pa.string())
-    arrays["_pre_reason"] = pa.array(preasons, type=pa.string())
+    else:
+        for i in range(width):
+            arrays[f"c{i}"] = pa.nulls(n, type=pa.string())
+    arrays["_row"] = pa.array(range(batch.first_row, batch.first_row + n), type=pa.int64())
+    if batch.problems:
+        raws, pcols, preasons = [None] * n, [None] * n, [None] * n
+        for i, (c, r) in batch.problems.items():
+            raws[i], pcols[i], preasons[i] = batch.raws.get(i), c, r
+        arrays["_raw"] = pa.array(raws, type=pa.string())
+        arrays["_pre_col"] = pa.array(pcols, type=pa.string())
+        arrays["_pre_reason"] = pa.array(preasons, type=pa.string())
+    else:
+        for k in ("_raw", "_pre_col", "_pre_reason"):
+            arrays[k] = pa.nulls(n, type=pa.string())
     return pa.table(arrays)
 
 
@@ -299,7 +297,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
     con = ws.con
     read = stored = quarantined = 0
     for batch in batches:
-        tbl = stage_batch(batch, width, m.delimiter)
+        tbl = stage_batch(batch, width)
         con.register("_batch", tbl)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {sql}")
@@ -326,7 +324,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
             GROUP BY acct""", [source_id])
         if extra_sql:
             extra_sql(ws)
-        n_ok = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()[0]
+        n_ok = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchall()[0][0]
         read += len(batch)
         stored += n_ok
         quarantined += len(batch) - n_ok

@@ -15,6 +15,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,13 +125,27 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
-Record = tuple[int, list[str], tuple[str | None, str] | None]
+@dataclass
+class Batch:
+    """Consecutive records: ``rows[i]`` is data row ``first_row + i`` (1-based, header excluded).
+
+    ``problems`` maps a position in ``rows`` to ``(column or None, reason)`` for records that
+    can't be used as they are; their ``raws`` entry keeps the record as read.
+    """
+
+    first_row: int
+    rows: list[list[str]]
+    problems: dict[int, tuple[str | None, str]]
+    raws: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_rows: int,
                  batch_size: int = 200_000, strict_text: bool = True,
                  on_read: Callable[[int], None] | None = None,
-                 ) -> tuple[list[str], Iterator[list[Record]]]:
+                 ) -> tuple[list[str], Iterator[Batch]]:
     """Open ``path``; return its header and an iterator of record batches."""
     raw = _Counting(open_binary(path), on_read)
     text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding,
@@ -151,48 +166,45 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
     header = [h.strip() for h in header]
     width = len(header)
 
-    def batches() -> Iterator[list[Record]]:
-        row = 0
-        batch: list[Record] = []
-        check_bytes = not strict_text
+    def batches() -> Iterator[Batch]:
+        first = 1
         try:
             while True:
                 try:
-                    fields = next(reader)
-                except StopIteration:
+                    rows = list(itertools.islice(reader, batch_size))
+                except csv.Error as e:  # pragma: no cover - non-strict csv rarely raises
+                    raise InputError(f"cannot parse as CSV near row {first}: {e}", path=str(path)) from None
+                if not rows:
                     break
-                except csv.Error as e:  # pragma: no cover - csv in non-strict mode rarely raises
-                    row += 1
-                    batch.append((row, [], (None, f"cannot parse as CSV: {e}")))
-                    continue
-                row += 1
-                problem = None
-                if not fields:
-                    problem = (None, "blank line")
-                elif len(fields) != width:
-                    if len(fields) < width:
-                        problem = (header[len(fields)],
-                                   f"row has {len(fields)} fields, the header has {width}: "
-                                   f"column {header[len(fields)]!r} is missing")
+                problems: dict[int, tuple[str | None, str]] = {}
+                raws: dict[int, str] = {}
+                for i in [i for i, r in enumerate(rows) if len(r) != width]:
+                    fields = rows[i]
+                    raws[i] = delimiter.join(fields)
+                    if not fields:
+                        problems[i] = (None, "blank line")
+                    elif len(fields) < width:
+                        problems[i] = (header[len(fields)],
+                                       f"row has {len(fields)} fields, the header has {width}: "
+                                       f"column {header[len(fields)]!r} is missing")
                     else:
-                        problem = (None, f"row has {len(fields)} fields, the header has {width} "
-                                         f"(an unquoted delimiter inside a value?)")
-                if check_bytes:
-                    for i, v in enumerate(fields):
-                        if _SURROGATE.search(v):
-                            col = header[i] if i < width else f"#{i + 1}"
-                            pos = _SURROGATE.search(v).start()
-                            byte = ord(v[pos]) - 0xDC00
-                            fields = [_show_bad_bytes(x) for x in fields]
-                            problem = (col, f"byte 0x{byte:02x} is not valid {encoding} text "
-                                            f"(in column {col!r})")
-                            break
-                batch.append((row, fields, problem))
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+                        problems[i] = (None, f"row has {len(fields)} fields, the header has {width} "
+                                             f"(an unquoted delimiter inside a value?)")
+                    rows[i] = (fields + [None] * width)[:width]
+                if not strict_text:
+                    for i, fields in enumerate(rows):
+                        for j, v in enumerate(fields):
+                            if v is not None and _SURROGATE.search(v):
+                                col = header[j]
+                                byte = ord(v[_SURROGATE.search(v).start()]) - 0xDC00
+                                raws[i] = _show_bad_bytes(raws.get(i, delimiter.join(
+                                    x for x in fields if x is not None)))
+                                problems[i] = (col, f"byte 0x{byte:02x} is not valid {encoding} text "
+                                                    f"(in column {col!r})")
+                                rows[i] = [None if x is None else _show_bad_bytes(x) for x in fields]
+                                break
+                yield Batch(first, rows, problems, raws)
+                first += len(rows)
         finally:
             text.close()
 

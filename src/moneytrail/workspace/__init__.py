@@ -124,10 +124,10 @@ class Workspace:
     def schema_version(self) -> int:
         has = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not has:
             return 0
-        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
 
     def _check_version(self) -> int:
         v = self.schema_version()
@@ -187,7 +187,7 @@ class Workspace:
 
     # -- run log -----------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any] | None = None) -> int:
-        run_id = self.con.execute("SELECT nextval('seq_run')").fetchone()[0]
+        run_id = self.con.execute("SELECT nextval('seq_run')").fetchall()[0][0]
         self.con.execute(
             "INSERT INTO runs (run_id, command, started_at, status, parameters, version) "
             "VALUES (?, ?, ?, 'running', ?, ?)",
@@ -206,8 +206,8 @@ class Workspace:
         return self.con.execute(sql, params or []).fetchall()
 
     def scalar(self, sql: str, params: list | None = None) -> Any:
-        row = self.con.execute(sql, params or []).fetchone()
-        return row[0] if row else None
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     def records(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])

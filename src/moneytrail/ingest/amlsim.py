@@ -1,0 +1,189 @@
+"""Reader for the output of IBM's AMLSim simulator (github.com/IBM/AMLSim).
+
+Input: ``transactions.csv[.gz]``, or the folder holding it. From the folder it also reads,
+when present, ``accounts.csv[.gz]`` (account attributes: bank, branch, type, ...) and
+``alert_transactions.csv[.gz]`` (the typology of each laundering transfer). Each file is its
+own source with its own evidence copy and row accounting.
+
+``transactions.csv`` columns: tran_id, orig_acct, bene_acct, tx_type, base_amt,
+tran_timestamp, is_sar, alert_id. The transfers go through the same CSV machinery as any user
+file (a built-in mapping); ``is_sar``/``alert_id`` become ground-truth rows in ``labels``,
+kept apart from the evidence tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moneytrail.errors import InputError
+from moneytrail.ingest import IngestResult, _finish_source, _register_source, _skipped
+from moneytrail.ingest.csvfile import _Cols, load_csv, q, stage_batch
+from moneytrail.ingest.mapping import parse_mapping
+from moneytrail.ingest.textfile import check_text, read_records
+from moneytrail.workspace import Workspace
+
+TRANSACTIONS_MAPPING = {
+    "name": "amlsim-transactions",
+    "date": {"column": "tran_timestamp", "format": "iso"},
+    "amount": {"column": "base_amt"},
+    "thousands": "",
+    "payer": {"account": {"column": "orig_acct"}},
+    "payee": {"account": {"column": "bene_acct"}},
+    "id": "tran_id",
+    "tx_type": "tx_type",
+    "channel": {"value": "transfer"},
+}
+
+ACCOUNT_COLUMNS = ("acct_id", "dsply_nm", "type", "acct_stat", "acct_rptng_crncy", "branch_id",
+                   "open_dt", "close_dt", "initial_deposit", "tx_behavior_id", "bank_id", "country")
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.csv", f"{stem}.csv.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+class AmlsimReader:
+    name = "amlsim"
+
+    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read) -> IngestResult:
+        if not path.exists():
+            raise InputError("file or folder not found", path=str(path))
+        if path.is_dir():
+            tx = _find(path, "transactions")
+            if tx is None:
+                raise InputError("no transactions.csv or transactions.csv.gz in this folder", path=str(path))
+            folder = path
+        else:
+            tx, folder = path, path.parent
+        m = parse_mapping(TRANSACTIONS_MAPPING, "amlsim built-in mapping")
+        sid, present, sha = _register_source(ws, tx, "amlsim", "transactions", TRANSACTIONS_MAPPING,
+                                             legal_basis, force)
+        if present:
+            res = _skipped(ws, sid, tx, "amlsim", sha)
+        else:
+            counts = load_csv(ws, sid, tx, m, on_read=on_read)
+            _finish_source(ws, sid, counts)
+            res = IngestResult(sid, str(tx), "amlsim", sha, counts["read"], counts["stored"],
+                               counts["quarantined"])
+            self._labels(ws, sid, tx)
+        related = []
+        acc = _find(folder, "accounts")
+        if acc is not None:
+            related.append(self._accounts(ws, acc, legal_basis, force))
+        alerts = _find(folder, "alert_transactions")
+        if alerts is not None:
+            related.append(self._alert_types(ws, alerts, sid, legal_basis, force or not present))
+        res.related = related
+        return res
+
+    # -- labels --------------------------------------------------------------------------------
+    def _labels(self, ws: Workspace, sid: int, tx: Path) -> None:
+        header, batches = read_records(tx, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
+                                       strict_text=check_text(tx, "utf-8").valid)
+        cols = _Cols(header, tx)
+        if "is_sar" not in cols.index:
+            return
+        sar = cols.ref("is_sar")
+        alert = cols.ref("alert_id") if "alert_id" in cols.index else "NULL"
+        for batch in batches:
+            ws.con.register("_batch", stage_batch(batch, len(header)))
+            try:
+                ws.con.execute(f"""
+                    INSERT INTO labels (tx_id, is_laundering, alert_id, source_id)
+                    SELECT t.tx_id, lower(trim(b.{sar})) IN ('true', '1', 'yes'),
+                           CASE WHEN TRY_CAST(b.{alert} AS BIGINT) >= 0 THEN TRY_CAST(b.{alert} AS BIGINT) END,
+                           {sid}
+                    FROM _batch b JOIN transactions t ON t.source_id = {sid} AND t.source_row = b._row""")
+            finally:
+                ws.con.unregister("_batch")
+
+    # -- accounts --------------------------------------------------------------------------------
+    def _accounts(self, ws: Workspace, path: Path, legal_basis, force) -> dict:
+        sid, present, sha = _register_source(ws, path, "amlsim", "accounts", None, legal_basis, force)
+        if present:
+            return _skipped(ws, sid, path, "amlsim", sha).to_dict()
+        header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
+                                       strict_text=check_text(path, "utf-8").valid)
+        cols = _Cols(header, path)
+        acct = cols.ref("acct_id")
+        get = {c: (f"nullif(trim(b.{cols.ref(c)}), '')" if c in cols.index else "NULL") for c in ACCOUNT_COLUMNS}
+        attrs = ", ".join(f"{q(c)}: {get[c]}" for c in ACCOUNT_COLUMNS if c in cols.index)
+        read = stored = 0
+        for batch in batches:
+            tbl = stage_batch(batch, len(header))
+            ws.con.register("_batch", tbl)
+            try:
+                ws.con.execute(f"""
+                    CREATE OR REPLACE TEMP TABLE _acc AS
+                    SELECT b._row, nullif(trim(b.{acct}), '') AS account_id,
+                           CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_reason
+                                WHEN nullif(trim(b.{acct}), '') IS NULL THEN 'acct_id is empty' END AS reason,
+                           b._pre_col AS col,
+                           coalesce(b._raw, concat_ws(',', {', '.join(f'coalesce(b.c{i}, {q("")})' for i in range(len(header)))})) AS raw,
+                           {get['dsply_nm']} AS owner_name, {get['bank_id']} AS bank, {get['branch_id']} AS branch,
+                           CASE {get['type']} WHEN 'I' THEN 'individual' WHEN 'O' THEN 'business' ELSE {get['type']} END AS kind,
+                           {get['acct_rptng_crncy']} AS currency,
+                           to_json({{{attrs}}}) AS attributes
+                    FROM _batch b""")
+            finally:
+                ws.con.unregister("_batch")
+            ws.con.execute(f"""
+                INSERT INTO quarantine SELECT {sid}, _row, raw, coalesce(col, 'acct_id'), reason
+                FROM _acc WHERE reason IS NOT NULL""")
+            ws.con.execute(f"""
+                INSERT INTO accounts (account_id, owner_name, bank, branch, kind, currency, attributes,
+                                      source_id, source_row)
+                SELECT account_id, owner_name, bank, branch, kind, currency, attributes, {sid}, _row
+                FROM _acc WHERE reason IS NULL
+                ON CONFLICT (account_id) DO UPDATE SET owner_name = excluded.owner_name,
+                    bank = excluded.bank, branch = excluded.branch, kind = excluded.kind,
+                    currency = excluded.currency, attributes = excluded.attributes""")
+            n_ok = ws.con.execute("SELECT count(*) FROM _acc WHERE reason IS NULL").fetchall()[0][0]
+            read += len(batch)
+            stored += n_ok
+        ws.con.execute("DROP TABLE IF EXISTS _acc")
+        counts = {"read": read, "stored": stored, "quarantined": read - stored}
+        _finish_source(ws, sid, counts)
+        return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()
+
+    # -- alert typologies -----------------------------------------------------------------------
+    def _alert_types(self, ws: Workspace, path: Path, tx_sid: int, legal_basis, force) -> dict:
+        sid, present, sha = _register_source(ws, path, "amlsim", "labels", None, legal_basis, force)
+        if present:
+            return _skipped(ws, sid, path, "amlsim", sha).to_dict()
+        header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
+                                       strict_text=check_text(path, "utf-8").valid)
+        cols = _Cols(header, path)
+        tid, atype = cols.ref("tran_id"), cols.ref("alert_type")
+        read = stored = 0
+        for batch in batches:
+            ws.con.register("_batch", stage_batch(batch, len(header)))
+            try:
+                ws.con.execute(f"""
+                    CREATE OR REPLACE TEMP TABLE _al AS
+                    SELECT b._row, b._pre_reason, b._pre_col,
+                           coalesce(b._raw, concat_ws(',', {', '.join(f'coalesce(b.c{i}, {q("")})' for i in range(len(header)))})) AS raw,
+                           nullif(trim(b.{atype}), '') AS alert_type, t.tx_id
+                    FROM _batch b LEFT JOIN transactions t
+                      ON t.source_id = {tx_sid} AND t.external_id = trim(b.{tid})""")
+            finally:
+                ws.con.unregister("_batch")
+            ws.con.execute(f"""
+                INSERT INTO quarantine
+                SELECT {sid}, _row, raw, coalesce(_pre_col, 'tran_id'),
+                       coalesce(_pre_reason, 'tran_id not among the transactions of source {tx_sid}')
+                FROM _al WHERE _pre_reason IS NOT NULL OR tx_id IS NULL""")
+            ws.con.execute("""
+                UPDATE labels SET alert_type = a.alert_type FROM _al a
+                WHERE labels.tx_id = a.tx_id AND a._pre_reason IS NULL""")
+            n_ok = ws.con.execute(
+                "SELECT count(*) FROM _al WHERE _pre_reason IS NULL AND tx_id IS NOT NULL").fetchall()[0][0]
+            read += len(batch)
+            stored += n_ok
+        ws.con.execute("DROP TABLE IF EXISTS _al")
+        counts = {"read": read, "stored": stored, "quarantined": read - stored}
+        _finish_source(ws, sid, counts)
+        return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()
