@@ -162,4 +162,22 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
     return res
 
 
+NAME = "ingest"
+
+
+def run(ctx) -> dict:
+    """Pipeline calling convention: ingest each of ``ctx.params['files']``.
+
+    Each entry is ``{"path", "format", "mapping" (optional), "legal_basis" (optional), "force"}``.
+    """
+    results = []
+    for f in ctx.params.get("files", []):
+        r = ingest_file(ctx.ws, f["path"], f["format"], mapping=f.get("mapping"),
+                        legal_basis=f.get("legal_basis", ()), force=f.get("force", False))
+        results.append(r.to_dict())
+    return {"files": len(results), "read": sum(r["read"] for r in results),
+            "stored": sum(r["stored"] for r in results),
+            "quarantined": sum(r["quarantined"] for r in results), "results": results}
+
+
 __all__ = ["FORMATS", "IngestResult", "ingest_file", "Mapping", "load_mapping", "parse_mapping"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from moneytrail.errors import InputError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _skipped
-from moneytrail.ingest.csvfile import _Cols, load_csv, q, stage_batch
+from moneytrail.ingest.csvfile import _Cols, load_csv, q, raw_row_sql, stage_batch
 from moneytrail.ingest.mapping import parse_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.workspace import Workspace
@@ -122,7 +122,7 @@ class AmlsimReader:
                            CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_reason
                                 WHEN nullif(trim(b.{acct}), '') IS NULL THEN 'acct_id is empty' END AS reason,
                            b._pre_col AS col,
-                           coalesce(b._raw, concat_ws(',', {', '.join(f'coalesce(b.c{i}, {q("")})' for i in range(len(header)))})) AS raw,
+                           coalesce(b._raw, {raw_row_sql(len(header), ',', '"', 'b.')}) AS raw,
                            {get['dsply_nm']} AS owner_name, {get['bank_id']} AS bank, {get['branch_id']} AS branch,
                            CASE {get['type']} WHEN 'I' THEN 'individual' WHEN 'O' THEN 'business' ELSE {get['type']} END AS kind,
                            {get['acct_rptng_crncy']} AS currency,
@@ -165,7 +165,7 @@ class AmlsimReader:
                 ws.con.execute(f"""
                     CREATE OR REPLACE TEMP TABLE _al AS
                     SELECT b._row, b._pre_reason, b._pre_col,
-                           coalesce(b._raw, concat_ws(',', {', '.join(f'coalesce(b.c{i}, {q("")})' for i in range(len(header)))})) AS raw,
+                           coalesce(b._raw, {raw_row_sql(len(header), ',', '"', 'b.')}) AS raw,
                            nullif(trim(b.{atype}), '') AS alert_type, t.tx_id
                     FROM _batch b LEFT JOIN transactions t
                       ON t.source_id = {tx_sid} AND t.external_id = trim(b.{tid})""")

@@ -256,6 +256,17 @@ def _colname(f: Field_) -> str | None:
     return f.column
 
 
+def raw_row_sql(width: int, delimiter: str, quote: str, prefix: str = "") -> str:
+    """SQL re-serialising columns c0..c{width-1} as one CSV record (quoted where needed)."""
+    parts = []
+    for i in range(width):
+        c = f"coalesce({prefix}c{i}, '')"
+        parts.append(f"CASE WHEN contains({c}, {q(delimiter)}) OR contains({c}, {q(quote)}) "
+                     f"OR contains({c}, chr(10)) OR contains({c}, chr(13)) "
+                     f"THEN {q(quote)} || replace({c}, {q(quote)}, {q(quote * 2)}) || {q(quote)} ELSE {c} END")
+    return "concat_ws(" + q(delimiter) + ", " + ", ".join(parts) + ")" if parts else "''"
+
+
 def stage_batch(batch: Batch, width: int) -> pa.Table:
     """Arrow table ``_batch``: c0..c{width-1}, _row, and _raw/_pre_col/_pre_reason (set only for
     records with a reading problem)."""
@@ -293,7 +304,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
     cols = _Cols(header, path)
     sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
     width = len(header)
-    raw_all = f"concat_ws({q(m.delimiter)}, " + ", ".join(f"coalesce(c{i}, '')" for i in range(width)) + ")"
+    raw_all = raw_row_sql(width, m.delimiter, m.quote)
     con = ws.con
     read = stored = quarantined = 0
     for batch in batches:

@@ -125,6 +125,13 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
+def _join(fields: list[str], delimiter: str, quote: str) -> str:
+    """Re-serialise parsed fields as one CSV record, quoting where needed."""
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, quotechar=quote, lineterminator="").writerow(fields)
+    return buf.getvalue()
+
+
 @dataclass
 class Batch:
     """Consecutive records: ``rows[i]`` is data row ``first_row + i`` (1-based, header excluded).
@@ -180,7 +187,7 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
                 raws: dict[int, str] = {}
                 for i in [i for i, r in enumerate(rows) if len(r) != width]:
                     fields = rows[i]
-                    raws[i] = delimiter.join(fields)
+                    raws[i] = _join(fields, delimiter, quote)
                     if not fields:
                         problems[i] = (None, "blank line")
                     elif len(fields) < width:
@@ -197,8 +204,8 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
                             if v is not None and _SURROGATE.search(v):
                                 col = header[j]
                                 byte = ord(v[_SURROGATE.search(v).start()]) - 0xDC00
-                                raws[i] = _show_bad_bytes(raws.get(i, delimiter.join(
-                                    x for x in fields if x is not None)))
+                                raws[i] = _show_bad_bytes(raws.get(i, _join(
+                                    [x for x in fields if x is not None], delimiter, quote)))
                                 problems[i] = (col, f"byte 0x{byte:02x} is not valid {encoding} text "
                                                     f"(in column {col!r})")
                                 rows[i] = [None if x is None else _show_bad_bytes(x) for x in fields]

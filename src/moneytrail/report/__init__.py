@@ -1,1 +1,368 @@
-def render_report(*a, **k): raise NotImplementedError
+"""Stage 5, report: one self-contained HTML file describing the case workspace.
+
+Public entry point: :func:`render_report`. The report is written from read-only queries on
+the workspace (nothing is inserted, not even a run-log row) and holds everything inline:
+CSS, SVG charts and a little optional JavaScript (filtering findings, folding tables). It
+reads completely without JavaScript and offline.
+
+Sections (their HTML ids are stable and tested): ``summary``, ``sources``, ``quarantine``,
+``flows``, ``findings`` (with ``findings-index``, ``findings-detail``, ``findings-more``)
+and ``runs``; each finding's section is ``finding-<finding_id>``.
+
+Large workspaces: every count and the chart are aggregated in DuckDB; only the transactions
+shown (at most ``max_tx_per_finding`` per finding, for the top ``max_findings_full``
+findings by score) travel into Python.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from moneytrail import __version__
+from moneytrail.report.chart import compute_flows
+from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
+
+MAX_FINDINGS_FULL = 300        # findings with a full section; the rest go in a compact table
+MAX_FINDINGS_LISTED = 5000     # rows in that compact table (the rest counted, not listed)
+MAX_ACCOUNTS_PER_FINDING = 200
+MAX_QUARANTINE_EXAMPLES = 50
+MAX_QUARANTINE_REASONS = 20
+MAX_RUNS = 20
+MAX_RAW_CHARS = 400
+
+
+# -- formatting (Jinja filters) ----------------------------------------------------------------
+
+def fmt_amount(v: Any) -> str:
+    """Thousands separators; two decimals unless the value really has more (up to four)."""
+    if v is None:
+        return "—"
+    d = v if isinstance(v, Decimal) else Decimal(str(v))
+    if not d.is_finite():
+        return str(d)
+    return f"{d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"{d:,.4f}"
+
+
+def fmt_int(v: Any) -> str:
+    return "—" if v is None else f"{int(v):,}"
+
+
+def fmt_ts(v: Any) -> str:
+    """Timestamps as ISO text; a midnight time is left off (most statements carry dates only)."""
+    if v is None:
+        return "—"
+    if isinstance(v, _dt.datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(_dt.timezone.utc)
+            return v.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if v.time() == _dt.time(0):
+            return v.strftime("%Y-%m-%d")
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def fmt_bytes(v: Any) -> str:
+    if v is None:
+        return "—"
+    n = float(v)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(v)
+
+
+def fmt_score(v: Any) -> str:
+    if v is None:
+        return "—"
+    try:
+        return f"{float(v):.3f}".rstrip("0").rstrip(".") if float(v) == float(v) else "NaN"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def fmt_duration(start: Any, end: Any) -> str:
+    if not isinstance(start, _dt.datetime) or not isinstance(end, _dt.datetime):
+        return "—"
+    s = (end - start).total_seconds()
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60)} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+
+
+def pretty_json(v: Any) -> str:
+    """JSON text (as DuckDB returns a JSON column) pretty-printed; anything unparsable as is."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return v
+    return json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def compact_json(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return v
+    return json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def truncate(s: Any, n: int = MAX_RAW_CHARS) -> str:
+    s = "" if s is None else str(s)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _is_url(s: Any) -> bool:
+    return isinstance(s, str) and re.match(r"https?://\S+$", s.strip()) is not None
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("moneytrail.report", "templates"),
+        autoescape=True,  # every value is escaped; the only Markup is the SVG built in chart.py
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(amount=fmt_amount, int=fmt_int, ts=fmt_ts, bytes=fmt_bytes, score=fmt_score,
+                       pretty_json=pretty_json, compact_json=compact_json, trunc=truncate)
+    env.globals.update(duration=fmt_duration, is_url=_is_url)
+    return env
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def _sources(ws: Workspace) -> list[dict[str, Any]]:
+    rows = ws.records("""
+        WITH tx AS (SELECT source_id, count(*) AS n FROM transactions GROUP BY 1),
+             qu AS (SELECT source_id, count(*) AS n FROM quarantine GROUP BY 1)
+        SELECT s.source_id, s.file_name, s.original_path, s.evidence_path, s.size_bytes, s.sha256,
+               s.format, s.role, s.legal_basis, s.received_at, s.ingested_at, s.ingest_count,
+               s.rows_read, s.rows_stored, s.rows_quarantined, s.note,
+               coalesce(tx.n, 0) AS tx_in_ws, coalesce(qu.n, 0) AS q_in_ws
+        FROM sources s LEFT JOIN tx USING (source_id) LEFT JOIN qu USING (source_id)
+        ORDER BY s.source_id""")
+    for r in rows:
+        read, stored, quar = r["rows_read"], r["rows_stored"], r["rows_quarantined"]
+        r["balanced"] = None if None in (read, stored, quar) else read == stored + quar
+        # the rows the workspace holds now should be the rows the ingest reported
+        r["q_mismatch"] = quar is not None and r["q_in_ws"] != quar
+        r["tx_mismatch"] = (r["role"] == "transactions" and stored is not None
+                            and r["tx_in_ws"] != stored)
+    return rows
+
+
+def _overview(ws: Workspace) -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    c["sources"] = ws.scalar("SELECT count(*) FROM sources")
+    c["accounts"] = ws.scalar("SELECT count(*) FROM accounts")
+    c["parties"] = ws.scalar("SELECT count(*) FROM parties")
+    tx = ws.records("SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM transactions")[0]
+    c.update(transactions=tx["n"], first_ts=tx["first"], last_ts=tx["last"])
+    c["days"] = (tx["last"] - tx["first"]).days + 1 if tx["n"] else 0
+    c["accounts_in_tx"] = ws.scalar("""
+        SELECT count(DISTINCT a) FROM (SELECT orig_account AS a FROM transactions
+                                       UNION ALL SELECT bene_account FROM transactions)""")
+    c["by_currency"] = ws.records("""
+        SELECT currency, count(*) AS n, sum(amount) AS total FROM transactions
+        GROUP BY 1 ORDER BY n DESC, currency""")
+    c["by_channel"] = ws.records("""
+        SELECT coalesce(channel, '(none)') AS channel, count(*) AS n, sum(amount) AS total
+        FROM transactions GROUP BY 1 ORDER BY n DESC, channel""")
+    c["quarantined"] = ws.scalar("SELECT count(*) FROM quarantine")
+    c["rows_read"] = ws.scalar("SELECT coalesce(sum(rows_read), 0) FROM sources")
+    c["findings"] = ws.scalar("SELECT count(*) FROM findings")
+    c["flagged_tx"] = ws.scalar("SELECT count(DISTINCT tx_id) FROM finding_transactions")
+    c["flagged_accounts"] = ws.scalar("SELECT count(DISTINCT account_id) FROM finding_accounts")
+    c["labels"] = ws.records("""
+        SELECT count(*) AS n, count(*) FILTER (WHERE is_laundering) AS positive FROM labels""")[0]
+    c["by_typology"] = ws.records("""
+        WITH ft AS (SELECT DISTINCT f.typology, t.tx_id FROM findings f
+                    JOIN finding_transactions t USING (finding_id))
+        SELECT f.typology, string_agg(DISTINCT f.typology_version, ', ' ORDER BY f.typology_version)
+                   AS versions,
+               count(*) AS n, sum(f.total_amount) AS total, max(f.score) AS max_score,
+               avg(f.score) AS avg_score,
+               (SELECT count(*) FROM ft WHERE ft.typology = f.typology) AS n_tx
+        FROM findings f GROUP BY f.typology ORDER BY n DESC, f.typology""")
+    return c
+
+
+def _quarantine(ws: Workspace) -> dict[str, Any]:
+    total = ws.scalar("SELECT count(*) FROM quarantine")
+    if not total:
+        return {"total": 0, "reasons": [], "by_column": [], "examples": [], "reasons_more": 0}
+    # Reasons quote the offending value ("amount abc is not a number ..."): group by the
+    # reason with digit runs folded, per column, and show one example of each group.
+    key = "regexp_replace(reason, '[0-9]+', '#', 'g')"
+    reasons = ws.records(f"""
+        SELECT coalesce(column_name, '') AS column_name, {key} AS pattern, count(*) AS n,
+               count(DISTINCT reason) AS variants, min(reason) AS example,
+               string_agg(DISTINCT CAST(source_id AS VARCHAR), ', ') AS sources
+        FROM quarantine GROUP BY 1, 2 ORDER BY n DESC, column_name, pattern""")
+    by_column = ws.records("""
+        SELECT coalesce(column_name, '(whole row)') AS column_name, count(*) AS n
+        FROM quarantine GROUP BY 1 ORDER BY n DESC, 1""")
+    # Examples round-robin over the reason groups, so every kind of problem is illustrated.
+    examples = ws.records(f"""
+        WITH q AS (SELECT *, row_number() OVER (PARTITION BY coalesce(column_name, ''), {key}
+                                                ORDER BY source_id, source_row) AS rn
+                   FROM quarantine),
+             pick AS (SELECT * FROM q ORDER BY rn, source_id, source_row LIMIT ?)
+        SELECT p.source_id, s.file_name, p.source_row, p.column_name, p.reason, p.raw
+        FROM pick p LEFT JOIN sources s USING (source_id)
+        ORDER BY p.source_id, p.source_row""", [MAX_QUARANTINE_EXAMPLES])
+    shown = reasons[:MAX_QUARANTINE_REASONS]
+    return {"total": total, "reasons": shown, "by_column": by_column, "examples": examples,
+            "reasons_more": len(reasons) - len(shown),
+            "reasons_more_rows": sum(r["n"] for r in reasons[len(shown):])}
+
+
+_FINDING_COLS = """
+    f.finding_id, f.run_id, f.typology, f.typology_version, f.parameters, f.score, f.first_ts,
+    f.last_ts, f.total_amount, f.explanation, f.red_flag_source, f.created_at,
+    coalesce(ft.n, 0) AS n_tx, coalesce(fa.n, 0) AS n_accounts"""
+
+_FINDING_FROM = """
+    findings f
+    LEFT JOIN (SELECT finding_id, count(DISTINCT tx_id) AS n FROM finding_transactions GROUP BY 1) ft
+        USING (finding_id)
+    LEFT JOIN (SELECT finding_id, count(*) AS n FROM finding_accounts GROUP BY 1) fa
+        USING (finding_id)"""
+
+_ORDER = "f.score DESC, f.finding_id"
+
+
+def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dict[str, Any]:
+    total = ws.scalar("SELECT count(*) FROM findings")
+    if not total:
+        return {"total": 0, "full": [], "rest": [], "rest_total": 0}
+    full = ws.records(f"SELECT {_FINDING_COLS} FROM {_FINDING_FROM} ORDER BY {_ORDER} LIMIT ?",
+                      [max_full])
+    rest = ws.records(
+        f"SELECT {_FINDING_COLS} FROM {_FINDING_FROM} ORDER BY {_ORDER} LIMIT ? OFFSET ?",
+        [max_listed, max_full]) if total > max_full else []
+    top = f"SELECT finding_id FROM findings f ORDER BY {_ORDER} LIMIT {int(max_full)}"
+
+    txs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
+    missing: dict[int, int] = {}
+    if max_tx > 0:
+        for r in ws.records(f"""
+            WITH sel AS ({top}),
+                 ft AS (SELECT DISTINCT finding_id, tx_id FROM finding_transactions
+                        WHERE finding_id IN (SELECT finding_id FROM sel))
+            SELECT ft.finding_id, ft.tx_id, t.tx_id IS NULL AS missing, t.external_id, t.ts,
+                   t.orig_account, t.bene_account, t.amount, t.currency, t.channel, t.tx_type,
+                   t.location, t.description, t.source_id, t.source_row, s.file_name,
+                   count(*) FILTER (WHERE t.tx_id IS NULL) OVER (PARTITION BY ft.finding_id)
+                       AS n_missing
+            FROM ft LEFT JOIN transactions t ON t.tx_id = ft.tx_id
+                    LEFT JOIN sources s ON s.source_id = t.source_id
+            QUALIFY row_number() OVER (PARTITION BY ft.finding_id
+                                       ORDER BY t.ts NULLS LAST, ft.tx_id) <= ?
+            ORDER BY ft.finding_id, t.ts NULLS LAST, ft.tx_id""", [max_tx]):
+            if r["missing"]:  # the id still says where it came from
+                r["source_id"], r["source_row"] = divmod(r["tx_id"], TX_ID_STRIDE)
+            txs[r["finding_id"]].append(r)
+            missing[r["finding_id"]] = r["n_missing"]
+
+    accs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
+    for r in ws.records(f"""
+        WITH sel AS ({top})
+        SELECT fa.finding_id, fa.account_id, fa.role, a.owner_name, a.bank, a.kind,
+               a.account_id IS NULL AS unknown
+        FROM finding_accounts fa LEFT JOIN accounts a ON a.account_id = fa.account_id
+        WHERE fa.finding_id IN (SELECT finding_id FROM sel)
+        QUALIFY row_number() OVER (PARTITION BY fa.finding_id ORDER BY fa.role, fa.account_id) <= ?
+        ORDER BY fa.finding_id, fa.role, fa.account_id""", [MAX_ACCOUNTS_PER_FINDING]):
+        accs[r["finding_id"]].append(r)
+
+    for rank, f in enumerate(full, 1):
+        f["rank"] = rank
+        f["transactions"] = txs[f["finding_id"]]
+        f["accounts"] = accs[f["finding_id"]]
+        f["n_missing"] = missing.get(f["finding_id"], 0)
+        f["tx_more"] = max(f["n_tx"] - len(f["transactions"]), 0)
+        f["accounts_more"] = max(f["n_accounts"] - len(f["accounts"]), 0)
+        f["currencies"] = sorted({t["currency"] for t in f["transactions"] if t["currency"]})
+    for rank, f in enumerate(rest, len(full) + 1):
+        f["rank"] = rank
+    return {"total": total, "full": full, "rest": rest,
+            "rest_total": max(total - len(full), 0),
+            "rest_unlisted": max(total - len(full) - len(rest), 0)}
+
+
+def _runs(ws: Workspace) -> list[dict[str, Any]]:
+    return ws.records("""
+        SELECT run_id, command, started_at, finished_at, status, parameters, summary, error, version
+        FROM runs ORDER BY run_id DESC LIMIT ?""", [MAX_RUNS])
+
+
+def _schema_version(ws: Workspace) -> int | None:
+    try:
+        return ws.schema_version()
+    except Exception:  # pragma: no cover - a report should not fail on this line
+        return None
+
+
+def default_output(ws: Workspace) -> Path:
+    return ws.path.with_name(f"{ws.path.stem}-report.html")
+
+
+def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | None = None,
+                  max_tx_per_finding: int = 200, max_findings_full: int = MAX_FINDINGS_FULL,
+                  max_findings_listed: int = MAX_FINDINGS_LISTED) -> Path:
+    """Write the HTML case report for ``ws``; return the path written.
+
+    ``out`` defaults to ``<workspace stem>-report.html`` beside the workspace file. The
+    workspace is only read. Findings are ordered by score (highest first); the top
+    ``max_findings_full`` get a full section listing up to ``max_tx_per_finding`` of their
+    transactions with provenance; the next ``max_findings_listed`` are one row each.
+    """
+    out_path = Path(out) if out is not None else default_output(ws)
+    generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    ctx = {
+        "title": title or f"moneytrail case report — {ws.path.name}",
+        "generated_at": generated,
+        "version": __version__,
+        "workspace_path": str(ws.path.resolve()),
+        "schema_version": _schema_version(ws),
+        "code_schema_version": SCHEMA_VERSION,
+        "overview": _overview(ws),
+        "sources": _sources(ws),
+        "quarantine": _quarantine(ws),
+        "flows": compute_flows(ws),
+        "findings": _findings(ws, max(int(max_tx_per_finding), 0), max(int(max_findings_full), 0),
+                              max(int(max_findings_listed), 0)),
+        "runs": _runs(ws),
+        "max_tx_per_finding": max_tx_per_finding,
+        "max_runs": MAX_RUNS,
+        "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
+    }
+    html = _env().get_template("report.html.j2").render(**ctx)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".partial")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, out_path)
+    return out_path
+
+
+__all__ = ["render_report", "default_output"]

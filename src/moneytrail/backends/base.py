@@ -1,0 +1,60 @@
+"""The backend seam: stages build queries once, a backend executes them.
+
+A query is written once as SQL in moneytrail's canonical dialect (DuckDB's), parsed by sqlglot
+into an expression tree, and handed to a backend, which transpiles it to its own dialect and
+runs it. Stages and detectors never open connections; they call the methods below.
+
+Capabilities a backend lacks are data (``Backend.unsupported``), so a caller can choose a
+fallback or a test can mark a known gap, instead of finding out from a stack trace.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+CANONICAL_DIALECT = "duckdb"
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parse canonical SQL into a sqlglot expression tree (the one form stages hand to backends)."""
+    return sqlglot.parse_one(sql, read=CANONICAL_DIALECT)
+
+
+class Backend(ABC):
+    """Executes query trees. Subclasses: ``DuckDBBackend`` (embedded, default)."""
+
+    name: str = "abstract"
+    dialect: str = CANONICAL_DIALECT
+    #: operations this backend can't run, e.g. {"count_distinct_window"}
+    unsupported: frozenset[str] = frozenset()
+
+    def sql(self, query: exp.Expression | str) -> str:
+        tree = parse(query) if isinstance(query, str) else query
+        return tree.sql(dialect=self.dialect)
+
+    def supports(self, capability: str) -> bool:
+        return capability not in self.unsupported
+
+    @abstractmethod
+    def execute(self, query: exp.Expression | str, params: list | None = None) -> pa.Table:
+        """Run a query, return its rows as an Arrow table."""
+
+    @abstractmethod
+    def materialize(self, name: str, query: exp.Expression | str, *, temp: bool = False) -> int:
+        """Create or replace table ``name`` from a query; return its row count."""
+
+    @abstractmethod
+    def run(self, statement: exp.Expression | str, params: list | None = None) -> None:
+        """Run a statement (INSERT/DELETE/...) for its effect."""
+
+    def rows(self, query: exp.Expression | str, params: list | None = None) -> list[dict[str, Any]]:
+        return self.execute(query, params).to_pylist()
+
+    def scalar(self, query: exp.Expression | str, params: list | None = None) -> Any:
+        t = self.execute(query, params)
+        return t.column(0)[0].as_py() if t.num_rows else None

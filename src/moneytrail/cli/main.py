@@ -1,0 +1,300 @@
+"""The ``moneytrail`` command: thin commands over the Python API.
+
+Every command takes ``--workspace PATH`` (env ``MONEYTRAIL_WORKSPACE``, default
+``./moneytrail.duckdb``). Errors a user can act on print one line, ``error: ...``, and exit 2;
+anything unexpected prints one line too (set ``MONEYTRAIL_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from moneytrail.errors import ConfigError, MoneytrailError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="moneytrail: follow the money. Ingest evidence, detect typologies, report.")
+
+WorkspaceOpt = typer.Option(None, "--workspace", "-w", envvar="MONEYTRAIL_WORKSPACE",
+                            help="workspace file (default ./moneytrail.duckdb)")
+
+
+def _open(workspace: Optional[Path], create: bool = False):
+    from moneytrail.workspace import Workspace
+    return Workspace.open(workspace, create=create)
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _progress_bar(total: int, label: str):
+    """A rich progress bar on a terminal; None when stderr is not one."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TextColumn
+    prog = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                    transient=True, console=None)
+    task = prog.add_task(label, total=total)
+    return prog, (lambda n: prog.advance(task, n))
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., help="evidence file (or, for amlsim, the folder holding it)"),
+    format: str = typer.Option(..., "--format", "-f", help="csv | amlsim"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv)"),
+    legal_basis: List[str] = typer.Option([], "--legal-basis", help="legal-basis tag for the source (repeatable)"),
+    force: bool = typer.Option(False, "--force", help="re-ingest even if this file was ingested before"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Ingest a file: every row is stored or quarantined with a reason (read = stored + quarantined)."""
+    from moneytrail.errors import InputError, UnknownFormatError
+    from moneytrail.ingest import FORMATS, ingest_file
+
+    if format not in FORMATS:  # checked before a workspace is created for nothing
+        raise UnknownFormatError(f"unknown format {format!r}: choose one of {', '.join(sorted(FORMATS))}")
+    if not file.exists():
+        raise InputError("file not found", path=str(file))
+    size = file.stat().st_size if file.is_file() else 0
+    prog, on_read = _progress_bar(size, f"ingesting {file.name}")
+    with _open(workspace, create=True) as ws:
+        if prog:
+            with prog:
+                res = ingest_file(ws, file, format, mapping=mapping, legal_basis=legal_basis,
+                                  force=force, on_read=on_read)
+        else:
+            res = ingest_file(ws, file, format, mapping=mapping, legal_basis=legal_basis, force=force)
+    d = res.to_dict()
+    if as_json:
+        typer.echo(json.dumps(d, default=str))
+        return
+    if res.skipped:
+        typer.echo(f"{file}: already ingested as source {res.source_id} (same sha256); nothing done "
+                   f"(use --force to re-read it)")
+    else:
+        typer.echo(f"{file}: source {res.source_id}: read {res.read}, stored {res.stored}, "
+                   f"quarantined {res.quarantined} ({res.seconds:.1f} s)")
+    for r in res.related:
+        typer.echo(f"  {r['file']}: source {r['source_id']}: read {r['read']}, stored {r['stored']}, "
+                   f"quarantined {r['quarantined']}{' (already ingested)' if r['skipped'] else ''}")
+    if res.quarantined:
+        typer.echo(f"  see why: moneytrail quarantine --source {res.source_id}")
+
+
+def _parse_params(param: list[str], config: Optional[Path]) -> dict:
+    out: dict = {}
+    if config:
+        import yaml
+        if not config.is_file():
+            raise ConfigError(f"{config}: config file not found")
+        try:
+            data = yaml.safe_load(config.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{config}: not valid YAML: {e}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ConfigError(f"{config}: expected 'typology: {{parameter: value}}' mappings")
+        out = {k: dict(v) for k, v in data.items()}
+    for p in param:
+        if "=" not in p or "." not in p.split("=", 1)[0]:
+            raise ConfigError(f"--param {p!r}: expected TYPOLOGY.PARAMETER=VALUE, e.g. fan_in.window_days=7")
+        k, v = p.split("=", 1)
+        typ, name = k.split(".", 1)
+        out.setdefault(typ, {})[name] = v
+    return out
+
+
+@app.command()
+def detect(
+    typology: List[str] = typer.Option([], "--typology", "-t", help="run only these (repeatable)"),
+    param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML of parameter overrides"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Resolve accounts, build the graph and run the typology catalogue; findings go to the workspace."""
+    from moneytrail.pipeline import run_pipeline
+
+    params = {"detect": {"typologies": typology or None, "parameters": _parse_params(param, config)}}
+    with _open(workspace) as ws:
+        out = run_pipeline(ws, stages=["resolve", "graph", "detect"], params=params)
+    s = out["stages"]["detect"]
+    if as_json:
+        typer.echo(json.dumps(s, default=str))
+        return
+    for k, v in s["findings"].items():
+        typer.echo(f"{k}: {v} finding(s)")
+    typer.echo("list them: moneytrail findings")
+
+
+@app.command()
+def run(
+    stage: List[str] = typer.Option([], "--stage", "-s", help="run only these stages"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="report file"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
+    from moneytrail.pipeline import run_pipeline
+
+    with _open(workspace) as ws:
+        res = run_pipeline(ws, stages=stage or None, params={"report": {"out": out}},
+                           log=lambda m: None)
+    for name, s in res["stages"].items():
+        brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
+        typer.echo(f"{name}: {json.dumps(brief, default=str)}")
+
+
+@app.command()
+def findings(
+    format: str = typer.Option("table", "--format", "-f", help="table | json | csv"),
+    typology: List[str] = typer.Option([], "--typology", "-t"),
+    limit: int = typer.Option(0, "--limit", help="at most this many (0: all)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """List findings with their evidence transaction ids."""
+    if format not in ("table", "json", "csv"):
+        raise ConfigError(f"--format {format!r}: choose table, json or csv")
+    with _open(workspace) as ws:
+        where, args = "", []
+        if typology:
+            where = "WHERE f.typology IN (" + ", ".join("?" * len(typology)) + ")"
+            args = list(typology)
+        rows = ws.records(f"""
+            SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
+                   f.total_amount, f.explanation, f.red_flag_source, f.parameters,
+                   (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
+                      FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
+                   (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
+                      WHERE t.finding_id = f.finding_id) AS tx_ids
+            FROM findings f {where} ORDER BY f.score DESC, f.finding_id
+            {'LIMIT ' + str(int(limit)) if limit else ''}""", args)
+    if format == "json":
+        for r in rows:
+            r["parameters"] = json.loads(r["parameters"])
+            r["total_amount"] = float(r["total_amount"]) if r["total_amount"] is not None else None
+        typer.echo(json.dumps(rows, default=str, indent=1))
+    elif format == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
+                    "accounts", "tx_ids", "explanation", "source"])
+        for r in rows:
+            w.writerow([r["finding_id"], r["typology"], r["typology_version"], f"{r['score']:.3f}",
+                        r["first_ts"], r["last_ts"], r["total_amount"],
+                        ";".join(f"{a['account_id']}:{a['role']}" for a in r["accounts"] or []),
+                        ";".join(str(t) for t in r["tx_ids"] or []), r["explanation"], r["red_flag_source"]])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        t = Table(title=f"{len(rows)} finding(s)", show_lines=True)
+        for c in ("id", "typology", "score", "period", "amount", "tx", "explanation"):
+            t.add_column(c, overflow="fold")
+        for r in rows:
+            t.add_row(str(r["finding_id"]), r["typology"], f"{r['score']:.2f}",
+                      f"{r['first_ts']:%Y-%m-%d} … {r['last_ts']:%Y-%m-%d}",
+                      f"{float(r['total_amount']):,.2f}", str(len(r["tx_ids"] or [])), r["explanation"])
+        Console(width=max(100, int(os.environ.get("COLUMNS", "160")))).print(t)
+
+
+@app.command()
+def report(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write"),
+    title: Optional[str] = typer.Option(None, "--title"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Render the HTML case report for a workspace; prints its path."""
+    from moneytrail.report import render_report
+
+    with _open(workspace) as ws:
+        path = render_report(ws, out, title=title)
+    typer.echo(str(path))
+
+
+@app.command()
+def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+    """List the evidence sources with their hashes and row accounting."""
+    with _open(workspace) as ws:
+        rows = ws.records("SELECT source_id, file_name, format, role, sha256, size_bytes, legal_basis, "
+                          "received_at, rows_read, rows_stored, rows_quarantined, evidence_path "
+                          "FROM sources ORDER BY source_id")
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+        return
+    for r in rows:
+        typer.echo(f"{r['source_id']:>4}  {r['file_name']}  [{r['format']}/{r['role']}]  sha256 {r['sha256'][:16]}…  "
+                   f"read {r['rows_read']} = stored {r['rows_stored']} + quarantined {r['rows_quarantined']}"
+                   f"{'  legal basis: ' + ', '.join(r['legal_basis']) if r['legal_basis'] else ''}")
+
+
+@app.command()
+def quarantine(
+    source: Optional[int] = typer.Option(None, "--source", help="only this source id"),
+    limit: int = typer.Option(50, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Show quarantined rows: source, row, column, reason and the raw row."""
+    with _open(workspace) as ws:
+        where, args = ("WHERE q.source_id = ?", [source]) if source is not None else ("", [])
+        rows = ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.column_name, q.reason, q.raw "
+                          f"FROM quarantine q JOIN sources s USING (source_id) {where} "
+                          f"ORDER BY q.source_id, q.source_row LIMIT {int(limit)}", args)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+        return
+    for r in rows:
+        col = f", column {r['column_name']!r}" if r["column_name"] else ""
+        typer.echo(f"{r['file_name']}: row {r['source_row']}{col}: {r['reason']}    | {r['raw']}")
+
+
+@app.command()
+def typologies(as_json: bool = typer.Option(False, "--json")):
+    """List the typology catalogue with default parameters and red-flag sources."""
+    from moneytrail.detect import TYPOLOGIES
+    rows = [{"id": t.id, "version": t.version, "title": t.title, "red_flag": t.red_flag,
+             "source": t.source, "parameters": t.Params().to_dict()} for t in TYPOLOGIES]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        typer.echo(f"{r['id']} (v{r['version']}): {r['title']}\n  red flag: {r['red_flag']}\n"
+                   f"  source: {r['source']}\n  parameters: {json.dumps(r['parameters'])}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("moneytrail-demo"), "--out", "-o", help="folder for the demo case"),
+    seed: int = typer.Option(7, "--seed"),
+):
+    """Generate a seeded synthetic investigation, ingest it, run the pipeline, write the report."""
+    from moneytrail.demo import run_demo
+
+    res = run_demo(out, seed=seed, log=lambda m: _err(m))
+    typer.echo(str(res["report"]))
+
+
+def main() -> None:
+    try:
+        app()
+    except MoneytrailError as e:
+        _err(f"error: {e}")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as e:  # one line, never a traceback (unless asked for)
+        if os.environ.get("MONEYTRAIL_DEBUG"):
+            raise
+        first = (str(e).splitlines() or [""])[0]
+        _err(f"internal error: {type(e).__name__}: {first} (set MONEYTRAIL_DEBUG=1 for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Public data types of the synthetic-investigation generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass
+class PlantedScheme:
+    """One planted criminal scheme: ground truth for checking the detectors."""
+
+    name: str                  # 'trafficking_funnel' | 'front_company' | 'laundering_cycle'
+    typology_hint: list[str]   # detector ids expected to fire, among 'fan_in', 'fan_out', 'cycle'
+    accounts: dict[str, str]   # role -> account id
+    description: str
+
+    def role(self, prefix: str) -> list[str]:
+        """Account ids of every role named ``prefix`` or ``prefix_<n>`` (e.g. 'worker'), in order."""
+        return [a for r, a in self.accounts.items() if r == prefix or r.startswith(prefix + "_")]
+
+
+@dataclass
+class Scenario:
+    files: list[tuple[Path, Path]]   # (csv file, mapping yaml) pairs, each ingestable on its own
+    schemes: list[PlantedScheme]
+    n_accounts: int                  # distinct account ids in the transactions (the 'cash' pseudo-account excluded)
+    n_transactions: int              # every transaction, each written to exactly one file
+    start: date                      # first day of the period
+    end: date                        # last day of the period (inclusive)
+    rows_per_file: dict[str, int] = field(default_factory=dict)  # csv file name -> data rows
+
+    def scheme(self, name: str) -> PlantedScheme:
+        for s in self.schemes:
+            if s.name == name:
+                return s
+        raise KeyError(name)
