@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 from decimal import Decimal
@@ -86,9 +87,14 @@ def fmt_score(v: Any) -> str:
     if v is None:
         return "—"
     try:
-        return f"{float(v):.3f}".rstrip("0").rstrip(".") if float(v) == float(v) else "NaN"
+        x = float(v)
     except (TypeError, ValueError):
         return str(v)
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 100:
+        return f"{x:,.1f}"
+    return f"{x:.4f}".rstrip("0").rstrip(".")  # 0.99963 stays 0.9996, not a rounded-up 1
 
 
 def fmt_duration(start: Any, end: Any) -> str:
@@ -300,6 +306,9 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dic
         f["transactions"] = txs[f["finding_id"]]
         f["accounts"] = accs[f["finding_id"]]
         f["n_missing"] = missing.get(f["finding_id"], 0)
+        # columns no shown transaction fills are left out of that finding's table
+        f["cols"] = {c: any(t.get(c) for t in f["transactions"])
+                     for c in ("external_id", "location", "description")}
         f["tx_more"] = max(f["n_tx"] - len(f["transactions"]), 0)
         f["accounts_more"] = max(f["n_accounts"] - len(f["accounts"]), 0)
         f["currencies"] = sorted({t["currency"] for t in f["transactions"] if t["currency"]})
@@ -357,11 +366,17 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "max_runs": MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
     }
-    html = _env().get_template("report.html.j2").render(**ctx)
+    template = _env().get_template("report.html.j2")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out_path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            for chunk in template.generate(**ctx):  # streamed: big reports never sit in memory twice
+                fh.write(chunk)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out_path
 
 
