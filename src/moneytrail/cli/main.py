@@ -57,12 +57,21 @@ def ingest(
 ):
     """Ingest a file: every row is stored or quarantined with a reason (read = stored + quarantined)."""
     from moneytrail.errors import InputError, UnknownFormatError
-    from moneytrail.ingest import FORMATS, ingest_file
+    from moneytrail.ingest import FORMATS, ingest_file, load_mapping
 
-    if format not in FORMATS:  # checked before a workspace is created for nothing
+    # what can be checked without the workspace is checked before one is created for nothing
+    if format not in FORMATS:
         raise UnknownFormatError(f"unknown format {format!r}: choose one of {', '.join(sorted(FORMATS))}")
     if not file.exists():
         raise InputError("file not found", path=str(file))
+    reader = FORMATS[format]()
+    if file.is_dir() and not getattr(reader, "reads_folders", False):
+        raise InputError("is a directory; give a file (or use a format that reads folders)", path=str(file))
+    if mapping is not None:
+        mapping = load_mapping(mapping)
+    elif getattr(reader, "needs_mapping", False):
+        raise InputError(f"format {format} needs --mapping MAP.yaml describing the columns "
+                         f"(see docs/mapping.md)", path=str(file))
     size = file.stat().st_size if file.is_file() else 0
     prog, on_read = _progress_bar(size, f"ingesting {file.name}")
     with _open(workspace, create=True) as ws:
@@ -279,13 +288,26 @@ def demo(
     typer.echo(str(res["report"]))
 
 
+# click's exception root (typer may vendor click, so reach it through a public typer class)
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     try:
-        app()
+        rc = app(standalone_mode=False)
     except MoneytrailError as e:
-        _err(f"error: {e}")
+        _err("error: " + " ".join(str(e).splitlines()))  # one line, even if a value held a newline
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except _ClickException as e:  # usage errors: one line, not click's boxed usage text
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            sys.exit(e.exit_code)
+        msg = " ".join(e.format_message().split())
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        _err(f"error: {msg}{hint}")
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
         sys.exit(130)
     except Exception as e:  # one line, never a traceback (unless asked for)
@@ -294,6 +316,7 @@ def main() -> None:
         first = (str(e).splitlines() or [""])[0]
         _err(f"internal error: {type(e).__name__}: {first} (set MONEYTRAIL_DEBUG=1 for the traceback)")
         sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ from typing import Any
 import pyarrow as pa
 
 from moneytrail.detect.base import Params, Typology
-from moneytrail.detect.cycles import Cycles
+from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.errors import ConfigError
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
 
-TYPOLOGIES: tuple[Typology, ...] = (FanIn(), FanOut(), Cycles())
+TYPOLOGIES: tuple[Typology, ...] = (FanIn(), FanOut(), RoundTrip(), Cycles())
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 

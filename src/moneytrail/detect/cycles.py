@@ -1,11 +1,16 @@
-"""Time-ordered cycles of length 2 and 3: funds that come back to where they started.
+"""Time-ordered cycles: funds that come back to where they started.
+
+``cycle`` finds loops of 3 accounts; ``round_trip`` finds 2-cycles (A pays B, B pays most of
+it back), with a materiality floor (``min_amount``, default 1,000) because small paybacks
+between friends are everyday activity.
 
 Definition. A cycle instance is a chain of transfers e1, ..., ek (k = 2 or 3) with
 e1.src = ek.dst, all accounts distinct, each transfer strictly later than the previous in the
 documented order (timestamp, then tx_id), the whole chain within ``window_days`` of e1, and
 each hop passing on between ``min_ratio`` and ``max_ratio`` of the previous hop's amount
 (value moving on, less a fee — not unrelated payments that happen to close a loop).
-Pseudo accounts (cash, name-only) never take part. Each instance is found once, from its
+The first transfer must be at least ``min_amount``. Pseudo accounts (cash, name-only) never
+take part. Each instance is found once, from its
 earliest transfer. Instances over the same accounts in the same cyclic order are one finding
 (a cycle run several times). Score = number of instances x cycle length / 2.
 
@@ -26,11 +31,22 @@ class CycleParams(Params):
     min_ratio: float = 0.5
     max_ratio: float = 1.05
     min_amount: float = 0.0
+    min_length: int = 3
     max_length: int = 3
 
 
+@dataclass(frozen=True)
+class RoundTripParams(CycleParams):
+    window_days: int = 14
+    min_ratio: float = 0.8
+    max_ratio: float = 1.0
+    min_amount: float = 1000.0
+    min_length: int = 2
+    max_length: int = 2
+
+
 _E = """e AS (SELECT tx_id, src, dst, ts, amount FROM edges
-        WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst AND amount > {min_amount})"""
+        WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst)"""
 
 _HOP = """JOIN e {b} ON {b}.src = {a}.dst AND ({b}.ts > {a}.ts OR ({b}.ts = {a}.ts AND {b}.tx_id > {a}.tx_id))
         AND {b}.ts <= e1.ts + INTERVAL {window} DAY
@@ -49,24 +65,28 @@ class Cycles(Typology):
     def sql(self, p: CycleParams) -> str:
         kw = dict(window=int(p.window_days), min_ratio=float(p.min_ratio), max_ratio=float(p.max_ratio))
         parts = []
-        if p.max_length >= 2:
+        if p.min_length <= 2 <= p.max_length:
             parts.append(f"""
             SELECT 2 AS len, [e1.src, e1.dst] AS seq, [e1.tx_id, e2.tx_id] AS txs,
                    e1.amount + e2.amount AS moved,
                    e1.ts AS t0, e2.ts AS t1, e1.amount AS a0, e2.amount AS a1
             FROM e e1 {_HOP.format(a='e1', b='e2', **kw)}
-            WHERE e2.dst = e1.src""")
-        if p.max_length >= 3:
+            WHERE e2.dst = e1.src AND e1.amount >= {float(p.min_amount)}""")
+        if p.min_length <= 3 <= p.max_length:
             parts.append(f"""
-            SELECT 3, [e1.src, e1.dst, e2.dst], [e1.tx_id, e2.tx_id, e3.tx_id],
-                   e1.amount + e2.amount + e3.amount,
-                   e1.ts, e3.ts, e1.amount, e3.amount
+            SELECT 3 AS len, [e1.src, e1.dst, e2.dst] AS seq, [e1.tx_id, e2.tx_id, e3.tx_id] AS txs,
+                   e1.amount + e2.amount + e3.amount AS moved,
+                   e1.ts AS t0, e3.ts AS t1, e1.amount AS a0, e3.amount AS a1
             FROM e e1 {_HOP.format(a='e1', b='e2', **kw)}
                  {_HOP.format(a='e2', b='e3', **kw)}
-            WHERE e2.dst <> e1.src AND e3.dst = e1.src""")
+            WHERE e2.dst <> e1.src AND e3.dst = e1.src AND e1.amount >= {float(p.min_amount)}""")
+        if not parts:
+            from moneytrail.errors import ConfigError
+            raise ConfigError(f"{self.id}: no cycle length between min_length {p.min_length} "
+                              f"and max_length {p.max_length} is supported (2 or 3)")
         inst = " UNION ALL ".join(parts)
         return f"""
-        WITH {_E.format(min_amount=float(p.min_amount))},
+        WITH {_E},
         inst AS ({inst}),
         canon AS (
             SELECT *, list_position(seq, list_min(seq)) AS pos FROM inst
@@ -95,3 +115,13 @@ class Cycles(Typology):
                 f"{money(s['returned'])} came back to it, each loop closing within {s['max_days']} days "
                 f"and returning {float(s['min_return_ratio']):.0%}–{float(s['max_return_ratio']):.0%} "
                 f"of what was sent. Red flag: {self.red_flag} — {self.source}.")
+
+
+class RoundTrip(Cycles):
+    id = "round_trip"
+    version = "1"
+    title = "Round trip: funds sent out and returned"
+    red_flag = ("funds sent to another account and most of them returned within days "
+                "(round-tripping), for amounts that matter")
+    source = "FFIEC BSA/AML Examination Manual, Appendix F"
+    Params = RoundTripParams

@@ -52,12 +52,15 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
                      legal_basis: Iterable[str], force: bool) -> tuple[int, bool, str]:
     """Returns (source_id, already_present, sha256). Copies the file into the evidence folder."""
     sha = sha256_file(path)
-    rows = ws.con.execute("SELECT source_id FROM sources WHERE sha256 = ? AND format = ? AND role = ?",
-                          [sha, fmt, role]).fetchall()
+    rows = ws.con.execute("SELECT source_id, legal_basis FROM sources WHERE sha256 = ? AND format = ? "
+                          "AND role = ?", [sha, fmt, role]).fetchall()
     row = rows[0] if rows else None
     if row and not force:
         return row[0], True, sha
     rel = ws.store_evidence(path, sha)
+    touched = getattr(ws, "_ingest_evidence", None)
+    if touched is not None:
+        touched.append(rel)
     if row:
         sid = row[0]
         for t in ("transactions", "quarantine", "labels"):
@@ -65,7 +68,8 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
         ws.con.execute(
             "UPDATE sources SET ingest_count = ingest_count + 1, received_at = ?, mapping = ?, "
             "legal_basis = ?, original_path = ? WHERE source_id = ?",
-            [now_utc(), json.dumps(mapping) if mapping else None, list(legal_basis),
+            [now_utc(), json.dumps(mapping) if mapping else None,
+             list(dict.fromkeys([*(row[1] or []), *legal_basis])),  # tags given earlier are kept
              str(path.resolve()), sid])
         return sid, False, sha
     sid = ws.con.execute("SELECT nextval('seq_source')").fetchall()[0][0]
@@ -102,6 +106,8 @@ class CsvReader:
     """Any bank-statement or transfer CSV, described by a YAML mapping."""
 
     name = "csv"
+    reads_folders = False
+    needs_mapping = True
 
     def ingest(self, ws, path, *, mapping, legal_basis, force, on_read):
         from moneytrail.ingest.csvfile import load_csv
@@ -131,6 +137,13 @@ FORMATS: dict[str, Callable[[], Reader]] = {
 }
 
 
+def _drop_unreferenced_evidence(ws: Workspace, rels: list[str]) -> None:
+    """After a rolled-back ingest: remove the evidence copies that no source row points to."""
+    for rel in dict.fromkeys(rels):
+        if not ws.scalar("SELECT count(*) FROM sources WHERE evidence_path = ?", [rel]):
+            ws.evidence_file(rel).unlink(missing_ok=True)
+
+
 def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping | str | Path | dict | None = None,
                 legal_basis: Iterable[str] = (), force: bool = False,
                 on_read: Progress | None = None) -> IngestResult:
@@ -148,6 +161,7 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
     t0 = time.perf_counter()
     run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
                                      "legal_basis": list(legal_basis)})
+    ws._ingest_evidence = []  # evidence copies made by this ingest (see _register_source)
     ws.con.execute("BEGIN TRANSACTION")
     try:
         res = reader.ingest(ws, p, mapping=mapping, legal_basis=list(legal_basis), force=force,
@@ -155,8 +169,11 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
         ws.con.execute("COMMIT")
     except BaseException as e:
         ws.con.execute("ROLLBACK")
+        _drop_unreferenced_evidence(ws, ws._ingest_evidence)
         ws.finish_run(run_id, error=str(e) or type(e).__name__)
         raise
+    finally:
+        ws._ingest_evidence = None
     res.seconds = round(time.perf_counter() - t0, 3)
     ws.finish_run(run_id, res.to_dict())
     return res

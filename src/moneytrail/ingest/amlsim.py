@@ -47,6 +47,8 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 class AmlsimReader:
     name = "amlsim"
+    reads_folders = True   # the folder holding transactions.csv (and accounts, alerts)
+    needs_mapping = False
 
     def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read) -> IngestResult:
         if not path.exists():

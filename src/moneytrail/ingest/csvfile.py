@@ -130,7 +130,10 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
         checks += [("time_v IS NULL AND time_s IS NOT NULL", m.time.column,
                     "'time ' || time_s || " + q(f" does not match format {m.time.format}"))]
 
-    strip = "regexp_replace(trim({c}), '[$€£¥ \u00a0]|USD|EUR|GBP', '', 'g')"
+    # drop currency marks and the blanks around the number and its sign; a blank *inside* the
+    # digits stays (so '1 5' is refused, not read as 15) unless 'thousands' is a blank
+    strip = ("regexp_replace(trim(regexp_replace(replace(replace({c}, chr(160), ' '), chr(8239), ' '), "
+             "'[$€£¥]|USD|EUR|GBP', '', 'g')), '^([-+(]) +| +([)-])$', '\\1\\2', 'g')")
     if m.amount.column is not None:
         c = cols.ref(m.amount.column)
         layer1.append(f"nullif({strip.format(c=c)}, '') AS amount_s")

@@ -159,7 +159,23 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
                             errors="strict" if strict_text else "surrogateescape", newline="")
     for _ in range(skip_rows):
         text.readline()
-    reader = csv.reader(text, delimiter=delimiter, quotechar=quote, strict=False)
+    at_end = [False]  # set once the text is exhausted
+
+    def lines() -> Iterator[str]:
+        yield from text
+        at_end[0] = True
+
+    reader = csv.reader(lines(), delimiter=delimiter, quotechar=quote, strict=False)
+    unclosed = [False]
+
+    def records() -> Iterator[list[str]]:
+        # csv.reader (non-strict) completes a record at the end of the file only when a quoted
+        # value is still open: every later line went into that value. Flag it; never store it.
+        for rec in reader:
+            if at_end[0]:
+                unclosed[0] = True
+            yield rec
+
     try:
         header = next(reader)
     except StopIteration:
@@ -168,23 +184,29 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
     except csv.Error as e:
         text.close()
         raise InputError(f"cannot parse the header as CSV: {e}", path=str(path)) from None
+    if at_end[0]:  # only an open quote makes the reader run to the end of the file
+        text.close()
+        raise InputError(f"the header opens a quote ({quote}) that is never closed", path=str(path))
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
-    header = [h.strip() for h in header]
+    header = [_show_bad_bytes(h.strip()) for h in header]  # undecodable bytes shown as \xNN
     width = len(header)
+    recs = records()
 
     def batches() -> Iterator[Batch]:
         first = 1
         try:
             while True:
                 try:
-                    rows = list(itertools.islice(reader, batch_size))
+                    rows = list(itertools.islice(recs, batch_size))
                 except csv.Error as e:  # pragma: no cover - non-strict csv rarely raises
                     raise InputError(f"cannot parse as CSV near row {first}: {e}", path=str(path)) from None
                 if not rows:
                     break
                 problems: dict[int, tuple[str | None, str]] = {}
                 raws: dict[int, str] = {}
+                # the file's last record, if only the end of the file completed it
+                last = rows[-1] if unclosed[0] else None
                 for i in [i for i, r in enumerate(rows) if len(r) != width]:
                     fields = rows[i]
                     raws[i] = _join(fields, delimiter, quote)
@@ -198,6 +220,15 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
                         problems[i] = (None, f"row has {len(fields)} fields, the header has {width} "
                                              f"(an unquoted delimiter inside a value?)")
                     rows[i] = (fields + [None] * width)[:width]
+                if last is not None:
+                    i = len(rows) - 1
+                    col = header[len(last) - 1] if 0 < len(last) <= width else None
+                    n = last[-1].rstrip("\r\n").count("\n") if last else 0
+                    raws[i] = _join(last, delimiter, quote)
+                    where = f"in column {col!r}" if col else "in a field beyond the header's"
+                    problems[i] = (col, f"a quote ({quote}) opened {where} is never closed: the rest "
+                                        f"of the file ({n} more line(s)) was read as that one value")
+                    unclosed[0] = False
                 if not strict_text:
                     for i, fields in enumerate(rows):
                         for j, v in enumerate(fields):

@@ -96,6 +96,14 @@ class Workspace:
                 p.parent.mkdir(parents=True, exist_ok=True)
         elif p.is_dir():
             raise WorkspaceError(f"{p} is a directory, not a workspace file")
+        elif p.stat().st_size:
+            # DuckDB would open an existing CSV/Parquet/JSON file as a throw-away in-memory
+            # database, and a command would "succeed" and keep nothing. DuckDB files say DUCK
+            # at byte 8.
+            with open(p, "rb") as f:
+                if f.read(12)[8:12] != b"DUCK":
+                    raise WorkspaceError(f"{p} is not a moneytrail workspace (not a DuckDB database "
+                                         f"file); pass --workspace CASE.duckdb")
         try:
             con = duckdb.connect(str(p), read_only=read_only and p.exists())
         except duckdb.Error as e:  # corrupt file, not a DuckDB file, locked by another process

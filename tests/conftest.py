@@ -1,0 +1,47 @@
+"""Shared fixtures: a fresh case workspace and a row-conservation check for ingested sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from moneytrail.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """A new, empty workspace in this test's temporary folder."""
+    w = Workspace.open(tmp_path / "case.duckdb")
+    yield w
+    w.close()
+
+
+def check_conservation(ws: Workspace, source_id: int) -> dict:
+    """Assert that source ``source_id`` lost nothing; return its counts and quarantine rows.
+
+    Checks ``rows_read == rows_stored + rows_quarantined``, that the transactions and quarantine
+    tables hold exactly those numbers of rows for the source, and that every data row number
+    1..read is in exactly one of the two tables. Returns ``{"read", "stored", "quarantined",
+    "q": {row: (column, reason, raw)}}``.
+    """
+    read, stored, quarantined = ws.query(
+        "SELECT rows_read, rows_stored, rows_quarantined FROM sources WHERE source_id = ?",
+        [source_id])[0]
+    assert None not in (read, stored, quarantined), "source counts were never filled in"
+    assert read == stored + quarantined
+    assert ws.scalar("SELECT count(*) FROM transactions WHERE source_id = ?", [source_id]) == stored
+    assert ws.scalar("SELECT count(*) FROM quarantine WHERE source_id = ?", [source_id]) == quarantined
+    n, distinct, lo, hi = ws.query(
+        "SELECT count(*), count(DISTINCT r), min(r), max(r) FROM ("
+        "  SELECT source_row AS r FROM transactions WHERE source_id = ?"
+        "  UNION ALL SELECT source_row FROM quarantine WHERE source_id = ?)",
+        [source_id, source_id])[0]
+    assert n == distinct == read, "a row number is missing or appears twice"
+    if read:
+        assert (lo, hi) == (1, read)
+    q = {r: (c, why, raw) for r, c, why, raw in ws.query(
+        "SELECT source_row, column_name, reason, raw FROM quarantine WHERE source_id = ?",
+        [source_id])}
+    for row, (_, why, raw) in q.items():
+        assert why and raw is not None, f"quarantined row {row} lacks a reason or its raw text"
+    return {"read": read, "stored": stored, "quarantined": quarantined, "q": q}
+
