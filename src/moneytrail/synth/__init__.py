@@ -1,0 +1,67 @@
+"""Seeded synthetic investigation: subpoenaed records of three banks with planted schemes.
+
+:func:`generate` writes CSV exports in four different layouts (each with the YAML mapping that
+ingests it: ``moneytrail ingest CSV --format csv --mapping YAML``) for an ordinary population
+of individuals, employers, landlords, utilities and merchants, and plants three schemes:
+
+* ``trafficking_funnel`` — one account fed by many small P2P payments and cash deposits in many
+  cities, paying rent for several residences, motels, travel, food and online ads (``fan_in``);
+* ``front_company`` — a staffing/cleaning front billing real businesses, taking out cash just
+  under $10,000 and paying a labor broker who fans out to 15-30 workers; no payroll tax
+  (``fan_out``);
+* ``laundering_cycle`` — three shell companies passing offshore money round A -> B -> C -> A,
+  each hop 1-3 days later and a few percent smaller (``cycle``), plus a two-account loan
+  and repayment loop (``round_trip``).
+
+The same seed gives byte-identical files. Only the standard library's ``random`` is used.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from moneytrail.synth.model import PlantedScheme, Scenario
+
+
+def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: int = 6,
+             start: date = date(2026, 1, 1)) -> Scenario:
+    """Write a synthetic investigation to ``out_dir``; return what was written and planted.
+
+    ``n_accounts`` is the size of the ordinary population at the three banks (businesses
+    included; at least 200); the planted schemes add a few dozen accounts, and outside
+    counterparties (clients, suppliers, lenders, the IRS) a few more.
+    """
+    from moneytrail.synth.exports import write_exports
+    from moneytrail.synth.generator import (CASH, World, build_population, plant_cycle,
+                                            plant_front, plant_funnel)
+
+    if n_accounts < 200:
+        raise ValueError("n_accounts must be at least 200")
+    if not 1 <= months <= 60:
+        raise ValueError("months must be between 1 and 60")
+    out_dir = Path(out_dir)
+    w = World(seed, start, months)
+    pop = build_population(w, n_accounts)
+    schemes = [plant_funnel(w, pop), plant_front(w, pop), plant_cycle(w, pop)]
+    files, counts = write_exports(w, out_dir)
+    seen: dict[str, None] = {}
+    for tx in w.txs:
+        seen[tx[2]] = None
+        seen[tx[3]] = None
+    seen.pop(CASH, None)
+    scenario = Scenario(files=files, schemes=schemes, n_accounts=len(seen),
+                        n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts)
+    truth = {
+        "seed": seed, "start": w.start.isoformat(), "end": w.end.isoformat(),
+        "n_accounts": scenario.n_accounts, "n_transactions": scenario.n_transactions,
+        "files": [{"csv": c.name, "mapping": m.name, "rows": counts[c.name]} for c, m in files],
+        "schemes": [{"name": s.name, "typology_hint": s.typology_hint, "accounts": s.accounts,
+                     "description": s.description} for s in schemes],
+    }
+    (out_dir / "planted_schemes.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return scenario
+
+
+__all__ = ["PlantedScheme", "Scenario", "generate"]

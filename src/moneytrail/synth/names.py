@@ -98,17 +98,18 @@ MERCHANTS = (
     ("rideshare", "RideNow", False), ("airline", "SkyJet Airlines", False),
     ("bus", "Lone Star Coach Lines", False),
     ("ads", "ClassiPost Online", False), ("prepaid", "PrePay Wireless", False),
+    ("remittance", "Remesas Express", False),
 )
 LODGING = ("Budget Inn", "Roadway Motel", "Starlite Motor Lodge", "Comfort Stay Suites",
            "Travelers Rest Motel", "Sleep Easy Inn")
 
 UTILITIES = (
     # (key, name, bank, share of individuals, base amount range in dollars, fixed?)
-    ("electric", "Gulf Coast Electric Co", "A", 0.85, (60, 240), False),
-    ("internet", "Metro Fiber Internet", "A", 0.60, (55, 90), True),
-    ("mobile", "Horizon Wireless", "B", 0.60, (40, 160), True),
-    ("water", "City Water Utility", "A", 0.40, (30, 95), False),
-    ("gas", "Lone Star Gas Co", "C", 0.25, (25, 80), False),
+    ("electric", "Gulf Coast Electric Co", "A", 0.80, (60, 240), False),
+    ("internet", "Metro Fiber Internet", "A", 0.55, (55, 90), True),
+    ("mobile", "Horizon Wireless", "B", 0.55, (40, 160), True),
+    ("water", "City Water Utility", "A", 0.35, (30, 95), False),
+    ("gas", "Lone Star Gas Co", "C", 0.20, (25, 80), False),
 )
 
 FRONT_NAMES = ("Brightway Staffing Solutions LLC", "Premier CleanPro Services LLC",

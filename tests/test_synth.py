@@ -1,0 +1,212 @@
+"""The seeded synthetic investigation: deterministic, ingestable, schemes planted as described."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from moneytrail.ingest import ingest_file
+from moneytrail.ingest.mapping import load_mapping
+from moneytrail.synth import PlantedScheme, Scenario, generate
+from moneytrail.workspace import Workspace
+
+N = 400
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    sc = generate(out / "files", seed=11, n_accounts=N)
+    ws = Workspace.open(out / "w.duckdb")
+    results = [ingest_file(ws, c, "csv", mapping=m) for c, m in sc.files]
+    yield sc, ws, results
+    ws.close()
+
+
+def _all_bytes(sc: Scenario) -> dict[str, bytes]:
+    out = {}
+    for c, m in sc.files:
+        out[c.name] = c.read_bytes()
+        out[m.name] = m.read_bytes()
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path):
+    a = generate(tmp_path / "a", seed=3, n_accounts=N, months=3)
+    b = generate(tmp_path / "b", seed=3, n_accounts=N, months=3)
+    c = generate(tmp_path / "c", seed=4, n_accounts=N, months=3)
+    assert _all_bytes(a) == _all_bytes(b)
+    assert (tmp_path / "a" / "planted_schemes.json").read_bytes() == \
+        (tmp_path / "b" / "planted_schemes.json").read_bytes()
+    assert [s.accounts for s in a.schemes] == [s.accounts for s in b.schemes]
+    assert _all_bytes(a) != _all_bytes(c)
+    assert a.start == date(2026, 1, 1) and a.end == date(2026, 3, 31)
+
+
+def test_files_and_mappings(world):
+    sc, _, _ = world
+    assert len(sc.files) >= 3
+    maps = [load_mapping(m) for _, m in sc.files]
+    layouts = {(m.layout, m.delimiter, m.decimal, m.amount.debit is not None) for m in maps}
+    assert len(layouts) >= 3
+    assert {m.layout for m in maps} == {"statement", "transfers"}
+    assert any(m.delimiter == ";" and m.decimal == "," and m.thousands == "." for m in maps)
+    assert any(m.amount.debit and m.thousands == "," and m.date.format == "%m/%d/%Y" for m in maps)
+    assert sum(sc.rows_per_file.values()) == sc.n_transactions
+    for c, _ in sc.files:
+        assert c.exists() and c.stat().st_size > 0
+
+
+def test_every_row_ingests(world):
+    sc, ws, results = world
+    assert all(r.quarantined == 0 for r in results), [(r.file, r.quarantined) for r in results]
+    assert sum(r.stored for r in results) == sc.n_transactions
+    con = ws.con
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM transactions WHERE channel IS NULL OR channel = 'other'"
+                       ).fetchone()[0] == 0
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM transactions").fetchone()
+    assert lo >= datetime.combine(sc.start, datetime.min.time())
+    assert hi < datetime.combine(sc.end + timedelta(days=1), datetime.min.time())
+    n = con.execute("SELECT count(DISTINCT a) FROM (SELECT orig_account a FROM transactions UNION ALL "
+                    "SELECT bene_account FROM transactions) WHERE a <> 'cash'").fetchone()[0]
+    assert n == sc.n_accounts
+    # every cash row is on the pseudo-account 'cash' with a place
+    assert con.execute("SELECT count(*) FROM transactions WHERE channel = 'cash' AND "
+                       "('cash' NOT IN (orig_account, bene_account) OR location IS NULL)").fetchone()[0] == 0
+    # timestamps carry times of day
+    assert con.execute("SELECT count(DISTINCT hour(ts)) FROM transactions").fetchone()[0] == 24
+
+
+def test_scheme_metadata(world):
+    sc, _, _ = world
+    assert [s.name for s in sc.schemes] == ["trafficking_funnel", "front_company", "laundering_cycle"]
+    hints = {s.name: s.typology_hint for s in sc.schemes}
+    assert hints == {"trafficking_funnel": ["fan_in"], "front_company": ["fan_out"],
+                     "laundering_cycle": ["cycle"]}
+    for s in sc.schemes:
+        assert isinstance(s, PlantedScheme) and s.description
+    assert sc.scheme("front_company").accounts["broker"]
+
+
+def test_funnel(world):
+    sc, ws, _ = world
+    s = sc.scheme("trafficking_funnel")
+    f = s.accounts["funnel"]
+    con = ws.con
+    senders, lo, hi, night = con.execute(
+        "SELECT count(DISTINCT orig_account), min(amount), max(amount), "
+        "avg(CASE WHEN hour(ts) >= 21 OR hour(ts) < 5 THEN 1 ELSE 0 END) "
+        "FROM transactions WHERE bene_account = ? AND orig_account <> 'cash'", [f]).fetchone()
+    assert senders >= 40
+    assert senders == len(s.role("sender"))
+    assert 50 <= lo and hi <= 400
+    assert night > 0.5
+    burst = con.execute(
+        "SELECT max(n) FROM (SELECT count(DISTINCT b.orig_account) n FROM transactions a JOIN transactions b "
+        "ON b.bene_account = a.bene_account AND b.ts BETWEEN a.ts AND a.ts + INTERVAL 14 DAY "
+        "WHERE a.bene_account = ? AND a.channel = 'transfer' AND b.channel = 'transfer' GROUP BY a.tx_id)",
+        [f]).fetchone()[0]
+    assert burst >= 15
+    places = con.execute("SELECT count(*), count(DISTINCT location) FROM transactions "
+                         "WHERE bene_account = ? AND orig_account = 'cash'", [f]).fetchone()
+    assert places[0] >= 20 and places[1] >= 5
+    landlords = con.execute("SELECT count(DISTINCT bene_account) FROM transactions WHERE orig_account = ? "
+                            "AND description LIKE 'RENT%'", [f]).fetchone()[0]
+    assert 3 <= landlords == len(s.role("landlord"))
+    assert con.execute("SELECT count(*) FROM transactions WHERE bene_account = ? AND channel = 'payroll'",
+                       [f]).fetchone()[0] == 0
+    lodging = con.execute("SELECT count(*) FROM transactions t JOIN accounts a ON a.account_id = t.bene_account "
+                          "WHERE t.orig_account = ? AND t.channel = 'card' AND "
+                          "regexp_matches(a.owner_name, 'Inn|Motel|Lodge|Suites')", [f]).fetchone()[0]
+    assert lodging >= 10
+    # nobody else in the population comes close to this fan-in of person-to-person payments
+    others = con.execute("SELECT max(n) FROM (SELECT bene_account, count(DISTINCT orig_account) n "
+                         "FROM transactions WHERE channel = 'transfer' AND bene_account <> ? GROUP BY 1)",
+                         [f]).fetchone()[0]
+    assert others < 15
+
+
+def test_front_company_and_broker(world):
+    sc, ws, _ = world
+    s = sc.scheme("front_company")
+    front, broker = s.accounts["front"], s.accounts["broker"]
+    workers = s.role("worker")
+    assert 15 <= len(workers) <= 30
+    con = ws.con
+    paid = [r[0] for r in con.execute(
+        "SELECT DISTINCT bene_account FROM transactions WHERE orig_account = ? AND channel IN ('transfer', 'ach') "
+        "ORDER BY 1", [broker]).fetchall()]
+    assert len(paid) >= 15 and sorted(workers) == paid
+    # visible as a burst: many workers paid within two weeks, each pair lasting at most two
+    # calendar months (not a standing payroll relationship)
+    burst = con.execute(
+        "SELECT max(n) FROM (SELECT count(DISTINCT b.bene_account) n FROM transactions a JOIN transactions b "
+        "ON b.orig_account = a.orig_account AND b.ts BETWEEN a.ts AND a.ts + INTERVAL 14 DAY "
+        "WHERE a.orig_account = ? AND a.channel IN ('transfer', 'ach') AND b.channel IN ('transfer', 'ach') "
+        "GROUP BY a.tx_id)", [broker]).fetchone()[0]
+    assert burst >= 10
+    months = con.execute("SELECT max(n) FROM (SELECT count(DISTINCT date_trunc('month', ts)) n FROM transactions "
+                         "WHERE orig_account = ? AND channel <> 'card' GROUP BY bene_account)", [broker]).fetchone()[0]
+    assert months <= 2
+    small = con.execute("SELECT max(amount) FROM transactions WHERE orig_account = ? AND channel <> 'card'",
+                        [broker]).fetchone()[0]
+    assert small < 1000
+    assert con.execute("SELECT count(*) FROM transactions WHERE orig_account = ? AND bene_account = ? "
+                       "AND channel = 'ach'", [front, broker]).fetchone()[0] >= 4
+    cash = con.execute("SELECT count(*), max(amount) FROM transactions WHERE orig_account = ? "
+                       "AND bene_account = 'cash'", [front]).fetchone()
+    assert cash[0] >= 4 and 4000 < cash[1] < 10000
+    clients = con.execute("SELECT count(DISTINCT orig_account) FROM transactions WHERE bene_account = ?",
+                          [front]).fetchone()[0]
+    assert clients >= 3
+    # no payroll and no payroll tax, unlike ordinary employers
+    assert con.execute("SELECT count(*) FROM transactions WHERE orig_account = ? AND "
+                       "(bene_account = 'IRS-EFTPS' OR channel = 'payroll')", [front]).fetchone()[0] == 0
+    assert con.execute("SELECT count(DISTINCT orig_account) FROM transactions WHERE bene_account = 'IRS-EFTPS'"
+                       ).fetchone()[0] >= 5
+    # the workers have no other income
+    other = con.execute(f"SELECT count(*) FROM transactions WHERE bene_account IN ({','.join('?' * len(workers))}) "
+                        "AND orig_account <> ?", [*workers, broker]).fetchone()[0]
+    assert other == 0
+
+
+def _edges(con, a, b):
+    return con.execute("SELECT ts, amount FROM transactions WHERE orig_account = ? AND bene_account = ? "
+                       "ORDER BY ts", [a, b]).fetchall()
+
+
+def test_laundering_cycle(world):
+    sc, ws, _ = world
+    s = sc.scheme("laundering_cycle")
+    a, b, c, d = (s.accounts[k] for k in ("shell_a", "shell_b", "shell_c", "shell_d"))
+    con = ws.con
+    ab, bc, ca = _edges(con, a, b), _edges(con, b, c), _edges(con, c, a)
+    assert len(ab) == len(bc) == len(ca) >= 3
+    for (t1, x1), (t2, x2), (t3, x3) in zip(ab, bc, ca):
+        assert timedelta(days=1) <= t2.date() - t1.date() <= timedelta(days=3)
+        assert timedelta(days=1) <= t3.date() - t2.date() <= timedelta(days=3)
+        assert 0.95 <= x2 / x1 < 1 and 0.95 <= x3 / x2 < 1
+        assert x1 > 10000
+    ad, da = _edges(con, a, d), _edges(con, d, a)
+    assert len(ad) == len(da) >= 2
+    for (t1, x1), (t2, x2) in zip(ad, da):
+        assert timedelta(0) < t2 - t1 <= timedelta(days=6)
+        assert 0.97 <= x2 / x1 < 1
+    # the three shells bank at three different banks
+    banks = con.execute("SELECT count(DISTINCT bank) FROM accounts WHERE account_id IN (?, ?, ?)",
+                        [a, b, c]).fetchone()[0]
+    assert banks == 3
+
+
+def test_defaults_size_and_speed(tmp_path):
+    import time
+
+    t = time.perf_counter()
+    sc = generate(tmp_path / "big")
+    dt = time.perf_counter() - t
+    assert 80_000 <= sc.n_transactions <= 200_000
+    assert sc.n_accounts >= 3000
+    assert sc.start == date(2026, 1, 1) and sc.end == date(2026, 6, 30)
+    assert dt < 15  # typically 2-3 s
