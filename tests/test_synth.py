@@ -84,7 +84,7 @@ def test_scheme_metadata(world):
     assert [s.name for s in sc.schemes] == ["trafficking_funnel", "front_company", "laundering_cycle"]
     hints = {s.name: s.typology_hint for s in sc.schemes}
     assert hints == {"trafficking_funnel": ["fan_in"], "front_company": ["fan_out"],
-                     "laundering_cycle": ["cycle"]}
+                     "laundering_cycle": ["cycle", "round_trip"]}
     for s in sc.schemes:
         assert isinstance(s, PlantedScheme) and s.description
     assert sc.scheme("front_company").accounts["broker"]
