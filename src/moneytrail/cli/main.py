@@ -140,6 +140,8 @@ def detect(
         return
     for k, v in s["findings"].items():
         typer.echo(f"{k}: {v} finding(s)")
+    for k, why in s.get("skipped", {}).items():
+        typer.echo(f"{k}: skipped: {why}")
     typer.echo("list them: moneytrail findings")
 
 

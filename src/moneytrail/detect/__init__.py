@@ -21,12 +21,15 @@ import pyarrow as pa
 from moneytrail.detect.base import Params, Typology
 from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
+from moneytrail.detect.flow import FLOW
+from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
 
-TYPOLOGIES: tuple[Typology, ...] = (FanIn(), FanOut(), RoundTrip(), Cycles())
+GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), RoundTrip(), Cycles())
+TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
@@ -59,8 +62,14 @@ def run(ctx) -> dict:
     chosen = select(ctx.params.get("typologies"))
     ws, be = ctx.ws, ctx.backend
     summary: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
     for typ in chosen:
         p = params[typ.id]
+        why = typ.skip_reason(ws)
+        if why:
+            skipped[typ.id] = why
+            ctx.log(f"{typ.id}: skipped: {why}")
+            continue
         rows = be.execute(typ.query(p)).to_pylist()
         rows.sort(key=lambda r: (-r["score"], r["key"]))
         ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
@@ -71,8 +80,8 @@ def run(ctx) -> dict:
         _write(ws, ctx.run_id, typ, p, rows)
         summary[typ.id] = len(rows)
         ctx.log(f"{typ.id}: {len(rows)} findings")
-    return {"findings": summary, "parameters": {k: v.to_dict() for k, v in params.items()
-                                                 if k in summary}}
+    return {"findings": summary, "skipped": skipped,
+            "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
 
 
 def _write(ws, run_id: int, typ: Typology, p: Params, rows: list[dict[str, Any]]) -> None:

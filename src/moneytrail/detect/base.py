@@ -74,6 +74,15 @@ class Typology:
     red_flag: ClassVar[str]          # the indicator, in words
     source: ClassVar[str]            # where the indicator is published
     Params: ClassVar[type[Params]]
+    family: ClassVar[str] = "graph"  # graph | flow | trafficking
+
+    def skip_reason(self, ws) -> str | None:
+        """Why this typology can't run on this workspace (the data it needs is absent), or None.
+
+        The detect stage reports every skipped typology with this reason; nothing is skipped
+        silently.
+        """
+        return None
 
     def sql(self, p: Params) -> str:
         raise NotImplementedError
