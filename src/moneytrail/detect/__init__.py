@@ -22,13 +22,15 @@ from moneytrail.detect.base import Params, Typology
 from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
+from moneytrail.detect.scatter import GatherScatter, ScatterGather
 from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
 
-GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), RoundTrip(), Cycles())
+GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), RoundTrip(),
+                               Cycles())
 TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
@@ -70,7 +72,7 @@ def run(ctx) -> dict:
             skipped[typ.id] = why
             ctx.log(f"{typ.id}: skipped: {why}")
             continue
-        rows = be.execute(typ.query(p)).to_pylist()
+        rows = typ.run(be, p)
         rows.sort(key=lambda r: (-r["score"], r["key"]))
         ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
                        "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])

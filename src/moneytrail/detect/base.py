@@ -90,6 +90,11 @@ class Typology:
     def query(self, p: Params) -> exp.Expression:
         return parse(self.sql(p))
 
+    def run(self, backend, p: Params) -> list[dict[str, Any]]:
+        """Finding rows. Default: one query; iterative typologies override this and still
+        express every step as a query handed to the backend."""
+        return backend.execute(self.query(p)).to_pylist()
+
     def explain(self, row: dict[str, Any], p: Params) -> str:
         raise NotImplementedError
 

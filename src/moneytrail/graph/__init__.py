@@ -2,13 +2,16 @@
 
 Writes two tables every detector shares:
 
-``edges(tx_id, src, dst, ts, amount, channel, location, src_pseudo, dst_pseudo, established)``
+``edges(tx_id, src, dst, ts, amount, channel, location, src_pseudo, dst_pseudo, established,
+pair_tx, pair_span_days)``
     one row per stored transaction, accounts resolved through ``account_map``. ``*_pseudo`` is
     true for accounts that stand for no real account (``cash``, ``name:...``,
     ``unidentified:...``): they never anchor a pattern. ``established`` is true when the pair
     (src, dst) transacts in at least ``established_min_months`` distinct calendar months over
     the whole ledger — a standing relationship (rent, bills, payroll), which fan detectors
-    do not count as a new counterparty.
+    do not count as a new counterparty. ``pair_tx`` is the number of transfers between the
+    pair over the whole ledger and ``pair_span_days`` the days from their first to their last:
+    ``pair_tx = 1`` is a one-off relationship, a small span a short burst.
 
 ``nodes(account_id, kind, pseudo, in_degree, out_degree, in_tx, out_tx, in_amount,
 out_amount, first_ts, last_ts)``.
@@ -29,11 +32,14 @@ WITH e AS (
     LEFT JOIN account_map mo ON mo.raw_account = t.orig_account
     LEFT JOIN account_map mb ON mb.raw_account = t.bene_account
 ), pairs AS (
-    SELECT src, dst, count(DISTINCT date_trunc('month', ts)) AS months FROM e GROUP BY src, dst
+    SELECT src, dst, count(DISTINCT date_trunc('month', ts)) AS months, count(*) AS n,
+           date_diff('day', min(ts), max(ts)) AS span_days
+    FROM e GROUP BY src, dst
 )
 SELECT e.tx_id, e.src, e.dst, e.ts, e.amount, e.channel, e.location,
        {src_pseudo} AS src_pseudo, {dst_pseudo} AS dst_pseudo,
-       p.months >= {established} AS established
+       p.months >= {established} AS established,
+       p.n AS pair_tx, p.span_days AS pair_span_days
 FROM e JOIN pairs p USING (src, dst)
 ORDER BY e.ts, e.tx_id
 """

@@ -1,0 +1,99 @@
+"""Bounded path expansion, one SQL step per hop, for cycle search on any backend.
+
+``find_loops`` grows paths hop by hop from every eligible edge and keeps those that close
+back on their start. Each step is one ``materialize`` of a query over the previous step's
+table, so the work is the same on DuckDB or Spark and memory stays bounded by the frontier:
+
+* a path never revisits an account and stays inside ``window_days``; an unordered loop is
+  grown only from its smallest account (found once per rotation), an ordered one from its
+  earliest transfer;
+* ``ordered`` mode (value flowing round): each hop is at or after the previous one in the
+  documented order (timestamp, then tx_id) and passes on ``min_ratio``..``max_ratio`` of the
+  previous hop's amount;
+* unordered mode (a loop of transient relationships): all hops within ``window_days`` of each
+  other, in any order;
+* accounts whose candidate degree exceeds ``max_degree`` are not expanded through (hubs are
+  bounded), and the frontier is capped at ``max_paths`` rows per step: when the cap is hit the
+  step keeps the earliest paths and the run reports it (``truncated``), never silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LoopSearch:
+    edges_sql: str            # SELECT tx_id, src, dst, ts, amount FROM ... (the candidate edges)
+    min_length: int
+    max_length: int
+    window_days: int
+    ordered: bool
+    min_ratio: float = 0.0
+    max_ratio: float = 1e18
+    min_first_amount: float = 0.0
+    max_degree: int = 200
+    max_paths: int = 5_000_000
+    prefix: str = "_loop"
+
+
+def find_loops(backend, s: LoopSearch) -> tuple[str, dict]:
+    """Materialize ``{prefix}_found(len, seq, txs, amounts, t0, t1)``; return its name and stats."""
+    e = f"{s.prefix}_e"
+    backend.materialize(e, f"""
+        WITH c AS ({s.edges_sql}),
+        deg AS (SELECT a, count(DISTINCT b) AS d FROM (SELECT src AS a, dst AS b FROM c
+                                                      UNION ALL SELECT dst, src FROM c) GROUP BY a)
+        SELECT c.* FROM c JOIN deg ds ON ds.a = c.src JOIN deg dd ON dd.a = c.dst
+        WHERE c.src <> c.dst AND ds.d <= {int(s.max_degree)} AND dd.d <= {int(s.max_degree)}
+    """, temp=True)
+    w = int(s.window_days)
+    # Length-1 paths. Unordered loops start at their smallest account (found once per rotation);
+    # ordered loops start at their earliest transfer (only that rotation is in time order).
+    canon = "dst > src AND " if not s.ordered else ""
+    backend.materialize(f"{s.prefix}_p1", f"""
+        SELECT src AS start, dst AS last, [src, dst] AS seq, [tx_id] AS txs, [amount] AS amounts,
+               ts AS t0, ts AS tmin, ts AS tmax, ts AS tlast, tx_id AS idlast, amount AS alast
+        FROM {e} WHERE {canon}amount >= {float(s.min_first_amount)}
+    """, temp=True)
+    grow = "n.dst > p.start AND " if not s.ordered else ""
+    found_parts, stats, truncated = [], {}, False
+    for k in range(2, s.max_length + 1):
+        prev, cur = f"{s.prefix}_p{k - 1}", f"{s.prefix}_p{k}"
+        if s.ordered:
+            order = (f"(n.ts > p.tlast OR (n.ts = p.tlast AND n.tx_id > p.idlast)) "
+                     f"AND n.ts <= p.t0 + INTERVAL {w} DAY "
+                     f"AND n.amount >= p.alast * {float(s.min_ratio)} AND n.amount <= p.alast * {float(s.max_ratio)}")
+        else:
+            order = (f"greatest(p.tmax, n.ts) <= least(p.tmin, n.ts) + INTERVAL {w} DAY "
+                     f"AND NOT list_contains(p.txs, n.tx_id)")
+        step = f"""
+            SELECT p.start, n.dst AS last, list_append(p.seq, n.dst) AS seq,
+                   list_append(p.txs, n.tx_id) AS txs, list_append(p.amounts, n.amount) AS amounts,
+                   p.t0, least(p.tmin, n.ts) AS tmin, greatest(p.tmax, n.ts) AS tmax,
+                   n.ts AS tlast, n.tx_id AS idlast, n.amount AS alast
+            FROM {prev} p JOIN {e} n ON n.src = p.last
+            WHERE {order} AND (n.dst = p.start OR ({grow}NOT list_contains(p.seq, n.dst)))
+        """
+        n = backend.materialize(f"{cur}_all", step, temp=True)
+        if n > s.max_paths:
+            truncated = True
+            n = backend.materialize(f"{cur}_all", f"SELECT * FROM {cur}_all ORDER BY tmin, start LIMIT {int(s.max_paths)}",
+                                    temp=True)
+        backend.materialize(f"{s.prefix}_f{k}", f"""
+            SELECT {k} AS len, list_slice(seq, 1, {k}) AS seq, txs, amounts, tmin AS t0, tmax AS t1
+            FROM {cur}_all WHERE last = start""", temp=True)
+        if k >= s.min_length:
+            found_parts.append(f"SELECT * FROM {s.prefix}_f{k}")
+        open_n = backend.materialize(cur, f"SELECT * FROM {cur}_all WHERE last <> start", temp=True)
+        stats[f"paths_{k}"] = n
+        if open_n == 0:
+            break
+    found = f"{s.prefix}_found"
+    if found_parts:
+        backend.materialize(found, " UNION ALL ".join(found_parts), temp=True)
+    else:
+        backend.materialize(found, "SELECT 0 AS len, ['x'] AS seq, [0::BIGINT] AS txs, [0::DECIMAL(18,4)] AS amounts, "
+                                   "NULL::TIMESTAMP AS t0, NULL::TIMESTAMP AS t1 WHERE false", temp=True)
+    stats["truncated"] = truncated
+    return found, stats
