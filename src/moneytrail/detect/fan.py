@@ -2,12 +2,18 @@
 
 Definition (fan-in; fan-out is the mirror image). For a focal account F, a *counterparty key*
 is the other account, or ``cash@<location>`` for a cash deposit (so cash brought in at many
-different branches counts as many sources). Edges of standing relationships
-(``edges.established``: the pair transacts in >= 3 distinct months — rent, bills, payroll) and
-edges in ``exclude_channels`` (card sales by default) are not counted. A window
-``[t - window_days, t]`` *qualifies* when at least ``min_counterparties`` distinct keys pay F
-inside it. Overlapping qualifying windows merge into one episode; the finding is the episode
-with every counted transaction inside it. Score = distinct keys / ``min_counterparties``.
+different branches counts as many sources). Card sales (``exclude_channels``) are never
+counted. A window ``[t - W, t]`` *qualifies* when at least K distinct keys pay F inside it;
+overlapping qualifying windows merge into one episode, and the finding is the episode with
+every counted transaction inside it. Score = distinct keys / K. Two tiers, each its own
+(W, K, which edges count):
+
+* **burst** — ``window_days`` (14), ``min_counterparties`` (8); every edge except those of
+  standing relationships (``edges.established``: the pair transacts in >= 3 distinct months —
+  rent, bills, payroll);
+* **long** — ``long_window_days`` (365), ``long_min_counterparties`` (4); only one-off
+  relationships (the pair's single transfer in the whole ledger): a slow funnel fed by a new,
+  never-repeated source every few weeks. ``long_min_counterparties: 0`` switches it off.
 
 Pseudo accounts (``cash``, name-only, unidentified) never act as F.
 """
@@ -25,48 +31,62 @@ class FanParams(Params):
     min_counterparties: int = 8
     exclude_channels: tuple[str, ...] = ("card",)
     count_established: bool = False
+    long_window_days: int = 365
+    long_min_counterparties: int = 4   # 0 switches the long tier off
 
 
-_SQL = """
-WITH c AS (
+_CTES = """
+c_{tier} AS (
     SELECT {focal} AS focal, {cp} AS cp, ts, tx_id, amount
     FROM edges
     WHERE NOT {focal_pseudo}
       AND {cp_col} NOT LIKE 'unidentified:%'
       AND coalesce(channel, '') NOT IN ({excluded})
-      {established}
-), w AS (
+      AND {edge_filter}
+), w_{tier} AS (
     SELECT focal, ts,
            count(DISTINCT cp) OVER (PARTITION BY focal ORDER BY ts
                 RANGE BETWEEN INTERVAL {window} DAY PRECEDING AND CURRENT ROW) AS n_cp
-    FROM c
-), q AS (
+    FROM c_{tier}
+), q_{tier} AS (
     SELECT DISTINCT focal, ts - INTERVAL {window} DAY AS w_start, ts AS w_end
-    FROM w WHERE n_cp >= {min_cp}
-), islands AS (
+    FROM w_{tier} WHERE n_cp >= {min_cp}
+), islands_{tier} AS (
     SELECT focal, w_start, w_end,
            sum(CASE WHEN w_start <= prev_end THEN 0 ELSE 1 END)
                OVER (PARTITION BY focal ORDER BY w_start, w_end) AS island
     FROM (SELECT *, max(w_end) OVER (PARTITION BY focal ORDER BY w_start, w_end
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM q)
-), ep AS (
-    SELECT focal, island, min(w_start) AS ep_start, max(w_end) AS ep_end FROM islands GROUP BY focal, island
-), ev AS (
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM q_{tier})
+), ep_{tier} AS (
+    SELECT focal, island, min(w_start) AS ep_start, max(w_end) AS ep_end
+    FROM islands_{tier} GROUP BY focal, island
+), ev_{tier} AS (
     SELECT ep.focal, ep.island, c.cp, c.ts, c.tx_id, c.amount
-    FROM ep JOIN c ON c.focal = ep.focal AND c.ts >= ep.ep_start AND c.ts <= ep.ep_end
-)
-SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') AS key,
+    FROM ep_{tier} ep JOIN c_{tier} c ON c.focal = ep.focal AND c.ts >= ep.ep_start AND c.ts <= ep.ep_end
+)"""
+
+_FINAL = """
+SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') || '/{tier}' AS key,
        count(DISTINCT cp) / {min_cp}::DOUBLE AS score,
        min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
        list(tx_id ORDER BY ts, tx_id) AS tx_ids,
        list_prepend({{'account_id': focal, 'role': '{focal_role}'}},
                     list(DISTINCT {{'account_id': cp, 'role': '{cp_role}'}})) AS accounts,
-       {{'focal': focal, 'counterparties': count(DISTINCT cp), 'transactions': count(*),
+       {{'focal': focal, 'tier': '{tier}', 'counterparties': count(DISTINCT cp), 'transactions': count(*),
          'cash_places': count(DISTINCT cp) FILTER (WHERE cp LIKE 'cash@%'),
-         'median_amount': median(amount), 'days': date_diff('day', min(ts), max(ts)) + 1}} AS stats
-FROM ev
+         'median_amount': median(amount), 'days': date_diff('day', min(ts), max(ts)) + 1,
+         'window_days': {window}, 'min_counterparties': {min_cp}}} AS stats
+FROM ev_{tier}
 GROUP BY focal, island
 """
+
+
+def _tier_rule(s, who: str) -> str:
+    if s["tier"] == "burst":
+        return (f"At least {s['min_counterparties']} {who} within {s['window_days']} days meets the "
+                f"threshold (standing relationships such as rent or payroll not counted)")
+    return (f"At least {s['min_counterparties']} one-time {who} (each dealt with this account exactly "
+            f"once) within {s['window_days']} days meets the threshold")
 
 
 class _Fan(Typology):
@@ -83,19 +103,25 @@ class _Fan(Typology):
             cp = "CASE WHEN dst = 'cash' THEN 'cash@' || coalesce(location, '?') ELSE dst END"
             roles = ("sender", "receiver")
         excluded = ", ".join(f"'{c}'" for c in p.exclude_channels) or "''"
-        return _SQL.format(focal=focal, cp=cp, cp_col=cp_col, focal_pseudo=focal_pseudo,
-                           excluded=excluded, window=int(p.window_days), min_cp=int(p.min_counterparties),
-                           established="" if p.count_established else "AND NOT established",
-                           focal_role=roles[0], cp_role=roles[1])
+        tiers = [("burst", int(p.window_days), int(p.min_counterparties),
+                  "TRUE" if p.count_established else "NOT established")]
+        if p.long_min_counterparties > 0:
+            # one-off relationships (a single transfer between the pair in the whole ledger)
+            tiers.append(("long", int(p.long_window_days), int(p.long_min_counterparties), "pair_tx = 1"))
+        kw = dict(focal=focal, cp=cp, cp_col=cp_col, focal_pseudo=focal_pseudo, excluded=excluded,
+                  focal_role=roles[0], cp_role=roles[1])
+        ctes = [_CTES.format(tier=t, window=w, min_cp=k, edge_filter=f, **kw) for t, w, k, f in tiers]
+        finals = [_FINAL.format(tier=t, window=w, min_cp=k, **kw) for t, w, k, f in tiers]
+        return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(finals)
 
 
 class FanIn(_Fan):
     id = "fan_in"
-    version = "1"
+    version = "2"
     direction = "in"
     title = "Fan-in: many sources paying one account"
-    red_flag = ("funds from many unrelated sources gathered into one account within a short period "
-                "(a funnel or collection account)")
+    red_flag = ("funds from many unrelated sources gathered into one account (a funnel or "
+                "collection account)")
     source = ("FinCEN FIN-2014-A005 (funnel accounts); FinCEN FIN-2020-A008 (human-trafficking "
               "finance red flags); FFIEC BSA/AML Examination Manual, Appendix F")
 
@@ -106,14 +132,12 @@ class FanIn(_Fan):
         return (f"Account {s['focal']} received {s['transactions']} payments totalling "
                 f"{money(row['total_amount'])} from {s['counterparties']} distinct sources{cash} "
                 f"between {day(row['first_ts'])} and {day(row['last_ts'])} ({s['days']} days; "
-                f"median {money(s['median_amount'])}). At least {p.min_counterparties} new sources "
-                f"within {p.window_days} days meets the fan-in threshold (standing relationships such "
-                f"as rent or payroll not counted). Red flag: {self.red_flag} — {self.source}.")
+                f"median {money(s['median_amount'])}). {_tier_rule(s, 'sources')}. Red flag: {self.red_flag} — {self.source}.")
 
 
 class FanOut(_Fan):
     id = "fan_out"
-    version = "1"
+    version = "2"
     direction = "out"
     title = "Fan-out: one account paying many recipients"
     red_flag = ("funds from one account dispersed to many recipients within a short period "
@@ -127,6 +151,4 @@ class FanOut(_Fan):
         return (f"Account {s['focal']} made {s['transactions']} payments totalling "
                 f"{money(row['total_amount'])} to {s['counterparties']} distinct recipients{cash} "
                 f"between {day(row['first_ts'])} and {day(row['last_ts'])} ({s['days']} days; "
-                f"median {money(s['median_amount'])}). At least {p.min_counterparties} new recipients "
-                f"within {p.window_days} days meets the fan-out threshold (standing relationships "
-                f"such as payroll not counted). Red flag: {self.red_flag} — {self.source}.")
+                f"median {money(s['median_amount'])}). {_tier_rule(s, 'recipients')}. Red flag: {self.red_flag} — {self.source}.")
