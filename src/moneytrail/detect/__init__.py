@@ -22,6 +22,7 @@ from moneytrail.detect.base import Params, Typology
 from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
+from moneytrail.detect.layers import Bipartite, Stack
 from moneytrail.detect.scatter import GatherScatter, ScatterGather
 from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError
@@ -29,8 +30,8 @@ from moneytrail.workspace import now_utc
 
 NAME = "detect"
 
-GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), RoundTrip(),
-                               Cycles())
+GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), Bipartite(),
+                               Stack(), RoundTrip(), Cycles())
 TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
