@@ -294,6 +294,47 @@ def demo(
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (results go in BENCHMARKS.md).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("detect")
+def bench_detect_cmd(
+    data: Path = typer.Option(..., "--data", help="AMLSim output folder (transactions, accounts, alert_transactions)"),
+    format: str = typer.Option("json", "--format", "-f", help="json | table"),
+    param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
+):
+    """Run the typology catalogue on an AMLSim dataset; recall and precision per alert type."""
+    from moneytrail.bench.detect import bench_detect
+
+    if format not in ("json", "table"):
+        raise ConfigError(f"--format {format!r}: choose json or table")
+    res = bench_detect(data, parameters=_parse_params(param, None))
+    if format == "json":
+        typer.echo(json.dumps(res))
+        return
+    typer.echo(f"{res['transactions']} transactions, catalogue {res['seconds']} s "
+               f"({res['transactions_per_second']:,.0f} tx/s)")
+    for k, v in res["typologies"].items():
+        typer.echo(f"  {k:15s} recall {v['recall']}  precision {v['precision']}  findings {v['findings']}  "
+                   f"{v['seconds']} s")
+
+
+@bench_app.command("scale")
+def bench_scale_cmd(
+    transactions: int = typer.Option(5_000_000, "--transactions", "-n"),
+    accounts: int = typer.Option(200_000, "--accounts"),
+    hubs: int = typer.Option(50, "--hubs", help="accounts that take part in a large share of transfers"),
+    seed: int = typer.Option(1, "--seed"),
+    format: str = typer.Option("json", "--format", "-f"),
+):
+    """Run the catalogue on a synthetic graph with hub accounts; time and peak memory."""
+    from moneytrail.bench.scale import bench_scale
+
+    res = bench_scale(transactions=transactions, accounts=accounts, hubs=hubs, seed=seed)
+    typer.echo(json.dumps(res) if format == "json" else json.dumps(res, indent=1))
+
+
 def main() -> None:
     try:
         rc = app(standalone_mode=False)

@@ -14,6 +14,7 @@ Parameters: defaults are each typology's ``Params`` dataclass; a run overrides t
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -66,14 +67,22 @@ def run(ctx) -> dict:
     ws, be = ctx.ws, ctx.backend
     summary: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    notes: dict[str, list[str]] = {}
     for typ in chosen:
+        t0 = time.perf_counter()
         p = params[typ.id]
         why = typ.skip_reason(ws)
         if why:
             skipped[typ.id] = why
             ctx.log(f"{typ.id}: skipped: {why}")
             continue
+        typ.notes = []
         rows = typ.run(be, p)
+        if typ.notes:
+            notes[typ.id] = list(typ.notes)
+            for n in typ.notes:
+                ctx.log(f"{typ.id}: {n}")
         rows.sort(key=lambda r: (-r["score"], r["key"]))
         ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
                        "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
@@ -82,8 +91,9 @@ def run(ctx) -> dict:
         ws.con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
         _write(ws, ctx.run_id, typ, p, rows)
         summary[typ.id] = len(rows)
+        timings[typ.id] = round(time.perf_counter() - t0, 3)
         ctx.log(f"{typ.id}: {len(rows)} findings")
-    return {"findings": summary, "skipped": skipped,
+    return {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
             "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
 
 

@@ -75,6 +75,7 @@ class Typology:
     source: ClassVar[str]            # where the indicator is published
     Params: ClassVar[type[Params]]
     family: ClassVar[str] = "graph"  # graph | flow | trafficking
+    notes: list[str] = []            # set by run(): limits hit during the last run, reported by detect
 
     def skip_reason(self, ws) -> str | None:
         """Why this typology can't run on this workspace (the data it needs is absent), or None.
@@ -97,6 +98,12 @@ class Typology:
 
     def explain(self, row: dict[str, Any], p: Params) -> str:
         raise NotImplementedError
+
+
+#: Candidate edges for graph patterns: transfers between two real accounts. Card purchases
+#: settle through acquirers (a payment to a merchant, not a relationship between parties) and
+#: pseudo accounts (cash, name-only) stand for no real account.
+TRANSFERS = "NOT src_pseudo AND NOT dst_pseudo AND src <> dst AND coalesce(channel, '') <> 'card'"
 
 
 def money(x) -> str:

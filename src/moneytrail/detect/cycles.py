@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
 from moneytrail.detect.paths import LoopSearch, find_loops
 
 
@@ -53,7 +53,7 @@ class RoundTripParams(Params):
     max_degree: int = 500
 
 
-_REAL = "NOT src_pseudo AND NOT dst_pseudo"
+_REAL = TRANSFERS
 
 _GROUP = """
 WITH f AS (SELECT *, ordered_flag AS ordered FROM {found}),
@@ -111,6 +111,8 @@ class Cycles(Typology):
             parts.append(f"SELECT len, seq, txs, amounts, t0, t1, {str(srch.ordered).upper()} AS ordered_flag "
                          f"FROM {found}")
         backend.materialize(f"_{self.id}_all", " UNION ALL ".join(parts), temp=True)
+        self.notes = [f"{k}: search stopped before length {v['stopped_before_length']} (about {v['bound']:,} "
+                      f"paths would exceed the bound)" for k, v in self.last_stats.items() if v.get("truncated")]
         backend.materialize(f"_{self.id}_g", _GROUP.format(found=f"_{self.id}_all"), temp=True)
         return backend.execute(_WITH_TOTAL.format(grouped=f"SELECT * FROM _{self.id}_g")).to_pylist()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class LayerParams(Params):
 
 _BLOCKS = """
 b AS (SELECT tx_id, src, dst, ts, amount FROM edges
-      WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst
+      WHERE """ + TRANSFERS + """
         AND pair_tx >= {min_repeats} AND pair_span_days <= {burst_days}),
 pairs AS (SELECT src, dst, count(*) AS n, min(ts) AS f, max(ts) AS l FROM b GROUP BY src, dst),
 rs AS (SELECT src, list(dst ORDER BY dst) AS recv, min(f) AS f, max(l) AS l FROM pairs

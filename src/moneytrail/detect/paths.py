@@ -13,8 +13,10 @@ table, so the work is the same on DuckDB or Spark and memory stays bounded by th
 * unordered mode (a loop of transient relationships): all hops within ``window_days`` of each
   other, in any order;
 * accounts whose candidate degree exceeds ``max_degree`` are not expanded through (hubs are
-  bounded), and the frontier is capped at ``max_paths`` rows per step: when the cap is hit the
-  step keeps the earliest paths and the run reports it (``truncated``), never silently.
+  bounded), and before each step its size is counted (the same join, without building the paths):
+  when it exceeds ``max_paths`` the search stops at the length
+  reached and reports it (``truncated``, ``stopped_before_length``), never silently. Memory is
+  bounded by ``max_paths`` rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class LoopSearch:
     max_ratio: float = 1e18
     min_first_amount: float = 0.0
     max_degree: int = 200
-    max_paths: int = 5_000_000
+    max_paths: int = 2_000_000
     prefix: str = "_loop"
 
 
@@ -75,11 +77,16 @@ def find_loops(backend, s: LoopSearch) -> tuple[str, dict]:
             FROM {prev} p JOIN {e} n ON n.src = p.last
             WHERE {order} AND (n.dst = p.start OR ({grow}NOT list_contains(p.seq, n.dst)))
         """
-        n = backend.materialize(f"{cur}_all", step, temp=True)
-        if n > s.max_paths:
+        # Count the step before building it: if it would exceed the cap, stop at the length
+        # reached and say so (memory stays bounded by max_paths rows).
+        size = backend.scalar(f"SELECT count(*) FROM {prev} p JOIN {e} n ON n.src = p.last "
+                              f"WHERE {order} AND (n.dst = p.start OR ({grow}NOT list_contains(p.seq, n.dst)))")
+        if size > s.max_paths:
             truncated = True
-            n = backend.materialize(f"{cur}_all", f"SELECT * FROM {cur}_all ORDER BY tmin, start LIMIT {int(s.max_paths)}",
-                                    temp=True)
+            stats["stopped_before_length"] = k
+            stats["bound"] = int(size)
+            break
+        n = backend.materialize(f"{cur}_all", step, temp=True)
         backend.materialize(f"{s.prefix}_f{k}", f"""
             SELECT {k} AS len, list_slice(seq, 1, {k}) AS seq, txs, amounts, tmin AS t0, tmax AS t1
             FROM {cur}_all WHERE last = start""", temp=True)

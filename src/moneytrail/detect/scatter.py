@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
 
 _T = """t AS (SELECT tx_id, src, dst, ts, amount FROM edges
-        WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst AND pair_span_days <= {transient})"""
+        WHERE """ + TRANSFERS + """ AND pair_span_days <= {transient})"""
 
 _DEG = """deg AS (SELECT a, count(DISTINCT b) AS d
         FROM (SELECT src AS a, dst AS b FROM t UNION ALL SELECT dst, src FROM t) GROUP BY a)"""

@@ -53,6 +53,21 @@ def _migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = max(v for v, _, _ in _migrations())
 
 
+def memory_limit() -> str:
+    """DuckDB's memory cap: $MONEYTRAIL_MEMORY_LIMIT, else 40 % of this machine's RAM (max 16 GB).
+
+    Past it DuckDB spills to disk beside the workspace instead of growing, so a run's memory
+    stays bounded whatever the data."""
+    env = os.environ.get("MONEYTRAIL_MEMORY_LIMIT")
+    if env:
+        return env
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1, min(16, int(total * 0.4 / 2**30)))}GB"
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -109,6 +124,7 @@ class Workspace:
         except duckdb.Error as e:  # corrupt file, not a DuckDB file, locked by another process
             raise WorkspaceError(f"cannot open workspace {p}: {str(e).splitlines()[0]}") from None
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{memory_limit()}'")
         ws = cls(p, con)
         if not (read_only and p.exists()):
             ws.migrate()
