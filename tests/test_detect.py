@@ -1,4 +1,4 @@
-"""Golden ledgers per typology, negatives that must not fire, and invariance properties."""
+"""Golden ledgers per graph typology, negatives that must not fire, and invariance properties."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moneytrail import Workspace, ingest_file
+from moneytrail.detect import GRAPH
 from moneytrail.errors import ConfigError
 from moneytrail.pipeline import run_pipeline
 
@@ -25,7 +26,9 @@ def _detect(tmp: Path, csv_text: str | None = None, csv_path: Path | None = None
         csv_path.write_text(csv_text)
     ws = Workspace.open(tmp / "w.duckdb")
     ingest_file(ws, csv_path, "csv", mapping=GOLDEN / "mapping.yaml")
-    run_pipeline(ws, stages=["resolve", "graph", "detect"], params={"detect": params or {}})
+    params = dict(params or {})
+    params.setdefault("typologies", [t.id for t in GRAPH])  # flow typologies have their own goldens
+    run_pipeline(ws, stages=["resolve", "graph", "detect"], params={"detect": params})
     return ws
 
 
@@ -57,8 +60,14 @@ def test_golden_ledger(tmp_path, case):
 
 def test_parameters_override_and_validation(tmp_path):
     text = (GOLDEN / "fan_in_basic.csv").read_text()
-    ws = _detect(tmp_path, text, params={"parameters": {"fan_in": {"min_counterparties": 11}}})
+    ws = _detect(tmp_path, text, params={"parameters": {"fan_in": {"min_counterparties": 11,
+                                                                   "long_min_counterparties": 0}}})
     assert not [f for f in _findings(ws) if f["typology"] == "fan_in"]
+    ws.close()
+    # with the burst tier out of reach, the long tier (one-off senders) still sees the funnel
+    ws = _detect(tmp_path / "long", text, params={"parameters": {"fan_in": {"min_counterparties": 11}}})
+    got = [f for f in _findings(ws) if f["typology"] == "fan_in"]
+    assert len(got) == 1 and "one-time sources" in got[0]["explanation"] and got[0]["rows"] == list(range(1, 11))
     ws.close()
     with pytest.raises(ConfigError):
         _detect(tmp_path / "b", text, params={"parameters": {"fan_in": {"nope": 1}}})

@@ -14,6 +14,7 @@ every counted transaction inside it. Score = distinct keys / K. Two tiers, each 
 * **long** — ``long_window_days`` (365), ``long_min_counterparties`` (4); only one-off
   relationships (the pair's single transfer in the whole ledger): a slow funnel fed by a new,
   never-repeated source every few weeks. ``long_min_counterparties: 0`` switches it off.
+  Transfers already in a burst episode are not counted again by the long tier.
 
 Pseudo accounts (``cash``, name-only, unidentified) never act as F.
 """
@@ -107,7 +108,9 @@ class _Fan(Typology):
                   "TRUE" if p.count_established else "NOT established")]
         if p.long_min_counterparties > 0:
             # one-off relationships (a single transfer between the pair in the whole ledger)
-            tiers.append(("long", int(p.long_window_days), int(p.long_min_counterparties), "pair_tx = 1"))
+            # transfers already in a burst episode are not counted again
+            tiers.append(("long", int(p.long_window_days), int(p.long_min_counterparties),
+                          "pair_tx = 1 AND tx_id NOT IN (SELECT tx_id FROM ev_burst)"))
         kw = dict(focal=focal, cp=cp, cp_col=cp_col, focal_pseudo=focal_pseudo, excluded=excluded,
                   focal_role=roles[0], cp_role=roles[1])
         ctes = [_CTES.format(tier=t, window=w, min_cp=k, edge_filter=f, **kw) for t, w, k, f in tiers]
