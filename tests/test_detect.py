@@ -142,3 +142,19 @@ def test_shuffling_rows_and_renaming_accounts_change_no_finding(tmp_path_factory
     ws1.close(), ws2.close()
     assert c1 == c2
     assert any(t == "cycle" for t, _, _ in c1) and any(t == "fan_in" for t, _, _ in c1)
+
+
+def test_skipped_indicators_are_reported_with_reasons(tmp_path):
+    from moneytrail.detect import TYPOLOGIES
+    from moneytrail.report import render_report
+
+    ws = _detect(tmp_path, (GOLDEN / "cycle2.csv").read_text(), params={"typologies": [t.id for t in TYPOLOGIES]})
+    run = ws.records("SELECT summary FROM runs WHERE command = 'detect' ORDER BY run_id DESC LIMIT 1")[0]
+    skipped = json.loads(run["summary"])["skipped"]
+    # this ledger has no cash and no account records: the indicators that need them say so
+    assert skipped and all(isinstance(v, str) and len(v) > 10 for v in skipped.values())
+    ran = set(json.loads(run["summary"])["findings"])
+    assert ran | set(skipped) == {t.id for t in TYPOLOGIES}  # every typology either ran or was skipped
+    html = render_report(ws, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Indicators not evaluated" in html and next(iter(skipped)) in html
+    ws.close()

@@ -325,6 +325,20 @@ def _runs(ws: Workspace) -> list[dict[str, Any]]:
         FROM runs ORDER BY run_id DESC LIMIT ?""", [MAX_RUNS])
 
 
+def _last_detection(ws: Workspace) -> dict[str, Any] | None:
+    """Skipped indicators and search notes of the latest successful detect run."""
+    rows = ws.records("SELECT run_id, finished_at, summary FROM runs WHERE command = 'detect' AND status = 'ok' "
+                      "ORDER BY run_id DESC LIMIT 1")
+    if not rows:
+        return None
+    try:
+        summary = json.loads(rows[0]["summary"] or "{}")
+    except ValueError:
+        return None
+    return {"run_id": rows[0]["run_id"], "finished_at": rows[0]["finished_at"],
+            "skipped": summary.get("skipped") or {}, "notes": summary.get("notes") or {}}
+
+
 def _schema_version(ws: Workspace) -> int | None:
     try:
         return ws.schema_version()
@@ -362,6 +376,7 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "findings": _findings(ws, max(int(max_tx_per_finding), 0), max(int(max_findings_full), 0),
                               max(int(max_findings_listed), 0)),
         "runs": _runs(ws),
+        "detection": _last_detection(ws),
         "max_tx_per_finding": max_tx_per_finding,
         "max_runs": MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
