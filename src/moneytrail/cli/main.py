@@ -335,6 +335,20 @@ def bench_scale_cmd(
     typer.echo(json.dumps(res) if format == "json" else json.dumps(res, indent=1))
 
 
+def _load_command_modules() -> None:
+    """Commands of later stages live in their own modules under ``moneytrail.cli`` (one per
+    capability: ``trace_cmd``, ``score_cmd``, ``authority_cmd``); each registers on ``app``."""
+    import importlib
+    import importlib.util
+
+    for name in ("score_cmd", "trace_cmd", "authority_cmd"):
+        if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
+            importlib.import_module(f"moneytrail.cli.{name}")
+
+
+_load_command_modules()
+
+
 def main() -> None:
     try:
         rc = app(standalone_mode=False)
