@@ -1,4 +1,4 @@
-"""The staged pipeline: ingest -> resolve -> graph -> detect -> trace -> report.
+"""The staged pipeline: ingest -> resolve -> graph -> detect -> score -> trace -> report.
 
 Every stage is a module exposing ``NAME`` and ``run(ctx: StageContext) -> dict`` (a summary
 that goes into the run log). Stages read and write workspace tables through ``ctx.backend``;
@@ -26,9 +26,9 @@ class StageContext:
 
 
 def _stages():
-    from moneytrail import detect, graph, ingest, resolve, trace
+    from moneytrail import detect, graph, ingest, resolve, score, trace
     from moneytrail.report import stage as report
-    return (ingest, resolve, graph, detect, trace, report)
+    return (ingest, resolve, graph, detect, score, trace, report)
 
 
 def stage_names() -> list[str]:

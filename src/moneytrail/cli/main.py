@@ -377,4 +377,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run the importable module's app: command modules register on moneytrail.cli.main.app,
+    # which is a different object from this __main__ module's
+    import moneytrail.cli.main as _cli
+
+    _cli.main()

@@ -166,10 +166,11 @@ class Workspace:
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
             "applied_at TIMESTAMPTZ, moneytrail_version VARCHAR)")
-        current = self._check_version()
+        self._check_version()
+        done = {r[0] for r in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = []
         for version, name, sql in _migrations():
-            if version <= current:
+            if version in done:
                 continue
             self.con.execute("BEGIN TRANSACTION")
             try:

@@ -1,0 +1,105 @@
+"""CLI for learned risk scoring: ``model train``, ``model show``, ``score``, ``bench score``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from moneytrail.cli.main import WorkspaceOpt, _open, app, bench_app
+from moneytrail.errors import ConfigError
+
+model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the risk model.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("train")
+def model_train(
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Train a LightGBM model on a labeled workspace (temporal split 60/20/20) and store it."""
+    from moneytrail.score import train
+
+    with _open(workspace) as ws:
+        res = train(ws, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(res, default=str))
+        return
+    v, t = res["validation"], res["test"]
+    typer.echo(f"model {res['model_id']}: {res['features']} features, {res['best_iteration']} trees, "
+               f"threshold {res['threshold']:.4f}")
+    typer.echo(f"  validation F1 {v['f1']:.3f}, PR-AUC {v['pr_auc']:.3f}")
+    if t:
+        typer.echo(f"  held-out test F1 {t['f1']:.3f} (precision {t['precision']:.3f}, recall {t['recall']:.3f}), "
+                   f"PR-AUC {t['pr_auc']:.3f}")
+
+
+@model_app.command("show")
+def model_show(workspace: Optional[Path] = WorkspaceOpt):
+    """Show the stored models: features, training-data hash, parameters, validation metrics."""
+    with _open(workspace) as ws:
+        if not ws.table_exists("models"):
+            rows = []
+        else:
+            rows = ws.records("SELECT model_id, created_at, kind, features, training_data_hash, parameters, "
+                              "threshold, validation, split FROM models ORDER BY model_id")
+    if not rows:
+        from moneytrail.errors import WorkspaceError
+        raise WorkspaceError("this workspace has no model: train one first (moneytrail model train)")
+    for r in rows:
+        for k in ("features", "parameters", "validation", "split"):
+            r[k] = json.loads(r[k])
+    typer.echo(json.dumps(rows, default=str, indent=1))
+
+
+@app.command("score")
+def score_cmd(
+    model: Optional[int] = typer.Option(None, "--model", help="model id (default: the latest)"),
+    top: int = typer.Option(20, "--top", help="list this many highest-scoring accounts"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Score every transaction and account with the stored model; reasons in words for flagged ones."""
+    from moneytrail.score import score
+    from moneytrail.score.model import reason_text
+
+    with _open(workspace) as ws:
+        res = score(ws, model_id=model)
+        accts = ws.records("SELECT account_id, score, flagged_transactions, reasons FROM account_scores "
+                           "WHERE model_id = ? ORDER BY score DESC, account_id LIMIT ?", [res["model_id"], int(top)])
+    if as_json:
+        for a in accts:
+            a["reasons"] = json.loads(a["reasons"] or "[]")
+        typer.echo(json.dumps({**res, "top_accounts": accts}, default=str))
+        return
+    typer.echo(f"model {res['model_id']}: {res['transactions']} transactions scored, {res['flagged']} flagged "
+               f"(threshold {res['threshold']:.4f}), {res['flagged_accounts']} accounts; "
+               f"{res['findings']} model_risk findings")
+    for a in accts:
+        typer.echo(f"  {a['account_id']}: {a['score']:.3f}, {a['flagged_transactions']} flagged — "
+                   f"{reason_text(json.loads(a['reasons'] or '[]'))}")
+
+
+@bench_app.command("score")
+def bench_score_cmd(
+    data: Path = typer.Option(..., "--data", help="AMLSim output folder (labeled)"),
+    format: str = typer.Option("json", "--format", "-f", help="json"),
+    seeds: str = typer.Option("0,1,2", "--seeds"),
+    baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
+                                            help="run GFP+LightGBM too (default: when snapml is installed)"),
+):
+    """Learned scoring vs GFP+LightGBM on the same split, seeds, threshold rule and metrics."""
+    from moneytrail.bench.score import bench_score
+
+    if format != "json":
+        raise ConfigError(f"--format {format!r}: only json is supported")
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds {seeds!r}: expected integers separated by commas") from None
+    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline)
+    typer.echo(json.dumps(res))
