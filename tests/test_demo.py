@@ -31,13 +31,22 @@ def test_demo_prints_the_report_path(demo):
 def test_demo_loses_no_row_and_keeps_provenance(demo):
     out, _ = demo
     con = duckdb.connect(str(out / "case.duckdb"), read_only=True)
-    rows = con.execute("SELECT source_id, rows_read, rows_stored, rows_quarantined, evidence_path "
+    rows = con.execute("SELECT source_id, rows_read, rows_stored, rows_quarantined, evidence_path, role "
                        "FROM sources").fetchall()
     assert len(rows) >= 3
-    for sid, read, stored, quarantined, evidence in rows:
-        assert read == stored + quarantined and read > 0
-        assert con.execute("SELECT count(*) FROM transactions WHERE source_id = ?", [sid]).fetchall()[0][0] == stored
-        assert (out / "case.evidence" / evidence).is_file()
+    try:
+        for sid, read, stored, quarantined, evidence, role in rows:
+            assert read == stored + quarantined and read > 0
+            if role == "accounts":  # account registers: each stored row is an account record
+                n = con.execute("SELECT count(*) FROM accounts WHERE "
+                                "json_extract(attributes, '$.kyc_source_id')::INTEGER = ?", [sid]).fetchall()[0][0]
+            else:
+                n = con.execute("SELECT count(*) FROM transactions WHERE source_id = ?", [sid]).fetchall()[0][0]
+            assert n == stored, (sid, role)
+            assert (out / "case.evidence" / evidence).is_file()
+    except BaseException:
+        con.close()
+        raise
     n = con.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
     truth = json.loads((out / "inputs" / "planted_schemes.json").read_text())
     assert n == truth["n_transactions"]

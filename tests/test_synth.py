@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from moneytrail.ingest import ingest_file
+from moneytrail.ingest.accounts import load_accounts_mapping
 from moneytrail.ingest.mapping import load_mapping
 from moneytrail.synth import PlantedScheme, Scenario, generate
 from moneytrail.workspace import Workspace
@@ -20,13 +21,15 @@ def world(tmp_path_factory):
     sc = generate(out / "files", seed=11, n_accounts=N)
     ws = Workspace.open(out / "w.duckdb")
     results = [ingest_file(ws, c, "csv", mapping=m) for c, m in sc.files]
+    registers = [ingest_file(ws, c, "accounts", mapping=load_accounts_mapping(m)) for c, m in sc.account_files]
+    ws.registers = registers
     yield sc, ws, results
     ws.close()
 
 
 def _all_bytes(sc: Scenario) -> dict[str, bytes]:
     out = {}
-    for c, m in sc.files:
+    for c, m in sc.files + sc.account_files:
         out[c.name] = c.read_bytes()
         out[m.name] = m.read_bytes()
     return out
@@ -83,8 +86,12 @@ def test_scheme_metadata(world):
     sc, _, _ = world
     assert [s.name for s in sc.schemes] == ["trafficking_funnel", "front_company", "laundering_cycle"]
     hints = {s.name: s.typology_hint for s in sc.schemes}
-    assert hints == {"trafficking_funnel": ["fan_in"], "front_company": ["fan_out"],
-                     "laundering_cycle": ["cycle", "round_trip"]}
+    assert hints == {"trafficking_funnel": ["fan_in", "funnel_account", "shared_identifiers", "ht_expenses",
+                                            "odd_hours_deposits", "cash_without_payroll"],
+                     "front_company": ["fan_out", "structuring", "business_without_payroll",
+                                       "rapid_pass_through"],
+                     "laundering_cycle": ["cycle", "round_trip", "rapid_pass_through",
+                                          "business_without_payroll"]}
     for s in sc.schemes:
         assert isinstance(s, PlantedScheme) and s.description
     assert sc.scheme("front_company").accounts["broker"]
@@ -100,7 +107,7 @@ def test_funnel(world):
         "avg(CASE WHEN hour(ts) >= 21 OR hour(ts) < 5 THEN 1 ELSE 0 END) "
         "FROM transactions WHERE bene_account = ? AND orig_account <> 'cash'", [f]).fetchone()
     assert senders >= 40
-    assert senders == len(s.role("sender"))
+    assert senders == len(s.role("sender")) + len(s.role("victim"))
     assert 50 <= lo and hi <= 400
     assert night > 0.5
     burst = con.execute(
@@ -210,3 +217,56 @@ def test_defaults_size_and_speed(tmp_path):
     assert sc.n_accounts >= 3000
     assert sc.start == date(2026, 1, 1) and sc.end == date(2026, 6, 30)
     assert dt < 15  # typically 2-3 s
+
+
+def test_account_registers(world):
+    sc, ws, _ = world
+    assert len(sc.account_files) == 3
+    regs = ws.registers
+    assert all(r.quarantined == 0 and r.read > 0 for r in regs), [(r.file, r.quarantined) for r in regs]
+    assert [r.read for r in regs] == [sc.rows_per_account_file[c.name] for c, _ in sc.account_files]
+    con = ws.con
+    # every account the three banks hold (that appears in the transactions) has a record, no other
+    held = con.execute("""SELECT count(DISTINCT a) FROM (SELECT orig_account a FROM transactions UNION ALL
+                          SELECT bene_account FROM transactions) WHERE regexp_matches(a, '^(FNB|HCB|ACB)-')""").fetchone()[0]
+    assert sum(r.stored for r in regs) == held
+    assert con.execute("SELECT count(*) FROM accounts WHERE json_extract_string(attributes, '$.kyc_source_id') "
+                       "IS NOT NULL AND (kind NOT IN ('individual', 'business') OR "
+                       "json_extract_string(attributes, '$.address_norm') IS NULL OR "
+                       "json_extract_string(attributes, '$.phone_norm') IS NULL)").fetchone()[0] == 0
+    # businesses carry a category or NAICS code (merchants, landlords, the front, the broker, shells)
+    assert con.execute("SELECT count(*) FROM accounts WHERE kind = 'business' AND "
+                       "coalesce(json_extract_string(attributes, '$.category'), "
+                       "json_extract_string(attributes, '$.naics')) IS NULL").fetchone()[0] <= 5
+    front = sc.scheme("front_company")
+    assert con.execute("SELECT kind FROM accounts WHERE account_id = ?", [front.accounts["broker"]]).fetchone()[0] \
+        == "business"
+    # the victims: unrelated people whose records give the funnel's rented residences and its phone
+    s = sc.scheme("trafficking_funnel")
+    victims = s.role("victim")
+    assert 5 <= len(victims) <= 7
+    rows = con.execute(f"""SELECT account_id, owner_name, json_extract_string(attributes, '$.address_norm'),
+                                  json_extract_string(attributes, '$.phone_norm')
+                           FROM accounts WHERE account_id IN ({','.join('?' * len(victims))})""", victims).fetchall()
+    assert len({r[1].split()[-1] for r in rows}) == len(victims)          # distinct family names
+    addrs = [r[2] for r in rows]
+    assert 2 <= len(set(addrs)) <= 3 and max(addrs.count(a) for a in addrs) >= 2
+    funnel_phone = con.execute("SELECT json_extract_string(attributes, '$.phone_norm') FROM accounts "
+                               "WHERE account_id = ?", [s.accounts["funnel"]]).fetchone()[0]
+    assert sum(r[3] == funnel_phone for r in rows) >= 3
+    rents = [d for (d,) in con.execute("SELECT DISTINCT description FROM transactions WHERE orig_account = ? "
+                                       "AND description LIKE 'RENT %'", [s.accounts["funnel"]]).fetchall()]
+    for a in set(addrs):  # each shared address is a unit the funnel pays rent for
+        street = a.split(" #")[0]
+        assert any(d.upper().startswith("RENT " + street) for d in rents), (a, rents)
+    # victims are fed with cash at night and forward it to the funnel
+    n = con.execute(f"""SELECT count(DISTINCT orig_account) FROM transactions WHERE bene_account = ?
+                        AND orig_account IN ({','.join('?' * len(victims))})""",
+                    [s.accounts["funnel"], *victims]).fetchone()[0]
+    assert n == len(victims)
+    # the funnel: cash deposited away from Houston is withdrawn in Houston within hours
+    quick = con.execute("""SELECT count(*) FROM transactions d JOIN transactions w ON w.orig_account = d.bene_account
+                           AND w.bene_account = 'cash' AND w.ts BETWEEN d.ts AND d.ts + INTERVAL 8 HOUR
+                           WHERE d.orig_account = 'cash' AND d.bene_account = ? AND d.location NOT LIKE '%Houston%'
+                           AND w.location LIKE '%Houston%'""", [s.accounts["funnel"]]).fetchone()[0]
+    assert quick >= 3

@@ -131,9 +131,15 @@ def _amlsim_reader():
     return AmlsimReader()
 
 
+def _accounts_reader():
+    from moneytrail.ingest.accounts import AccountsReader
+    return AccountsReader()
+
+
 FORMATS: dict[str, Callable[[], Reader]] = {
     "csv": CsvReader,
     "amlsim": _amlsim_reader,
+    "accounts": _accounts_reader,
 }
 
 
@@ -152,11 +158,12 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
 
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}: choose one of {', '.join(sorted(FORMATS))}")
-    if isinstance(mapping, (str, Path)):
-        mapping = load_mapping(mapping)
-    elif isinstance(mapping, dict):
-        mapping = parse_mapping(mapping)
     reader = FORMATS[fmt]()
+    # a format may have its own mapping model (account registers, labels); CSV's is the default
+    if isinstance(mapping, (str, Path)):
+        mapping = getattr(reader, "load_mapping", load_mapping)(mapping)
+    elif isinstance(mapping, dict):
+        mapping = getattr(reader, "parse_mapping", parse_mapping)(mapping)
     p = Path(path)
     t0 = time.perf_counter()
     run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,

@@ -2,16 +2,23 @@
 
 :func:`generate` writes CSV exports in four different layouts (each with the YAML mapping that
 ingests it: ``moneytrail ingest CSV --format csv --mapping YAML``) for an ordinary population
-of individuals, employers, landlords, utilities and merchants, and plants three schemes:
+of individuals, employers, landlords, utilities and merchants, the three banks' account
+registers (KYC records: owner, kind, address, phone, business category/NAICS; in three layouts,
+``Scenario.account_files``, ingested with ``--format accounts``), and plants three schemes:
 
 * ``trafficking_funnel`` — one account fed by many small P2P payments and cash deposits in many
-  cities, paying rent for several residences, motels, travel, food and online ads (``fan_in``);
+  cities (some withdrawn in Houston within hours), paying rent for several residences, motels,
+  travel, food and online ads; and 5-7 victims' accounts (different family names, the funnel's
+  residences and the funnel holder's phone in their records) fed with cash at night and
+  forwarding it to the funnel (``fan_in``, ``funnel_account``, ``shared_identifiers``,
+  ``ht_expenses``, ``odd_hours_deposits``, ``cash_without_payroll``);
 * ``front_company`` — a staffing/cleaning front billing real businesses, taking out cash just
-  under $10,000 and paying a labor broker who fans out to 15-30 workers; no payroll tax
-  (``fan_out``);
+  under $10,000 at several branches and paying a labor broker who fans out to 15-30 workers; no
+  payroll or payroll tax (``fan_out``, ``structuring``, ``business_without_payroll``,
+  ``rapid_pass_through``);
 * ``laundering_cycle`` — three shell companies passing offshore money round A -> B -> C -> A,
-  each hop 1-3 days later and a few percent smaller (``cycle``), plus a two-account loan
-  and repayment loop (``round_trip``).
+  each hop 1-3 days later and a few percent smaller (``cycle``, ``rapid_pass_through``,
+  ``business_without_payroll``), plus a two-account loan and repayment loop (``round_trip``).
 
 The same seed gives byte-identical files. Only the standard library's ``random`` is used.
 """
@@ -34,6 +41,7 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     counterparties (clients, suppliers, lenders, the IRS) a few more.
     """
     from moneytrail.synth.exports import write_exports
+    from moneytrail.synth.kyc import write_registers
     from moneytrail.synth.generator import (CASH, World, build_population, plant_cycle,
                                             plant_front, plant_funnel)
 
@@ -46,17 +54,21 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     pop = build_population(w, n_accounts)
     schemes = [plant_funnel(w, pop), plant_front(w, pop), plant_cycle(w, pop)]
     files, counts = write_exports(w, out_dir)
+    account_files, account_counts = write_registers(w, out_dir, seed)
     seen: dict[str, None] = {}
     for tx in w.txs:
         seen[tx[2]] = None
         seen[tx[3]] = None
     seen.pop(CASH, None)
     scenario = Scenario(files=files, schemes=schemes, n_accounts=len(seen),
-                        n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts)
+                        n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts,
+                        account_files=account_files, rows_per_account_file=account_counts)
     truth = {
         "seed": seed, "start": w.start.isoformat(), "end": w.end.isoformat(),
         "n_accounts": scenario.n_accounts, "n_transactions": scenario.n_transactions,
         "files": [{"csv": c.name, "mapping": m.name, "rows": counts[c.name]} for c, m in files],
+        "account_files": [{"csv": c.name, "mapping": m.name, "format": "accounts",
+                           "rows": account_counts[c.name]} for c, m in account_files],
         "schemes": [{"name": s.name, "typology_hint": s.typology_hint, "accounts": s.accounts,
                      "description": s.description} for s in schemes],
     }

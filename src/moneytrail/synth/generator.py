@@ -213,6 +213,8 @@ class Population:
     suppliers: list[Account]
     clients: list[Account]
     home_w: list[int]
+    gig_platform: Account | None = None   # pays gig workers weekly by ACH
+    payroll_provider: Account | None = None  # runs payroll (and its taxes) for property managers
 
 
 # ==========================================================================================
@@ -236,6 +238,9 @@ def build_population(w: World, n_accounts: int) -> Population:
     lenders = [w.account("Summit Home Loans", "X", "lender", prefix="STB", bank_name="Summit Trust Bank"),
                w.account("Coastal Mortgage Servicing", "X", "lender", prefix="CNB",
                          bank_name="Coastal National Bank")]
+    gig = w.account("QuickDash Delivery Inc", "X", "gig_platform", prefix="STB", bank_name="Summit Trust Bank")
+    adp = w.account("ADP Payroll Services", "X", "payroll_provider", prefix="CNB",
+                    bank_name="Coastal National Bank")
 
     # merchants: per-city brands in a subset of home cities, single online/travel accounts
     merchants: dict[str, list[Account]] = {}
@@ -248,16 +253,19 @@ def build_population(w: World, n_accounts: int) -> Population:
                 store = r.randint(100, 9899)
                 a = w.account(f"{brand} #{store:04d}", w.pick_bank(0.55, 0.25), "merchant", c)
                 a.extra["desc"] = f"{brand.upper()} #{store:04d} {c[0].upper()} {c[1]}"
+                a.extra["cat"] = cat
                 merchants.setdefault(cat, []).append(a)
         else:
             a = w.account(brand, w.pick_bank(0.6, 0.2), "merchant", None)
             a.extra["desc"] = brand.upper() + (" ONLINE" if cat in ("online", "ads", "remittance") else "")
+            a.extra["cat"] = cat
             merchants.setdefault(cat, []).append(a)
     lodging = []
     for c in list(N.TRAVEL_CITIES) + homes[:3]:
         for brand in r.sample(N.LODGING, r.randint(1, 2)):
             a = w.account(f"{brand} {c[0]}", w.pick_bank(0.4, 0.3), "merchant", c)
             a.extra["desc"] = f"{brand.upper()} {c[0].upper()} {c[1]}"
+            a.extra["cat"] = "lodging"
             lodging.append(a)
     merchants["lodging"] = lodging
 
@@ -274,6 +282,7 @@ def build_population(w: World, n_accounts: int) -> Population:
         a = w.account(nm, w.pick_bank(), "landlord", city)
         a.extra["street"] = r.choice(N.STREETS)
         a.extra["num"] = r.randint(100, 12999)
+        a.extra["company"] = i < n_land // 2
         landlords.append(a)
     # property managers hold most rentals (largest first); individual landlords a few units each
     n_co = n_land // 2
@@ -301,7 +310,7 @@ def build_population(w: World, n_accounts: int) -> Population:
         individuals.append(a)
 
     pop = Population(individuals, employers, landlords, merchants, utilities, lodging, irs, ssa,
-                     lenders, suppliers, clients, home_w)
+                     lenders, suppliers, clients, home_w, gig, adp)
 
     # ---- the individuals' lives --------------------------------------------------------
     by_city: dict[tuple, dict[str, list[Account]]] = {}
@@ -319,14 +328,50 @@ def build_population(w: World, n_accounts: int) -> Population:
         elif x < 0.92:
             p.extra["ssa"] = (round(_lognorm(r, 1600, 0.3, 700, 3800), 2), r.choice((1, 2, 3)))
         else:
-            p.extra["gig"] = True
+            p.extra["gig"] = round(_lognorm(r, 420, 0.45, 120, 1400), 2)  # typical weekly payout
         _person_life(w, pop, p, landlords, land_w, by_city)
 
     _friend_p2p(w, individuals)
     for e in employers:
         _employer_life(w, pop, e)
     _landlord_life(w, pop)
+    _sole_proprietors(w, pop, max(4, n_accounts // 150))
     return pop
+
+
+SOLE_TRADES = ("Handyman Services", "Lawn Care", "House Cleaning", "Mobile Detailing", "Tutoring",
+               "Photography", "Pet Grooming", "Bookkeeping")
+
+
+def _sole_proprietors(w: World, pop: Population, n: int) -> None:
+    """One-person businesses: modest revenue from customers, supplies and fuel, the owner's draw;
+    no payroll (there are no employees) — and revenue well under business_without_payroll's floor."""
+    r = w.rng
+    for _ in range(n):
+        while True:
+            owner, trade = r.choice(pop.individuals), r.choice(SOLE_TRADES)
+            nm = f"{owner.name.split()[-1]} {trade} LLC"
+            if nm not in w._used_names:
+                w._used_names.add(nm)
+                break
+        b = w.account(nm, w.pick_bank(), "sole_prop", owner.city)
+        b.extra["trade"] = trade
+        monthly = r.uniform(1500, 6500)
+        custs = r.sample(pop.clients, min(len(pop.clients), r.randint(3, 8)))
+        for m0, mlen in w.months:
+            k = r.randint(2, 6)
+            for _ in range(k):
+                c = r.choice(custs)
+                kind = r.choice(("ach", "check", "check"))
+                w.add(w.business_day(m0 + r.randrange(mlen)), w.secs(8, 18), c.id, b.id,
+                      round(monthly / k * r.uniform(0.6, 1.4), 2), kind,
+                      f"{c.name.upper()} INV {r.randint(100, 999)}" if kind == "ach"
+                      else f"CHECK DEPOSIT {c.name.upper()} #{r.randint(1000, 9999)}")
+            for _ in range(r.randint(2, 5)):
+                cat = r.choice(("retail", "fuel"))
+                card_purchase(w, b, r.choice(pop.merchants[cat]), cat, m0 + r.randrange(mlen))
+            w.add(m0 + min(mlen - 1, 27), w.secs(9, 20), b.id, owner.id, round(monthly * r.uniform(0.4, 0.6), 2),
+                  "p2p", f"OWNER DRAW {owner.name.upper()}")
 
 
 def _favorites(r: random.Random, p: Account, merchants, by_city) -> dict[str, list[Account]]:
@@ -382,6 +427,8 @@ def _person_life(w: World, pop: Population, p: Account, landlords, land_w, by_ci
         unit = f"{ll.extra['num']} {ll.extra['street']} Apt {r.randint(1, 40)}{r.choice('ABCD')}"
         kind = r.choices(("ach", "billpay", "check"), (0.55, 0.15, 0.30))[0]
         housing = ("rent", ll, rent, unit, kind, r.randint(1, 4))
+        p.extra["home"] = (unit, ll.city)
+        p.extra["landlord"] = ll.id
     elif x < 0.90:
         lender = r.choice(pop.lenders)
         housing = ("mortgage", lender, round(r.uniform(1100, 3600), 2), f"LOAN {r.randint(10**8, 10**9 - 1)}",
@@ -433,6 +480,13 @@ def _person_life(w: World, pop: Population, p: Account, landlords, land_w, by_ci
             if day < m0 + mlen:
                 w.add(day, w.secs(1, 5), pop.ssa.id, p.id, amt, "ach", "SSA TREAS 310 XXSOC SEC")
         if p.extra.get("gig"):
+            # weekly platform payouts by ACH (Tuesdays), plus cash tips now and then
+            first_tue = m0 + (1 - w.weekday(m0)) % 7
+            for day in range(first_tue, m0 + mlen, 7):
+                if r.random() < 0.85:
+                    w.add(day, w.secs(1, 5), pop.gig_platform.id, p.id,
+                          round(p.extra["gig"] * r.uniform(0.6, 1.4), 2), "ach",
+                          "QUICKDASH DELIVERY INC DRIVER PAYOUT PPD")
             for _ in range(r.randint(1, 3)):
                 amt = round(r.uniform(80, 700) / 10) * 10
                 w.add(m0 + r.randrange(mlen), w.secs(9, 18), CASH, p.id, amt, "cash_dep",
@@ -538,9 +592,16 @@ def _landlord_life(w: World, pop: Population) -> None:
         sups = r.sample(pop.suppliers, min(len(pop.suppliers), 2))
         lender = r.choice(pop.lenders)
         note = round(r.uniform(3000, 40000), 2)
+        staff_cost = round(r.uniform(4000, 15000), 2) if ll.extra.get("company") else 0.0
         for m0, mlen in w.months:
             w.add(w.business_day(m0 + r.randint(5, 12)), w.secs(8, 16), ll.id, lender.id, note, "ach",
                   f"{lender.name.upper()} COMMERCIAL LOAN PMT")
+            if staff_cost:  # property managers' staff, paid (with their taxes) through ADP
+                for half in (0, 1):
+                    pay_day = w.business_day(m0 + min(mlen - 1, 13 + half * 14), back=True)
+                    w.add(pay_day, w.secs(1, 5), ll.id, pop.payroll_provider.id,
+                          round(staff_cost / 2 * r.uniform(0.97, 1.03), 2), "ach",
+                          "ADP WAGE PAY" if half == 0 else "ADP WAGE PAY / ADP TAX")
             for s in sups:
                 if r.random() < 0.6:
                     w.add(w.business_day(m0 + r.randrange(mlen)), w.secs(8, 17), ll.id, s.id,
@@ -584,27 +645,78 @@ def plant_funnel(w: World, pop: Population) -> PlantedScheme:
     places = []
     for c in cities:
         if r.random() < 0.6:
-            places.append(("atm_dep", f"ATM NETWORK {r.randint(100, 9999)} {r.choice(N.STREETS)}, {c[0]} {c[1]}"))
+            places.append(("atm_dep", f"ATM NETWORK {r.randint(100, 9999)} {r.choice(N.STREETS)}, {c[0]} {c[1]}", c))
         else:
-            places.append(("cash_dep", f"HCB SHARED BRANCH {r.randint(1, 300):03d} {c[0]} {c[1]}"))
+            places.append(("cash_dep", f"HCB SHARED BRANCH {r.randint(1, 300):03d} {c[0]} {c[1]}", c))
+    home_atms = [atm_location(w, "B", ("Houston", "TX")) for _ in range(2)]
+    deposits = []
     for _ in range(r.randint(25, 45)):
-        kind, loc = r.choice(places)
+        kind, loc, c = r.choice(places)
         amt = r.randrange(60, 481, 10) if r.random() < 0.7 else r.randrange(60, 481, 20)
         sec = w.odd_secs() if kind == "atm_dep" else w.secs(9, 17)
-        w.add(d0 + r.randrange(span), sec, CASH, funnel.id, amt, kind,
+        day = d0 + r.randrange(span)
+        w.add(day, sec, CASH, funnel.id, amt, kind,
               "ATM CASH DEPOSIT" if kind == "atm_dep" else "CASH DEPOSIT", loc)
+        deposits.append((day, sec, amt, c))
+    # the funnel at work: cash put in on the road is taken out in Houston within hours
+    away = [d for d in deposits if d[3] in N.TRAVEL_CITIES and d[0] + 1 < w.ndays]
+    for day, sec, amt, _c in r.sample(away, min(len(away), r.randint(5, 8))):
+        later = sec + r.randint(3600, 7 * 3600)
+        w.add(day, later, funnel.id, CASH, max(60, round(amt * r.uniform(0.8, 1.0) / 20) * 20), "atm_wd",
+              "ATM WITHDRAWAL", r.choice(home_atms))
 
     # rents for several residences, each monthly while the scheme runs
     lls = r.sample(pop.landlords, min(len(pop.landlords), r.randint(3, 5)))
+    homes = []
     for i, ll in enumerate(lls, 1):
         roles[f"landlord_{i}"] = ll.id
         unit = f"{r.randint(100, 12999)} {r.choice(N.STREETS)} Unit {r.randint(1, 30)}"
+        homes.append((unit, ll.city or ("Houston", "TX")))
         rent = round(r.uniform(750, 1500) / 5) * 5
         day = d0 + r.randint(0, 6)
         while day <= d1:
             w.add(day, w.secs(0, 24), funnel.id, ll.id, rent, r.choice(("ach", "billpay", "p2p")),
                   f"RENT {unit} {ll.name.upper()}")
             day += r.randint(28, 31)
+    funnel.extra["phone_group"] = "trafficker"
+
+    # the people made to work: accounts opened for them (their records give the residences the
+    # funnel rents and the trafficker's phone), fed with cash at night and emptied into the funnel
+    taken = {funnel.name.split()[-1]}
+    n_vic = r.randint(5, 7)
+    victims = []
+    for i in range(n_vic):
+        def make():
+            while True:
+                last = r.choice(N.LAST_NAMES)
+                if last not in taken:  # unrelated people: no two share a family name
+                    return f"{r.choice(N.FIRST_NAMES)} {r.choice(N.INITIALS)}. {last}"
+        nm = w.unique(make)
+        taken.add(nm.split()[-1])
+        v = w.account(nm, r.choice(("B", "B", "A")), "person", r.choice(homes)[1])
+        v.extra["home"] = homes[0] if i < 3 else homes[1] if i < 5 else homes[min(2, len(homes) - 1)]
+        if i in (0, 1, 3, 5):
+            v.extra["phone_group"] = "trafficker"
+        v.extra["opened_days_before"] = r.randint(3, 20)
+        victims.append(v)
+        roles[f"victim_{i + 1}"] = v.id
+        vname = v.name.upper()
+        day = d0 + r.randint(0, 7)
+        while day <= d1:
+            c = r.choice(cities)
+            loc = f"ATM NETWORK {r.randint(100, 9999)} {r.choice(N.STREETS)}, {c[0]} {c[1]}"
+            amt = r.randrange(100, 501, 20)
+            sec = w.odd_secs()
+            w.add(day, sec, CASH, v.id, amt, "atm_dep", "ATM CASH DEPOSIT", loc)
+            if r.random() < 0.85 and day + 1 < w.ndays:
+                fwd = min(400, max(50, round(amt * r.uniform(0.8, 1.0) / 10) * 10))
+                w.add(day, sec + r.randint(600, 3 * 3600), v.id, funnel.id, fwd, "p2p",
+                      f"ZELLE {vname} TO {fname}")
+            if r.random() < 0.3:
+                m = r.choice(pop.merchants["grocery"])
+                card_purchase(w, v, m, "grocery", day + 1, round(r.uniform(8, 40), 2))
+            day += r.randint(1, 3)
+
     # hotels/motels, transport, food, online ads, prepaid phones, cash out
     spend = [("lodging", r.randint(12, 24), (65, 260)), ("bus", r.randint(4, 8), (35, 120)),
              ("rideshare", r.randint(12, 28), (8, 45)), ("airline", r.randint(2, 4), (140, 420)),
@@ -620,20 +732,24 @@ def plant_funnel(w: World, pop: Population) -> PlantedScheme:
                 amt = round(amt * r.randint(2, 4), 2)
             sec = w.odd_secs() if r.random() < 0.3 else None
             card_purchase(w, funnel, r.choice(pool), cat, d0 + r.randrange(span), amt, sec)
-    home_atms = [atm_location(w, "B", ("Houston", "TX")) for _ in range(2)]
     for _ in range(r.randint(4, 8)):
         w.add(d0 + r.randrange(span), w.odd_secs(), funnel.id, CASH, r.randrange(100, 401, 20), "atm_wd",
               "ATM WITHDRAWAL", r.choice(home_atms))
     return PlantedScheme(
         name="trafficking_funnel",
-        typology_hint=["fan_in"],
+        typology_hint=["fan_in", "funnel_account", "shared_identifiers", "ht_expenses",
+                       "odd_hours_deposits", "cash_without_payroll"],
         accounts=roles,
         description=(f"Funnel account {funnel.id} ({funnel.name}, {funnel.bank_name}) receives "
                      f"{len(senders)} distinct people's small P2P payments ($50-$400, mostly at night) "
                      f"and cash deposits in {len(cities)} cities over {span} days "
-                     f"({w.start + timedelta(days=d0)} to {w.start + timedelta(days=d1)}); it pays rent "
+                     f"({w.start + timedelta(days=d0)} to {w.start + timedelta(days=d1)}), some of it "
+                     f"withdrawn in Houston within hours of being deposited on the road; it pays rent "
                      f"for {len(lls)} residences, motels, bus/rideshare/air travel, food, online ads and "
-                     f"prepaid phones; no payroll income."),
+                     f"prepaid phones; no payroll income. {len(victims)} accounts of people with "
+                     f"different family names, opened shortly before and giving the funnel's rented "
+                     f"residences and the funnel holder's phone in their account records, are fed with "
+                     f"cash at night and forward it to the funnel."),
     )
 
 
@@ -743,7 +859,7 @@ def plant_front(w: World, pop: Population) -> PlantedScheme:
             card_purchase(w, front, r.choice(fuel), "fuel", max(d0, m0 + r.randrange(mlen)))
     return PlantedScheme(
         name="front_company",
-        typology_hint=["fan_out"],
+        typology_hint=["fan_out", "structuring", "business_without_payroll", "rapid_pass_through"],
         accounts=roles,
         description=(f"Front company {front.id} ({front.name}, {front.bank_name}) bills {len(clients)} "
                      f"client businesses and takes out cash weekly at the teller (just under $10,000) "
@@ -810,7 +926,7 @@ def plant_cycle(w: World, pop: Population) -> PlantedScheme:
                   "LONESTAR VIRTUAL OFFICES MONTHLY")
     return PlantedScheme(
         name="laundering_cycle",
-        typology_hint=["cycle", "round_trip"],
+        typology_hint=["cycle", "round_trip", "rapid_pass_through", "business_without_payroll"],
         accounts=roles,
         description=(f"Shell companies {a.id} -> {b.id} -> {c.id} -> {a.id} ({a.name}, {b.name}, {c.name}) "
                      f"pass offshore money round a three-bank loop {n_rounds} times, each hop 1-3 days "

@@ -12,7 +12,7 @@ class PlantedScheme:
     """One planted criminal scheme: ground truth for checking the detectors."""
 
     name: str                  # 'trafficking_funnel' | 'front_company' | 'laundering_cycle'
-    typology_hint: list[str]   # detector ids expected to fire, among 'fan_in', 'fan_out', 'cycle'
+    typology_hint: list[str]   # detector ids expected to fire (see moneytrail typologies)
     accounts: dict[str, str]   # role -> account id
     description: str
 
@@ -30,6 +30,10 @@ class Scenario:
     start: date                      # first day of the period
     end: date                        # last day of the period (inclusive)
     rows_per_file: dict[str, int] = field(default_factory=dict)  # csv file name -> data rows
+    # (csv file, accounts mapping yaml) pairs: the banks' account registers (KYC records),
+    # ingested with format 'accounts' (before or after the transactions; they upsert)
+    account_files: list[tuple[Path, Path]] = field(default_factory=list)
+    rows_per_account_file: dict[str, int] = field(default_factory=dict)
 
     def scheme(self, name: str) -> PlantedScheme:
         for s in self.schemes:

@@ -124,6 +124,7 @@ class Workspace:
         except duckdb.Error as e:  # corrupt file, not a DuckDB file, locked by another process
             raise WorkspaceError(f"cannot open workspace {p}: {str(e).splitlines()[0]}") from None
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # never mixed into CLI or JSON output
         con.execute(f"SET memory_limit = '{memory_limit()}'")
         ws = cls(p, con)
         if not (read_only and p.exists()):
