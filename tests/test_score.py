@@ -165,3 +165,46 @@ def test_metrics_match_their_definitions():
     assert prf(y, (p >= thr).astype(np.int8))["f1"] == pytest.approx(f1)
     best = max(prf(y, (p >= t).astype(np.int8))["f1"] for t in order)
     assert f1 == pytest.approx(best)
+
+
+def test_train_and_score_on_the_demo_data(tmp_path):
+    """The demo case with its SAR subjects as labels: the model flags the planted schemes."""
+    from moneytrail.synth import generate
+
+    sc = generate(tmp_path / "in", seed=11, n_accounts=600, months=6)
+    ws = Workspace.open(tmp_path / "demo.duckdb")
+    for c, m in sc.files:
+        ingest_file(ws, c, "csv", mapping=m)
+    for c, m in sc.label_files:
+        r = ingest_file(ws, c, "labels", mapping=m)
+        assert r.read == r.stored > 0
+    res = train(ws, seed=0, threads=1)
+    assert res["validation"]["pr_auc"] > 0
+    out = score(ws)
+    top = [a for (a,) in ws.query("SELECT account_id FROM account_scores WHERE model_id = ? "
+                                  "ORDER BY score DESC LIMIT 15", [out["model_id"]])]
+    planted = {sc.scheme("trafficking_funnel").accounts["funnel"], sc.scheme("front_company").accounts["broker"],
+               sc.scheme("laundering_cycle").accounts["shell_a"]}
+    assert planted & set(top), (planted, top)
+    ws.close()
+
+
+def test_labels_format_conserves_rows(tmp_path):
+    from moneytrail.synth import generate
+
+    sc = generate(tmp_path / "in", seed=2, n_accounts=300, months=2)
+    ws = Workspace.open(tmp_path / "w.duckdb")
+    for c, m in sc.files:
+        ingest_file(ws, c, "csv", mapping=m)
+    lab = tmp_path / "labels.csv"
+    lab.write_text("account,sar\n" + f"{sc.scheme('front_company').accounts['front']},yes\n" + "NOPE-1,yes\n,yes\n"
+                   + f"{sc.scheme('front_company').accounts['broker']},maybe\n")
+    r = ingest_file(ws, lab, "labels", mapping={"account": "account", "label": "sar"})
+    assert (r.read, r.stored, r.quarantined) == (4, 1, 3)
+    reasons = [x for (x,) in ws.query("SELECT reason FROM quarantine WHERE source_id = ? ORDER BY source_row",
+                                      [r.source_id])]
+    assert "in no transaction" in reasons[0] and "empty" in reasons[1] and "yes/no" in reasons[2]
+    assert ws.scalar("SELECT count(*) FROM labels WHERE is_laundering") > 0
+    again = ingest_file(ws, lab, "labels", mapping={"account": "account", "label": "sar"})
+    assert again.skipped
+    ws.close()

@@ -136,10 +136,16 @@ def _accounts_reader():
     return AccountsReader()
 
 
+def _labels_reader():
+    from moneytrail.ingest.labels import LabelsReader
+    return LabelsReader()
+
+
 FORMATS: dict[str, Callable[[], Reader]] = {
     "csv": CsvReader,
     "amlsim": _amlsim_reader,
     "accounts": _accounts_reader,
+    "labels": _labels_reader,
 }
 
 

@@ -60,20 +60,39 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
         seen[tx[2]] = None
         seen[tx[3]] = None
     seen.pop(CASH, None)
+    label_files = [_write_sar_list(out_dir, schemes)]
     scenario = Scenario(files=files, schemes=schemes, n_accounts=len(seen),
                         n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts,
-                        account_files=account_files, rows_per_account_file=account_counts)
+                        account_files=account_files, rows_per_account_file=account_counts,
+                        label_files=label_files)
     truth = {
         "seed": seed, "start": w.start.isoformat(), "end": w.end.isoformat(),
         "n_accounts": scenario.n_accounts, "n_transactions": scenario.n_transactions,
         "files": [{"csv": c.name, "mapping": m.name, "rows": counts[c.name]} for c, m in files],
         "account_files": [{"csv": c.name, "mapping": m.name, "format": "accounts",
                            "rows": account_counts[c.name]} for c, m in account_files],
+        "label_files": [{"csv": c.name, "mapping": m.name, "format": "labels"} for c, m in label_files],
         "schemes": [{"name": s.name, "typology_hint": s.typology_hint, "accounts": s.accounts,
                      "description": s.description} for s in schemes],
     }
     (out_dir / "planted_schemes.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return scenario
+
+
+# the roles whose accounts a case team would have filed SARs on (not victims, workers, clients)
+SAR_ROLES = ("funnel", "front", "broker", "shell")
+
+
+def _write_sar_list(out_dir: Path, schemes) -> tuple[Path, Path]:
+    """The case's SAR subjects as a labels file (``--format labels``): training data for the
+    risk model, kept apart from the evidence."""
+    rows = [(acct, s.name) for s in schemes for role, acct in s.accounts.items()
+            if role.split("_")[0] in SAR_ROLES]
+    csv_path, map_path = out_dir / "sar_subjects.csv", out_dir / "sar_subjects.yaml"
+    csv_path.write_text("account,scheme\n" + "".join(f"{a},{n}\n" for a, n in rows), encoding="utf-8")
+    map_path.write_text("# SAR subjects of the demo case: account-level labels for `moneytrail model train`\n"
+                        "account: account\ntypology: scheme\n", encoding="utf-8")
+    return csv_path, map_path
 
 
 __all__ = ["PlantedScheme", "Scenario", "generate"]

@@ -34,6 +34,9 @@ class Scenario:
     # ingested with format 'accounts' (before or after the transactions; they upsert)
     account_files: list[tuple[Path, Path]] = field(default_factory=list)
     rows_per_account_file: dict[str, int] = field(default_factory=dict)
+    # (csv file, labels mapping yaml): the case's SAR subjects, ingested with format 'labels'
+    # after the transactions (ground truth for training the risk model, not evidence)
+    label_files: list[tuple[Path, Path]] = field(default_factory=list)
 
     def scheme(self, name: str) -> PlantedScheme:
         for s in self.schemes:
