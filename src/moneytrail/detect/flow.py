@@ -118,16 +118,23 @@ class RapidPassThrough(Typology):
             WHERE a_in > 0 AND in_end - in_before >= {float(p.min_amount)}
               AND out_end - out_through >= {float(p.min_ratio)} * (in_end - in_before)
               AND out_end - out_through <= {float(p.max_ratio)} * (in_end - in_before)
-        ), ep AS ({islands('q', 'focal')}
-        ), qe AS (
-            SELECT q.*, ep.island FROM q JOIN ep ON ep.focal = q.focal
-               AND q.w_start >= ep.ep_start AND q.w_start <= ep.ep_end
-        ), evid AS (
-            SELECT DISTINCT qe.focal, qe.island, ev.tx_id, ev.ts, ev.a_in, ev.a_out, ev.cp, ev.cp_pseudo
-            FROM qe JOIN ev ON ev.focal = qe.focal
-             AND (ev.ts > qe.w_start OR (ev.ts = qe.w_start AND ev.tx_id >= qe.anchor))
-             AND CAST(ev.ts AS DATE) <= qe.d_end
-             AND (ev.a_in > 0 OR ev.tx_id <> qe.anchor)
+        ), isl AS (
+            SELECT focal, w_start, w_end, d_end, anchor,
+                   sum(CASE WHEN w_start <= prev_end THEN 0 ELSE 1 END)
+                       OVER (PARTITION BY focal ORDER BY w_start, w_end, anchor) AS island
+            FROM (SELECT *, max(w_end) OVER (PARTITION BY focal ORDER BY w_start, w_end, anchor
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM q)
+        ), ep AS (  -- merged windows: contiguous from the first anchor to the last window's end
+            SELECT focal, island, min(w_start) AS ep_start, max(d_end) AS d_end,
+                   min(first_anchor) AS first_anchor
+            FROM (SELECT *, first_value(anchor) OVER (PARTITION BY focal, island ORDER BY w_start, anchor)
+                            AS first_anchor FROM isl)
+            GROUP BY focal, island
+        ), evid AS (  -- each event falls in at most one episode: found by an ASOF join, not a range join
+            SELECT ep.focal, ep.island, ev.tx_id, ev.ts, ev.a_in, ev.a_out, ev.cp, ev.cp_pseudo
+            FROM ev ASOF JOIN ep ON ev.focal = ep.focal AND ev.ts >= ep.ep_start
+            WHERE CAST(ev.ts AS DATE) <= ep.d_end
+              AND (ev.ts > ep.ep_start OR ev.tx_id >= ep.first_anchor)
         ), share AS (
             SELECT p.focal, p.passed_in / t.all_in AS share
             FROM (SELECT focal, sum(a_in) AS passed_in
