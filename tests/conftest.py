@@ -1,10 +1,33 @@
-"""Shared fixtures: a fresh case workspace and a row-conservation check for ingested sources."""
+"""Shared fixtures: a fresh case workspace and a row-conservation check for ingested sources.
+
+Every test runs with the audit log's signing keys in a temporary folder (``MONEYTRAIL_KEY_DIR``,
+inherited by the commands tests start), never in ``~/.config``, and with no acting officer or
+configuration file from the environment.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from moneytrail.workspace import Workspace
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_keys_and_no_identity(tmp_path_factory):
+    old = {k: os.environ.get(k) for k in ("MONEYTRAIL_KEY_DIR", "MONEYTRAIL_OFFICER", "MONEYTRAIL_CASE",
+                                          "MONEYTRAIL_CONFIG")}
+    os.environ["MONEYTRAIL_KEY_DIR"] = str(tmp_path_factory.mktemp("keys"))
+    os.environ["MONEYTRAIL_CONFIG"] = str(tmp_path_factory.getbasetemp() / "no-config.toml")
+    os.environ.pop("MONEYTRAIL_OFFICER", None)
+    os.environ.pop("MONEYTRAIL_CASE", None)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture

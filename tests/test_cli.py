@@ -3,6 +3,10 @@
 Every error path must print exactly one line on stderr, starting with ``error:``, exit
 non-zero, and never show a traceback. Error cases are independent, so they run concurrently
 once per session (each with its own workspace path) and each test checks one result.
+
+Commands act as the demo task force's analyst (``MONEYTRAIL_OFFICER``) in workspaces set up with
+its registry and case (``moneytrail.demo.setup_demo_authority``); each copy of a workspace gets
+its own copy of the signing-key folder, since a copy of a workspace is a fork of its audit log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from moneytrail.audit import audit_dir
+from moneytrail.demo import DEMO_OFFICER, setup_demo_authority
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import Workspace
 
@@ -27,9 +33,29 @@ MAPPING = "date: d\namount: {column: amt}\npayer: {account: from}\npayee: {accou
 
 def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if not k.startswith("MONEYTRAIL_")}
-    e.update({"COLUMNS": "160", "PYTHONWARNINGS": "ignore"}, **(env or {}))
+    e.update({"COLUMNS": "160", "PYTHONWARNINGS": "ignore", "MONEYTRAIL_OFFICER": DEMO_OFFICER,
+              "MONEYTRAIL_KEY_DIR": os.environ["MONEYTRAIL_KEY_DIR"]}, **(env or {}))
+    e = {k: v for k, v in e.items() if v is not None}  # env={"X": None} removes X
     return subprocess.run([sys.executable, "-m", "moneytrail.cli.main", *args], cwd=cwd, env=e,
                           capture_output=True, text=True, timeout=120)
+
+
+def taskforce_workspace(path: Path) -> Path:
+    """A new workspace at ``path`` with the demo task force and its open case."""
+    with Workspace.open(path) as ws:
+        setup_demo_authority(ws)
+    return path
+
+
+def copy_workspace(src: Path, dest: Path, keys_dest: Path) -> dict:
+    """Copy a workspace with its evidence and audit folders, and the key folder (a fork of the
+    log needs its own signing state); returns the env that points at the copied keys."""
+    shutil.copy(src, dest)
+    for folder in (src.with_suffix(".evidence"), audit_dir(src)):
+        if folder.is_dir():
+            shutil.copytree(folder, dest.parent / folder.name.replace(src.stem, dest.stem, 1))
+    shutil.copytree(os.environ["MONEYTRAIL_KEY_DIR"], keys_dest)
+    return {"MONEYTRAIL_KEY_DIR": str(keys_dest)}
 
 
 def assert_one_line_error(p: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -73,21 +99,21 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
                               ["extra.yaml", "colour"]),
     "mapping-without-amount": (["ingest", "ok.csv", "-f", "csv", "-m", "noamount.yaml", "-w", "{ws}"],
                                ["noamount.yaml", "amount"]),
-    "mapping-bad-encoding": (["ingest", "ok.csv", "-f", "csv", "-m", "klingon.yaml", "-w", "{ws}"],
+    "mapping-bad-encoding": (["ingest", "ok.csv", "-f", "csv", "-m", "klingon.yaml", "-w", "{tf}"],
                              ["unknown text encoding 'klingon'"]),
-    "png-file": (["ingest", "picture.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "png-file": (["ingest", "picture.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                  ["picture.csv", "not a CSV file", "PNG"]),
-    "random-binary": (["ingest", "random.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "random-binary": (["ingest", "random.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                       ["random.csv", "binary"]),
-    "empty-file": (["ingest", "empty.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "empty-file": (["ingest", "empty.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                    ["empty.csv", "empty"]),
-    "column-missing": (["ingest", "short.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "column-missing": (["ingest", "short.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                        ["short.csv", "'to'", "not in the header"]),
-    "header-bad-byte": (["ingest", "badheader.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "header-bad-byte": (["ingest", "badheader.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                         ["'from'", "fr\\xf6m"]),
-    "header-unclosed-quote": (["ingest", "openquote.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+    "header-unclosed-quote": (["ingest", "openquote.csv", "-f", "csv", "-m", "map.yaml", "-w", "{tf}"],
                               ["never closed"]),
-    "amlsim-empty-folder": (["ingest", "folder", "-f", "amlsim", "-w", "{ws}"],
+    "amlsim-empty-folder": (["ingest", "folder", "-f", "amlsim", "-w", "{tf}"],
                             ["no transactions.csv"]),
     "findings-no-workspace": (["findings", "-w", "{ws}"], ["no workspace at"]),
     "report-no-workspace": (["report", "-w", "{ws}"], ["no workspace at"]),
@@ -119,14 +145,31 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "unknown-command": (["frobnicate"], ["No such command", "frobnicate"]),
     "unknown-option": (["sources", "--colour"], ["No such option", "--colour"]),
     "limit-not-a-number": (["findings", "--limit", "many", "-w", "{full}"], ["--limit", "integer"]),
+    # authority: identity, decisions
+    "ingest-new-workspace": (["ingest", "ok.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
+                             ["no workspace at", "authority init"]),
+    "no-identity": (["findings", "-w", "{full}"], ["no acting officer", "--as OFFICER", "MONEYTRAIL_OFFICER"]),
+    "no-identity-ingest": (["ingest", "ok.csv", "-f", "csv", "-m", "map.yaml", "-w", "{full}"],
+                           ["no acting officer"]),
+    "unregistered-officer": (["findings", "--as", "stranger", "-w", "{full}"],
+                             ["access denied", "'stranger'", "unregistered-officer", "audit entry"]),
+    "registrar-not-deputized": (["detect", "-w", "{full}", "--as", "tf-registrar"],
+                                ["access denied", "no-grant", "member of no open case"]),
+    "unknown-case": (["findings", "--case", "NOPE", "-w", "{full}"], ["access denied", "'NOPE'", "no-such-case"]),
+    "audit-log-denied-to-analyst": (["audit", "log", "-w", "{full}"], ["access denied", "audit_read"]),
+    "analyst-not-registrar": (["authority", "grant", "activate", "G-DEMO-1", "-w", "{full}"],
+                              ["access denied", "registry_change", "registrar"]),
 }
+
+# cases run without an acting officer
+NO_IDENTITY = {"no-identity", "no-identity-ingest"}
 
 # cases that must not leave a workspace file behind
 NO_WORKSPACE_CREATED = {"unknown-format", "missing-file", "directory-as-file", "csv-without-mapping",
                         "mapping-missing", "mapping-not-yaml", "mapping-a-list", "mapping-unknown-field",
                         "mapping-without-amount", "findings-no-workspace", "report-no-workspace",
                         "detect-no-workspace", "sources-no-workspace", "quarantine-no-workspace",
-                        "missing-format-option"}
+                        "missing-format-option", "ingest-new-workspace"}
 
 
 @pytest.fixture(scope="session")
@@ -149,16 +192,19 @@ def error_runs(tmp_path_factory):
     (d / "openquote.csv").write_text('d,amt,from,"to\n2024-01-05,5,A,B\n')
     (d / "ledger.csv").write_text(_ledger())
     (d / "notes.txt").write_text("not a database\n" * 20)
-    with Workspace.open(d / "full.duckdb") as ws:
+    taskforce_workspace(d / "tf.duckdb")
+    with Workspace.open(taskforce_workspace(d / "full.duckdb")) as ws:
         ingest_file(ws, d / "ledger.csv", "csv", mapping=d / "map.yaml")
 
     def one(case: str):
         argv, _ = ERRORS[case]
         ws = d / f"{case}.duckdb"
-        if any("{full}" in a for a in argv):
-            shutil.copy(d / "full.duckdb", ws)
-        argv = [a.replace("{ws}", str(ws)).replace("{full}", str(ws)) for a in argv]
-        return case, (cli(*argv, cwd=d), ws)
+        env = {"MONEYTRAIL_OFFICER": None} if case in NO_IDENTITY else {}
+        for mark, base in (("{full}", "full.duckdb"), ("{tf}", "tf.duckdb")):
+            if any(mark in a for a in argv):
+                env.update(copy_workspace(d / base, ws, d / f"{case}.keys"))
+        argv = [a.replace("{ws}", str(ws)).replace("{full}", str(ws)).replace("{tf}", str(ws)) for a in argv]
+        return case, (cli(*argv, cwd=d, env=env), ws)
 
     with ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))) as pool:
         return dict(pool.map(one, ERRORS))
@@ -190,7 +236,7 @@ def test_failed_ingest_leaves_no_source_and_no_evidence(error_runs):
 def test_ingest_json_reingest_force_quarantine_sources(tmp_path):
     (tmp_path / "ledger.csv").write_text(_ledger())
     (tmp_path / "map.yaml").write_text(MAPPING)
-    ws = str(tmp_path / "case.duckdb")
+    ws = str(taskforce_workspace(tmp_path / "case.duckdb"))
     p = cli("ingest", "ledger.csv", "-f", "csv", "-m", "map.yaml", "--json", "--legal-basis",
             "subpoena-1", "-w", ws, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -228,7 +274,7 @@ def test_ingest_json_reingest_force_quarantine_sources(tmp_path):
 def test_workspace_env_var_then_detect_and_findings(tmp_path):
     (tmp_path / "ledger.csv").write_text(_ledger())
     (tmp_path / "map.yaml").write_text(MAPPING)
-    env = {"MONEYTRAIL_WORKSPACE": str(tmp_path / "env-case.duckdb")}
+    env = {"MONEYTRAIL_WORKSPACE": str(taskforce_workspace(tmp_path / "env-case.duckdb"))}
     p = cli("ingest", "ledger.csv", "-f", "csv", "-m", "map.yaml", cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "env-case.duckdb").exists()

@@ -82,10 +82,32 @@ def test_demo_finds_the_planted_schemes(demo):
     con.close()
 
 
+def test_demo_runs_under_its_own_task_force_and_logs_every_decision(demo):
+    from moneytrail.audit import AuditLog
+    from moneytrail.demo import DEMO_CASE, DEMO_OFFICER
+    from moneytrail.workspace import Workspace
+
+    out, _ = demo
+    assert (out / "taskforce.yaml").is_file()
+    with Workspace.open(out / "case.duckdb") as ws:
+        log = AuditLog.of(ws)
+        assert log.verify().ok
+        entries = list(log.entries())
+    decisions = [e for e in entries if e["kind"] == "decision"]
+    assert all(e["allowed"] for e in decisions)
+    acts = [e["action"] for e in decisions if e["officer"] == DEMO_OFFICER]
+    assert acts[0] == "case_open" and acts.count("ingest") >= 3 and acts[-1] == "run"
+    assert all(e["case"] == DEMO_CASE and e["grant"] == "G-DEMO-1" for e in decisions[1:])
+    assert entries[-1]["kind"] == "read"      # the report, recorded before it was written
+
+
 def test_report_command_renders_any_workspace(demo, tmp_path):
+    from moneytrail.demo import DEMO_OFFICER
+
     out, _ = demo
     target = tmp_path / "again.html"
     proc = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "report", "--out", str(target),
-                           "--workspace", str(out / "case.duckdb")], capture_output=True, text=True)
+                           "--workspace", str(out / "case.duckdb"), "--as", DEMO_OFFICER],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(target) and "finding" in target.read_text(encoding="utf-8")

@@ -40,8 +40,12 @@ def test_readme_usage_block_runs(tmp_path):
     assert demo.returncode == 0, demo.stderr
     lines = _usage_block()
     assert lines[0].startswith("export MONEYTRAIL_WORKSPACE=")
-    env["MONEYTRAIL_WORKSPACE"] = lines[0].split("=", 1)[1]
-    for line in lines[1:]:
+    assert any(line.startswith("export MONEYTRAIL_OFFICER=") for line in lines)  # identity is set up
+    for line in lines:
+        if line.startswith("export "):
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v
+            continue
         argv = shlex.split(line)
         assert argv[0] == "moneytrail", line
         proc = subprocess.run(mt + argv[1:], cwd=cwd, env=env, capture_output=True, text=True,

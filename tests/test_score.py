@@ -137,12 +137,15 @@ def test_clear_errors_without_model_or_labels(tmp_path):
 def test_cli_score_without_model_is_one_line(tmp_path):
     import subprocess
     import sys
+    from moneytrail.demo import DEMO_OFFICER, setup_demo_authority
+
     data = _amlsim_like(tmp_path / "d", n_accounts=50, days=60)
     ws = Workspace.open(tmp_path / "w.duckdb")
+    setup_demo_authority(ws)  # commands act under a grant in a case (docs/authority.md)
     ingest_file(ws, data, "amlsim")
     ws.close()
-    p = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "score", "-w", str(tmp_path / "w.duckdb")],
-                       capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "score", "-w", str(tmp_path / "w.duckdb"),
+                        "--as", DEMO_OFFICER], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.strip().startswith("error:") and "model train" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 

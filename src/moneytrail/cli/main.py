@@ -3,6 +3,13 @@
 Every command takes ``--workspace PATH`` (env ``MONEYTRAIL_WORKSPACE``, default
 ``./moneytrail.duckdb``). Errors a user can act on print one line, ``error: ...``, and exit 2;
 anything unexpected prints one line too (set ``MONEYTRAIL_DEBUG=1`` for the traceback).
+
+Authority (docs/authority.md): ``--as OFFICER`` and ``--case CASE`` are global options that may
+stand anywhere on the command line (else ``$MONEYTRAIL_OFFICER`` / ``$MONEYTRAIL_CASE`` / the
+configuration file, see ``moneytrail.cli.identity``). A command opens its workspace with
+:func:`_open`, which refuses to go on without an acting officer and has the Cedar policies decide
+the command (``COMMAND_ACTIONS``) before anything is read, recording the decision in the audit
+log; what a command then returns is recorded with :func:`_record_read` before it is printed.
 """
 
 from __future__ import annotations
@@ -25,9 +32,97 @@ WorkspaceOpt = typer.Option(None, "--workspace", "-w", envvar="MONEYTRAIL_WORKSP
                             help="workspace file (default ./moneytrail.duckdb)")
 
 
-def _open(workspace: Optional[Path], create: bool = False):
-    from moneytrail.workspace import Workspace
-    return Workspace.open(workspace, create=create)
+_INVOKED: list[str] = []  # the command word, as the parser saw it (also under typer's CliRunner)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    as_officer: Optional[str] = typer.Option(None, "--as", metavar="OFFICER",
+                                             help="the acting officer (anywhere on the command line; else "
+                                                  "$MONEYTRAIL_OFFICER or the config file)"),
+    case: Optional[str] = typer.Option(None, "--case", metavar="CASE",
+                                       help="the case you act in (else $MONEYTRAIL_CASE, the config file, "
+                                            "or your one open case)"),
+):
+    """moneytrail: follow the money. Ingest evidence, detect typologies, report."""
+    from moneytrail.cli.identity import _GLOBAL, set_global
+
+    _INVOKED[:] = [ctx.invoked_subcommand] if ctx.invoked_subcommand else []
+    if as_officer or case:
+        set_global(as_officer or _GLOBAL["as"], case or _GLOBAL["case"])
+
+
+# command words -> the Cedar action that decides them (the longest matching prefix wins). A
+# command that opens a workspace and is not listed here is refused: add it, with the action
+# closest to what it does (the actions are moneytrail.authority.ACTIONS).
+COMMAND_ACTIONS = {
+    "ingest": "ingest", "detect": "detect", "run": "run", "findings": "findings", "report": "report",
+    "sources": "sources", "quarantine": "quarantine", "trace": "trace", "score": "score",
+    "model": "score", "export": "export",
+}
+
+
+def _command_action() -> Optional[str]:
+    from moneytrail.authority.decide import _COMMAND
+
+    words = []
+    for a in _COMMAND[1:]:
+        if a.startswith("-"):
+            break
+        words.append(a)
+    if not words or (_INVOKED and words[0] != _INVOKED[0]):
+        words = list(_INVOKED)
+    for n in range(len(words), 0, -1):
+        if " ".join(words[:n]) in COMMAND_ACTIONS:
+            return COMMAND_ACTIONS[" ".join(words[:n])]
+    return None
+
+
+def _open(workspace: Optional[Path], create: bool = False, *, action: Optional[str] = None,
+          resource: Optional[dict] = None, guard: bool = True):
+    """Open the workspace for a command, under authority.
+
+    The acting officer is resolved first (no identity: refused before the workspace is touched);
+    then the Cedar policies decide ``action`` (default: the command's, from ``COMMAND_ACTIONS``)
+    for the officer and case, and the decision is appended to the audit log; a denial raises
+    (exit 2). The decision is ``ws.decision``. ``guard=False`` is for commands whose Python API
+    decides each step itself (``authority``, ``case``, ``audit``).
+    """
+    from moneytrail.cli.identity import current_case, current_officer
+    from moneytrail.errors import WorkspaceError
+    from moneytrail.workspace import Workspace, resolve_path
+
+    officer = current_officer()
+    p = resolve_path(workspace)
+    if not create and not p.exists():
+        raise WorkspaceError(f"no workspace at {p}: start one with moneytrail authority init (or authority "
+                             f"import TASKFORCE.yaml), open a case, then ingest; or pass --workspace PATH")
+    ws = Workspace.open(p, create=create)
+    ws.decision = None
+    if guard:
+        from moneytrail.authority import PolicyError
+        from moneytrail.authority import guard as _guard
+
+        act = action or _command_action()
+        try:
+            if act is None:
+                raise PolicyError("this command is not mapped to an authorization action "
+                                  "(moneytrail.cli.main.COMMAND_ACTIONS), so it may not open a workspace")
+            ws.decision = _guard(ws, act, officer=officer, case=current_case(), resource=resource)
+        except BaseException:
+            ws.close()
+            raise
+    return ws
+
+
+def _record_read(ws, what: dict) -> None:
+    """Record, before it is printed or written, what the command returns (``ws.decision``'s
+    officer and case)."""
+    from moneytrail.audit import record_read
+
+    d = ws.decision
+    record_read(ws, d.officer, d.case, what, action=d.action)
 
 
 def _err(msg: str) -> None:
@@ -68,13 +163,14 @@ def ingest(
     if file.is_dir() and not getattr(reader, "reads_folders", False):
         raise InputError("is a directory; give a file (or use a format that reads folders)", path=str(file))
     if mapping is not None:
-        mapping = load_mapping(mapping)
+        mapping = getattr(reader, "load_mapping", load_mapping)(mapping)
     elif getattr(reader, "needs_mapping", False):
         raise InputError(f"format {format} needs --mapping MAP.yaml describing the columns "
                          f"(see docs/mapping.md)", path=str(file))
     size = file.stat().st_size if file.is_file() else 0
     prog, on_read = _progress_bar(size, f"ingesting {file.name}")
-    with _open(workspace, create=True) as ws:
+    with _open(workspace, action="ingest", resource={"file": file.name, "format": format,
+                                                     "legal_basis": list(legal_basis), "force": force}) as ws:
         if prog:
             with prog:
                 res = ingest_file(ws, file, format, mapping=mapping, legal_basis=legal_basis,
@@ -132,7 +228,7 @@ def detect(
     from moneytrail.pipeline import run_pipeline
 
     params = {"detect": {"typologies": typology or None, "parameters": _parse_params(param, config)}}
-    with _open(workspace) as ws:
+    with _open(workspace, action="detect", resource={"typologies": list(typology)}) as ws:
         out = run_pipeline(ws, stages=["resolve", "graph", "detect"], params=params)
     s = out["stages"]["detect"]
     if as_json:
@@ -154,7 +250,9 @@ def run(
     """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
     from moneytrail.pipeline import run_pipeline
 
-    with _open(workspace) as ws:
+    with _open(workspace, action="run", resource={"stages": list(stage)}) as ws:
+        if not stage or "report" in stage:
+            _record_read(ws, {"report": str(out) if out else "default path beside the workspace"})
         res = run_pipeline(ws, stages=stage or None, params={"report": {"out": out}},
                            log=lambda m: None)
     for name, s in res["stages"].items():
@@ -172,7 +270,7 @@ def findings(
     """List findings with their evidence transaction ids."""
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
-    with _open(workspace) as ws:
+    with _open(workspace, action="findings", resource={"typologies": list(typology), "limit": limit}) as ws:
         where, args = "", []
         if typology:
             where = "WHERE f.typology IN (" + ", ".join("?" * len(typology)) + ")"
@@ -186,6 +284,9 @@ def findings(
                       WHERE t.finding_id = f.finding_id) AS tx_ids
             FROM findings f {where} ORDER BY f.score DESC, f.finding_id
             {'LIMIT ' + str(int(limit)) if limit else ''}""", args)
+        ids = [r["finding_id"] for r in rows]
+        _record_read(ws, {"table": "findings", "rows": len(rows), "format": format,
+                          "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
     if format == "json":
         for r in rows:
             r["parameters"] = json.loads(r["parameters"])
@@ -222,7 +323,8 @@ def report(
     """Render the HTML case report for a workspace; prints its path."""
     from moneytrail.report import render_report
 
-    with _open(workspace) as ws:
+    with _open(workspace, action="report") as ws:
+        _record_read(ws, {"report": str(out) if out else "default path beside the workspace"})
         path = render_report(ws, out, title=title)
     typer.echo(str(path))
 
@@ -230,10 +332,11 @@ def report(
 @app.command()
 def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
     """List the evidence sources with their hashes and row accounting."""
-    with _open(workspace) as ws:
+    with _open(workspace, action="sources") as ws:
         rows = ws.records("SELECT source_id, file_name, format, role, sha256, size_bytes, legal_basis, "
                           "received_at, rows_read, rows_stored, rows_quarantined, evidence_path "
                           "FROM sources ORDER BY source_id")
+        _record_read(ws, {"table": "sources", "rows": len(rows)})
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
@@ -251,11 +354,13 @@ def quarantine(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Show quarantined rows: source, row, column, reason and the raw row."""
-    with _open(workspace) as ws:
+    with _open(workspace, action="quarantine",
+               resource={"sources": [source]} if source is not None else None) as ws:
         where, args = ("WHERE q.source_id = ?", [source]) if source is not None else ("", [])
         rows = ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.column_name, q.reason, q.raw "
                           f"FROM quarantine q JOIN sources s USING (source_id) {where} "
                           f"ORDER BY q.source_id, q.source_row LIMIT {int(limit)}", args)
+        _record_read(ws, {"table": "quarantine", "rows": len(rows), "source": source})
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
@@ -351,7 +456,12 @@ _load_command_modules()
 
 def main() -> None:
     try:
-        rc = app(standalone_mode=False)
+        from moneytrail.authority.decide import set_command
+        from moneytrail.cli.identity import extract_global_options
+
+        argv = extract_global_options(sys.argv[1:])
+        set_command(["moneytrail", *argv])
+        rc = app(args=argv, standalone_mode=False)
     except MoneytrailError as e:
         _err("error: " + " ".join(str(e).splitlines()))  # one line, even if a value held a newline
         sys.exit(e.exit_code)

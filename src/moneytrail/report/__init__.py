@@ -29,6 +29,7 @@ import jinja2
 
 from moneytrail import __version__
 from moneytrail.report.chart import compute_flows
+from moneytrail.report.trace_section import trace_context  # issue 5: fund traces
 from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
 
 MAX_FINDINGS_FULL = 300        # findings with a full section; the rest go in a compact table
@@ -377,6 +378,7 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
                               max(int(max_findings_listed), 0)),
         "runs": _runs(ws),
         "detection": _last_detection(ws),
+        "traces": trace_context(ws),  # issue 5: saved fund traces (None when there are none)
         "max_tx_per_finding": max_tx_per_finding,
         "max_runs": MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,

@@ -1,0 +1,111 @@
+"""The audit log's signing key and its external witness, kept outside the workspace.
+
+Folder: ``$MONEYTRAIL_KEY_DIR``, else ``$XDG_CONFIG_HOME/moneytrail/keys``, else
+``~/.config/moneytrail/keys``. Per workspace (by the id its schema gave it):
+
+- ``<id>.ed25519``: the Ed25519 private key (hex of the 32-byte seed), mode 0600;
+- ``<id>.pub``: the public key (hex), to give to whoever verifies the log;
+- ``<id>.head.json``: the latest signed tree head, written after each append. A workspace
+  replaced by an older copy (a rolled-back log) no longer reaches this head, and that is caught
+  on the next append and by ``moneytrail audit verify``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ENV_KEY_DIR = "MONEYTRAIL_KEY_DIR"
+
+_private: dict[tuple[str, str], Ed25519PrivateKey] = {}
+
+
+def key_dir() -> Path:
+    env = os.environ.get(ENV_KEY_DIR)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "moneytrail" / "keys"
+
+
+def key_path(log_id: str) -> Path:
+    return key_dir() / f"{log_id}.ed25519"
+
+
+def public_key_path(log_id: str) -> Path:
+    return key_dir() / f"{log_id}.pub"
+
+
+def head_path(log_id: str) -> Path:
+    return key_dir() / f"{log_id}.head.json"
+
+
+def signing_key(log_id: str, *, create: bool) -> Ed25519PrivateKey | None:
+    """The workspace's private key; created (with its public key) when ``create`` and absent."""
+    d = key_dir()
+    cache = (str(d), log_id)
+    if cache in _private:
+        return _private[cache]
+    p = key_path(log_id)
+    if p.is_file():
+        key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(p.read_text().strip()))
+    elif create:
+        d.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        seed = key.private_bytes_raw().hex()
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(seed + "\n")
+        public_key_path(log_id).write_text(key.public_key().public_bytes_raw().hex() + "\n")
+    else:
+        return None
+    _private[cache] = key
+    return key
+
+
+def load_public_key(text_or_path: str | os.PathLike | None, log_id: str) -> tuple[Ed25519PublicKey | None, str]:
+    """A public key from hex text, a file holding it, or the key folder; with where it came from."""
+    if text_or_path:
+        s = str(text_or_path)
+        p = Path(s)
+        raw = p.read_text().strip() if p.is_file() else s.strip()
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(raw)), (str(p) if p.is_file() else "given")
+    p = public_key_path(log_id)
+    if p.is_file():
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(p.read_text().strip())), str(p)
+    return None, ""
+
+
+def read_external_head(log_id: str) -> bytes | None:
+    try:
+        return head_path(log_id).read_bytes().strip()
+    except FileNotFoundError:
+        return None
+
+
+HEAD_RECORD = 1024  # the head is rewritten in place, padded to this size (no rename: see below)
+
+
+def write_external_head(log_id: str, record: bytes) -> None:
+    """Overwrite the external head in place. Not write-then-rename: on ext4 a rename over an
+    existing file forces the new file's data out to disk first (auto_da_alloc), milliseconds
+    per append; a padded rewrite of one small record is not."""
+    p = head_path(log_id)
+    data = record + b"\n"
+    if len(data) < HEAD_RECORD:
+        data = record + b" " * (HEAD_RECORD - 1 - len(record)) + b"\n"
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, data, 0)
+        if os.fstat(fd).st_size > len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def external_head(log_id: str) -> dict | None:
+    raw = read_external_head(log_id)
+    return json.loads(raw) if raw else None

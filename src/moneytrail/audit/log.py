@@ -1,0 +1,528 @@
+"""The workspace's audit log: an append-only RFC 9162 Merkle tree with signed tree heads.
+
+Files, in a folder beside the workspace (``case.duckdb`` -> ``case.audit/``), like the evidence
+folder:
+
+- ``log.jsonl``: one entry per line, the leaf data. An entry is canonical JSON that begins
+  ``{"seq":N,"ts":"...",`` and continues with its other fields in sorted key order; the leaf hash
+  is ``SHA-256(0x00 || line)`` over the line's bytes without the newline.
+- ``heads.jsonl``: one signed tree head per append: ``size``, ``root``, ``end`` (bytes of
+  ``log.jsonl`` it covers), ``ts``, ``prev`` (SHA-256 of the previous head's line, so the heads
+  form a chain that the latest signature seals) and ``sig`` (Ed25519 over those fields and the
+  workspace id, see :func:`head_message`).
+- ``frontier``: the compact range of the latest tree (one hash per set bit of its size),
+  rewritten in place by each append so the next one is O(log n). Derived data: checked against
+  the latest signed root before use, and recomputed from the entries if it does not match.
+
+The signing key and a copy of the latest head live outside the workspace (:mod:`.keys`). Why
+files and not DuckDB tables: a DuckDB commit is an fsync (4 ms on the development VM); an
+append here is two ``write`` calls, a signature and a rename, which keeps authorization plus
+audit under a millisecond per command. ``MONEYTRAIL_AUDIT_FSYNC=1`` adds an fsync per append.
+The workspace records, once, that its log was started (``authority_state``), so deleting the
+folder is detected too.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import hashlib
+import json
+import os
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from moneytrail.audit import keys
+from moneytrail.audit.merkle import EMPTY_ROOT, Frontier, Tree, leaf_hash, verify_consistency, verify_inclusion
+from moneytrail.errors import MoneytrailError
+
+ZERO = "0" * 64
+ENV_FSYNC = "MONEYTRAIL_AUDIT_FSYNC"
+
+
+class AuditError(MoneytrailError):
+    """The audit log cannot be appended to or read, or it does not verify. A command whose
+    decision or read cannot be recorded fails with this error (exit code 2)."""
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def audit_dir(workspace_path: Path) -> Path:
+    name = workspace_path.name
+    if name.endswith(".duckdb"):
+        name = name[: -len(".duckdb")]
+    return workspace_path.parent / f"{name}.audit"
+
+
+def encode_entry(seq: int, ts: str, fields: dict[str, Any]) -> bytes:
+    """The canonical line of an entry: seq and ts first, the rest in sorted key order."""
+    rest = {k: v for k, v in fields.items() if k not in ("seq", "ts")}
+    body = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    head = '{"seq":%d,"ts":%s' % (seq, json.dumps(ts))
+    return (head + ("," + body[1:] if body != "{}" else "}")).encode("utf-8")
+
+
+def head_message(log: str, size: int, root_hex: str, end: int, ts: str, prev: str) -> bytes:
+    """The bytes a tree head's signature covers."""
+    return b"moneytrail-sth/v1\n" + json.dumps(
+        {"end": end, "log": log, "prev": prev, "root": root_hex, "size": size, "ts": ts},
+        sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass
+class Head:
+    size: int
+    root: bytes
+    end: int
+    ts: str
+    prev: str
+    log: str
+    sig: bytes
+    line: bytes
+
+    @classmethod
+    def parse(cls, line: bytes, log: str | None = None) -> "Head":
+        d = json.loads(line)
+        return cls(int(d["size"]), bytes.fromhex(d["root"]), int(d["end"]), d["ts"], d["prev"],
+                   d.get("log", log or ""), bytes.fromhex(d["sig"]), line)
+
+    def message(self) -> bytes:
+        return head_message(self.log, self.size, self.root.hex(), self.end, self.ts, self.prev)
+
+    def signature_ok(self, public_key) -> bool:
+        try:
+            public_key.verify(self.sig, self.message())
+            return True
+        except Exception:
+            return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "root": self.root.hex(), "end": self.end, "ts": self.ts,
+                "prev": self.prev, "log": self.log, "signature": self.sig.hex()}
+
+    def record(self) -> bytes:
+        """The head as kept beside the key: every signed field (the workspace id too) and the signature."""
+        return json.dumps({"size": self.size, "root": self.root.hex(), "end": self.end, "ts": self.ts,
+                           "prev": self.prev, "log": self.log, "sig": self.sig.hex()},
+                          separators=(",", ":")).encode()
+
+    def same(self, other: "Head") -> bool:
+        return (self.size, self.root, self.end, self.sig) == (other.size, other.root, other.end, other.sig)
+
+
+FRONTIER_RECORD = 8192  # 64 hashes in hex and the size fit; rewritten in place, padded
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    entries: int
+    heads: int
+    root: str
+    first_bad: int | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    public_key: str = ""
+    external_head: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class AuditLog:
+    """One workspace's audit log. Get it with :meth:`of` (one per open workspace)."""
+
+    def __init__(self, workspace_path: Path, log_id: str, anchor=None):
+        self.dir = audit_dir(Path(workspace_path))
+        self.log_path = self.dir / "log.jsonl"
+        self.heads_path = self.dir / "heads.jsonl"
+        self.frontier_path = self.dir / "frontier"
+        self.log_id = log_id
+        self._anchor = anchor          # callable(started: bool) -> bool: was the log started?
+        self._fds: tuple[int, int, int] | None = None
+        self._last: Head | None = None
+        self._sizes: tuple[int, int] = (-1, -1)
+        self._ext: bytes | None = None
+        self._frontier: Frontier | None = None
+        self._finalizer = None
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def of(cls, ws) -> "AuditLog":
+        log = ws.__dict__.get("_audit_log")
+        if log is None:
+            log_id = workspace_id(ws)
+
+            def anchor(start: bool, ws=ws) -> bool:
+                started = ws.scalar("SELECT audit_started_at FROM authority_state")
+                if start and started is None:
+                    ws.con.execute("UPDATE authority_state SET audit_started_at = ?, audit_folder = ?",
+                                   [_dt.datetime.now(_dt.timezone.utc), str(audit_dir(ws.path))])
+                return started is not None
+
+            log = cls(ws.path, log_id, anchor)
+            ws.__dict__["_audit_log"] = log
+        return log
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+        self._fds = None
+
+    def _open(self) -> tuple[int, int]:
+        if self._fds is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            lf = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            hf = os.open(self.heads_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            ff = os.open(self.frontier_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fds = (lf, hf, ff)
+            self._finalizer = weakref.finalize(self, _close_fds, lf, hf, ff)
+        return self._fds
+
+    # -- reading heads ---------------------------------------------------------------------------
+    @staticmethod
+    def _last_line(fd: int, size: int) -> bytes | None:
+        if size == 0:
+            return None
+        chunk = 8192
+        while True:
+            start = max(0, size - chunk)
+            buf = os.pread(fd, size - start, start)
+            body = buf[:-1] if buf.endswith(b"\n") else buf
+            i = body.rfind(b"\n")
+            if i >= 0 or start == 0:
+                return body[i + 1:]
+            chunk *= 4
+
+    def last_head(self) -> Head | None:
+        """The latest signed head in the workspace (None for an empty log)."""
+        if not self.heads_path.exists():
+            return None
+        with open(self.heads_path, "rb") as f:
+            line = self._last_line(f.fileno(), os.fstat(f.fileno()).st_size)
+        return Head.parse(line, self.log_id) if line else None
+
+    def heads(self) -> list[Head]:
+        if not self.heads_path.exists():
+            return []
+        return [Head.parse(l, self.log_id) for l in self.heads_path.read_bytes().splitlines() if l]
+
+    def _load_frontier(self, ff: int, last: Head) -> Frontier:
+        """The frontier at ``last``: cached, else the frontier file, else recomputed from the log;
+        whichever, it must fold to the signed root."""
+        f = self._frontier
+        if f is not None and f.size == last.size and f.root() == last.root:
+            return f
+        try:
+            d = json.loads(os.pread(ff, FRONTIER_RECORD, 0).strip() or b"null")
+            f = Frontier(int(d["size"]), [bytes.fromhex(h) for h in d["hashes"]])
+        except (ValueError, TypeError, KeyError):
+            f = None
+        if f is None or f.size != last.size or f.root() != last.root:
+            f = Frontier()
+            for line in self.lines()[:last.size]:
+                f.append(leaf_hash(line))
+            if f.size != last.size or f.root() != last.root:
+                raise AuditError(f"{self.log_path} no longer matches its last signed tree head (size {last.size}): "
+                                 f"run moneytrail audit verify")
+        return f
+
+    # -- appending --------------------------------------------------------------------------------
+    def append(self, entries: Iterable[dict[str, Any]]) -> list[int]:
+        """Append entries (dicts without ``seq``/``ts``) under one new signed head; their seqs."""
+        entries = list(entries)
+        if not entries:
+            return []
+        try:
+            return self._append(entries)
+        except AuditError:
+            raise
+        except (OSError, ValueError, KeyError) as e:
+            raise AuditError(f"cannot append to the audit log {self.log_path}: {e}") from None
+
+    def _append(self, entries: list[dict[str, Any]]) -> list[int]:
+        lf, hf, ff = self._open()
+        fcntl.flock(lf, fcntl.LOCK_EX)
+        try:
+            lsize, hsize = os.fstat(lf).st_size, os.fstat(hf).st_size
+            if (lsize, hsize) == self._sizes and self._last is not None:
+                last = self._last
+            else:
+                line = self._last_line(hf, hsize)
+                last = Head.parse(line, self.log_id) if line else None
+            self._check_tail(last, lsize)
+            self._check_external(last)
+            key = keys.signing_key(self.log_id, create=last is None)
+            if key is None:
+                raise AuditError(f"the audit log's signing key is not at {keys.key_path(self.log_id)}: "
+                                 f"restore the key folder ({keys.ENV_KEY_DIR}) that belongs to this workspace")
+            if last is None:
+                f = Frontier()
+                prev, end = ZERO, 0
+            else:
+                f = self._load_frontier(ff, last)
+                prev, end = hashlib.sha256(last.line).hexdigest(), last.end
+            ts = now_iso()
+            first = f.size
+            lines = []
+            for i, e in enumerate(entries):
+                line = encode_entry(first + i, ts, e)
+                f.append(leaf_hash(line))
+                lines.append(line)
+            data = b"\n".join(lines) + b"\n"
+            end += len(data)
+            root = f.root()
+            sig = key.sign(head_message(self.log_id, f.size, root.hex(), end, ts, prev))
+            head_line = json.dumps({"size": f.size, "root": root.hex(), "end": end, "ts": ts, "prev": prev,
+                                    "sig": sig.hex()}, separators=(",", ":")).encode()
+            _write_all(lf, data)
+            _write_all(hf, head_line + b"\n")
+            fr = json.dumps({"size": f.size, "hashes": [h.hex() for h in f.hashes]}, separators=(",", ":")).encode()
+            os.pwrite(ff, fr + b" " * (FRONTIER_RECORD - len(fr)), 0)
+            if os.environ.get(ENV_FSYNC, "") not in ("", "0"):
+                os.fsync(lf)
+                os.fsync(hf)
+            self._last = Head(f.size, root, end, ts, prev, self.log_id, sig, head_line)
+            self._frontier = f
+            self._ext = self._last.record()
+            keys.write_external_head(self.log_id, self._ext)
+            self._sizes = (lsize + len(data), hsize + len(head_line) + 1)
+            return list(range(first, f.size))
+        finally:
+            fcntl.flock(lf, fcntl.LOCK_UN)
+
+    def _check_tail(self, last: Head | None, log_size: int) -> None:
+        if last is None:
+            if log_size:
+                raise AuditError(f"{self.log_path} holds {log_size} bytes but no signed tree head covers "
+                                 f"them: run moneytrail audit verify")
+            if self._anchor is not None and self._anchor(True):
+                raise AuditError(f"the audit log of this workspace was started but {self.heads_path} is "
+                                 f"missing or empty (deleted?): restore the {self.dir.name} folder")
+            return
+        if log_size != last.end:
+            raise AuditError(f"{self.log_path} is {log_size} bytes but its last signed head covers {last.end}: "
+                             f"the log was changed outside moneytrail; run moneytrail audit verify")
+
+    def _check_external(self, last: Head | None) -> None:
+        ext = keys.read_external_head(self.log_id)
+        if ext is None:
+            if last is not None:
+                raise AuditError(f"the signed head kept beside the signing key ({keys.head_path(self.log_id)}) "
+                                 f"is missing, so a rolled-back log cannot be ruled out: restore it")
+            return
+        if ext == self._ext and last is self._last:
+            return
+        e = Head.parse(ext)
+        if last is not None and e.same(last):
+            return
+        have = last.size if last is not None else 0
+        if e.size > have:
+            raise AuditError(f"audit log rolled back: the signed head kept beside the key covers {e.size} "
+                             f"entries, this workspace's log only {have} (an older copy of the workspace?)")
+        match = next((h for h in self.heads() if h.size == e.size), None)
+        if match is None or not match.same(e):
+            raise AuditError(f"audit log forked: the signed head of size {e.size} kept beside the key is not "
+                             f"in this workspace's log (a copy of the workspace was used?)")
+
+    # -- reading entries ----------------------------------------------------------------------------
+    def lines(self) -> list[bytes]:
+        if not self.log_path.exists():
+            return []
+        data = self.log_path.read_bytes()
+        out = data.split(b"\n")
+        if out and out[-1] == b"":
+            out.pop()
+        return out
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
+        for line in self.lines()[start:stop]:
+            yield json.loads(line)
+
+    def size(self) -> int:
+        h = self.last_head()
+        return h.size if h else 0
+
+    # -- proofs -------------------------------------------------------------------------------------
+    def _tree(self, size: int) -> tuple[Tree, list[bytes]]:
+        lines = self.lines()
+        if size > len(lines):
+            raise AuditError(f"the audit log holds {len(lines)} entries, not {size}")
+        return Tree([leaf_hash(l) for l in lines[:size]]), lines
+
+    def inclusion(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """An inclusion proof of entry ``index`` in the tree of ``size`` (default: the latest head)."""
+        last = self.last_head()
+        size = (last.size if last else 0) if size is None else size
+        if not 0 <= index < size:
+            raise AuditError(f"no entry {index} in a log of {size} entries (entries are numbered from 0)")
+        tree, lines = self._tree(size)
+        path = tree.inclusion_path(index, size)
+        root = tree.root(size)
+        head = next((h for h in self.heads() if h.size == size), None)
+        return {"index": index, "tree_size": size, "leaf_hash": leaf_hash(lines[index]).hex(),
+                "root": root.hex(), "inclusion_path": [p.hex() for p in path],
+                "entry": json.loads(lines[index]),
+                "verified": verify_inclusion(index, size, leaf_hash(lines[index]), path, root)
+                and (head is None or head.root == root),
+                "signed_head": head.to_dict() if head else None}
+
+    def consistency(self, old: int, new: int | None = None) -> dict[str, Any]:
+        last = self.last_head()
+        new = (last.size if last else 0) if new is None else new
+        if not 0 < old <= new:
+            raise AuditError(f"a consistency proof needs 0 < OLD <= NEW, got {old} and {new} "
+                             f"(every log extends the empty one, so size 0 proves nothing)")
+        tree, _ = self._tree(new)
+        proof = tree.consistency_proof(old, new)
+        r1, r2 = tree.root(old), tree.root(new)
+        heads = {h.size: h for h in self.heads()}
+        ok = verify_consistency(old, new, proof, r1, r2)
+        for size, r in ((old, r1), (new, r2)):
+            if size in heads and heads[size].root != r:
+                ok = False
+        return {"old_size": old, "new_size": new, "old_root": r1.hex(), "new_root": r2.hex(),
+                "consistency_path": [p.hex() for p in proof], "verified": ok,
+                "old_head": heads[old].to_dict() if old in heads else None,
+                "new_head": heads[new].to_dict() if new in heads else None}
+
+    # -- verification ----------------------------------------------------------------------------------
+    def verify(self, public_key: str | os.PathLike | None = None) -> VerifyReport:
+        """Check the whole log; the report names the first bad entry (see docs/authority.md)."""
+        t0 = time.perf_counter()
+        pk, pk_from = keys.load_public_key(public_key, self.log_id)
+        raw_heads = self.heads_path.read_bytes().splitlines() if self.heads_path.exists() else []
+        lines = self.lines()
+        rep = VerifyReport(ok=True, entries=len(lines), heads=len(raw_heads), root=EMPTY_ROOT.hex(),
+                           public_key=pk_from)
+        if not raw_heads and not lines and self._anchor is not None and self._anchor(False):
+            rep.problems.append(f"entry 0: the log of this workspace was started but {self.dir} holds no entries "
+                                f"(deleted?)")
+            rep.first_bad = 0
+        if pk is None:
+            rep.problems.append(f"no public key: none at {keys.public_key_path(self.log_id)}; pass --public-key")
+
+        # 1. the heads: readable, chained, increasing, sealed by the last one's signature
+        heads: list[Head] = []
+        prev = ZERO
+        for k, line in enumerate(raw_heads):
+            try:
+                h = Head.parse(line, self.log_id)
+            except (ValueError, KeyError, TypeError):
+                rep.problems.append(f"signed head {k} is not readable (altered)")
+                break
+            if h.prev != prev or h.log != self.log_id or (heads and h.size <= heads[-1].size):
+                rep.problems.append(f"signed head {k} (size {h.size}) does not follow head {k - 1} "
+                                    f"(heads altered, removed or reordered)")
+                break
+            heads.append(h)
+            prev = hashlib.sha256(line).hexdigest()
+        if heads and pk is not None and not heads[-1].signature_ok(pk):
+            rep.problems.append(f"the latest signed head (size {heads[-1].size}) has a bad signature")
+            # fall back to the longest prefix whose last head is properly signed
+            while heads and not heads[-1].signature_ok(pk):
+                heads.pop()
+
+        # 2. the entries, against the heads
+        f = Frontier()
+        hi = 0
+        offset = 0
+        lo_of_head = 0
+        for i, line in enumerate(lines):
+            if not line.startswith(b'{"seq":%d,' % i):
+                # the entries since the last confirmed head are not confirmed either: name the first
+                rep.first_bad = lo_of_head
+                try:
+                    got = json.loads(line).get("seq")
+                    what = f"holds entry {got}" if got is not None else "has no sequence number"
+                except ValueError:
+                    what = "is not a log entry"
+                also = (f" (entries {lo_of_head}-{i - 1}, signed with it, are not confirmed either)"
+                        if i > lo_of_head else "")
+                rep.problems.append(f"entry {lo_of_head}: entry {i} {what}: entries were deleted, inserted "
+                                    f"or reordered{also}")
+                break
+            f.append(leaf_hash(line))
+            offset += len(line) + 1
+            if hi < len(heads) and f.size == heads[hi].size:
+                h = heads[hi]
+                if f.root() != h.root or offset != h.end:
+                    rep.first_bad = lo_of_head
+                    span = (f"entry {lo_of_head}" if h.size - lo_of_head == 1
+                            else f"entries {lo_of_head}-{h.size - 1} (one of them)")
+                    rep.problems.append(f"entry {lo_of_head}: {span} no longer match the signed tree head "
+                                        f"of size {h.size} made {h.ts}: changed after it was signed")
+                    break
+                lo_of_head = h.size
+                hi += 1
+        else:
+            covered = heads[-1].size if heads else 0
+            if len(lines) > covered:
+                rep.first_bad = covered
+                rep.problems.append(f"entry {covered}: entries {covered}-{len(lines) - 1} are not covered by "
+                                    f"any signed tree head (added outside moneytrail)")
+            elif heads and len(lines) < heads[-1].size:
+                rep.first_bad = len(lines)
+                rep.problems.append(f"entry {len(lines)}: missing; the signed tree head of size "
+                                    f"{heads[-1].size} covers entries up to {heads[-1].size - 1} "
+                                    f"(entries deleted from the end)")
+        if rep.first_bad is None:
+            rep.root = f.root().hex()
+
+        # 3. the head kept beside the key: rollback and fork detection
+        ext_raw = keys.read_external_head(self.log_id)
+        if ext_raw is None:
+            if heads:
+                rep.warnings.append(f"no signed head beside the key ({keys.head_path(self.log_id)}): "
+                                    f"a rollback to an older copy cannot be ruled out")
+        else:
+            e = Head.parse(ext_raw)
+            rep.external_head = e.size
+            if pk is not None and not e.signature_ok(pk):
+                rep.problems.append(f"the signed head beside the key ({keys.head_path(self.log_id)}) has a bad signature")
+            elif e.size > len(lines) or (heads and e.size > heads[-1].size):
+                if rep.first_bad is None or rep.first_bad > min(len(lines), heads[-1].size if heads else 0):
+                    rep.first_bad = min(len(lines), heads[-1].size if heads else 0)
+                rep.problems.append(f"rolled back: the signed head kept beside the key covers {e.size} entries "
+                                    f"(signed {e.ts}) but this log has {len(lines)}; entry {rep.first_bad} "
+                                    f"onwards are gone")
+            else:
+                match = next((h for h in heads if h.size == e.size), None)
+                if match is None or not match.same(e):
+                    rep.problems.append(f"forked: the signed head of size {e.size} kept beside the key is not "
+                                        f"in this log (a different copy of the workspace?)")
+        rep.ok = not rep.problems
+        rep.seconds = round(time.perf_counter() - t0, 3)
+        return rep
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def workspace_id(ws) -> str:
+    wid = ws.__dict__.get("_workspace_id")
+    if wid is None:
+        wid = ws.scalar("SELECT workspace_id FROM authority_state LIMIT 1")
+        if not wid:
+            raise AuditError(f"workspace {ws.path} has no id (schema older than 0004?)")
+        ws.__dict__["_workspace_id"] = wid
+    return wid

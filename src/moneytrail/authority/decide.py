@@ -1,0 +1,438 @@
+"""Deciding: the Cedar policy set (parsed once per process), the entities a decision sees, and
+:func:`guard`, which decides, records the decision in the audit log and raises when denied.
+
+A case-scoped command is decided once per grant the officer holds: for grant *g*, Cedar is
+asked about the action on the case and, for every protected source the command will read
+(federal tax information, grand-jury material), about ``read`` on that source, all with
+``context.grant = g`` and ``context.now`` = the server's clock. The command is allowed under
+the first grant for which every answer is Allow; the decision names the permit policy and
+that grant. Otherwise it is denied, naming for each grant the forbid policies that applied
+(or "no policy permits" when none did: deny by default).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import json
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from moneytrail.authority.legal import classify_tags, norm_key
+from moneytrail.errors import MoneytrailError
+
+CASE_ACTIONS = ("ingest", "detect", "score", "trace", "report", "findings", "export", "run", "sources",
+                "quarantine", "case_open", "case_update", "case_read")
+# case-scoped actions that read the workspace's evidence (every source, unless told which)
+DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine")
+ADMIN_ACTIONS = ("registry_change", "registry_read")
+AUDIT_ACTIONS = ("audit_read", "audit_verify")
+ACTIONS = CASE_ACTIONS + ADMIN_ACTIONS + AUDIT_ACTIONS
+
+
+class AccessDenied(MoneytrailError):
+    """The Cedar policies denied the command. The message names the policies and grants, and the
+    audit entry that recorded the denial. ``decision`` holds the :class:`Decision`."""
+
+    def __init__(self, decision: "Decision"):
+        self.decision = decision
+        super().__init__(decision.message())
+
+
+class PolicyError(MoneytrailError):
+    """The packaged Cedar policies or schema do not load or validate (a broken installation)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    action: str
+    officer: str
+    case: str | None
+    grant: str | None                 # the grant the decision rests on (allowed case actions)
+    policies: tuple[str, ...]         # determining policies (@id of each)
+    reasons: tuple[str, ...]          # one line per grant considered, or why none was
+    audit_seq: int | None = None      # the audit-log entry that records this decision
+    resource: dict[str, Any] = field(default_factory=dict)
+
+    def message(self) -> str:
+        who = f"officer {self.officer!r}"
+        where = f" in case {self.case!r}" if self.case else ""
+        if self.allowed:
+            on = f" under grant {self.grant!r}" if self.grant else ""
+            return f"{who} may {self.action}{where}{on} (policy {', '.join(self.policies)})"
+        why = "; ".join(self.reasons) or "no policy permits it (deny by default)"
+        seq = f" [audit entry {self.audit_seq}]" if self.audit_seq is not None else ""
+        return f"access denied: {who} may not {self.action}{where}: {why}{seq}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "action": self.action, "officer": self.officer, "case": self.case,
+                "grant": self.grant, "policies": list(self.policies), "reasons": list(self.reasons),
+                "audit_seq": self.audit_seq}
+
+
+# -- the policy set ------------------------------------------------------------------------------
+
+class Engine:
+    """The packaged policies and schema, validated and parsed once."""
+
+    def __init__(self) -> None:
+        import cedarpy
+
+        base = resources.files("moneytrail.authority")
+        files = sorted((p for p in base.joinpath("policies").iterdir() if p.name.endswith(".cedar")),
+                       key=lambda p: p.name)
+        self.policy_text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+        self.schema_text = base.joinpath("schema.cedarschema").read_text(encoding="utf-8")
+        res = cedarpy.validate_policies(self.policy_text, self.schema_text)
+        if not res.validation_passed:
+            raise PolicyError("the packaged Cedar policies do not validate against the schema: "
+                              + "; ".join(str(e) for e in res.errors))
+        self._cedar = cedarpy
+        self.policies = cedarpy.PolicySet.from_str(self.policy_text)
+        self.schema = cedarpy.Schema.from_str(self.schema_text)
+        self.policy_ids = _policy_ids(self.policy_text)
+
+    # Requests and entities are checked against the schema only when ``strict`` (the tests
+    # run strict): moneytrail builds them itself, and a policy that fails to evaluate (a
+    # missing attribute, a wrong type) denies the request anyway (fail closed, below).
+    strict = False
+
+    def authorize(self, requests: list[dict], entities: list[dict]) -> list[tuple[bool, tuple[str, ...], list[str]]]:
+        """(allowed, determining policy @ids, errors) per request. A request whose evaluation
+        raised an error in any policy is denied (fail closed)."""
+        res = self._cedar.is_authorized_batch(requests, self.policies, json.dumps(entities),
+                                              schema=self.schema if self.strict else None)
+        out = []
+        for r in res:
+            d = r.diagnostics
+            ann = d.id_annotations_by_reason
+            ids = tuple(ann.get(p, p) for p in d.reasons)
+            errs = list(d.errors)
+            out.append((r.allowed and not errs, ids, errs))
+        return out
+
+
+def _policy_ids(text: str) -> list[str]:
+    import re
+    return re.findall(r'@id\("([^"]+)"\)', text)
+
+
+_ENGINE: Engine | None = None
+
+
+def engine() -> Engine:
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = Engine()
+    return _ENGINE
+
+
+# -- the registry as entities ------------------------------------------------------------------------
+
+def registry_doc(ws) -> str:
+    """The registry as the JSON document decisions read (authority_state.registry)."""
+    officers = {o: {"home_agency": a, "roles": list(r or [])}
+                for o, a, r in ws.query("SELECT officer_id, home_agency, roles FROM officers")}
+    grants: dict[str, list] = {}
+    for g in ws.records("""
+            SELECT officer_id, grant_id, status, functions, jurisdictions,
+                   coalesce(epoch(valid_from), 0)::BIGINT AS valid_from,
+                   coalesce(epoch(valid_until + INTERVAL 1 DAY), 0)::BIGINT AS valid_until,
+                   coalesce(epoch(training_expires + INTERVAL 1 DAY), 0)::BIGINT AS training_expires,
+                   CAST(revoked_at AS VARCHAR) AS revoked_at, revocation_reason,
+                   CAST(valid_until AS VARCHAR) AS valid_until_date,
+                   CAST(training_expires AS VARCHAR) AS training_expires_date
+            FROM grants ORDER BY grant_id"""):
+        grants.setdefault(g.pop("officer_id"), []).append(g)
+    cases = {c: {"function": f, "jurisdiction": j, "status": st, "members": [], "disclosures": [],
+                 "fti_subjects": []}
+             for c, f, j, st in ws.query("SELECT case_id, function, jurisdiction, status FROM cases")}
+    for c, o in ws.query("SELECT case_id, officer_id FROM case_members WHERE removed_at IS NULL "
+                         "ORDER BY added_at, officer_id"):
+        if c in cases:
+            cases[c]["members"].append(o)
+    for c, o in ws.query("SELECT case_id, officer_id FROM case_disclosures WHERE withdrawn_at IS NULL "
+                         "ORDER BY noted_at, officer_id"):
+        if c in cases:
+            cases[c]["disclosures"].append(o)
+    for c, subs in ws.query("SELECT case_id, subjects FROM case_authorities WHERE withdrawn_at IS NULL "
+                            "ORDER BY recorded_at"):
+        if c in cases:
+            cases[c]["fti_subjects"] += [s for s in subs or [] if s not in cases[c]["fti_subjects"]]
+    return json.dumps({"officers": officers, "grants": grants, "cases": cases}, sort_keys=True)
+
+
+def refresh_registry_doc(ws) -> None:
+    ws.con.execute("UPDATE authority_state SET registry = ?, registry_version = registry_version + 1",
+                   [registry_doc(ws)])
+
+
+def snapshot(ws, officer: str, case: str | None, *, sources: bool = True) -> dict[str, Any]:
+    """Everything a decision for ``officer`` in ``case`` needs: the registry document (one row)
+    and, for commands that read evidence, the sources' legal-basis tags (read live)."""
+    rows = ws.con.execute("SELECT workspace_id, registry FROM authority_state").fetchall()
+    row = rows[0] if rows else None
+    if row is None:
+        raise PolicyError(f"workspace {ws.path} has no authority state (schema older than 0004?)")
+    ws.__dict__.setdefault("_workspace_id", row[0])
+    doc = json.loads(row[1]) if row[1] else {"officers": {}, "grants": {}, "cases": {}}
+    cases = doc["cases"]
+    mine = sorted(c for c, v in cases.items() if v["status"] == "open" and officer in v["members"])
+    case_id = case if case is not None else (mine[0] if len(mine) == 1 else None)
+    c = cases.get(case_id) if case_id is not None else None
+    tagged = []
+    if sources:
+        tagged = [{"id": sid, "tags": tags} for sid, tags in
+                  ws.con.execute("SELECT source_id, legal_basis FROM sources").fetchall() if tags]
+    return {"n_officers": len(doc["officers"]), "officer": doc["officers"].get(officer),
+            "grants": doc["grants"].get(officer, []), "my_cases": mine, "case_id": case_id,
+            "case": c, "members": (c or {}).get("members", []), "disclosures": (c or {}).get("disclosures", []),
+            "fti_subjects": (c or {}).get("fti_subjects", []), "tagged_sources": tagged}
+
+
+def _uid(t: str, i: str) -> dict:
+    return {"type": t, "id": str(i)}
+
+
+def _ref(t: str, i: str) -> dict:
+    return {"__entity": {"type": t, "id": str(i)}}
+
+
+def epoch(d: _dt.date | _dt.datetime) -> int:
+    if isinstance(d, _dt.datetime):
+        return int(d.timestamp())
+    return calendar.timegm(d.timetuple())
+
+
+# -- guard ------------------------------------------------------------------------------------------------
+
+_COMMAND: list[str] = []
+
+
+def set_command(argv: list[str] | None) -> None:
+    """The command line being run, for the audit entries (set by the CLI)."""
+    _COMMAND[:] = list(argv or [])
+
+
+def decide(ws, action: str, *, officer: str, case: str | None = None,
+           resource: dict[str, Any] | None = None, now: float | None = None) -> Decision:
+    """The decision :func:`guard` would take, without recording it (for previews and for
+    diagnosing a damaged log; anything that goes on to read or change data uses ``guard``)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+    t = int(time.time() if now is None else now)
+    snap = snapshot(ws, officer, None if action == "case_open" else case, sources=action in DATA_ACTIONS)
+    d = _decide(action, officer, case, dict(resource or {}), snap, t)
+    return Decision(d.allowed, action, officer, d.case, d.grant, d.policies, d.reasons, None, dict(resource or {}))
+
+
+def guard(ws, action: str, *, officer: str, case: str | None = None,
+          resource: dict[str, Any] | None = None, now: float | None = None,
+          raise_on_deny: bool = True) -> Decision:
+    """Decide ``action`` for ``officer`` (in ``case``) with the Cedar policies, append the
+    decision to the workspace's audit log, and return it; raise :class:`AccessDenied` when it is
+    a denial (after it is logged). If the decision cannot be logged, :class:`AuditError` is raised
+    and nothing may proceed.
+
+    ``case`` None means: the one open case ``officer`` is a member of (the decision says which;
+    none or several is a denial). ``resource`` describes the object: for ``ingest`` the new
+    source's ``legal_basis`` tags; for reading commands optionally ``sources`` (ids read; default
+    all); for ``case_open`` the prospective case's ``function`` and ``jurisdiction``; for registry
+    changes ``becomes_registrar`` when bootstrapping an empty registry. Everything in it is
+    recorded in the audit entry. ``now`` (seconds since the epoch) is for tests of the Python API
+    only; commands always decide on the server's clock.
+    """
+    from moneytrail.audit import append
+
+    d = decide(ws, action, officer=officer, case=case, resource=resource, now=now)
+    entry = {"kind": "decision", "action": action, "officer": officer, "case": d.case,
+             "allowed": d.allowed, "policies": list(d.policies), "grant": d.grant,
+             "reasons": list(d.reasons), "resource": d.resource}
+    if now is not None:
+        entry["decided_at"] = int(now)
+    if _COMMAND:
+        entry["command"] = _COMMAND
+    seq = append(ws, entry)
+    d = Decision(d.allowed, action, officer, d.case, d.grant, d.policies, d.reasons, seq, d.resource)
+    if not d.allowed and raise_on_deny:
+        raise AccessDenied(d)
+    return d
+
+
+def _officer_entity(officer: str, snap: dict) -> dict:
+    o = snap["officer"]
+    return {"uid": _uid("Officer", officer),
+            "attrs": {"registered": o is not None, "home_agency": (o or {}).get("home_agency") or "",
+                      "roles": list((o or {}).get("roles") or [])}, "parents": []}
+
+
+def _grant_entity(officer: str, g: dict | None) -> dict:
+    if g is None:
+        return {"uid": _uid("Grant", "(none)"),
+                "attrs": {"held": False, "officer": _ref("Officer", officer), "activated": False, "revoked": False,
+                          "functions": [], "jurisdictions": [], "valid_from": 0, "valid_until": 0,
+                          "training_expires": 0}, "parents": []}
+    return {"uid": _uid("Grant", g["grant_id"]),
+            "attrs": {"held": True, "officer": _ref("Officer", officer),
+                      "activated": g["status"] in ("active", "revoked"), "revoked": g["status"] == "revoked",
+                      "functions": list(g["functions"] or []),
+                      "jurisdictions": [norm_key(j) for j in g["jurisdictions"] or []],
+                      "valid_from": int(g["valid_from"]), "valid_until": int(g["valid_until"]),
+                      "training_expires": int(g["training_expires"])}, "parents": []}
+
+
+def _decide(action: str, officer: str, case: str | None, resource: dict, snap: dict, now: int) -> Decision:
+    eng = engine()
+    principal = _uid("Officer", officer)
+    entities = [_officer_entity(officer, snap)]
+
+    if action in ADMIN_ACTIONS or action in AUDIT_ACTIONS:
+        rtype, rid = ("Registry", "registry") if action in ADMIN_ACTIONS else ("AuditLog", "audit-log")
+        attrs = {"empty": snap["n_officers"] == 0} if rtype == "Registry" else {}
+        entities.append({"uid": _uid(rtype, rid), "attrs": attrs, "parents": []})
+        req = {"principal": principal, "action": _uid("Action", action), "resource": _uid(rtype, rid),
+               "context": {"now": now, "becomes_registrar": bool(resource.get("becomes_registrar"))}}
+        (ok, ids, errs), = eng.authorize([req], entities)
+        reasons = () if ok else (_admin_reason(action, officer, snap, errs),)
+        return Decision(ok, action, officer, None, None, ids if ok else ("default-deny",), reasons)
+
+    # -- case-scoped ------------------------------------------------------------------------------
+    note = ""
+    if action == "case_open":
+        case_id = case
+        members = [officer]
+        disclosures: list = []
+        c = {"exists": True, "open": True, "function": str(resource.get("function", "")),
+             "jurisdiction": norm_key(resource.get("jurisdiction", "")), "members": [_ref("Officer", officer)],
+             "disclosure_list": [], "fti_subjects": []}
+    else:
+        case_id = snap["case_id"]
+        row = snap["case"]
+        if case is None and case_id is None:
+            mine = snap["my_cases"] or []
+            note = (f"no case given (--case CASE) and {officer!r} is a member of "
+                    + ("no open case" if not mine else f"{len(mine)} open cases ({', '.join(mine)})"))
+        members = snap["members"] or []
+        disclosures = snap["disclosures"] or []
+        c = {"exists": row is not None, "open": bool(row and row["status"] == "open"),
+             "function": (row or {}).get("function") or "",
+             "jurisdiction": norm_key((row or {}).get("jurisdiction") or ""),
+             "members": [_ref("Officer", m) for m in members],
+             "disclosure_list": [_ref("Officer", m) for m in disclosures],
+             "fti_subjects": sorted({norm_key(s) for s in snap["fti_subjects"] or []})}
+    snap = {**snap, "case_attrs": c}
+    case_uid = _uid("Case", case_id or "(none)")
+    entities.append({"uid": case_uid, "attrs": c, "parents": []})
+
+    # the protected sources this command reads
+    protected: list[tuple[str, dict]] = []
+    if action == "ingest" and resource.get("legal_basis"):
+        cl = classify_tags(resource["legal_basis"])
+        if cl["fti"] or cl["grand_jury"]:
+            protected.append(("new", cl))
+    if action in DATA_ACTIONS:
+        only = resource.get("sources")
+        only = None if only is None else {int(s) for s in only}
+        for s in snap["tagged_sources"] or []:
+            if only is not None and int(s["id"]) not in only:
+                continue
+            cl = classify_tags(s["tags"])
+            if cl["fti"] or cl["grand_jury"]:
+                protected.append((str(s["id"]), cl))
+    for sid, cl in protected:
+        entities.append({"uid": _uid("Source", sid), "attrs": cl, "parents": []})
+
+    grants = snap["grants"] or []
+    candidates = grants or [None]
+    for g in candidates:
+        entities.append(_grant_entity(officer, g))
+    requests = []
+    for g in candidates:
+        gref = _ref("Grant", g["grant_id"] if g else "(none)")
+        requests.append({"principal": principal, "action": _uid("Action", action), "resource": case_uid,
+                         "context": {"now": now, "grant": gref}})
+        for sid, _ in protected:
+            requests.append({"principal": principal, "action": _uid("Action", "read"),
+                             "resource": _uid("Source", sid),
+                             "context": {"now": now, "grant": gref, "case": _ref("Case", case_uid["id"])}})
+    results = eng.authorize(requests, entities)
+    per = 1 + len(protected)
+    reasons = []
+    for i, g in enumerate(candidates):
+        chunk = results[i * per:(i + 1) * per]
+        if all(ok for ok, _, _ in chunk):
+            pol = list(chunk[0][1])
+            for ok, ids, _ in chunk[1:]:
+                pol += [p for p in ids if p not in pol]
+            return Decision(True, action, officer, case_id, g["grant_id"] if g else None, tuple(pol), ())
+        reasons.append(_case_reason(g, chunk, protected, snap, now))
+    forbids = []
+    for i in range(len(results)):
+        for p in results[i][1]:
+            if p not in forbids and not results[i][0]:
+                forbids.append(p)
+    if note:
+        reasons.insert(0, note)
+    return Decision(False, action, officer, case_id, None, tuple(forbids) or ("default-deny",), tuple(reasons))
+
+
+# -- explanations --------------------------------------------------------------------------------------
+
+def _day(v) -> str:
+    return str(v)[:10] if v is not None else "?"
+
+
+_EXPLAIN = {
+    "unregistered-officer": lambda g, s: "not a registered officer of this workspace",
+    "no-grant": lambda g, s: "holds no deputization grant",
+    "grant-of-another-officer": lambda g, s: "the grant is another officer's",
+    "grant-not-activated": lambda g, s: "not activated (a draft: moneytrail authority grant activate)",
+    "grant-revoked": lambda g, s: f"revoked {_day(g.get('revoked_at'))}: {g.get('revocation_reason')}",
+    "grant-not-yet-valid": lambda g, s: "not yet valid",
+    "grant-expired": lambda g, s: f"expired after {_day(g.get('valid_until_date'))}",
+    "training-expired": lambda g, s: f"training certification expired after {_day(g.get('training_expires_date'))}",
+    "non-financial-function": lambda g, s: (f"case function {s['case_attrs']['function']!r} is not a "
+                                            f"financial-investigation function and unlocks nothing"),
+    "function-not-granted": lambda g, s: "does not grant the case's function",
+    "jurisdiction-not-granted": lambda g, s: "does not cover the case's jurisdiction",
+    "no-such-case": lambda g, s: "no such case",
+    "case-closed": lambda g, s: "the case is closed",
+    "not-a-case-member": lambda g, s: "not a member of the case",
+    "fti-needs-6103i-authority": lambda g, s: ("federal tax information (26 U.S.C. 6103) without a 6103(i) "
+                                               "court order or request on the case naming its subject"),
+    "fti-names-no-subject": lambda g, s: ("federal tax information that names no taxpayer (tag fti:NAME) "
+                                          "cannot be read under any authority"),
+    "grand-jury-disclosure-list": lambda g, s: ("grand-jury material (Fed. R. Crim. P. 6(e)): not on the "
+                                                "case's disclosure list"),
+}
+
+
+def _case_reason(g: dict | None, chunk, protected, snap, now) -> str:
+    parts = []
+    for j, (ok, ids, errs) in enumerate(chunk):
+        if ok:
+            continue
+        src = "" if j == 0 else f"source {protected[j - 1][0]}: "
+        if errs:
+            parts.append(f"{src}policy evaluation error ({errs[0]})")
+        elif ids:
+            parts += [f"{src}{p} ({_EXPLAIN.get(p, lambda g, s: p)(g or {}, snap)})" for p in ids]
+        else:
+            parts.append(f"{src}no policy permits it (deny by default)")
+    name = f"grant {g['grant_id']!r}" if g else "no grant"
+    return f"{name}: " + ", ".join(parts)
+
+
+def _admin_reason(action: str, officer: str, snap: dict, errs) -> str:
+    if errs:
+        return f"policy evaluation error ({errs[0]})"
+    if snap["officer"] is None:
+        if snap["n_officers"] == 0 and action == "registry_change":
+            return ("the registry is empty: the first change must make you its registrar "
+                    "(moneytrail authority init, or authority import of a file that lists you as registrar)")
+        return "unregistered-officer (not a registered officer of this workspace)"
+    need = {"registry_change": "the registrar role", "audit_read": "the auditor or registrar role"}.get(action)
+    return f"no policy permits it (deny by default){': needs ' + need if need else ''}"

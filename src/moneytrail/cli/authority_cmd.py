@@ -1,0 +1,480 @@
+"""``moneytrail authority``, ``moneytrail case``, ``moneytrail audit`` and ``moneytrail bench audit``.
+
+Registered on the main app by ``moneytrail.cli.main._load_command_modules``. Thin commands over
+:mod:`moneytrail.authority.registry` and :mod:`moneytrail.audit`; every one is decided by the
+Cedar policies and recorded in the audit log (docs/authority.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from moneytrail.cli.identity import current_case, current_officer
+from moneytrail.cli.main import WorkspaceOpt, _open, app, bench_app
+
+authority_app = typer.Typer(no_args_is_help=True, help="The registry: agencies, officers, deputization grants.")
+agency_app = typer.Typer(no_args_is_help=True, help="Agencies of the task force.")
+officer_app = typer.Typer(no_args_is_help=True, help="Officers (unique ids, home agency, roles).")
+grant_app = typer.Typer(no_args_is_help=True, help="Deputization grants: add, activate, revoke.")
+case_app = typer.Typer(no_args_is_help=True, help="Cases: open, members, 6103(i) authorities, 6(e) disclosure list.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log: verify, proofs, entries.")
+app.add_typer(authority_app, name="authority")
+app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
+authority_app.add_typer(agency_app, name="agency")
+authority_app.add_typer(officer_app, name="officer")
+authority_app.add_typer(grant_app, name="grant")
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, default=str, indent=1)
+
+
+def _ok(d) -> None:
+    typer.echo(f"{d.message()} [audit entry {d.audit_seq}]")
+
+
+# -- authority --------------------------------------------------------------------------------------
+
+@authority_app.command("init")
+def authority_init(
+    agency: str = typer.Option(..., "--agency", help="id of your agency"),
+    agency_name: str = typer.Option(..., "--agency-name"),
+    agency_kind: Optional[str] = typer.Option(None, "--agency-kind", help="federal | state | local | tribal | other"),
+    name: str = typer.Option(..., "--name", help="your name (you become the registry's registrar)"),
+    role: List[str] = typer.Option([], "--role", help="another role for you: auditor"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Start the registry of a new workspace, with you (--as) as its registrar."""
+    from moneytrail.authority.registry import init_registry
+
+    officer = current_officer()
+    with _open(workspace, create=True, guard=False) as ws:
+        d = init_registry(ws, officer, agency=agency, agency_name=agency_name, agency_kind=agency_kind,
+                          officer_name=name, roles=role)
+        typer.echo(f"{ws.path}: registry started; {officer} is its registrar [audit entry {d.audit_seq}]")
+
+
+@authority_app.command("import")
+def authority_import(
+    file: Path = typer.Argument(..., help="task-force YAML: agencies, officers, grants (docs/authority.md)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Import a task force's agencies, officers and grants (creates the workspace if needed)."""
+    from moneytrail.authority.registry import RegistryError, import_taskforce
+
+    officer = current_officer()
+    if not file.is_file():
+        raise RegistryError(f"{file}: task-force file not found")
+    with _open(workspace, create=True, guard=False) as ws:
+        res = import_taskforce(ws, officer, file)
+    typer.echo(f"{file}: added {len(res['added'])} record(s)"
+               + (f", skipped {len(res['skipped'])} already present ({', '.join(res['skipped'])})"
+                  if res["skipped"] else ""))
+
+
+@authority_app.command("list")
+def authority_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+    """Agencies, officers and grants, with each grant's state (active, expired, revoked, draft)."""
+    from moneytrail.authority.registry import registry_view
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        v = registry_view(ws, officer)
+    if as_json:
+        typer.echo(_json(v))
+        return
+    for a in v["agencies"]:
+        typer.echo(f"agency  {a['agency_id']}: {a['name']}" + (f" ({a['kind']})" if a["kind"] else ""))
+    for o in v["officers"]:
+        typer.echo(f"officer {o['officer_id']}: {o['name']}, {o['home_agency']}"
+                   + (f" [{', '.join(o['roles'])}]" if o["roles"] else ""))
+    for g in v["grants"]:
+        extra = ""
+        if g["state"] == "revoked":
+            extra = f": {g['revocation_reason']}"
+        elif g.get("cannot_activate_because"):
+            extra = f": cannot activate: {'; '.join(g['cannot_activate_because'])}"
+        typer.echo(f"grant   {g['grant_id']}: {g['officer_id']}, {g['state']}, "
+                   f"{', '.join(g['functions']) or '-'} in {', '.join(g['jurisdictions']) or '-'}, "
+                   f"{g['valid_from'] or '?'} to {g['valid_until'] or '?'}{extra}")
+
+
+@authority_app.command("whoami")
+def authority_whoami(workspace: Optional[Path] = WorkspaceOpt):
+    """The acting officer (and where that came from), their grants and open cases."""
+    from moneytrail.authority.registry import grant_state
+    from moneytrail.authority.decide import guard
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        guard(ws, "registry_read", officer=officer, resource={"what": "whoami"})
+        grants = ws.records("SELECT * FROM grants WHERE officer_id = ? ORDER BY grant_id", [officer])
+        cases = [r[0] for r in ws.query(
+            "SELECT c.case_id FROM cases c JOIN case_members m ON m.case_id = c.case_id AND m.removed_at IS NULL "
+            "WHERE m.officer_id = ? AND c.status = 'open' ORDER BY 1", [officer])]
+    typer.echo(f"officer {officer}" + (f", case {current_case()}" if current_case() else ""))
+    for g in grants:
+        typer.echo(f"  grant {g['grant_id']}: {grant_state(g)}: {', '.join(g['functions'])} in "
+                   f"{', '.join(g['jurisdictions'])}")
+    typer.echo(f"  open cases: {', '.join(cases) or 'none'}")
+
+
+@agency_app.command("add")
+def agency_add(agency: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
+               kind: Optional[str] = typer.Option(None, "--kind"), workspace: Optional[Path] = WorkspaceOpt):
+    """Register an agency."""
+    from moneytrail.authority.registry import add_agency
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(add_agency(ws, officer, agency, name, kind))
+
+
+@officer_app.command("add")
+def officer_add(officer_id: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
+                agency: str = typer.Option(..., "--agency", help="home agency"),
+                role: List[str] = typer.Option([], "--role", help="registrar | auditor (repeatable)"),
+                workspace: Optional[Path] = WorkspaceOpt):
+    """Register an officer (unique id, home agency)."""
+    from moneytrail.authority.registry import add_officer
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(add_officer(ws, officer, officer_id, name, agency, role))
+
+
+@grant_app.command("add")
+def grant_add(
+    grant: str = typer.Argument(..., help="grant id"),
+    officer_id: str = typer.Option(..., "--officer", help="the deputized officer"),
+    deputizing_official: Optional[str] = typer.Option(None, "--deputizing-official"),
+    deputizing_agency: Optional[str] = typer.Option(None, "--deputizing-agency"),
+    consent_official: Optional[str] = typer.Option(None, "--consent-official",
+                                                   help="who consented for the officer's home agency"),
+    consent_date: Optional[str] = typer.Option(None, "--consent-date"),
+    statute: Optional[str] = typer.Option(None, "--statute", help="e.g. '8 U.S.C. 1103(a)(6)'"),
+    function: List[str] = typer.Option([], "--function", help="granted function (repeatable)"),
+    jurisdiction: List[str] = typer.Option([], "--jurisdiction", help="(repeatable)"),
+    valid_from: Optional[str] = typer.Option(None, "--valid-from", help="YYYY-MM-DD"),
+    valid_until: Optional[str] = typer.Option(None, "--valid-until", help="YYYY-MM-DD, inclusive"),
+    training_course: Optional[str] = typer.Option(None, "--training-course"),
+    training_date: Optional[str] = typer.Option(None, "--training-date"),
+    training_expires: Optional[str] = typer.Option(None, "--training-expires"),
+    activate: bool = typer.Option(False, "--activate", help="activate now (every required field present)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Record a deputization grant (a draft until activated)."""
+    from moneytrail.authority.registry import add_grant
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(add_grant(ws, officer, grant, officer_id, activate=activate,
+                      deputizing_official=deputizing_official, deputizing_agency=deputizing_agency,
+                      consent_official=consent_official, consent_date=consent_date, statute=statute,
+                      functions=function, jurisdictions=jurisdiction, valid_from=valid_from,
+                      valid_until=valid_until, training_course=training_course, training_date=training_date,
+                      training_expires=training_expires))
+
+
+@grant_app.command("activate")
+def grant_activate(grant: str = typer.Argument(...), workspace: Optional[Path] = WorkspaceOpt):
+    """Activate a grant; refused, with every missing or invalid field named, unless complete."""
+    from moneytrail.authority.registry import activate_grant
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(activate_grant(ws, officer, grant))
+
+
+@grant_app.command("revoke")
+def grant_revoke(grant: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                 workspace: Optional[Path] = WorkspaceOpt):
+    """Revoke a grant (final; takes effect on the next command)."""
+    from moneytrail.authority.registry import revoke_grant
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(revoke_grant(ws, officer, grant, reason))
+
+
+# -- case -------------------------------------------------------------------------------------------
+
+@case_app.command("open")
+def case_open(
+    case: str = typer.Argument(..., help="case id"),
+    function: str = typer.Option(..., "--function", help="the financial-investigation function"),
+    jurisdiction: str = typer.Option(..., "--jurisdiction"),
+    predicate: str = typer.Option(..., "--predicate", help="the facts the case is opened on"),
+    title: Optional[str] = typer.Option(None, "--title"),
+    member: List[str] = typer.Option([], "--member", help="another member (repeatable)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Open a case under one of your grants; you become its lead."""
+    from moneytrail.authority.registry import open_case
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(open_case(ws, officer, case, function=function, jurisdiction=jurisdiction, predicate=predicate,
+                      title=title, members=member))
+
+
+@case_app.command("show")
+def case_show(case: Optional[str] = typer.Argument(None, help="default: --case, or your one open case"),
+              as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+    """A case: function, jurisdiction, predicate, members, disclosure list, 6103(i) authorities."""
+    from moneytrail.authority.registry import case_view
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        v = case_view(ws, officer, current_case(case))
+    if as_json:
+        typer.echo(_json(v))
+        return
+    typer.echo(f"case {v['case_id']} ({v['status']}): {v['title'] or ''}\n  function: {v['function']}, "
+               f"jurisdiction: {v['jurisdiction']}\n  predicate: {v['predicate']}\n"
+               f"  opened by {v['opened_by']} {str(v['opened_at'])[:19]}")
+    typer.echo("  members: " + ", ".join(f"{m['officer_id']} ({m['role']})" for m in v["members"]))
+    if v["disclosure_list"]:
+        typer.echo("  6(e) disclosure list: " + ", ".join(f"{m['officer_id']} (by {m['attorney']})"
+                                                        for m in v["disclosure_list"]))
+    for a in v["fti_authorities"]:
+        src = (f"order of {a['judge']}, {a['court']}, {a['order_date']}" if a["kind"] == "6103(i)(1)"
+               else f"request of {a['requesting_official']}, {a['official_title']}, {a['request_date']}")
+        typer.echo(f"  {a['kind']} {a['authority_id']}: {src}; subjects: {', '.join(a['subjects'])}")
+
+
+@case_app.command("list")
+def case_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+    """Every case in the workspace (ids, functions, status)."""
+    from moneytrail.authority.registry import list_cases
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        rows = list_cases(ws, officer)
+    if as_json:
+        typer.echo(_json(rows))
+        return
+    for r in rows:
+        typer.echo(f"{r['case_id']}: {r['status']}, {r['function']} in {r['jurisdiction']}, "
+                   f"{r['members']} member(s){', ' + r['title'] if r['title'] else ''}")
+
+
+@case_app.command("add-member")
+def case_add_member(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
+                    workspace: Optional[Path] = WorkspaceOpt):
+    """Add an officer to a case."""
+    from moneytrail.authority.registry import add_member
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(add_member(ws, officer, case, officer_id))
+
+
+@case_app.command("remove-member")
+def case_remove_member(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
+                       workspace: Optional[Path] = WorkspaceOpt):
+    """Remove an officer from a case (and from its disclosure list)."""
+    from moneytrail.authority.registry import remove_member
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(remove_member(ws, officer, case, officer_id))
+
+
+@case_app.command("disclose")
+def case_disclose(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
+                  attorney: str = typer.Option(..., "--attorney",
+                                               help="the attorney for the government making the disclosure"),
+                  workspace: Optional[Path] = WorkspaceOpt):
+    """Put a case member on the grand-jury disclosure list (Fed. R. Crim. P. 6(e)(3)(B))."""
+    from moneytrail.authority.registry import add_disclosure
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(add_disclosure(ws, officer, case, officer_id, attorney=attorney))
+
+
+@case_app.command("fti-order")
+def case_fti_order(
+    case: str = typer.Argument(...),
+    judge: str = typer.Option(..., "--judge"),
+    court: str = typer.Option(..., "--court"),
+    date: str = typer.Option(..., "--date", help="date of the order, YYYY-MM-DD"),
+    scope: str = typer.Option(..., "--scope", help="what the order covers"),
+    subject: List[str] = typer.Option([], "--subject", help="a taxpayer the order names (repeatable)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Record a 26 U.S.C. 6103(i)(1) ex parte court order on the case."""
+    from moneytrail.authority.registry import record_fti_order
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(record_fti_order(ws, officer, case, judge=judge, court=court, order_date=date, scope=scope,
+                             subjects=subject))
+
+
+@case_app.command("fti-request")
+def case_fti_request(
+    case: str = typer.Argument(...),
+    official: str = typer.Option(..., "--official", help="the requesting official"),
+    title: str = typer.Option(..., "--title", help="the official's title"),
+    date: str = typer.Option(..., "--date", help="date of the request, YYYY-MM-DD"),
+    subject: List[str] = typer.Option([], "--subject", help="taxpayer name (repeatable)"),
+    address: List[str] = typer.Option([], "--address", help="that taxpayer's address (one per --subject)"),
+    periods: str = typer.Option(..., "--periods", help="the taxable periods"),
+    statute: str = typer.Option(..., "--statute", help="the statutory authority of the investigation"),
+    reason: str = typer.Option(..., "--reason", help="why the information is relevant"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Record a complete 26 U.S.C. 6103(i)(2) written request on the case."""
+    from moneytrail.authority.registry import record_fti_request
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(record_fti_request(ws, officer, case, official=official, title=title, request_date=date,
+                               subjects=subject, addresses=address, taxable_periods=periods,
+                               statutory_authority=statute, reason=reason))
+
+
+@case_app.command("close")
+def case_close(case: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+               workspace: Optional[Path] = WorkspaceOpt):
+    """Close a case: nothing more can be done in it."""
+    from moneytrail.authority.registry import close_case
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _ok(close_case(ws, officer, case, reason))
+
+
+# -- audit --------------------------------------------------------------------------------------------
+
+def _audit_guard(ws, action: str, officer: str, resource: dict | None = None):
+    """Decide an audit command; if the log itself cannot take the entry (it is damaged), still
+    decide (unlogged) so that ``audit verify`` can say what is wrong with it."""
+    from moneytrail.audit import AuditError
+    from moneytrail.authority.decide import AccessDenied, decide, guard
+
+    try:
+        return guard(ws, action, officer=officer, resource=resource), None
+    except AuditError as e:
+        d = decide(ws, action, officer=officer, resource=resource)
+        if not d.allowed:
+            raise AccessDenied(d) from None
+        return d, str(e)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    public_key: Optional[str] = typer.Option(None, "--public-key", help="hex or a file (default: the key folder's)"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Check the whole log: entries, signed tree heads, and the head kept beside the key."""
+    from moneytrail.audit import AuditError, AuditLog
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        d, unlogged = _audit_guard(ws, "audit_verify", officer)
+        rep = AuditLog.of(ws).verify(public_key)
+    if unlogged:
+        rep.warnings.append(f"this verification could not be logged: {unlogged}")
+    if as_json:
+        typer.echo(_json(rep.to_dict()))
+        if not rep.ok:
+            raise typer.Exit(2)
+        return
+    if not rep.ok:
+        first = f"first bad entry {rep.first_bad}: " if rep.first_bad is not None else ""
+        raise AuditError(f"audit log does not verify: {first}{rep.problems[0]}"
+                         + (f" (and {len(rep.problems) - 1} more problem(s); --json lists them)"
+                            if len(rep.problems) > 1 else ""))
+    typer.echo(f"audit log verified: {rep.entries} entries, {rep.heads} signed tree heads, root {rep.root}, "
+               f"public key {rep.public_key}"
+               + (f"; the head beside the key (size {rep.external_head}) is in the log"
+                  if rep.external_head is not None else "") + f" ({rep.seconds} s)")
+    for w in rep.warnings:
+        typer.echo(f"warning: {w}")
+
+
+@audit_app.command("prove")
+def audit_prove(index: int = typer.Argument(..., help="entry number (from 0)"),
+                size: Optional[int] = typer.Option(None, "--size", help="tree size (default: the latest head)"),
+                workspace: Optional[Path] = WorkspaceOpt):
+    """Print an RFC 9162 inclusion proof of entry N (JSON)."""
+    from moneytrail.audit import AuditLog
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _audit_guard(ws, "audit_read", officer, {"prove": index, "size": size})
+        typer.echo(_json(AuditLog.of(ws).inclusion(index, size)))
+
+
+@audit_app.command("consistency")
+def audit_consistency(old: int = typer.Argument(..., help="older tree size"),
+                      new: int = typer.Argument(..., help="newer tree size"),
+                      workspace: Optional[Path] = WorkspaceOpt):
+    """Print an RFC 9162 consistency proof between two tree sizes (JSON)."""
+    from moneytrail.audit import AuditLog
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _audit_guard(ws, "audit_read", officer, {"consistency": [old, new]})
+        typer.echo(_json(AuditLog.of(ws).consistency(old, new)))
+
+
+@audit_app.command("log")
+def audit_log(start: int = typer.Option(0, "--from", help="first entry"),
+              limit: int = typer.Option(50, "--limit"),
+              as_json: bool = typer.Option(False, "--json"),
+              workspace: Optional[Path] = WorkspaceOpt):
+    """List audit entries: who decided or read what, when, under which policy and grant."""
+    from moneytrail.audit import AuditLog
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _audit_guard(ws, "audit_read", officer, {"from": start, "limit": limit})
+        rows = list(AuditLog.of(ws).entries(start, start + limit if limit else None))
+    if as_json:
+        typer.echo(_json(rows))
+        return
+    for e in rows:
+        if e.get("kind") == "decision":
+            what = (f"{'ALLOW' if e['allowed'] else 'DENY '} {e['action']}"
+                    + (f" case {e['case']}" if e.get("case") else "")
+                    + (f" grant {e['grant']}" if e.get("grant") else "")
+                    + f" [{', '.join(e.get('policies') or [])}]")
+        else:
+            what = f"{e.get('kind')} " + json.dumps(e.get("what", {}), default=str)[:120]
+        typer.echo(f"{e['seq']:>6} {e['ts'][:19]} {e.get('officer')}: {what}")
+
+
+@audit_app.command("head")
+def audit_head(workspace: Optional[Path] = WorkspaceOpt):
+    """Print the latest signed tree head (JSON), to publish or compare elsewhere."""
+    from moneytrail.audit import AuditLog
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        _audit_guard(ws, "audit_read", officer, {"head": True})
+        h = AuditLog.of(ws).last_head()
+    typer.echo(_json(h.to_dict() if h else None))
+
+
+@bench_app.command("audit")
+def bench_audit_cmd(
+    entries: int = typer.Option(1_000_000, "--entries", "-n", help="size of the log to verify"),
+    guards: int = typer.Option(1000, "--guards", help="guard calls timed (per-command overhead)"),
+    batch: int = typer.Option(1, "--batch", help="entries per append (signed head) when building the log"),
+    format: str = typer.Option("json", "--format", "-f", help="json | table"),
+):
+    """Authorization + audit overhead per command, append rate, and verifying a large log."""
+    from moneytrail.bench.audit import bench_audit
+
+    res = bench_audit(entries=entries, guards=guards, batch=batch)
+    typer.echo(json.dumps(res) if format == "json" else _json(res))

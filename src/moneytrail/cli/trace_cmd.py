@@ -1,0 +1,358 @@
+"""``moneytrail trace`` and ``moneytrail bench trace`` (issue 5: fund tracing).
+
+Registered on the main app by ``moneytrail.cli.main._load_command_modules``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import os
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from moneytrail.cli.main import WorkspaceOpt, _open, _record_read, app, bench_app
+from moneytrail.errors import ConfigError
+
+FORMATS = ("table", "json", "csv", "html")
+
+
+def _when(value: Optional[str], opt: str) -> Optional[_dt.datetime]:
+    if value is None:
+        return None
+    try:
+        ts = _dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{opt} {value!r}: expected a date or date-time, e.g. 2024-03-01 or "
+                          f"2024-03-01T14:30") from None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return ts
+
+
+def _amount(value: Optional[str]) -> Optional[Decimal]:
+    if value is None:
+        return None
+    try:
+        d = Decimal(value.replace(",", "").strip())
+    except InvalidOperation:
+        raise ConfigError(f"--amount {value!r}: not a number") from None
+    if not d.is_finite() or d <= 0:
+        raise ConfigError(f"--amount {value!r}: must be a number above zero")
+    if d != d.quantize(Decimal("0.0001")):
+        raise ConfigError(f"--amount {value!r}: at most 4 decimals")
+    return d
+
+
+@app.command("trace")
+def trace_cmd(
+    source: List[int] = typer.Option([], "--source", "-s", help="tainted transaction id (repeatable); "
+                                     "backward: known taint sources for the tainted share"),
+    account: Optional[str] = typer.Option(None, "--account", help="forward: account holding the tainted "
+                                          "amount; backward: account whose balance is the target"),
+    amount: Optional[str] = typer.Option(None, "--amount", help="forward: the tainted amount held in --account"),
+    at: Optional[str] = typer.Option(None, "--at", help="time of the holding / target balance: an ISO date or "
+                                     "date-time; it follows every transaction at or before it (date-only rows sit "
+                                     "at 00:00, so a date includes that day's rows)"),
+    target: Optional[int] = typer.Option(None, "--target", help="backward: the outgoing payment (tx id) to trace back"),
+    rule: str = typer.Option("libr", "--rule", "-r", help="libr | fifo | lifo | prorata | poison | haircut | all"),
+    direction: str = typer.Option("forward", "--direction", "-d", help="forward | backward"),
+    presumption: Optional[str] = typer.Option(None, "--presumption", help="withdrawal presumption for libr and "
+                                              "haircut: clean-first (default) | tainted-first"),
+    opening: List[str] = typer.Option([], "--opening", help="opening balance ACCT=AMOUNT (repeatable); "
+                                      "overrides statements and account records"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="trace up to this time; the 18 U.S.C. 984 "
+                                        "window is the year before it (default: the last transaction)"),
+    max_hops: int = typer.Option(6, "--max-hops", help="backward: rounds of senders to follow back"),
+    format: str = typer.Option("table", "--format", "-f", help="table | json | csv | html"),
+    schedule: bool = typer.Option(False, "--schedule", help="table: print the tracing schedules; csv: write "
+                                  "the schedule rows instead of the account summary (json and html always have them)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the output to this file"),
+    save: bool = typer.Option(True, "--save/--no-save", help="keep the trace in the workspace for the report"),
+    limit: int = typer.Option(40, "--limit", help="table: rows per table"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Trace tainted funds under a legal tracing rule (forward from sources, or backward from a target)."""
+    from moneytrail.trace.api import trace
+    from moneytrail.trace.backward import Target
+    from moneytrail.trace.balances import parse_openings
+    from moneytrail.trace.engine import Source
+
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r}: choose table, json, csv or html")
+    if direction not in ("forward", "backward"):
+        raise ConfigError(f"--direction {direction!r}: choose forward or backward")
+    from moneytrail.trace import rules as trace_rules
+
+    rules = ["all"] if rule == "all" else [r.strip() for r in rule.split(",") if r.strip()]
+    for r in rules:   # checked before the workspace is opened
+        if r != "all":
+            trace_rules.presumption_for(trace_rules.get(r), presumption)
+    if presumption is not None and presumption not in trace_rules.PRESUMPTIONS:
+        raise ConfigError(f"--presumption {presumption!r}: choose clean-first or tainted-first")
+    openings = parse_openings(opening)
+    at_ts = _when(at, "--at")
+    as_of_ts = _when(as_of, "--as-of")
+    amt = _amount(amount)
+    srcs: list[Any] = list(dict.fromkeys(source))
+    tgt = None
+    if direction == "forward":
+        if target is not None:
+            raise ConfigError("--target is for --direction backward; forward tracing starts from --source "
+                              "or --account/--amount/--at")
+        if account is not None or amt is not None or at_ts is not None:
+            if account is None or amt is None or at_ts is None:
+                raise ConfigError("a tainted holding needs --account, --amount and --at together")
+            srcs.append(Source(account=account, amount=amt, at=at_ts))
+        if not srcs:
+            raise ConfigError("forward tracing needs --source TX_ID (repeatable) or --account ACCT "
+                              "--amount X --at TIME")
+    else:
+        if amt is not None:
+            raise ConfigError("--amount is not used backward: the target is a payment (--target) or an "
+                              "account's whole balance (--account, --at)")
+        if target is not None:
+            if account is not None or at_ts is not None:
+                raise ConfigError("give either --target TX_ID or --account ACCT --at TIME, not both")
+            tgt = Target(tx_id=target)
+        elif account is not None and at_ts is not None:
+            tgt = Target(account=account, at=at_ts)
+        else:
+            raise ConfigError("backward tracing needs a target: --target TX_ID, or --account ACCT --at TIME")
+        if as_of_ts is not None:
+            raise ConfigError("--as-of is for forward tracing; backward, the target's time is the horizon")
+
+    params = {"direction": direction, "rules": rules, "sources": [s if isinstance(s, int) else s.label()
+                                                                   for s in srcs],
+              "target": tgt.label() if tgt else None, "presumption": presumption,
+              "openings": {k: str(v) for k, v in openings.items()}, "as_of": as_of_ts, "max_hops": max_hops}
+    jparams = json.loads(json.dumps(params, default=str))
+    # the trace reads the whole ledger (every evidence source), so no "sources" restriction here
+    resource = {"direction": direction, "rules": rules, "taint_sources": jparams["sources"],
+                "target": jparams["target"]}
+    with _open(workspace, action="trace", resource=resource) as ws:   # decided and audited first
+        ws.con.execute("SET enable_progress_bar = false")   # stdout carries the result (json, csv)
+        run_id = ws.start_run("trace", jparams) if save else None
+        try:
+            result = trace(ws, srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
+                           openings=openings, as_of=as_of_ts, max_hops=max_hops)
+            _record_read(ws, {"trace": direction, "rules": list(result["rules"]), "format": format,
+                              "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
+                              "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values()),
+                              "out": str(out) if out else "stdout"})
+            trace_id = None
+            if save:
+                from moneytrail.trace.store import save as save_trace
+                trace_id = save_trace(ws, result, jparams, run_id)
+                result["trace_id"] = trace_id
+                ws.finish_run(run_id, {"trace_id": trace_id, "direction": direction,
+                                       "rules": {n: (r.get("totals") or {}) if direction == "forward" else
+                                                 {"tainted": r.get("tainted")} for n, r in result["rules"].items()}})
+        except BaseException as e:
+            if run_id is not None:
+                ws.finish_run(run_id, error=str(e) or type(e).__name__)
+            raise
+    text = _render(result, format, schedule=schedule, limit=limit)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(str(out))
+    else:
+        sys.stdout.write(text)
+        if not text.endswith("\n"):
+            sys.stdout.write("\n")
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+def _json_default(v):
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return v.isoformat(sep=" ") if isinstance(v, _dt.datetime) else v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    return str(v)
+
+
+def _render(result: dict[str, Any], fmt: str, *, schedule: bool, limit: int) -> str:
+    if fmt == "json":
+        return json.dumps(result, default=_json_default, indent=1)
+    if fmt == "html":
+        from moneytrail.report.trace_section import render_trace_page
+        return render_trace_page(result)
+    if fmt == "csv":
+        return _csv(result, schedule)
+    return _table(result, schedule, limit)
+
+
+SCHEDULE_COLS = ["account", "seq", "ts", "tx_id", "event", "counterparty", "amount", "tainted", "clean",
+                 "balance_after", "tainted_after", "clean_after", "unrecorded", "in_984_window", "note"]
+ACCOUNT_COLS = ["tainted_received", "tainted_sent", "tainted_held", "balance_end", "first_tainted",
+                "tainted_received_984_window", "s984_forfeitable", "s984", "unrecorded_funds"]
+FUNDING_COLS = ["origin", "tx_id", "from", "entry", "hops", "amount", "share", "tainted", "deposits",
+                "first_ts", "last_ts"]
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else f"{v:.2f}"
+    if isinstance(v, _dt.datetime):
+        return v.isoformat(sep=" ")
+    return str(v)
+
+
+def _csv(result: dict[str, Any], schedule: bool) -> str:
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if schedule:
+        w.writerow(["rule"] + SCHEDULE_COLS)
+        for n, r in result["rules"].items():
+            for s in r.get("schedule") or []:
+                w.writerow([n] + [_cell(s.get(c)) for c in SCHEDULE_COLS])
+    elif result["direction"] == "backward":
+        w.writerow(["rule", "target_amount", "tainted"] + FUNDING_COLS)
+        for n, r in result["rules"].items():
+            for f in r.get("funding") or []:
+                w.writerow([n, _cell(r.get("target_amount")), _cell(r.get("tainted"))]
+                           + [_cell(f.get(c)) for c in FUNDING_COLS])
+    else:
+        w.writerow(["rule", "account"] + ACCOUNT_COLS)
+        for n, r in result["rules"].items():
+            for acct, a in (r.get("accounts") or {}).items():
+                w.writerow([n, acct] + [_cell(a.get(c)) for c in ACCOUNT_COLS])
+            for acct, e in (r.get("exits") or {}).items():
+                w.writerow([n, acct, _cell(e["tainted"]), "", "", "", "", "", "", "", ""])
+    return buf.getvalue()
+
+
+def _m(v) -> str:
+    return "—" if v is None else f"{float(v):,.2f}"
+
+
+def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    import io
+    con = Console(width=max(100, int(os.environ.get("COLUMNS", "160"))), record=True, file=io.StringIO())
+    rules = list(result["rules"])
+    if result["direction"] == "forward":
+        srcs = "; ".join(f"tx {s['tx_id']} ({s['from']} → {s['to']}, {_m(s['amount'])}, {s['ts']})"
+                         if s["kind"] == "transaction" else f"{_m(s['amount'])} in {s['account']} at {s['at']}"
+                         for s in result["sources"])
+        con.print(f"[b]forward trace[/b] from {srcs}; as of {result['as_of']}; {result['events']:,} transactions")
+        t = Table(title="totals per rule", show_lines=False)
+        for c in ("rule", "presumption", "sources", "still held", "left the ledger", "created", "accounts reached",
+                  "984 forfeitable", "unrecorded funds"):
+            t.add_column(c, justify="left" if c in ("rule", "presumption") else "right")
+        for n, r in result["rules"].items():
+            tt = r["totals"]
+            t.add_row(n, r["presumption"] or "—", _m(tt["sources"]), _m(tt["held"]), _m(tt["left_ledger"]),
+                      _m(tt["created"]), f"{tt['accounts_reached']:,}", _m(tt["s984_forfeitable"]),
+                      _m(tt["unrecorded_funds"]))
+        con.print(t)
+        accts: dict[str, dict[str, Any]] = {}
+        for n, r in result["rules"].items():
+            for a, v in r["accounts"].items():
+                accts.setdefault(a, {})[n] = v
+        order = sorted(accts, key=lambda a: (-max(v["tainted_held"] for v in accts[a].values()), a))
+        t = Table(title=f"accounts: tainted received / still held ({min(limit, len(order))} of {len(order)})")
+        t.add_column("account")
+        for n in rules:
+            t.add_column(n, justify="right")
+        t.add_column("984 (" + rules[0] + ")", justify="right")
+        for a in order[:limit]:
+            row = [a]
+            for n in rules:
+                v = accts[a].get(n)
+                row.append(f"{_m(v['tainted_received'])} / {_m(v['tainted_held'])}" if v else "—")
+            v0 = accts[a].get(rules[0])
+            row.append(_m(v0["s984_forfeitable"]) if v0 and v0["s984"] else "")
+            t.add_row(*row)
+        con.print(t)
+        exits = result["rules"][rules[0]]["exits"]
+        if exits:
+            t = Table(title=f"left the ledger ({rules[0]})")
+            for c in ("to", "tainted", "transactions"):
+                t.add_column(c, justify="left" if c == "to" else "right")
+            for a, e in list(exits.items())[:limit]:
+                t.add_row(a, _m(e["tainted"]), str(e["transactions"]))
+            con.print(t)
+    else:
+        tg = result["target"]
+        what = (f"payment tx {tg['tx_id']} from {tg['account']} to {tg['to']}, {_m(tg['amount'])}, {tg['ts']}"
+                if tg["kind"] == "payment" else f"balance of {tg['account']} at {tg['ts']}")
+        cone = result["cone"]
+        con.print(f"[b]backward trace[/b] of {what}; cone: {cone['accounts']:,} accounts, "
+                  f"{cone['events']:,} transactions, {cone['rounds']} rounds back")
+        t = Table(title="per rule")
+        for c in ("rule", "presumption", "target amount", "tainted", "share"):
+            t.add_column(c, justify="left" if c in ("rule", "presumption") else "right")
+        for n, r in result["rules"].items():
+            t.add_row(n, r["presumption"] or "—", _m(r["target_amount"]),
+                      _m(r["tainted"]) if r["tainted"] is not None else "no sources given",
+                      f"{100 * r['tainted_share']:.2f}%" if r["tainted_share"] is not None else "—")
+        con.print(t)
+        for n, r in result["rules"].items():
+            t = Table(title=f"funding under {n}" + (f" ({r['funding_note']})" if r.get("funding_note") else ""))
+            for c in ("origin", "from", "entered at", "hops", "amount", "share", "deposits"):
+                t.add_column(c, justify="right" if c in ("hops", "amount", "share", "deposits") else "left")
+            for f in r["funding"][:limit]:
+                origin = f["origin"] + (f" tx {f['tx_id']}" if f["tx_id"] else "")
+                t.add_row(("[red]" + origin + "[/red]") if f["tainted"] else origin, f["from"] or "",
+                          f["entry"] or "", "" if f["hops"] is None else str(f["hops"]), _m(f["amount"]),
+                          f"{100 * f['share']:.2f}%", str(f["deposits"]))
+            con.print(t)
+    if schedule:
+        for n, r in result["rules"].items():
+            rows = r.get("schedule") or []
+            t = Table(title=f"tracing schedule under {n} ({min(len(rows), limit)} of {len(rows)} rows)")
+            for c in ("account", "#", "time", "tx_id", "event", "amount", "tainted", "balance", "tainted after",
+                      "clean after", "rule applied"):
+                t.add_column(c, justify="right" if c in ("#", "amount", "tainted", "balance", "tainted after",
+                                                         "clean after") else "left", overflow="fold")
+            for s in rows[:limit]:
+                t.add_row(s["account"], str(s["seq"]), str(s["ts"]), str(s["tx_id"] or ""), s["event"],
+                          _m(s["amount"]), _m(s["tainted"]), _m(s["balance_after"]), _m(s["tainted_after"]),
+                          _m(s["clean_after"]), s["note"])
+            con.print(t)
+    for a in result.get("assumptions") or []:
+        con.print(f"[dim]assumption: {a}[/dim]")
+    if result.get("trace_id"):
+        con.print(f"saved as trace {result['trace_id']} (shown in `moneytrail report`)")
+    return con.export_text()
+
+
+# -- bench -----------------------------------------------------------------------------------------
+
+@bench_app.command("trace")
+def bench_trace_cmd(
+    transactions: int = typer.Option(10_000_000, "--transactions", "-n"),
+    sources: int = typer.Option(1_000, "--sources"),
+    accounts: int = typer.Option(200_000, "--accounts"),
+    hubs: int = typer.Option(50, "--hubs"),
+    rule: str = typer.Option("all", "--rule", "-r", help="one rule, a comma list, or all"),
+    seed: int = typer.Option(1, "--seed"),
+    format: str = typer.Option("json", "--format", "-f", help="json | table"),
+):
+    """Forward-trace from random source transactions through a seeded synthetic ledger; tx/s, peak RSS."""
+    from moneytrail.bench.trace import bench_trace
+
+    rules = None if rule == "all" else [r.strip() for r in rule.split(",")]
+    res = bench_trace(transactions=transactions, n_sources=sources, accounts=accounts, hubs=hubs,
+                      rules=rules, seed=seed)
+    if format == "json":
+        typer.echo(json.dumps(res))
+        return
+    typer.echo(f"{res['transactions']:,} transactions, {res['sources']} sources; prepare {res['prepare_seconds']} s")
+    for n, r in res["rules"].items():
+        typer.echo(f"  {n:8s} {r['seconds']:8.1f} s  {r['transactions_per_second']:>12,} tx/s  "
+                   f"held {r['held']:,.2f}  accounts reached {r['accounts_reached']:,}")
+    typer.echo(f"peak RSS {res['peak_rss_mb']} MB")

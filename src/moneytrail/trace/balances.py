@@ -1,0 +1,273 @@
+"""Balance reconstruction and statement reconciliation (the trace stage's tables).
+
+Order. An account's events are ordered by ``(ts, tx_id)``: timestamp, then transaction id,
+which is ``source_id * 10^10 + source_row`` — the source file in ingest order, then the row
+in the file. The order is total and stable across re-ingest (``--force`` keeps ids). Two
+events at one timestamp from one statement therefore keep the statement's row order; from
+two sources, the earlier-ingested source's events come first. Where a statement lists its
+rows newest first, its own reconciliation (below) follows the statement's order, but the
+ledger order stays ``(ts, tx_id)``.
+
+Opening balances, in order of precedence (``balance_openings.basis``):
+
+``given``        an explicit value (``--opening ACCT=AMOUNT``, stage parameter ``openings``)
+``statement``    a statement gives ``balance_after`` for a row of the account: the opening is
+                 that balance minus the account's net movements up to and including that row
+                 (the first such row in ledger order)
+``account``      the account record carries one (``accounts.attributes``: ``opening_balance``,
+                 ``initial_balance``, ``initial_deposit`` (AMLSim) or ``opening``)
+``assumed-zero`` none of these: 0, stated as an assumption in every output
+
+Tables written (derived; rebuilt by the stage):
+
+``balances(account_id, tx_id, ts, seq, direction, amount, net_after, statement_balance,
+opening, balance_after)``
+    every real (non-pseudo) account's events in order, the running net flow and the balance
+    (``opening + net_after``); ``statement_balance`` where the account's own statement gave one.
+``balance_openings(account_id, opening, basis, detail)``
+``balance_breaks(account_id, kind, source_id, tx_id, ts, expected, stated, difference, detail)``
+    ``kind`` is one of
+    ``break``     inside one statement: the stated balance differs from the previous stated
+                  balance plus the movements between them (opening + movements != closing)
+    ``seam``      between two consecutive statements of one account: the later one opens at a
+                  different balance than the earlier one closed at (movements missing between)
+    ``gap``       more than ``max_gap_days`` (default 31) between the last row of one
+                  statement and the first row of the next: a period no statement covers
+    ``overlap``   two statements of one account cover overlapping dates
+    ``ledger``    the balance reconstructed from every source differs from the statement's
+                  stated balance (first row of each run of equal differences): transactions
+                  missing from, or counted twice in, the ledger
+    ``negative``  the reconstructed balance of an account with a known opening balance goes
+                  below zero (first row of each episode): an overdraft, or money the ledger
+                  does not show. (With an assumed-zero opening a negative balance only says the
+                  opening is unknown; the stage counts those accounts, ``negative_unknown_opening``,
+                  and the tracer treats the shortfall as unrecorded clean money.)
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+DEFAULT_MAX_GAP_DAYS = 31
+ATTRIBUTE_KEYS = ("opening_balance", "initial_balance", "initial_deposit", "opening")
+
+EVENTS_SQL = """
+    SELECT e.src AS account_id, e.tx_id, e.ts, 'out' AS direction, -e.amount AS delta
+    FROM edges e WHERE NOT e.src_pseudo
+    UNION ALL
+    SELECT e.dst, e.tx_id, e.ts, 'in', e.amount FROM edges e WHERE NOT e.dst_pseudo
+"""
+
+# the opening balance of every real account that has a basis other than "assumed zero"
+OPENINGS_SQL = """
+WITH ev AS ({events}),
+st AS (
+    SELECT coalesce(m.account_id, t.statement_account) AS account_id, t.tx_id, t.ts,
+           t.balance_after
+    FROM transactions t LEFT JOIN account_map m ON m.raw_account = t.statement_account
+    WHERE t.balance_after IS NOT NULL AND t.statement_account IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY coalesce(m.account_id, t.statement_account)
+                               ORDER BY t.ts, t.tx_id) = 1
+),
+stmt AS (
+    SELECT st.account_id, st.balance_after - sum(ev.delta) AS opening,
+           'balance ' || CAST(st.balance_after AS VARCHAR) || ' after tx ' || CAST(st.tx_id AS VARCHAR)
+               || ' less ' || CAST(sum(ev.delta) AS VARCHAR) || ' of movements up to it' AS detail
+    FROM st JOIN ev ON ev.account_id = st.account_id
+                   AND (ev.ts < st.ts OR (ev.ts = st.ts AND ev.tx_id <= st.tx_id))
+    GROUP BY st.account_id, st.balance_after, st.tx_id
+),
+attr AS (
+    SELECT a.account_id,
+           TRY_CAST(coalesce({attr_values}) AS DECIMAL(18, 4)) AS opening,
+           'accounts.attributes.' || coalesce({attr_names}) AS detail
+    FROM accounts a
+    WHERE a.attributes IS NOT NULL
+)
+SELECT account_id, opening, 'statement' AS basis, detail FROM stmt
+UNION ALL
+SELECT account_id, opening, 'account', detail FROM attr
+WHERE opening IS NOT NULL AND account_id NOT IN (SELECT account_id FROM stmt)
+"""
+
+
+def _openings_sql() -> str:
+    vals = ", ".join(f"json_extract_string(a.attributes, '$.{k}')" for k in ATTRIBUTE_KEYS)
+    names = ", ".join(f"CASE WHEN json_extract_string(a.attributes, '$.{k}') IS NOT NULL THEN '{k}' END"
+                      for k in ATTRIBUTE_KEYS)
+    return OPENINGS_SQL.format(events=EVENTS_SQL, attr_values=vals, attr_names=names)
+
+
+def parse_openings(items: list[str] | dict | None) -> dict[str, Decimal]:
+    """``["ACCT=1000.50", ...]`` (CLI) or ``{acct: amount}`` -> ``{acct: Decimal}``."""
+    from decimal import InvalidOperation
+
+    from moneytrail.errors import ConfigError
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        pairs = list(items.items())
+    else:
+        pairs = []
+        for it in items:
+            if "=" not in it:
+                raise ConfigError(f"--opening {it!r}: expected ACCOUNT=AMOUNT, e.g. CHK-1=2500.00")
+            k, v = it.rsplit("=", 1)
+            pairs.append((k.strip(), v.strip()))
+    out = {}
+    for k, v in pairs:
+        try:
+            d = Decimal(str(v))
+        except InvalidOperation:
+            raise ConfigError(f"--opening {k}={v}: {v!r} is not a number") from None
+        if not d.is_finite() or d < 0:
+            raise ConfigError(f"--opening {k}={v}: an opening balance must be a number >= 0")
+        if d != d.quantize(Decimal("0.0001")):
+            raise ConfigError(f"--opening {k}={v}: at most 4 decimals")
+        out[k] = d
+    return out
+
+
+def opening_balances(ws, given: dict[str, Decimal] | None = None) -> dict[str, tuple[Decimal, str, str]]:
+    """``{account_id: (opening, basis, detail)}`` for every account with a known opening balance
+    (accounts missing from the result open at zero, basis ``assumed-zero``). Needs ``edges``."""
+    out: dict[str, tuple[Decimal, str, str]] = {}
+    if ws.table_exists("account_map"):
+        for acct, opening, basis, detail in ws.query(_openings_sql()):
+            out[acct] = (Decimal(opening), basis, detail)
+    for acct, v in (given or {}).items():
+        out[acct] = (Decimal(v), "given", "given on the command line")
+    return out
+
+
+def _write_openings(ctx, given: dict[str, Decimal]) -> None:
+    be = ctx.backend
+    be.materialize("balance_openings", _openings_sql())
+    # explicit values win: replace or add them
+    for acct, v in given.items():
+        be.run("DELETE FROM balance_openings WHERE account_id = ?", [acct])
+        be.run("INSERT INTO balance_openings VALUES (?, ?, 'given', 'given as a parameter')", [acct, v])
+
+
+BALANCES_SQL = """
+WITH ev AS ({events})
+SELECT ev.account_id, ev.tx_id, ev.ts,
+       row_number() OVER (PARTITION BY ev.account_id ORDER BY ev.ts, ev.tx_id) AS seq,
+       ev.direction, abs(ev.delta) AS amount,
+       sum(ev.delta) OVER (PARTITION BY ev.account_id ORDER BY ev.ts, ev.tx_id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS net_after,
+       CASE WHEN coalesce(m.account_id, t.statement_account) = ev.account_id
+            THEN t.balance_after END AS statement_balance,
+       coalesce(o.opening, 0) AS opening,
+       coalesce(o.opening, 0) + sum(ev.delta) OVER (PARTITION BY ev.account_id ORDER BY ev.ts, ev.tx_id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS balance_after
+FROM ev JOIN transactions t USING (tx_id)
+LEFT JOIN account_map m ON m.raw_account = t.statement_account
+LEFT JOIN balance_openings o ON o.account_id = ev.account_id
+"""
+
+# statement rows of one account in one source, in the statement's own order (newest-first
+# statements are read backwards), with the running movement cd since the statement's start
+_STATEMENT_ROWS = """
+WITH s AS (
+    SELECT t.source_id, coalesce(m.account_id, t.statement_account) AS account_id, t.tx_id,
+           t.source_row, t.ts, t.balance_after AS stated,
+           CASE WHEN t.bene_account = t.statement_account THEN t.amount ELSE -t.amount END AS delta
+    FROM transactions t
+    JOIN (SELECT DISTINCT source_id, statement_account FROM transactions
+          WHERE balance_after IS NOT NULL AND statement_account IS NOT NULL) w
+         ON w.source_id = t.source_id AND w.statement_account = t.statement_account
+    LEFT JOIN account_map m ON m.raw_account = t.statement_account
+), dir AS (
+    SELECT source_id, account_id,
+           CASE WHEN arg_min(ts, source_row) > arg_max(ts, source_row) THEN -1 ELSE 1 END AS d
+    FROM s GROUP BY source_id, account_id
+)
+SELECT s.*, sum(s.delta) OVER (PARTITION BY s.source_id, s.account_id
+                               ORDER BY s.ts, s.source_row * dir.d
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cd,
+       row_number() OVER (PARTITION BY s.source_id, s.account_id
+                          ORDER BY s.ts, s.source_row * dir.d) AS k
+FROM s JOIN dir USING (source_id, account_id)
+"""
+
+BREAKS_SQL = """
+WITH r AS ({rows}),
+st AS (   -- stated rows: the statement's implied opening (stated - cd) must stay constant
+    SELECT r.*, r.stated - r.cd AS implied,
+           lag(r.stated - r.cd) OVER (PARTITION BY source_id, account_id ORDER BY k) AS prev_implied
+    FROM r WHERE r.stated IS NOT NULL
+),
+periods AS (
+    SELECT source_id, account_id, min(ts) AS first_ts, max(ts) AS last_ts,
+           arg_min(implied, k) AS opening, arg_max(stated, k) AS closing
+    FROM st GROUP BY source_id, account_id
+),
+seq AS (
+    SELECT p.*, lag(source_id) OVER w AS prev_source, lag(last_ts) OVER w AS prev_last,
+           lag(closing) OVER w AS prev_closing
+    FROM periods p WINDOW w AS (PARTITION BY account_id ORDER BY first_ts, source_id)
+),
+bal AS (
+    SELECT account_id, tx_id, ts, balance_after, statement_balance,
+           balance_after - statement_balance AS diff,
+           lag(balance_after - statement_balance) OVER (PARTITION BY account_id ORDER BY ts, tx_id) AS prev_diff
+    FROM balances WHERE statement_balance IS NOT NULL
+),
+neg AS (   -- only where the opening balance is known: with an assumed zero it says nothing
+    SELECT account_id, tx_id, ts, balance_after,
+           lag(balance_after) OVER (PARTITION BY account_id ORDER BY ts, tx_id) AS prev_bal
+    FROM balances WHERE account_id IN (SELECT account_id FROM balance_openings)
+)
+SELECT account_id, 'break' AS kind, source_id, tx_id, ts,
+       prev_implied + cd AS expected, stated, implied - prev_implied AS difference,
+       'statement balance differs from the previous balance plus the movements since it' AS detail
+FROM st WHERE prev_implied IS NOT NULL AND implied <> prev_implied
+UNION ALL
+SELECT account_id, 'seam', source_id, NULL, first_ts, prev_closing, opening, opening - prev_closing,
+       'statement of source ' || CAST(source_id AS VARCHAR) || ' opens at ' || CAST(opening AS VARCHAR)
+       || ' but the previous statement (source ' || CAST(prev_source AS VARCHAR) || ') closed at '
+       || CAST(prev_closing AS VARCHAR) || ': movements missing between them'
+FROM seq WHERE prev_source IS NOT NULL AND opening <> prev_closing AND first_ts >= prev_last
+UNION ALL
+SELECT account_id, 'gap', source_id, NULL, first_ts, NULL, NULL, NULL,
+       CAST(date_diff('day', prev_last, first_ts) AS VARCHAR) || ' days between the last row of source '
+       || CAST(prev_source AS VARCHAR) || ' and the first row of source ' || CAST(source_id AS VARCHAR)
+       || ' (no statement covers them)'
+FROM seq WHERE prev_source IS NOT NULL AND date_diff('day', prev_last, first_ts) > {max_gap_days}
+UNION ALL
+SELECT account_id, 'overlap', source_id, NULL, first_ts, NULL, NULL, NULL,
+       'statement of source ' || CAST(source_id AS VARCHAR) || ' starts before the statement of source '
+       || CAST(prev_source AS VARCHAR) || ' ends'
+FROM seq WHERE prev_source IS NOT NULL AND first_ts < prev_last
+UNION ALL
+SELECT account_id, 'ledger', NULL, tx_id, ts, balance_after, statement_balance, -diff,
+       'reconstructed balance differs from the statement: transactions missing from, or counted twice in, the ledger'
+FROM bal WHERE diff <> 0 AND (prev_diff IS NULL OR prev_diff <> diff)
+UNION ALL
+SELECT account_id, 'negative', NULL, tx_id, ts, NULL, NULL, balance_after,
+       'reconstructed balance below zero: an overdraft, or money the ledger does not show'
+FROM neg WHERE balance_after < 0 AND (prev_bal IS NULL OR prev_bal >= 0)
+"""
+
+
+def build(ctx) -> dict[str, Any]:
+    """Write balance_openings, balances and balance_breaks; return counts for the run log."""
+    given = parse_openings(ctx.params.get("openings"))
+    gap = int(ctx.params.get("max_gap_days", DEFAULT_MAX_GAP_DAYS))
+    _write_openings(ctx, given)
+    be = ctx.backend
+    n = be.materialize("balances", BALANCES_SQL.format(events=EVENTS_SQL))
+    be.materialize("balance_breaks", BREAKS_SQL.format(rows=_STATEMENT_ROWS, max_gap_days=gap))
+    kinds = {r["kind"]: r["n"] for r in be.rows(
+        "SELECT kind, count(*) AS n FROM balance_breaks GROUP BY kind ORDER BY kind")}
+    openings = {r["basis"]: r["n"] for r in be.rows(
+        "SELECT basis, count(*) AS n FROM balance_openings GROUP BY basis ORDER BY basis")}
+    accounts = be.scalar("SELECT count(DISTINCT account_id) FROM balances")
+    neg_unknown = be.scalar(
+        "SELECT count(DISTINCT account_id) FROM balances WHERE balance_after < 0 "
+        "AND account_id NOT IN (SELECT account_id FROM balance_openings)")
+    openings["assumed-zero"] = max(0, int(accounts or 0) - sum(openings.values()))
+    return {"balance_events": n, "accounts": accounts, "openings": openings, "breaks": kinds,
+            "negative_unknown_opening": neg_unknown, "max_gap_days": gap}

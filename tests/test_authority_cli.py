@@ -1,0 +1,162 @@
+"""``moneytrail authority``, ``case`` and ``audit`` as a user runs them (subprocesses).
+
+One task force is built from nothing through the commands, works a case, loses its grant, and
+has its audit log checked, proved and tampered with. Error paths: one line, ``error:``, exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moneytrail.audit.merkle import verify_consistency, verify_inclusion
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+D = dt.timedelta(days=1)
+
+
+def mt(*args: str, cwd: Path, officer: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MONEYTRAIL_") or k == "MONEYTRAIL_KEY_DIR"}
+    e["COLUMNS"] = "160"
+    if officer:
+        e["MONEYTRAIL_OFFICER"] = officer
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "moneytrail.cli.main", *args], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=120)
+
+
+def ok(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def one_line_error(p: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), p.stderr
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    return lines[0]
+
+
+GRANT = ["--deputizing-official", "SAC R. Roe", "--deputizing-agency", "TF", "--consent-official", "Chief S. Poe",
+         "--consent-date", str(TODAY - D), "--statute", "8 U.S.C. 1103(a)(6)", "--function", "illegal-hiring-finance",
+         "--function", "removal-support", "--jurisdiction", "D. Ariz.", "--valid-from", str(TODAY - D),
+         "--valid-until", str(TODAY + 90 * D), "--training-course", "Deputization: financial investigations",
+         "--training-date", str(TODAY - 3 * D), "--training-expires", str(TODAY + 300 * D)]
+
+
+@pytest.fixture(scope="module")
+def tf(tmp_path_factory):
+    """A workspace set up through the commands: registrar, agencies, an analyst with a grant, a case, data."""
+    d = tmp_path_factory.mktemp("tf")
+    w = ["-w", str(d / "tf.duckdb")]
+    ok(mt("--as", "reg-1", "authority", "init", "--agency", "TF", "--agency-name", "Task Force", "--name",
+          "R. Egistrar", *w, cwd=d))
+    ok(mt("authority", "agency", "add", "STATE", "--name", "State Police Financial Unit", "--kind", "state", *w,
+          "--as", "reg-1", cwd=d))                                    # --as after the command works too
+    ok(mt("authority", "officer", "add", "an-1", "--name", "A. Nalyst", "--agency", "STATE", *w, cwd=d,
+          officer="reg-1"))
+    ok(mt("authority", "grant", "add", "G-1", "--officer", "an-1", *GRANT, "--activate", *w, cwd=d, officer="reg-1"))
+    ok(mt("case", "open", "OP-1", "--function", "illegal-hiring-finance", "--jurisdiction", "d. ariz.",
+          "--predicate", "Front company paying workers in cash through a labor broker", *w, cwd=d, officer="an-1"))
+    (d / "ledger.csv").write_text("d,amt,from,to\n" + "".join(f"2024-03-0{1 + i % 9},{900 + i},S{i},Z\n"
+                                                              for i in range(10)))
+    (d / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    ok(mt("ingest", "ledger.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=d,
+          officer="an-1"))
+    return d, w
+
+
+def test_no_identity_is_refused_before_anything_happens(tf):
+    d, w = tf
+    size = (d / "tf.audit" / "log.jsonl").stat().st_size
+    for args in (["findings", *w], ["case", "show", *w], ["audit", "verify", *w], ["authority", "list", *w]):
+        one_line_error(mt(*args, cwd=d), "no acting officer", "--as OFFICER")
+    assert (d / "tf.audit" / "log.jsonl").stat().st_size == size        # nothing read, nothing logged
+
+
+def test_grant_activation_names_every_missing_field(tf):
+    d, w = tf
+    ok(mt("authority", "officer", "add", "an-2", "--name", "B. Nalyst", "--agency", "STATE", *w, cwd=d,
+          officer="reg-1"))
+    ok(mt("authority", "grant", "add", "G-2", "--officer", "an-2", "--function", "asset-seizure", *w, cwd=d,
+          officer="reg-1"))
+    one_line_error(mt("authority", "grant", "activate", "G-2", *w, cwd=d, officer="reg-1"),
+                   "G-2 cannot be activated", "deputizing official", "statute", "training expiry", "jurisdictions")
+    one_line_error(mt("authority", "grant", "add", "G-3", "--officer", "an-2", *GRANT[:-2], "--training-expires",
+                      "n/a", *w, cwd=d, officer="reg-1"), "training expiry", "not a date")
+    one_line_error(mt("authority", "grant", "add", "G-3", "--officer", "an-2", "--function", "surveillance", *w,
+                      cwd=d, officer="reg-1"), "surveillance", "illegal-hiring-finance")
+    out = ok(mt("authority", "list", *w, cwd=d, officer="an-2"))
+    assert "grant   G-2: an-2, draft" in out and "cannot activate" in out and "grant   G-1: an-1, active" in out
+
+
+def test_case_work_then_revocation_on_the_next_command(tf, tmp_path):
+    d, w = tf
+    out = ok(mt("findings", "--format", "json", *w, cwd=d, officer="an-1"))
+    assert json.loads(out) == []
+    out = ok(mt("case", "show", "--json", *w, cwd=d, officer="an-1"))
+    v = json.loads(out)
+    assert v["case_id"] == "OP-1" and v["function"] == "illegal-hiring-finance" and v["members"][0]["role"] == "lead"
+    # the grant also records removal support: recorded, unlocks nothing
+    one_line_error(mt("case", "open", "OP-X", "--function", "removal-support", "--jurisdiction", "D. Ariz.",
+                      "--predicate", "Locate people for removal proceedings", *w, cwd=d, officer="an-1"),
+                   "access denied", "non-financial-function")
+    # the registrar is not deputized: no case work
+    one_line_error(mt("findings", "--case", "OP-1", *w, cwd=d, officer="reg-1"), "not-a-case-member", "no-grant")
+    ok(mt("authority", "grant", "revoke", "G-1", "--reason", "transferred out of the task force", *w, cwd=d,
+          officer="reg-1"))
+    line = one_line_error(mt("findings", *w, cwd=d, officer="an-1"), "access denied", "grant 'G-1'",
+                          "grant-revoked", "transferred out of the task force", "audit entry")
+    assert "an-1" in line
+    out = ok(mt("authority", "whoami", *w, cwd=d, officer="an-1"))
+    assert "G-1: revoked" in out
+
+
+def test_identity_from_the_configuration_file(tf, tmp_path):
+    d, w = tf
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('officer = "reg-1"\n')
+    out = ok(mt("authority", "whoami", *w, cwd=d, env={"MONEYTRAIL_CONFIG": str(cfg)}))
+    assert out.startswith("officer reg-1")
+
+
+def test_audit_verify_prove_consistency_and_tamper(tf):
+    d, w = tf
+    out = ok(mt("audit", "verify", *w, cwd=d, officer="an-1"))       # any registered officer may verify
+    assert out.startswith("audit log verified:") and "signed tree heads" in out
+    one_line_error(mt("audit", "log", *w, cwd=d, officer="an-1"), "access denied", "auditor or registrar")
+    log = ok(mt("audit", "log", "--json", "--limit", "0", *w, cwd=d, officer="reg-1"))
+    entries = json.loads(log)
+    assert entries[0]["policies"] == ["registry-bootstrap"] and entries[0]["officer"] == "reg-1"
+    denied = [e for e in entries if e["kind"] == "decision" and not e["allowed"]]
+    assert denied and all(e["reasons"] for e in denied)                 # denials are logged, with reasons
+    assert any(e["kind"] == "read" and e["what"].get("table") == "findings" for e in entries)
+
+    p = json.loads(ok(mt("audit", "prove", "3", *w, cwd=d, officer="reg-1")))
+    assert p["verified"] and p["index"] == 3 and p["signed_head"]["size"] == p["tree_size"]
+    assert verify_inclusion(3, p["tree_size"], bytes.fromhex(p["leaf_hash"]),
+                            [bytes.fromhex(x) for x in p["inclusion_path"]], bytes.fromhex(p["root"]))
+    c = json.loads(ok(mt("audit", "consistency", "2", "7", *w, cwd=d, officer="reg-1")))
+    assert c["verified"] and c["old_head"]["size"] == 2
+    assert verify_consistency(2, 7, [bytes.fromhex(x) for x in c["consistency_path"]],
+                              bytes.fromhex(c["old_root"]), bytes.fromhex(c["new_root"]))
+    one_line_error(mt("audit", "consistency", "0", "7", *w, cwd=d, officer="reg-1"), "size 0 proves nothing")
+    one_line_error(mt("audit", "prove", "100000", *w, cwd=d, officer="reg-1"), "no entry 100000")
+
+    # tamper with entry 4: verify names it, and no command can proceed on the log
+    path = d / "tf.audit" / "log.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"allowed":true', b'"allowed":false')
+    path.write_bytes(b"".join(lines))
+    one_line_error(mt("audit", "verify", *w, cwd=d, officer="an-1"), "audit log does not verify",
+                   "first bad entry 4")
+    p = mt("audit", "verify", "--json", *w, cwd=d, officer="an-1")
+    assert p.returncode == 2 and json.loads(p.stdout)["first_bad"] == 4
