@@ -9,7 +9,17 @@ The tree::
     ├── MappingError                a column-mapping YAML is invalid (names the file and field)
     ├── UnknownFormatError          ``--format`` names no registered reader
     ├── WorkspaceError              the workspace cannot be opened, is too new, or lacks data
-    └── ConfigError                 a run parameter (typology threshold, window, ...) is invalid
+    ├── ConfigError                 a run parameter (typology threshold, window, ...) is invalid
+    │   (defined next to the layer that raises them:)
+    ├── AccessDenied                authority/decide.py: Cedar denied the action; names the
+    │                               policies, the grant and the audit entry of the decision
+    ├── PolicyError                 authority/decide.py: policies or schema cannot be loaded
+    ├── RegistryError               authority/registry.py: a registry change is invalid (a grant
+    │                               missing a required field, a placeholder 6103 authority, ...)
+    ├── IdentityError               cli/identity.py: no acting officer (--as, MONEYTRAIL_OFFICER,
+    │                               config file)
+    └── AuditError                  audit/log.py: the audit log cannot be appended to or fails
+                                    verification; the command fails with it
 
 A *row* that cannot be used is never an exception: it is quarantined with a reason and the
 run goes on (see ``moneytrail.ingest``).  Exceptions are for what stops a whole command.
