@@ -98,7 +98,7 @@ def _gfp_features(d: dict[str, Any], days: int) -> tuple[np.ndarray, float]:
     for blk in range(4):
         b0 = base + blk * 13
         deg = F[:, b0 + 1]
-        ts_avg, ts_sum = b0 + 3, b0 + 4
+        ts_avg = b0 + 3  # b0 + 4 (sum of timestamps) is dropped
         cols.append(np.where(deg > 0, ts - F[:, ts_avg], np.nan))
         keep += [b0, b0 + 1, b0 + 2] + [b0 + 5, b0 + 6, b0 + 7] + list(range(b0 + 8, b0 + 13))
     G = np.column_stack([F[:, keep]] + cols).astype(np.float32)

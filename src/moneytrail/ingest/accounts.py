@@ -31,13 +31,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
 from moneytrail.ingest.csvfile import _Cols, q, raw_row_sql, stage_batch
-from moneytrail.ingest.mapping import Field_, _coerce_field, _first_error
+from moneytrail.ingest.mapping import Field_, _coerce_field, read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.workspace import Workspace
 
@@ -111,29 +110,11 @@ class AccountsMapping(_Strict):
 
 
 def parse_accounts_mapping(data: dict, origin: str = "<mapping>") -> AccountsMapping:
-    if not isinstance(data, dict):
-        raise MappingError(f"{origin}: a mapping must be a YAML mapping of fields, got {type(data).__name__}")
-    try:
-        return AccountsMapping.model_validate(data)
-    except ValidationError as e:
-        raise MappingError(f"{origin}: invalid accounts mapping: {_first_error(e)}") from None
+    return validate_mapping(AccountsMapping, data, origin, "accounts mapping")
 
 
 def load_accounts_mapping(path: str | Path) -> AccountsMapping:
-    p = Path(path)
-    if not p.exists():
-        raise MappingError(f"{p}: mapping file not found")
-    if p.is_dir():
-        raise MappingError(f"{p}: is a directory, not a mapping file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise MappingError(f"{p}: mapping is not UTF-8 text") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise MappingError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return parse_accounts_mapping(data, str(p))
+    return parse_accounts_mapping(read_mapping_file(path), str(path))
 
 
 # -- normalisation (SQL) -----------------------------------------------------------------------

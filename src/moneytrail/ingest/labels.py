@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
 from moneytrail.ingest.csvfile import _Cols, q, raw_row_sql, stage_batch
-from moneytrail.ingest.mapping import _first_error
+from moneytrail.ingest.mapping import read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.workspace import Workspace
 
@@ -58,23 +57,11 @@ class LabelsMapping(BaseModel):
 
 
 def parse_labels_mapping(data, origin: str = "<mapping>") -> LabelsMapping:
-    if not isinstance(data, dict):
-        raise MappingError(f"{origin}: a labels mapping must be a YAML mapping of fields")
-    try:
-        return LabelsMapping.model_validate(data)
-    except ValidationError as e:
-        raise MappingError(f"{origin}: invalid labels mapping: {_first_error(e)}") from None
+    return validate_mapping(LabelsMapping, data, origin, "labels mapping")
 
 
 def load_labels_mapping(path) -> LabelsMapping:
-    p = Path(path)
-    if not p.is_file():
-        raise MappingError(f"{p}: mapping file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as e:
-        raise MappingError(f"{p}: not valid YAML: {type(e).__name__}") from None
-    return parse_labels_mapping(data, str(p))
+    return parse_labels_mapping(read_mapping_file(path), str(path))
 
 
 class LabelsReader:

@@ -193,27 +193,36 @@ def _first_error(e: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def parse_mapping(data: dict, origin: str = "<mapping>") -> Mapping:
+def validate_mapping(model: type[BaseModel], data, origin: str, what: str = "mapping"):
+    """Validate YAML data against a mapping model; one clear MappingError naming the field."""
     if not isinstance(data, dict):
         raise MappingError(f"{origin}: a mapping must be a YAML mapping of fields, got {type(data).__name__}")
     try:
-        return Mapping.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        raise MappingError(f"{origin}: invalid mapping: {_first_error(e)}") from None
+        raise MappingError(f"{origin}: invalid {what}: {_first_error(e)}") from None
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def read_mapping_file(path: str | Path):
+    """The YAML data of a mapping file, or one clear MappingError (missing, not UTF-8, bad YAML)."""
     p = Path(path)
     if not p.exists():
         raise MappingError(f"{p}: mapping file not found")
     if p.is_dir():
         raise MappingError(f"{p}: is a directory, not a mapping file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise MappingError(f"{p}: mapping is not UTF-8 text") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise MappingError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return parse_mapping(data, str(p))
+
+
+def parse_mapping(data: dict, origin: str = "<mapping>") -> Mapping:
+    return validate_mapping(Mapping, data, origin)
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    return parse_mapping(read_mapping_file(path), str(path))

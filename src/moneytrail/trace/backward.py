@@ -182,7 +182,7 @@ def _cone(con, relation: str, target_tx: int | None, taccount: str, source_ids: 
     if source_ids:
         con.execute("INSERT INTO _bk_src SELECT unnest(?)", [source_ids])
     if target_tx is None:   # a balance target: horizon after every event at or before the time
-        horizon = con.execute(f"SELECT coalesce(max(r), 0) + 1 FROM _bk_ev").fetchall()[0][0]
+        horizon = con.execute("SELECT coalesce(max(r), 0) + 1 FROM _bk_ev").fetchall()[0][0]
     else:
         horizon = con.execute("SELECT r FROM _bk_ev WHERE tx_id = ?", [target_tx]).fetchall()[0][0]
     con.execute("CREATE OR REPLACE TEMP TABLE _bk_reach (account_id VARCHAR, h BIGINT, hops INTEGER)")
