@@ -42,19 +42,21 @@ def deposit(st, b, a, wt, carry):
     st[0] += wt
 
 
-def withdraw_front(st, b, a, short):
-    """FIFO: the oldest money leaves first. Unseen money (short) is the newest."""
+def _withdraw(st, a, short, front: bool):
+    """Take ``a`` from the oldest lots (``front``) or the newest; unseen money (short) is the
+    newest. Returns (tainted taken, the pieces taken oldest first, as the receiver queues them)."""
     lots = st[1]
     if short:
         _push(lots, short, False)
+    end, pop = (0, lots.popleft) if front else (-1, lots.pop)
     need = a
     taken = []
     wt = 0
     while need and lots:
-        lot = lots[0]
+        lot = lots[end]
         amt, tainted = lot
         if amt <= need:
-            lots.popleft()
+            pop()
         else:
             lot[0] = amt - need
             amt = need
@@ -65,36 +67,20 @@ def withdraw_front(st, b, a, short):
             taken[-1][0] += amt
         else:
             taken.append([amt, tainted])
+    if not front:
+        taken.reverse()
     st[0] -= wt
     return wt, taken
+
+
+def withdraw_front(st, b, a, short):
+    """FIFO: the oldest money leaves first. Unseen money (short) is the newest."""
+    return _withdraw(st, a, short, True)
 
 
 def withdraw_back(st, b, a, short):
     """LIFO: the newest money leaves first. Unseen money (short) is the newest, so it goes first."""
-    lots = st[1]
-    if short:
-        _push(lots, short, False)
-    need = a
-    taken = []
-    wt = 0
-    while need and lots:
-        lot = lots[-1]
-        amt, tainted = lot
-        if amt <= need:
-            lots.pop()
-        else:
-            lot[0] = amt - need
-            amt = need
-        need -= amt
-        if tainted:
-            wt += amt
-        if taken and taken[-1][1] == tainted:
-            taken[-1][0] += amt
-        else:
-            taken.append([amt, tainted])
-    taken.reverse()                         # oldest first, as the receiver queues them
-    st[0] -= wt
-    return wt, taken
+    return _withdraw(st, a, short, False)
 
 
 def inject(st, b, x):

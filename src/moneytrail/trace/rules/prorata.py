@@ -33,6 +33,10 @@ Choice made where sources differ
 
 from __future__ import annotations
 
+# One tainted balance per account, kept exactly as LIBR keeps it on receipts; only what a
+# payment carries differs (below).
+from moneytrail.trace.rules.libr import deposit, inert, inject, new
+
 
 NAME = "prorata"
 TITLE = "Pro rata (rolling charge)"
@@ -43,10 +47,6 @@ SOURCES = ("Barlow Clowes International Ltd v Vaughan [1992] 4 All ER 22 (CA) (t
 CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ()
-
-
-def new(b):
-    return [0]
 
 
 def withdraw(st, b, a, short):
@@ -63,23 +63,6 @@ def withdraw(st, b, a, short):
             wt += 1
     st[0] = t - wt
     return wt, None
-
-
-def deposit(st, b, a, wt, carry):
-    if wt:
-        st[0] += wt
-
-
-def inject(st, b, x):
-    room = b - st[0]
-    if x > room:
-        x = room
-    st[0] += x
-    return x
-
-
-def inert(st):
-    return st[0] == 0
 
 
 def ops(presumption: str | None = None):
