@@ -40,3 +40,21 @@ def test_bench_scale_small_graph_finds_planted_patterns(tmp_path):
     assert res["transactions"] > 19_000 and res["max_degree"] > 500  # hubs are there
     assert res["planted_found"] == {"cycles": 5, "scatter_gathers": 5, "fan_ins": 5}
     assert res["peak_rss_mb"] > 0 and res["seconds"] > 0
+
+
+def test_bench_audit_small(tmp_path, monkeypatch):
+    """The audit benchmark on a small log: every figure present, the log it built verifies, and
+    the fresh-process run really took its decisions (it exits non-zero otherwise)."""
+    from moneytrail.bench.audit import bench_audit
+
+    monkeypatch.setenv("MONEYTRAIL_KEY_DIR", str(tmp_path / "outer-keys"))
+    res = bench_audit(entries=300, guards=20, batch=1, workdir=tmp_path / "w", runs=1)
+    pc = res["per_command"]
+    for state in ("warm", "after_change"):
+        assert set(pc[state]) == {"guard_plus_read", "guard", "record_read", "decision_only"}
+        assert all(v["median_ms"] > 0 for v in pc[state].values())
+    assert pc["new_process"]["runs"] == 1 and pc["new_process"]["first_command"]["median_ms"] > 0
+    assert res["verify"]["ok"] and res["verify"]["entries"] == 300 and res["verify"]["heads"] == 300
+    assert res["append"]["batched_1000_entries_per_s"] > 0 and res["peer_duckdb_insert_per_entry"]["median_ms"] > 0
+    import os
+    assert os.environ["MONEYTRAIL_KEY_DIR"] == str(tmp_path / "outer-keys")   # restored

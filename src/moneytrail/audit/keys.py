@@ -79,11 +79,27 @@ def load_public_key(text_or_path: str | os.PathLike | None, log_id: str) -> tupl
     return None, ""
 
 
+_head_paths: dict[tuple, str] = {}
+
+
+def _head_file(log_id: str) -> str:
+    """head_path() as a string, remembered per key folder setting (an append reads and writes it)."""
+    k = (os.environ.get(ENV_KEY_DIR), os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"), log_id)
+    p = _head_paths.get(k)
+    if p is None:
+        p = _head_paths[k] = str(head_path(log_id))
+    return p
+
+
 def read_external_head(log_id: str) -> bytes | None:
     try:
-        return head_path(log_id).read_bytes().strip()
+        fd = os.open(_head_file(log_id), os.O_RDONLY)
     except FileNotFoundError:
         return None
+    try:
+        return os.pread(fd, 1 << 16, 0).strip()
+    finally:
+        os.close(fd)
 
 
 HEAD_RECORD = 1024  # the head is rewritten in place, padded to this size (no rename: see below)
@@ -93,7 +109,7 @@ def write_external_head(log_id: str, record: bytes) -> None:
     """Overwrite the external head in place. Not write-then-rename: on ext4 a rename over an
     existing file forces the new file's data out to disk first (auto_da_alloc), milliseconds
     per append; a padded rewrite of one small record is not."""
-    p = head_path(log_id)
+    p = _head_file(log_id)
     data = record + b"\n"
     if len(data) < HEAD_RECORD:
         data = record + b" " * (HEAD_RECORD - 1 - len(record)) + b"\n"

@@ -471,10 +471,11 @@ def bench_audit_cmd(
     entries: int = typer.Option(1_000_000, "--entries", "-n", help="size of the log to verify"),
     guards: int = typer.Option(1000, "--guards", help="guard calls timed (per-command overhead)"),
     batch: int = typer.Option(1, "--batch", help="entries per append (signed head) when building the log"),
+    runs: int = typer.Option(7, "--runs", help="fresh processes timed (a CLI command's one-time costs)"),
     format: str = typer.Option("json", "--format", "-f", help="json | table"),
 ):
     """Authorization + audit overhead per command, append rate, and verifying a large log."""
     from moneytrail.bench.audit import bench_audit
 
-    res = bench_audit(entries=entries, guards=guards, batch=batch)
+    res = bench_audit(entries=entries, guards=guards, batch=batch, runs=runs)
     typer.echo(json.dumps(res) if format == "json" else _json(res))

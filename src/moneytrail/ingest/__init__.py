@@ -71,6 +71,7 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
             [now_utc(), json.dumps(mapping) if mapping else None,
              list(dict.fromkeys([*(row[1] or []), *legal_basis])),  # tags given earlier are kept
              str(path.resolve()), sid])
+        ws.authority_changed()
         return sid, False, sha
     sid = ws.con.execute("SELECT nextval('seq_source')").fetchall()[0][0]
     ws.con.execute(
@@ -78,6 +79,7 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
         "format, role, mapping, legal_basis, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         [sid, path.name, str(path.resolve()), rel, path.stat().st_size, sha, fmt, role,
          json.dumps(mapping) if mapping else None, list(legal_basis), now_utc()])
+    ws.authority_changed()
     return sid, False, sha
 
 

@@ -96,6 +96,12 @@ class Workspace:
     def __init__(self, path: Path, con: duckdb.DuckDBPyConnection):
         self.path = path
         self.con = con
+        self.authority_epoch = 0  # bumped by every change access decisions depend on
+
+    def authority_changed(self) -> None:
+        """Say that something access decisions read changed (the registry, a source's legal-basis
+        tags), so the next decision reads it afresh (see moneytrail.authority.decide)."""
+        self.authority_epoch += 1
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
