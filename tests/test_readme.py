@@ -52,3 +52,29 @@ def test_readme_usage_block_runs(tmp_path):
                               timeout=300)
         assert proc.returncode == 0, f"{line}\n{proc.stderr}"
     assert (cwd / "case.html").is_file() and (cwd / "amlsim.duckdb").is_file()
+
+
+def test_readme_python_block_runs(tmp_path):
+    """The README's Python example, on the demo's workspace, as the demo's analyst."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert "Session.open" in code
+    env = dict(os.environ)
+    env.pop("MONEYTRAIL_OFFICER", None)
+    demo = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "demo", "--out", "moneytrail-demo"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip(), "the example prints the funnel findings"
+    assert (tmp_path / "case-from-python.html").is_file()
+    # and it went through authority: its decisions and reads are in the workspace's audit log
+    from moneytrail.audit import AuditLog
+    from moneytrail.workspace import Workspace
+    with Workspace.open(tmp_path / "moneytrail-demo" / "case.duckdb") as ws:
+        tail = list(AuditLog.of(ws).entries())[-5:]
+    assert [(e["kind"], e.get("action")) for e in tail] == [
+        ("decision", "detect"), ("decision", "findings"), ("read", "findings"), ("decision", "report"),
+        ("read", "report")]
+    assert all(e["officer"] == "tf-analyst-1" and e["case"] == "OP-DEMO" for e in tail)

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from moneytrail import Workspace, __version__, ingest_file
+from moneytrail import Workspace, __version__
+from moneytrail.ingest import ingest_file
 from moneytrail.report import render_report
 from moneytrail.report.chart import compact, nice_ticks
 from moneytrail.workspace import now_utc

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moneytrail import Workspace, ingest_file
+from moneytrail import Workspace
+from moneytrail.ingest import ingest_file
 from moneytrail.errors import WorkspaceError
 from moneytrail.score import FEATURES, load_model, score, train
 from moneytrail.score.metrics import average_precision, best_f1_threshold, prf

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from moneytrail import ingest_file, run_pipeline
+from moneytrail.ingest import ingest_file
+from moneytrail.pipeline import run_pipeline
 
 from trace_helpers import load_ledger, tx_id
 

@@ -1,15 +1,21 @@
 """moneytrail: a financial-investigation engine for multi-agency task forces.
 
-The public Python API is small; everything the CLI does goes through these names::
+The Python API is :class:`Session`: an officer working on a workspace, every method decided by
+the Cedar policies and recorded in the audit log, as the CLI's commands are::
 
-    from moneytrail import Workspace, ingest_file, run_pipeline, render_report
+    from moneytrail import Session
+
+    with Session.open("case.duckdb", officer="tf-analyst-1") as s:
+        rows = s.findings(limit=10)
+
+The engine's building blocks (``moneytrail.ingest.ingest_file``, ``moneytrail.pipeline.run_pipeline``,
+``moneytrail.report.render_report``, ...) take a :class:`Workspace` and check no authority
+themselves (docs/authority.md, "Scope").
 """
 
 __version__ = "0.1.0"
 
 from moneytrail.workspace import Workspace  # noqa: E402
-from moneytrail.ingest import ingest_file  # noqa: E402
-from moneytrail.pipeline import run_pipeline  # noqa: E402
-from moneytrail.report import render_report  # noqa: E402
+from moneytrail.session import Session  # noqa: E402
 
-__all__ = ["Workspace", "ingest_file", "run_pipeline", "render_report", "__version__"]
+__all__ = ["Session", "Workspace", "__version__"]

@@ -270,23 +270,11 @@ def findings(
     """List findings with their evidence transaction ids."""
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
+    from moneytrail import reads
+
     with _open(workspace, action="findings", resource={"typologies": list(typology), "limit": limit}) as ws:
-        where, args = "", []
-        if typology:
-            where = "WHERE f.typology IN (" + ", ".join("?" * len(typology)) + ")"
-            args = list(typology)
-        rows = ws.records(f"""
-            SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-                   f.total_amount, f.explanation, f.red_flag_source, f.parameters,
-                   (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
-                      FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
-                   (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
-                      WHERE t.finding_id = f.finding_id) AS tx_ids
-            FROM findings f {where} ORDER BY f.score DESC, f.finding_id
-            {'LIMIT ' + str(int(limit)) if limit else ''}""", args)
-        ids = [r["finding_id"] for r in rows]
-        _record_read(ws, {"table": "findings", "rows": len(rows), "format": format,
-                          "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
+        rows = reads.findings(ws, typology, limit)
+        _record_read(ws, {**reads.findings_read(rows), "format": format})
     if format == "json":
         for r in rows:
             r["parameters"] = json.loads(r["parameters"])
@@ -332,10 +320,10 @@ def report(
 @app.command()
 def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
     """List the evidence sources with their hashes and row accounting."""
+    from moneytrail import reads
+
     with _open(workspace, action="sources") as ws:
-        rows = ws.records("SELECT source_id, file_name, format, role, sha256, size_bytes, legal_basis, "
-                          "received_at, rows_read, rows_stored, rows_quarantined, evidence_path "
-                          "FROM sources ORDER BY source_id")
+        rows = reads.sources(ws)
         _record_read(ws, {"table": "sources", "rows": len(rows)})
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
@@ -354,12 +342,11 @@ def quarantine(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Show quarantined rows: source, row, column, reason and the raw row."""
+    from moneytrail import reads
+
     with _open(workspace, action="quarantine",
                resource={"sources": [source]} if source is not None else None) as ws:
-        where, args = ("WHERE q.source_id = ?", [source]) if source is not None else ("", [])
-        rows = ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.column_name, q.reason, q.raw "
-                          f"FROM quarantine q JOIN sources s USING (source_id) {where} "
-                          f"ORDER BY q.source_id, q.source_row LIMIT {int(limit)}", args)
+        rows = reads.quarantine(ws, source, limit)
         _record_read(ws, {"table": "quarantine", "rows": len(rows), "source": source})
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _open, app, bench_app
+from moneytrail.cli.main import WorkspaceOpt, _open, _record_read, app, bench_app
 from moneytrail.errors import ConfigError
 
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the risk model.")
@@ -26,6 +26,7 @@ def model_train(
 
     with _open(workspace) as ws:
         res = train(ws, seed=seed)
+        _record_read(ws, {"model": res["model_id"], "metrics": ["validation", "test"]})
     if as_json:
         typer.echo(json.dumps(res, default=str))
         return
@@ -41,18 +42,11 @@ def model_train(
 @model_app.command("show")
 def model_show(workspace: Optional[Path] = WorkspaceOpt):
     """Show the stored models: features, training-data hash, parameters, validation metrics."""
+    from moneytrail import reads
+
     with _open(workspace) as ws:
-        if not ws.table_exists("models"):
-            rows = []
-        else:
-            rows = ws.records("SELECT model_id, created_at, kind, features, training_data_hash, parameters, "
-                              "threshold, validation, split FROM models ORDER BY model_id")
-    if not rows:
-        from moneytrail.errors import WorkspaceError
-        raise WorkspaceError("this workspace has no model: train one first (moneytrail model train)")
-    for r in rows:
-        for k in ("features", "parameters", "validation", "split"):
-            r[k] = json.loads(r[k])
+        rows = reads.models(ws)
+        _record_read(ws, {"table": "models", "rows": len(rows)})
     typer.echo(json.dumps(rows, default=str, indent=1))
 
 
@@ -64,13 +58,15 @@ def score_cmd(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Score every transaction and account with the stored model; reasons in words for flagged ones."""
+    from moneytrail import reads
     from moneytrail.score import score
     from moneytrail.score.model import reason_text
 
     with _open(workspace) as ws:
         res = score(ws, model_id=model)
-        accts = ws.records("SELECT account_id, score, flagged_transactions, reasons FROM account_scores "
-                           "WHERE model_id = ? ORDER BY score DESC, account_id LIMIT ?", [res["model_id"], int(top)])
+        accts = reads.top_accounts(ws, res["model_id"], top)
+        _record_read(ws, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
+                          "accounts": [a["account_id"] for a in accts]})
     if as_json:
         for a in accts:
             a["reasons"] = json.loads(a["reasons"] or "[]")

@@ -1,0 +1,178 @@
+"""The Python API under authority: one :class:`Session` per officer and workspace.
+
+Each method is one command, exactly as the CLI runs it: the Cedar policies decide the action
+for the session's officer and case on the server's clock (the decision is appended to the audit
+log, and a denial raises :class:`~moneytrail.authority.AccessDenied`); the work is done; and what
+the method returns is recorded as a read in the audit log before it is returned::
+
+    from moneytrail import Session
+
+    with Session.open("case.duckdb", officer="tf-analyst-1", case="OP-DEMO") as s:
+        s.ingest("statement.csv", "csv", mapping="bank-b.yaml", legal_basis=["subpoena"])
+        s.detect()
+        for f in s.findings(limit=10):
+            print(f["typology"], f["explanation"])
+        s.report("report.html")
+
+The officer comes from ``officer=``, else ``$MONEYTRAIL_OFFICER`` or the configuration file (as
+``--as`` for the CLI); a session without one is refused. The functions the methods call
+(``moneytrail.ingest.ingest_file``, ``moneytrail.pipeline.run_pipeline``, ...) are the engine's
+building blocks and check nothing themselves; whoever holds the workspace file can read it
+directly, so the session is where an officer's actions are decided and recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from moneytrail.workspace import Workspace
+
+
+class Session:
+    """An officer working on a workspace (and a case). Get one with :meth:`open`."""
+
+    def __init__(self, ws: Workspace, officer: str, case: str | None = None):
+        self.ws = ws
+        self.officer = officer
+        self.case = case
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, officer: str | None = None,
+             case: str | None = None) -> "Session":
+        """Open the workspace at ``path`` (default: ``$MONEYTRAIL_WORKSPACE`` or
+        ``./moneytrail.duckdb``) as ``officer`` in ``case`` (default: ``$MONEYTRAIL_CASE``, the
+        configuration, else the officer's one open case, decided per command)."""
+        from moneytrail.cli.identity import current_case, current_officer
+
+        who = current_officer(officer)          # no identity: IdentityError, before the file is touched
+        return cls(Workspace.open(path), who, current_case(case))
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- the decision and the read record ---------------------------------------------------------
+    def _decide(self, action: str, resource: dict[str, Any] | None = None):
+        from moneytrail.authority import guard
+
+        return guard(self.ws, action, officer=self.officer, case=self.case, resource=resource)
+
+    def _read(self, decision, what: dict[str, Any]) -> None:
+        from moneytrail.audit import record_read
+
+        record_read(self.ws, decision.officer, decision.case, what, action=decision.action)
+
+    # -- commands -----------------------------------------------------------------------------------
+    def ingest(self, file: str | os.PathLike, format: str, *, mapping: Any = None,
+               legal_basis: Iterable[str] = (), force: bool = False):
+        """Ingest an evidence file (``moneytrail ingest``); returns the IngestResult."""
+        from moneytrail.ingest import ingest_file
+
+        tags = list(legal_basis)
+        self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": tags, "force": force})
+        return ingest_file(self.ws, file, format, mapping=mapping, legal_basis=tags, force=force)
+
+    def detect(self, typologies: Sequence[str] | None = None,
+               parameters: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Resolve, build the graph and run the typology catalogue (``moneytrail detect``);
+        returns the detect stage's summary (findings per typology, skipped ones with why)."""
+        from moneytrail.pipeline import run_pipeline
+
+        self._decide("detect", {"typologies": list(typologies or [])})
+        out = run_pipeline(self.ws, stages=["resolve", "graph", "detect"],
+                           params={"detect": {"typologies": list(typologies) if typologies else None,
+                                              "parameters": parameters or {}}})
+        return out["stages"]["detect"]
+
+    def run(self, stages: Sequence[str] | None = None, *, report: str | os.PathLike | None = None) -> dict[str, Any]:
+        """Run the pipeline (``moneytrail run``); the report, if it is among the stages, is a read."""
+        from moneytrail.pipeline import run_pipeline
+
+        d = self._decide("run", {"stages": list(stages or [])})
+        if not stages or "report" in stages:
+            self._read(d, {"report": str(report) if report else "default path beside the workspace"})
+        return run_pipeline(self.ws, stages=list(stages) if stages else None,
+                            params={"report": {"out": Path(report) if report else None}})
+
+    def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
+        """Findings with their accounts and evidence transactions (``moneytrail findings``)."""
+        from moneytrail import reads
+
+        d = self._decide("findings", {"typologies": list(typologies), "limit": limit})
+        rows = reads.findings(self.ws, typologies, limit)
+        self._read(d, reads.findings_read(rows))
+        return rows
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The evidence sources with hashes, legal-basis tags and row accounting."""
+        from moneytrail import reads
+
+        d = self._decide("sources")
+        rows = reads.sources(self.ws)
+        self._read(d, {"table": "sources", "rows": len(rows)})
+        return rows
+
+    def quarantine(self, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Quarantined rows with file, row, column and reason."""
+        from moneytrail import reads
+
+        d = self._decide("quarantine", {"sources": [source]} if source is not None else None)
+        rows = reads.quarantine(self.ws, source, limit)
+        self._read(d, {"table": "quarantine", "rows": len(rows), "source": source})
+        return rows
+
+    def report(self, out: str | os.PathLike | None = None, *, title: str | None = None) -> Path:
+        """Write the HTML case report (``moneytrail report``); returns its path."""
+        from moneytrail.report import render_report
+
+        d = self._decide("report")
+        self._read(d, {"report": str(out) if out else "default path beside the workspace"})
+        return render_report(self.ws, Path(out) if out else None, title=title)
+
+    def trace(self, sources: Iterable[Any] = (), **options: Any) -> dict[str, Any]:
+        """Trace tainted funds (``moneytrail trace``): the options of
+        :func:`moneytrail.trace.api.trace` (``rule``, ``direction``, ``target``, ``presumption``,
+        ``openings``, ``as_of``, ``max_hops``). Not saved in the workspace (the CLI saves)."""
+        from moneytrail.trace.api import trace
+
+        srcs = list(sources)
+        rules = options.get("rule", "libr")
+        tgt = options.get("target")
+        d = self._decide("trace", {"direction": options.get("direction", "forward"),
+                                   "rules": [rules] if isinstance(rules, str) else list(rules),
+                                   "taint_sources": [s if isinstance(s, int) else s.label() for s in srcs],
+                                   "target": tgt.label() if tgt is not None else None})
+        result = trace(self.ws, srcs, **options)
+        self._read(d, {"trace": options.get("direction", "forward"), "rules": list(result["rules"]),
+                       "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
+                       "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values())})
+        return result
+
+    def train(self, *, seed: int = 0) -> dict[str, Any]:
+        """Train and store a risk model on the workspace's labels (``moneytrail model train``)."""
+        from moneytrail.score import train
+
+        d = self._decide("score")
+        res = train(self.ws, seed=seed)
+        self._read(d, {"model": res["model_id"], "metrics": ["validation", "test"]})
+        return res
+
+    def score(self, *, model_id: int | None = None, top: int = 20) -> dict[str, Any]:
+        """Score transactions and accounts (``moneytrail score``); the summary with the ``top``
+        highest-scoring accounts and their reasons."""
+        from moneytrail import reads
+        from moneytrail.score import score
+
+        d = self._decide("score")
+        res = score(self.ws, model_id=model_id)
+        accts = reads.top_accounts(self.ws, res["model_id"], top)
+        self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
+                       "accounts": [a["account_id"] for a in accts]})
+        return {**res, "top_accounts": accts}

@@ -1,0 +1,96 @@
+"""The Python API under authority (moneytrail.Session): every method is decided and recorded like
+the command it stands for; a denial raises before anything is read or written."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from moneytrail import Session
+from moneytrail.audit import AuditLog
+from moneytrail.authority import AccessDenied
+from moneytrail.authority.registry import record_fti_order, revoke_grant
+from moneytrail.cli.identity import IdentityError
+from moneytrail.demo import DEMO_CASE as CASE
+from moneytrail.demo import DEMO_OFFICER as AN
+from moneytrail.demo import DEMO_REGISTRAR as REG
+from moneytrail.demo import setup_demo_authority
+from moneytrail.workspace import Workspace
+
+MAPPING = {"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
+
+
+@pytest.fixture
+def path(tmp_path):
+    p = tmp_path / "case.duckdb"
+    with Workspace.open(p) as ws:
+        setup_demo_authority(ws)
+    return p
+
+
+def _csv(tmp_path, name, rows):
+    p = tmp_path / name
+    p.write_text("d,amt,from,to\n" + "".join(f"2024-01-{1 + i % 27:02d},{a},{f},{t}\n"
+                                             for i, (a, f, t) in enumerate(rows)))
+    return p
+
+
+def _log(s: Session) -> list[dict]:
+    return list(AuditLog.of(s.ws).entries())
+
+
+def test_a_session_needs_an_officer(path, monkeypatch):
+    monkeypatch.delenv("MONEYTRAIL_OFFICER", raising=False)
+    with pytest.raises(IdentityError, match="no acting officer"):
+        Session.open(path)
+    monkeypatch.setenv("MONEYTRAIL_OFFICER", AN)
+    with Session.open(path) as s:
+        assert s.officer == AN
+
+
+def test_methods_are_decided_and_their_reads_recorded(path, tmp_path):
+    from moneytrail.ingest import parse_mapping
+
+    rows = [(900, f"W{i}", "FUNNEL") for i in range(12)] + [(100, "A", "B")] * 3
+    with Session.open(path, officer=AN, case=CASE) as s:
+        r = s.ingest(_csv(tmp_path, "bank.csv", rows), "csv", mapping=parse_mapping(MAPPING),
+                     legal_basis=["subpoena"])
+        assert r.read == r.stored + r.quarantined == 15
+        summary = s.detect()
+        assert set(summary["findings"]) and "skipped" in summary
+        found = s.findings(limit=3)
+        assert s.sources()[0]["legal_basis"] == ["subpoena"]
+        assert s.quarantine() == []
+        log = _log(s)
+    kinds = [(e["kind"], e.get("action")) for e in log if e["kind"] in ("decision", "read")]
+    assert kinds[-8:] == [("decision", "ingest"), ("decision", "detect"), ("decision", "findings"),
+                          ("read", "findings"), ("decision", "sources"), ("read", "sources"),
+                          ("decision", "quarantine"), ("read", "quarantine")]
+    read = next(e for e in reversed(log) if e["kind"] == "read" and e["action"] == "findings")
+    assert read["what"]["rows"] == len(found) and read["officer"] == AN and read["case"] == CASE
+
+
+def test_a_denied_method_reads_and_writes_nothing(path, tmp_path):
+    from moneytrail.ingest import parse_mapping
+
+    with Session.open(path, officer=AN, case=CASE) as s:
+        # federal tax information without a 6103(i) order: refused before the file is read
+        with pytest.raises(AccessDenied, match="fti-needs-6103i-authority"):
+            s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
+                     legal_basis=["fti:Acme Staffing LLC"])
+        assert s.ws.scalar("SELECT count(*) FROM sources") == 0
+        record_fti_order(s.ws, AN, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+                         order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
+                         subjects=["Acme Staffing LLC"])
+        s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
+                 legal_basis=["fti:Acme Staffing LLC"])
+        assert len(s.findings()) == 0
+        revoke_grant(s.ws, REG, "G-DEMO-1", "reassigned")           # takes effect on the next call
+        n = len(_log(s))
+        with pytest.raises(AccessDenied, match="grant-revoked"):
+            s.findings()
+        log = _log(s)
+        assert len(log) == n + 1 and log[-1]["kind"] == "decision" and log[-1]["allowed"] is False
+    with Session.open(path, officer="stranger") as s, pytest.raises(AccessDenied, match="unregistered-officer"):
+        s.sources()
