@@ -237,3 +237,49 @@ def test_consecutive_signed_heads_are_consistent(logged):
     for a, b in zip(hs, hs[1:]):
         c = log.consistency(a.size, b.size)
         assert verify_consistency(a.size, b.size, [bytes.fromhex(x) for x in c["consistency_path"]], a.root, b.root)
+
+
+# -- repair after a crash mid-append -------------------------------------------------------------------
+
+def _crash_after_entries(ws) -> bytes:
+    """What an append leaves when it dies after writing its entries, before their signed head."""
+    remnant = b'{"seq":%d,"ts":"2026-01-01T00:00:00.000000Z","kind":"read","officer":"o"}\n' % (N + 5)
+    with open(AuditLog.of(ws).log_path, "ab") as f:
+        f.write(remnant)
+    return remnant
+
+
+def test_repair_removes_what_a_crashed_append_left_and_keeps_it(logged):
+    remnant = _crash_after_entries(logged)
+    with open(AuditLog.of(logged).heads_path, "ab") as f:     # and a head torn mid-write
+        f.write(b'{"size":66,"root":"ab')
+    with pytest.raises(AuditError):
+        fresh(logged).append([{"kind": "x"}])                  # fail closed until repaired
+    res = fresh(logged).repair()
+    assert res["repaired"] and res["entries_removed"] == 1 and res["log_bytes_removed"] == len(remnant)
+    assert res["heads_bytes_removed"] == len(b'{"size":66,"root":"ab')
+    saved = sorted(res["saved"])
+    assert [open(p, "rb").read() for p in saved if p.endswith(".log.remnant")] == [remnant]
+    log = fresh(logged)
+    assert log.verify().ok
+    seq = log.append([{"kind": "repair", "what": res}])[0]
+    assert seq == N + 5 and fresh(logged).verify().ok
+    assert fresh(logged).repair() == {"repaired": False,
+                                      "why": "nothing to repair: the log ends at its last signed tree head"}
+
+
+def test_repair_refuses_anything_that_is_not_a_crash_remnant(logged):
+    ls = lines(logged)
+    # a signed entry changed, plus a remnant: refused, and the files are left exactly as they were
+    ls[3] = ls[3].replace(b"officer-0", b"officer-9")
+    write_lines(logged, ls)
+    _crash_after_entries(logged)
+    log = fresh(logged)
+    before = (log.log_path.read_bytes(), log.heads_path.read_bytes())
+    with pytest.raises(AuditError, match="problems besides a crash remnant.*entry 3"):
+        log.repair()
+    assert (log.log_path.read_bytes(), log.heads_path.read_bytes()) == before
+    # entries removed from the end are not a crash remnant either
+    write_lines(logged, lines(logged)[:-9])
+    with pytest.raises(AuditError, match="shorter than its last signed head"):
+        fresh(logged).repair()

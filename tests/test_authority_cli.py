@@ -160,3 +160,25 @@ def test_audit_verify_prove_consistency_and_tamper(tf):
                    "first bad entry 4")
     p = mt("audit", "verify", "--json", *w, cwd=d, officer="an-1")
     assert p.returncode == 2 and json.loads(p.stdout)["first_bad"] == 4
+
+
+def test_audit_repair_after_a_crash_mid_append(tmp_path):
+    w = ["-w", str(tmp_path / "r.duckdb")]
+    ok(mt("--as", "reg-1", "authority", "init", "--agency", "TF", "--agency-name", "Task Force", "--name",
+          "R. Egistrar", *w, cwd=tmp_path))
+    ok(mt("authority", "officer", "add", "an-1", "--name", "A. Nalyst", "--agency", "TF", *w, cwd=tmp_path,
+          officer="reg-1"))
+    log = tmp_path / "r.audit" / "log.jsonl"
+    n = len(log.read_bytes().splitlines())
+    with open(log, "ab") as f:          # an append that died after its entries, before its signed head
+        f.write(b'{"seq":%d,"ts":"2026-01-01T00:00:00.000000Z","kind":"read","officer":"an-1"}\n' % n)
+    one_line_error(mt("authority", "list", *w, cwd=tmp_path, officer="reg-1"), "audit repair")
+    one_line_error(mt("audit", "repair", *w, cwd=tmp_path, officer="an-1"), "access denied", "auditor or registrar")
+    out = ok(mt("audit", "repair", *w, cwd=tmp_path, officer="reg-1"))
+    assert out.startswith("audit log repaired: removed 1 entries never covered by a signed tree head")
+    assert list((tmp_path / "r.audit" / "repaired").iterdir())
+    assert ok(mt("audit", "verify", *w, cwd=tmp_path, officer="an-1")).startswith("audit log verified:")
+    entries = json.loads(ok(mt("audit", "log", "--json", "--limit", "0", *w, cwd=tmp_path, officer="reg-1")))
+    rep = next(e for e in entries if e.get("action") == "audit_repair")
+    assert rep["seq"] == n and rep["officer"] == "reg-1" and rep["resource"]["repair"]["entries_removed"] == 1
+    assert ok(mt("audit", "repair", *w, cwd=tmp_path, officer="reg-1")).startswith("nothing to repair")

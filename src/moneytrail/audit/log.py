@@ -263,7 +263,12 @@ class AuditLog:
                 last = self._last
             else:
                 line = self._last_line(hf, hsize)
-                last = Head.parse(line, self.log_id) if line else None
+                try:
+                    last = Head.parse(line, self.log_id) if line else None
+                except (ValueError, KeyError, TypeError):
+                    raise AuditError(f"the last signed tree head in {self.heads_path} is not readable: an append "
+                                     f"was interrupted (moneytrail audit repair) or the heads were altered "
+                                     f"(moneytrail audit verify)") from None
             self._check_tail(last, lsize)
             self._check_external(last)
             key = keys.signing_key(self.log_id, create=last is None)
@@ -314,6 +319,10 @@ class AuditLog:
                 raise AuditError(f"the audit log of this workspace was started but {self.heads_path} is "
                                  f"missing or empty (deleted?): restore the {self.dir.name} folder")
             return
+        if log_size > last.end:
+            raise AuditError(f"{self.log_path} holds {log_size - last.end} bytes past its last signed tree head: "
+                             f"an append was interrupted (moneytrail audit repair removes and keeps them) or "
+                             f"entries were added outside moneytrail (moneytrail audit verify)")
         if log_size != last.end:
             raise AuditError(f"{self.log_path} is {log_size} bytes but its last signed head covers {last.end}: "
                              f"the log was changed outside moneytrail; run moneytrail audit verify")
@@ -399,6 +408,68 @@ class AuditLog:
                 "consistency_path": [p.hex() for p in proof], "verified": ok,
                 "old_head": heads[old].to_dict() if old in heads else None,
                 "new_head": heads[new].to_dict() if new in heads else None}
+
+    # -- repair ------------------------------------------------------------------------------------
+    def repair(self) -> dict[str, Any]:
+        """Remove what an append that never completed left behind, so that appends can go on.
+
+        An append writes the entries, then their signed head; a crash between the two (or in the
+        middle of the head) leaves entries past the last signed head, or a head line without its
+        newline, and every later append is refused (fail closed). Nothing in such a remnant was
+        acknowledged: the append did not return, so its command did not go on. ``repair`` moves
+        exactly that remnant into ``repaired/`` beside the log (kept, never deleted), checks that
+        the rest verifies, and returns what it did; anything else wrong with the log (a changed
+        or missing signed entry, a rollback) is not a crash remnant and is refused with the
+        problem, leaving the files as they were. The caller appends the repair to the log.
+        """
+        if not self.heads_path.exists() and not self.log_path.exists():
+            return {"repaired": False, "why": "the log is empty"}
+        lf, hf, ff = self._open()
+        fcntl.flock(lf, fcntl.LOCK_EX)
+        try:
+            heads_raw = self.heads_path.read_bytes()
+            partial = b""
+            if heads_raw and not heads_raw.endswith(b"\n"):
+                partial = heads_raw[heads_raw.rfind(b"\n") + 1:]
+            keep_heads = len(heads_raw) - len(partial)
+            line = self._last_line(hf, keep_heads) if keep_heads else None
+            try:
+                last = Head.parse(line, self.log_id) if line else None
+            except (ValueError, KeyError, TypeError):
+                raise AuditError("the last complete signed head is not readable: the heads were altered, "
+                                 "which is not a crash remnant; nothing repaired (moneytrail audit verify)") from None
+            end = last.end if last else 0
+            log_size = os.fstat(lf).st_size
+            if log_size < end:
+                raise AuditError(f"{self.log_path} is {log_size} bytes, shorter than its last signed head covers "
+                                 f"({end}): entries were removed, which is not a crash remnant; nothing repaired")
+            remnant = os.pread(lf, log_size - end, end) if log_size > end else b""
+            if not remnant and not partial:
+                return {"repaired": False, "why": "nothing to repair: the log ends at its last signed tree head"}
+            saved = self.dir / "repaired"
+            saved.mkdir(exist_ok=True)
+            stamp = now_iso().replace(":", "")
+            out: dict[str, Any] = {"repaired": True, "last_signed_size": last.size if last else 0, "saved": []}
+            for name, data in (("log", remnant), ("heads", partial)):
+                if data:
+                    p = saved / f"{stamp}.{name}.remnant"
+                    p.write_bytes(data)
+                    out["saved"].append(str(p))
+                    out[f"{name}_bytes_removed"] = len(data)
+                    out[f"{name}_sha256"] = hashlib.sha256(data).hexdigest()
+            out["entries_removed"] = len([x for x in remnant.split(b"\n") if x])
+            os.ftruncate(lf, end)
+            os.ftruncate(hf, keep_heads)
+            self._last, self._sizes, self._frontier, self._ext = None, (-1, -1), None, None
+            rep = self.verify()
+            if not rep.ok:                      # put everything back as it was
+                _write_all(lf, remnant)         # both descriptors append: back at the old ends
+                _write_all(hf, partial)
+                raise AuditError(f"the log has problems besides a crash remnant ({rep.problems[0]}); "
+                                 f"nothing repaired (moneytrail audit verify)")
+            return out
+        finally:
+            fcntl.flock(lf, fcntl.LOCK_UN)
 
     # -- verification ----------------------------------------------------------------------------------
     def verify(self, public_key: str | os.PathLike | None = None) -> VerifyReport:

@@ -29,7 +29,7 @@ CASE_ACTIONS = ("ingest", "detect", "score", "trace", "report", "findings", "exp
 # case-scoped actions that read the workspace's evidence (every source, unless told which)
 DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine")
 ADMIN_ACTIONS = ("registry_change", "registry_read")
-AUDIT_ACTIONS = ("audit_read", "audit_verify")
+AUDIT_ACTIONS = ("audit_read", "audit_verify", "audit_repair")
 ACTIONS = CASE_ACTIONS + ADMIN_ACTIONS + AUDIT_ACTIONS
 
 
@@ -486,5 +486,6 @@ def _admin_reason(action: str, officer: str, snap: dict, errs) -> str:
             return ("the registry is empty: the first change must make you its registrar "
                     "(moneytrail authority init, or authority import of a file that lists you as registrar)")
         return "unregistered-officer (not a registered officer of this workspace)"
-    need = {"registry_change": "the registrar role", "audit_read": "the auditor or registrar role"}.get(action)
+    need = {"registry_change": "the registrar role", "audit_read": "the auditor or registrar role",
+            "audit_repair": "the auditor or registrar role"}.get(action)
     return f"no policy permits it (deny by default){': needs ' + need if need else ''}"

@@ -402,6 +402,32 @@ def audit_verify(
         typer.echo(f"warning: {w}")
 
 
+@audit_app.command("repair")
+def audit_repair(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+    """After a crash mid-append: move the entries past the last signed tree head (and a torn head
+    line) into the log's repaired/ folder, check the rest verifies, and log the repair."""
+    from moneytrail.audit import AuditLog
+    from moneytrail.authority.decide import guard
+
+    officer = current_officer()
+    with _open(workspace, guard=False) as ws:
+        d, unlogged = _audit_guard(ws, "audit_repair", officer)
+        res = AuditLog.of(ws).repair()
+        if unlogged:     # the decision could not be logged before the repair: log it now, with the repair
+            d = guard(ws, "audit_repair", officer=officer, resource={"repair": res, "decided_unlogged": unlogged})
+        elif res["repaired"]:
+            guard(ws, "audit_repair", officer=officer, resource={"repair": res})
+    if as_json:
+        typer.echo(_json({**res, "audit_seq": d.audit_seq}))
+        return
+    if not res["repaired"]:
+        typer.echo(res["why"])
+        return
+    typer.echo(f"audit log repaired: removed {res['entries_removed']} entries never covered by a signed tree head"
+               + (f" and a torn head line ({res['heads_bytes_removed']} bytes)" if res.get("heads_bytes_removed") else "")
+               + f"; kept in {', '.join(res['saved'])}; the repair is audit entry {d.audit_seq}")
+
+
 @audit_app.command("prove")
 def audit_prove(index: int = typer.Argument(..., help="entry number (from 0)"),
                 size: Optional[int] = typer.Option(None, "--size", help="tree size (default: the latest head)"),
