@@ -136,6 +136,19 @@ class Session:
         self._read(d, {"report": str(out) if out else "default path beside the workspace"})
         return render_report(self.ws, Path(out) if out else None, title=title)
 
+    def export(self, out: str | os.PathLike, *, format: str = "csv", typologies: Sequence[str] = (),
+               min_score: float | None = None) -> dict[str, Any]:
+        """Export findings, their transactions with provenance and their sources to a folder
+        (``moneytrail export``); returns the manifest."""
+        from moneytrail import export as ex
+
+        d = self._decide("export", {"out": str(out), "format": format, "typologies": list(typologies),
+                                    "min_score": min_score})
+        counts = ex.plan(self.ws, typologies=typologies, min_score=min_score)
+        self._read(d, {"export": str(out), "format": format, "rows": counts})
+        return ex.write(self.ws, out, fmt=format, typologies=typologies, min_score=min_score,
+                        who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq})
+
     def trace(self, sources: Iterable[Any] = (), **options: Any) -> dict[str, Any]:
         """Trace tainted funds (``moneytrail trace``): the options of
         :func:`moneytrail.trace.api.trace` (``rule``, ``direction``, ``target``, ``presumption``,

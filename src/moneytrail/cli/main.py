@@ -318,6 +318,30 @@ def report(
 
 
 @app.command()
+def export(
+    out: Path = typer.Option(..., "--out", "-o", help="folder to write (created if missing)"),
+    format: str = typer.Option("csv", "--format", "-f", help="csv | parquet"),
+    typology: List[str] = typer.Option([], "--typology", "-t", help="only these typologies (repeatable)"),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="only findings scoring at least this"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Export findings with their transactions and each transaction's source file, hash and row."""
+    from moneytrail import export as ex
+
+    if format not in ex.FORMATS:
+        raise ConfigError(f"--format {format!r}: choose csv or parquet")
+    with _open(workspace, action="export", resource={"out": str(out), "format": format,
+                                                     "typologies": list(typology), "min_score": min_score}) as ws:
+        counts = ex.plan(ws, typologies=typology, min_score=min_score)
+        _record_read(ws, {"export": str(out), "format": format, "rows": counts})
+        d = ws.decision
+        man = ex.write(ws, out, fmt=format, typologies=typology, min_score=min_score,
+                       who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq})
+    typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" for name, f in man["files"].items())
+               + ", manifest.json")
+
+
+@app.command()
 def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
     """List the evidence sources with their hashes and row accounting."""
     from moneytrail import reads
