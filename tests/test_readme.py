@@ -73,8 +73,8 @@ def test_readme_python_block_runs(tmp_path):
     from moneytrail.audit import AuditLog
     from moneytrail.workspace import Workspace
     with Workspace.open(tmp_path / "moneytrail-demo" / "case.duckdb") as ws:
-        tail = list(AuditLog.of(ws).entries())[-5:]
+        tail = list(AuditLog.of(ws).entries())[-6:]
     assert [(e["kind"], e.get("action")) for e in tail] == [
-        ("decision", "detect"), ("decision", "findings"), ("read", "findings"), ("decision", "report"),
-        ("read", "report")]
+        ("decision", "detect"), ("read", "detect"), ("decision", "findings"), ("read", "findings"),
+        ("decision", "report"), ("read", "report")]
     assert all(e["officer"] == "tf-analyst-1" and e["case"] == "OP-DEMO" for e in tail)

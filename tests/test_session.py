@@ -64,7 +64,7 @@ def test_methods_are_decided_and_their_reads_recorded(path, tmp_path):
         assert s.quarantine() == []
         log = _log(s)
     kinds = [(e["kind"], e.get("action")) for e in log if e["kind"] in ("decision", "read")]
-    assert kinds[-8:] == [("decision", "ingest"), ("decision", "detect"), ("decision", "findings"),
+    assert kinds[-9:] == [("decision", "ingest"), ("decision", "detect"), ("read", "detect"), ("decision", "findings"),
                           ("read", "findings"), ("decision", "sources"), ("read", "sources"),
                           ("decision", "quarantine"), ("read", "quarantine")]
     read = next(e for e in reversed(log) if e["kind"] == "read" and e["action"] == "findings")

@@ -85,11 +85,13 @@ class Session:
         returns the detect stage's summary (findings per typology, skipped ones with why)."""
         from moneytrail.pipeline import run_pipeline
 
-        self._decide("detect", {"typologies": list(typologies or [])})
+        d = self._decide("detect", {"typologies": list(typologies or [])})
         out = run_pipeline(self.ws, stages=["resolve", "graph", "detect"],
                            params={"detect": {"typologies": list(typologies) if typologies else None,
                                               "parameters": parameters or {}}})
-        return out["stages"]["detect"]
+        s = out["stages"]["detect"]
+        self._read(d, {"detect_summary": {"findings": s.get("findings", {}), "skipped": sorted(s.get("skipped", {}))}})
+        return s
 
     def run(self, stages: Sequence[str] | None = None, *, report: str | os.PathLike | None = None) -> dict[str, Any]:
         """Run the pipeline (``moneytrail run``); the report, if it is among the stages, is a read."""
@@ -98,8 +100,10 @@ class Session:
         d = self._decide("run", {"stages": list(stages or [])})
         if not stages or "report" in stages:
             self._read(d, {"report": str(report) if report else "default path beside the workspace"})
-        return run_pipeline(self.ws, stages=list(stages) if stages else None,
-                            params={"report": {"out": Path(report) if report else None}})
+        res = run_pipeline(self.ws, stages=list(stages) if stages else None,
+                           params={"report": {"out": Path(report) if report else None}})
+        self._read(d, {"run_summary": sorted(res["stages"])})
+        return res
 
     def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
         """Findings with their accounts and evidence transactions (``moneytrail findings``)."""

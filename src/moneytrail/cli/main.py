@@ -230,7 +230,9 @@ def detect(
     params = {"detect": {"typologies": typology or None, "parameters": _parse_params(param, config)}}
     with _open(workspace, action="detect", resource={"typologies": list(typology)}) as ws:
         out = run_pipeline(ws, stages=["resolve", "graph", "detect"], params=params)
-    s = out["stages"]["detect"]
+        s = out["stages"]["detect"]
+        _record_read(ws, {"detect_summary": {"findings": s.get("findings", {}),
+                                             "skipped": sorted(s.get("skipped", {}))}})
     if as_json:
         typer.echo(json.dumps(s, default=str))
         return
@@ -255,6 +257,7 @@ def run(
             _record_read(ws, {"report": str(out) if out else "default path beside the workspace"})
         res = run_pipeline(ws, stages=stage or None, params={"report": {"out": out}},
                            log=lambda m: None)
+        _record_read(ws, {"run_summary": sorted(res["stages"])})
     for name, s in res["stages"].items():
         brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
         typer.echo(f"{name}: {json.dumps(brief, default=str)}")
