@@ -32,19 +32,9 @@ from moneytrail.demo import demo_taskforce, setup_demo_authority
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import Workspace
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
-DAY = dt.timedelta(days=1)
+from authority_helpers import DAY, TODAY, grant_fields
+
 PREDICATE = "Structured cash deposits into a funnel account"
-
-
-def grant_fields(**over):
-    f = dict(deputizing_official="Special Agent in Charge R. Roe", deputizing_agency="TF-LEAD",
-             consent_official="Chief S. Poe", consent_date=TODAY - DAY, statute="8 U.S.C. 1103(a)(6)",
-             functions=["illegal-hiring-finance", "human-trafficking-finance"], jurisdictions=[JUR],
-             valid_from=TODAY - DAY, valid_until=TODAY + 30 * DAY, training_course="Financial investigations",
-             training_date=TODAY - 2 * DAY, training_expires=TODAY + 20 * DAY)
-    f.update(over)
-    return f
 
 
 @pytest.fixture

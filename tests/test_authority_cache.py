@@ -5,7 +5,6 @@ by moneytrail's own writers or by a committed write of any other path."""
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,8 +22,7 @@ from moneytrail.demo import setup_demo_authority
 from moneytrail.ingest import ingest_file, parse_mapping
 from moneytrail.workspace import Workspace
 
-TODAY = dt.date.today()
-DAY = dt.timedelta(days=1)
+from authority_helpers import DAY, TODAY, grant_fields
 MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 TAGS = [["subpoena"], ["fti:Acme Staffing LLC"], ["grand-jury-6e"], ["fti:Other Co", "subpoena"]]
@@ -32,22 +30,12 @@ OFFICERS = [AN, "an-2", "an-3"]
 ACTIONS = ["findings", "detect", "ingest", "case_update", "registry_read"]
 
 
-def _grant(**over):
-    f = dict(deputizing_official="Special Agent in Charge R. Roe", deputizing_agency="TF-LEAD",
-             consent_official="Chief S. Poe", consent_date=TODAY - DAY, statute="8 U.S.C. 1103(a)(6)",
-             functions=["illegal-hiring-finance", "human-trafficking-finance"], jurisdictions=[JUR],
-             valid_from=TODAY - DAY, valid_until=TODAY + 30 * DAY, training_course="Financial investigations",
-             training_date=TODAY - 2 * DAY, training_expires=TODAY + 20 * DAY)
-    f.update(over)
-    return f
-
-
 def _workspace(path) -> Workspace:
     ws = Workspace.open(path)
     setup_demo_authority(ws)
     for o in OFFICERS[1:]:
         add_officer(ws, REG, o, f"Officer {o}", "STATE-FCU")
-        add_grant(ws, REG, f"G-{o}", o, activate=True, **_grant())
+        add_grant(ws, REG, f"G-{o}", o, activate=True, **grant_fields())
     return ws
 
 
