@@ -15,7 +15,6 @@ from moneytrail.authority.decide import decide
 from moneytrail.authority.registry import (RegistryError, add_disclosure, add_grant, add_member, add_officer,
                                            close_case, record_fti_order, remove_member, revoke_grant)
 from moneytrail.demo import DEMO_CASE as CASE
-from moneytrail.demo import DEMO_JURISDICTION as JUR
 from moneytrail.demo import DEMO_OFFICER as AN
 from moneytrail.demo import DEMO_REGISTRAR as REG
 from moneytrail.demo import setup_demo_authority
