@@ -182,3 +182,24 @@ def test_audit_repair_after_a_crash_mid_append(tmp_path):
     rep = next(e for e in entries if e.get("action") == "audit_repair")
     assert rep["seq"] == n and rep["officer"] == "reg-1" and rep["resource"]["repair"]["entries_removed"] == 1
     assert ok(mt("audit", "repair", *w, cwd=tmp_path, officer="reg-1")).startswith("nothing to repair")
+
+
+def test_tag_marks_an_ingested_source_as_protected(tmp_path):
+    from moneytrail.demo import setup_demo_authority
+    from moneytrail.workspace import Workspace
+
+    with Workspace.open(tmp_path / "t.duckdb") as ws:
+        setup_demo_authority(ws)
+    w = ["-w", str(tmp_path / "t.duckdb")]
+    (tmp_path / "w2.csv").write_text("d,amt,from,to\n2024-03-01,5,A,B\n")
+    (tmp_path / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    ok(mt("ingest", "w2.csv", "-f", "csv", "-m", "map.yaml", *w, cwd=tmp_path, officer="tf-analyst-1"))
+    assert ok(mt("tag", "1", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=tmp_path,
+                 officer="tf-analyst-1")).strip() == "source 1: tags added: fti:Acme Staffing LLC"
+    one_line_error(mt("findings", *w, cwd=tmp_path, officer="tf-analyst-1"), "source 1: fti-needs-6103i-authority")
+    one_line_error(mt("tag", "9", "--legal-basis", "grand-jury-6e", *w, cwd=tmp_path, officer="tf-analyst-1"),
+                   "no source 9")
+    one_line_error(mt("tag", "1", "--legal-basis", "x", *w, cwd=tmp_path, officer="stranger"), "access denied")
+    out = ok(mt("ingest", "w2.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=tmp_path,
+                officer="tf-analyst-1"))
+    assert "not re-read" in out and "legal-basis tags added: subpoena" in out

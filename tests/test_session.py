@@ -94,3 +94,36 @@ def test_a_denied_method_reads_and_writes_nothing(path, tmp_path):
         assert len(log) == n + 1 and log[-1]["kind"] == "decision" and log[-1]["allowed"] is False
     with Session.open(path, officer="stranger") as s, pytest.raises(AccessDenied, match="unregistered-officer"):
         s.sources()
+
+
+def test_a_source_found_to_be_protected_after_ingest_can_be_tagged(path, tmp_path):
+    """Tags are only ever added: by `tag` (no authority to read the data needed) or by ingesting the
+    same file again with them; reads then need the authority they call for."""
+    from moneytrail.ingest import parse_mapping
+
+    with Session.open(path, officer=AN, case=CASE) as s:
+        f = _csv(tmp_path, "w2.csv", [(5, "A", "B"), (7, "B", "C")])
+        sid = s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["subpoena"]).source_id
+        assert len(s.sources()) == 1
+        assert s.tag(sid, ["fti:Acme Staffing LLC", "subpoena"]) == ["fti:Acme Staffing LLC"]
+        with pytest.raises(AccessDenied, match=f"source {sid}: fti-needs-6103i-authority"):
+            s.findings()
+        assert s.tag(sid, ["subpoena"]) == []                      # nothing new, nothing removed
+        log = _log(s)
+        assert [e["resource"] for e in log if e.get("action") == "source_tag"][0] == {
+            "source": sid, "legal_basis": ["fti:Acme Staffing LLC", "subpoena"]}
+        record_fti_order(s.ws, AN, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+                         order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
+                         subjects=["Acme Staffing LLC"])
+        assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC"]
+        # the same file again with another tag: not re-read, the tag added
+        r = s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["31 U.S.C. 5318 summons"])
+        assert r.skipped and r.tags_added == ["31 U.S.C. 5318 summons"] and r.source_id == sid
+        # ingesting with a grand-jury tag is decided as ingesting grand-jury material: only for the
+        # disclosure list (anyone on the case may still mark it with `tag`)
+        with pytest.raises(AccessDenied, match="grand-jury-disclosure-list"):
+            s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["grand-jury-6e"])
+        assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC", "31 U.S.C. 5318 summons"]
+        assert s.tag(sid, ["grand-jury-6e"]) == ["grand-jury-6e"]
+        with pytest.raises(AccessDenied, match="grand-jury-disclosure-list"):
+            s.sources()

@@ -123,6 +123,14 @@ class Session:
         self._read(d, {"table": "sources", "rows": len(rows)})
         return rows
 
+    def tag(self, source: int, legal_basis: Iterable[str]) -> list[str]:
+        """Add legal-basis tags to an ingested source (``moneytrail tag``); returns those added."""
+        from moneytrail.ingest import add_legal_basis
+
+        tags = list(legal_basis)
+        self._decide("source_tag", {"source": source, "legal_basis": tags})
+        return add_legal_basis(self.ws, source, tags)
+
     def quarantine(self, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Quarantined rows with file, row, column and reason."""
         from moneytrail import reads

@@ -25,7 +25,7 @@ from moneytrail.authority.legal import classify_tags, norm_key
 from moneytrail.errors import MoneytrailError
 
 CASE_ACTIONS = ("ingest", "detect", "score", "trace", "report", "findings", "export", "run", "sources",
-                "quarantine", "case_open", "case_update", "case_read")
+                "quarantine", "case_open", "case_update", "case_read", "source_tag")
 # case-scoped actions that read the workspace's evidence (every source, unless told which)
 DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine")
 ADMIN_ACTIONS = ("registry_change", "registry_read")

@@ -59,7 +59,7 @@ def _global_options(
 COMMAND_ACTIONS = {
     "ingest": "ingest", "detect": "detect", "run": "run", "findings": "findings", "report": "report",
     "sources": "sources", "quarantine": "quarantine", "trace": "trace", "score": "score",
-    "model": "score", "export": "export",
+    "model": "score", "export": "export", "tag": "source_tag",
 }
 
 
@@ -182,8 +182,9 @@ def ingest(
         typer.echo(json.dumps(d, default=str))
         return
     if res.skipped:
-        typer.echo(f"{file}: already ingested as source {res.source_id} (same sha256); nothing done "
-                   f"(use --force to re-read it)")
+        typer.echo(f"{file}: already ingested as source {res.source_id} (same sha256); not re-read "
+                   f"(use --force to re-read it)"
+                   + (f"; legal-basis tags added: {', '.join(res.tags_added)}" if res.tags_added else ""))
     else:
         typer.echo(f"{file}: source {res.source_id}: read {res.read}, stored {res.stored}, "
                    f"quarantined {res.quarantined} ({res.seconds:.1f} s)")
@@ -359,6 +360,22 @@ def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[P
         typer.echo(f"{r['source_id']:>4}  {r['file_name']}  [{r['format']}/{r['role']}]  sha256 {r['sha256'][:16]}…  "
                    f"read {r['rows_read']} = stored {r['rows_stored']} + quarantined {r['rows_quarantined']}"
                    f"{'  legal basis: ' + ', '.join(r['legal_basis']) if r['legal_basis'] else ''}")
+
+
+@app.command()
+def tag(
+    source: int = typer.Argument(..., help="source id (moneytrail sources lists them)"),
+    legal_basis: List[str] = typer.Option(..., "--legal-basis", help="legal-basis tag to add (repeatable)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Add legal-basis tags to an ingested source, e.g. when it turns out to hold federal tax
+    information (fti:NAME) or grand-jury material; tags are never removed. Reading the source then
+    needs the authority the tags call for, from the next command on."""
+    from moneytrail.ingest import add_legal_basis
+
+    with _open(workspace, action="source_tag", resource={"source": source, "legal_basis": list(legal_basis)}) as ws:
+        added = add_legal_basis(ws, source, legal_basis)      # one UPDATE: atomic
+    typer.echo(f"source {source}: " + (f"tags added: {', '.join(added)}" if added else "already carries those tags"))
 
 
 @app.command()

@@ -4,9 +4,10 @@ Public entry point: :func:`ingest_file`. Readers are registered in :data:`FORMAT
 (``csv`` with a YAML mapping, ``amlsim`` for IBM AMLSim output). Invariant, for every source:
 ``rows_read == rows_stored + rows_quarantined``.
 
-Re-ingesting a file whose sha256 is already a source of the same format is a no-op that
-returns the earlier counts (``skipped: true``); ``force=True`` re-reads it under the same
-source id (its rows are replaced, so transaction ids stay the same).
+Re-ingesting a file whose sha256 is already a source of the same format re-reads nothing and
+returns the earlier counts (``skipped: true``), adding any legal-basis tags given now
+(``tags_added``; tags are never removed); ``force=True`` re-reads it under the same source id
+(its rows are replaced, so transaction ids stay the same).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class IngestResult:
     skipped: bool = False
     seconds: float = 0.0
     related: list[dict[str, Any]] = field(default_factory=list)
+    tags_added: list[str] = field(default_factory=list)   # re-ingest of a present file: new legal-basis tags
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +58,11 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
                           "AND role = ?", [sha, fmt, role]).fetchall()
     row = rows[0] if rows else None
     if row and not force:
+        # the same file again: nothing is re-read, but tags given now are added (a source found
+        # to hold protected data after it was ingested must be able to say so)
+        added = add_legal_basis(ws, row[0], legal_basis)
+        if getattr(ws, "_ingest_tags_added", None) is not None:
+            ws._ingest_tags_added += added
         return row[0], True, sha
     rel = ws.store_evidence(path, sha)
     touched = getattr(ws, "_ingest_evidence", None)
@@ -81,6 +88,21 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
          json.dumps(mapping) if mapping else None, list(legal_basis), now_utc()])
     ws.authority_changed()
     return sid, False, sha
+
+
+def add_legal_basis(ws: Workspace, source_id: int, tags: Iterable[str]) -> list[str]:
+    """Add legal-basis tags to a source (tags are only ever added, never removed); returns the
+    ones it did not have. Decisions see them on the next command."""
+    rows = ws.con.execute("SELECT legal_basis FROM sources WHERE source_id = ?", [source_id]).fetchall()
+    if not rows:
+        from moneytrail.errors import WorkspaceError
+        raise WorkspaceError(f"no source {source_id} in this workspace (moneytrail sources lists them)")
+    have = list(rows[0][0] or [])
+    new = [t for t in dict.fromkeys(t.strip() for t in tags) if t and t not in have]
+    if new:
+        ws.con.execute("UPDATE sources SET legal_basis = ? WHERE source_id = ?", [have + new, source_id])
+        ws.authority_changed()
+    return new
 
 
 def _finish_source(ws: Workspace, sid: int, counts: dict[str, int]) -> None:
@@ -177,6 +199,7 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
     run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
                                      "legal_basis": list(legal_basis)})
     ws._ingest_evidence = []  # evidence copies made by this ingest (see _register_source)
+    ws._ingest_tags_added = []  # tags added to sources already present (see _register_source)
     ws.con.execute("BEGIN TRANSACTION")
     try:
         res = reader.ingest(ws, p, mapping=mapping, legal_basis=list(legal_basis), force=force,
@@ -189,6 +212,8 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
         raise
     finally:
         ws._ingest_evidence = None
+        added, ws._ingest_tags_added = ws._ingest_tags_added, None
+    res.tags_added = list(dict.fromkeys(added))
     res.seconds = round(time.perf_counter() - t0, 3)
     ws.finish_run(run_id, res.to_dict())
     return res
@@ -212,4 +237,4 @@ def run(ctx) -> dict:
             "quarantined": sum(r["quarantined"] for r in results), "results": results}
 
 
-__all__ = ["FORMATS", "IngestResult", "ingest_file", "Mapping", "load_mapping", "parse_mapping"]
+__all__ = ["FORMATS", "IngestResult", "add_legal_basis", "ingest_file", "Mapping", "load_mapping", "parse_mapping"]
