@@ -47,6 +47,10 @@ def test_a_session_needs_an_officer(path, monkeypatch):
     monkeypatch.setenv("MONEYTRAIL_OFFICER", AN)
     with Session.open(path) as s:
         assert s.officer == AN
+    from moneytrail.errors import WorkspaceError
+    with pytest.raises(WorkspaceError, match="no workspace at"):
+        Session.open(path.parent / "typo.duckdb")
+    assert not (path.parent / "typo.duckdb").exists()
 
 
 def test_methods_are_decided_and_their_reads_recorded(path, tmp_path):

@@ -40,14 +40,16 @@ class Session:
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, *, officer: str | None = None,
-             case: str | None = None) -> "Session":
+             case: str | None = None, create: bool = False) -> "Session":
         """Open the workspace at ``path`` (default: ``$MONEYTRAIL_WORKSPACE`` or
         ``./moneytrail.duckdb``) as ``officer`` in ``case`` (default: ``$MONEYTRAIL_CASE``, the
-        configuration, else the officer's one open case, decided per command)."""
+        configuration, else the officer's one open case, decided per command). A missing
+        workspace is an error unless ``create`` (a new one has an empty registry: set it up with
+        ``moneytrail.authority.registry.init_registry`` or ``import_taskforce``)."""
         from moneytrail.cli.identity import current_case, current_officer
 
         who = current_officer(officer)          # no identity: IdentityError, before the file is touched
-        return cls(Workspace.open(path), who, current_case(case))
+        return cls(Workspace.open(path, create=create), who, current_case(case))
 
     def close(self) -> None:
         self.ws.close()
