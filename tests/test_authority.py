@@ -9,9 +9,6 @@ against the schema); one test runs a scenario of every kind with schema validati
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import time
 
 import pytest
 
