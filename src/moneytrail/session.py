@@ -73,13 +73,14 @@ class Session:
 
     # -- commands -----------------------------------------------------------------------------------
     def ingest(self, file: str | os.PathLike, format: str, *, mapping: Any = None,
-               legal_basis: Iterable[str] = (), force: bool = False):
-        """Ingest an evidence file (``moneytrail ingest``); returns the IngestResult."""
+               legal_basis: Iterable[str] = (), force: bool = False, on_read: Any = None):
+        """Ingest an evidence file (``moneytrail ingest``); returns the IngestResult. ``on_read``
+        is called with the bytes read since its last call (a progress bar)."""
         from moneytrail.ingest import ingest_file
 
         tags = list(legal_basis)
         self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": tags, "force": force})
-        return ingest_file(self.ws, file, format, mapping=mapping, legal_basis=tags, force=force)
+        return ingest_file(self.ws, file, format, mapping=mapping, legal_basis=tags, force=force, on_read=on_read)
 
     def detect(self, typologies: Sequence[str] | None = None,
                parameters: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -190,6 +191,15 @@ class Session:
         res = train(self.ws, seed=seed)
         self._read(d, {"model": res["model_id"], "metrics": ["validation", "test"]})
         return res
+
+    def models(self) -> list[dict[str, Any]]:
+        """The stored risk models with features, parameters and metrics (``moneytrail model show``)."""
+        from moneytrail import reads
+
+        d = self._decide("score")
+        rows = reads.models(self.ws)
+        self._read(d, {"table": "models", "rows": len(rows)})
+        return rows
 
     def score(self, *, model_id: int | None = None, top: int = 20) -> dict[str, Any]:
         """Score transactions and accounts (``moneytrail score``); the summary with the ``top``

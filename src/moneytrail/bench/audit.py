@@ -9,13 +9,13 @@
   - ``warm``: the workspace is open and nothing changed since the last decision (a Python API
     session, a server): the decision state comes from the per-workspace cache;
   - ``after_change``: something decisions read changed before every call, so each decision
-    reads the registry and the sources' tags from DuckDB again (one statement);
-  - ``new_process``: a fresh interpreter opens the workspace and runs one command, as the CLI
-    does: the one-time costs (importing cedarpy, validating and parsing the policies, loading the
-    key) and that first command, ``runs`` times.
+    reads the registry and the sources' tags from DuckDB again (two statements);
+  - ``new_process``: a fresh interpreter opens the workspace and runs two commands' guards and
+    reads, as a CLI process does one: the one-time costs (importing cedarpy, validating and
+    parsing the policies, loading the key), the first command and the second, ``runs`` times.
 
-- peer: the naive design the log replaces: the same entry inserted into a DuckDB table, one
-  autocommitted statement per entry (a DuckDB commit is an fsync), timed in the same run.
+- peer: the plain design the log file replaces: the same entry inserted into a DuckDB table, one
+  autocommitted statement per entry, timed in the same run.
 - append rate: entries per second appended in batches of 1,000 (one signed head per batch), and
   single-entry appends (one signed head each).
 - verify: a log of ``entries`` entries built through the same append path with ``batch`` entries

@@ -6,10 +6,12 @@ anything unexpected prints one line too (set ``MONEYTRAIL_DEBUG=1`` for the trac
 
 Authority (docs/authority.md): ``--as OFFICER`` and ``--case CASE`` are global options that may
 stand anywhere on the command line (else ``$MONEYTRAIL_OFFICER`` / ``$MONEYTRAIL_CASE`` / the
-configuration file, see ``moneytrail.cli.identity``). A command opens its workspace with
-:func:`_open`, which refuses to go on without an acting officer and has the Cedar policies decide
-the command (``COMMAND_ACTIONS``) before anything is read, recording the decision in the audit
-log; what a command then returns is recorded with :func:`_record_read` before it is printed.
+configuration file, see ``moneytrail.cli.identity``). A command works through
+:func:`_session`: a :class:`moneytrail.Session` for the acting officer (none: refused before the
+workspace is opened), whose methods have the Cedar policies decide the action before anything is
+read, record the decision in the audit log, and record what they return as a read before it is
+printed. A command with no Session method guards with :func:`_open` (``action=``) and records its
+reads with :func:`_record_read`.
 """
 
 from __future__ import annotations
@@ -32,9 +34,6 @@ WorkspaceOpt = typer.Option(None, "--workspace", "-w", envvar="MONEYTRAIL_WORKSP
                             help="workspace file (default ./moneytrail.duckdb)")
 
 
-_INVOKED: list[str] = []  # the command word, as the parser saw it (also under typer's CliRunner)
-
-
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -48,35 +47,8 @@ def _global_options(
     """moneytrail: follow the money. Ingest evidence, detect typologies, report."""
     from moneytrail.cli.identity import _GLOBAL, set_global
 
-    _INVOKED[:] = [ctx.invoked_subcommand] if ctx.invoked_subcommand else []
     if as_officer or case:
         set_global(as_officer or _GLOBAL["as"], case or _GLOBAL["case"])
-
-
-# command words -> the Cedar action that decides them (the longest matching prefix wins). A
-# command that opens a workspace and is not listed here is refused: add it, with the action
-# closest to what it does (the actions are moneytrail.authority.ACTIONS).
-COMMAND_ACTIONS = {
-    "ingest": "ingest", "detect": "detect", "run": "run", "findings": "findings", "report": "report",
-    "sources": "sources", "quarantine": "quarantine", "trace": "trace", "score": "score",
-    "model": "score", "export": "export", "tag": "source_tag",
-}
-
-
-def _command_action() -> Optional[str]:
-    from moneytrail.authority.decide import _COMMAND
-
-    words = []
-    for a in _COMMAND[1:]:
-        if a.startswith("-"):
-            break
-        words.append(a)
-    if not words or (_INVOKED and words[0] != _INVOKED[0]):
-        words = list(_INVOKED)
-    for n in range(len(words), 0, -1):
-        if " ".join(words[:n]) in COMMAND_ACTIONS:
-            return COMMAND_ACTIONS[" ".join(words[:n])]
-    return None
 
 
 def _open(workspace: Optional[Path], create: bool = False, *, action: Optional[str] = None,
@@ -84,10 +56,10 @@ def _open(workspace: Optional[Path], create: bool = False, *, action: Optional[s
     """Open the workspace for a command, under authority.
 
     The acting officer is resolved first (no identity: refused before the workspace is touched);
-    then the Cedar policies decide ``action`` (default: the command's, from ``COMMAND_ACTIONS``)
-    for the officer and case, and the decision is appended to the audit log; a denial raises
-    (exit 2). The decision is ``ws.decision``. ``guard=False`` is for commands whose Python API
-    decides each step itself (``authority``, ``case``, ``audit``).
+    then the Cedar policies decide ``action`` for the officer and case, and the decision is
+    appended to the audit log; a denial raises (exit 2). The decision is ``ws.decision``.
+    ``guard=False`` is for commands whose Python API decides each step itself (``Session``,
+    ``authority``, ``case``, ``audit``); a guarded opening without an action is refused.
     """
     from moneytrail.cli.identity import current_case, current_officer
     from moneytrail.errors import WorkspaceError
@@ -104,16 +76,26 @@ def _open(workspace: Optional[Path], create: bool = False, *, action: Optional[s
         from moneytrail.authority import PolicyError
         from moneytrail.authority import guard as _guard
 
-        act = action or _command_action()
         try:
-            if act is None:
-                raise PolicyError("this command is not mapped to an authorization action "
-                                  "(moneytrail.cli.main.COMMAND_ACTIONS), so it may not open a workspace")
-            ws.decision = _guard(ws, act, officer=officer, case=current_case(), resource=resource)
+            if action is None:
+                raise PolicyError("this command names no authorization action, so it may not open a "
+                                  "workspace (moneytrail.cli.main._open(..., action=...))")
+            ws.decision = _guard(ws, action, officer=officer, case=current_case(), resource=resource)
         except BaseException:
             ws.close()
             raise
     return ws
+
+
+def _session(workspace: Optional[Path]):
+    """The workspace opened as a :class:`moneytrail.Session` for the acting officer and case; each
+    method decides and records exactly as ``_open`` + ``_record_read`` do (one code path for the
+    CLI and the Python API). Use as a context manager."""
+    from moneytrail.cli.identity import current_case, current_officer
+    from moneytrail.session import Session
+
+    ws = _open(workspace, guard=False)      # identity first, then the workspace must exist
+    return Session(ws, current_officer(), current_case())
 
 
 def _record_read(ws, what: dict) -> None:
@@ -152,7 +134,7 @@ def ingest(
 ):
     """Ingest a file: every row is stored or quarantined with a reason (read = stored + quarantined)."""
     from moneytrail.errors import InputError, UnknownFormatError
-    from moneytrail.ingest import FORMATS, ingest_file, load_mapping
+    from moneytrail.ingest import FORMATS, load_mapping
 
     # what can be checked without the workspace is checked before one is created for nothing
     if format not in FORMATS:
@@ -169,14 +151,13 @@ def ingest(
                          f"(see docs/mapping.md)", path=str(file))
     size = file.stat().st_size if file.is_file() else 0
     prog, on_read = _progress_bar(size, f"ingesting {file.name}")
-    with _open(workspace, action="ingest", resource={"file": file.name, "format": format,
-                                                     "legal_basis": list(legal_basis), "force": force}) as ws:
+    with _session(workspace) as sess:
         if prog:
             with prog:
-                res = ingest_file(ws, file, format, mapping=mapping, legal_basis=legal_basis,
-                                  force=force, on_read=on_read)
+                res = sess.ingest(file, format, mapping=mapping, legal_basis=legal_basis, force=force,
+                                  on_read=on_read)
         else:
-            res = ingest_file(ws, file, format, mapping=mapping, legal_basis=legal_basis, force=force)
+            res = sess.ingest(file, format, mapping=mapping, legal_basis=legal_basis, force=force)
     d = res.to_dict()
     if as_json:
         typer.echo(json.dumps(d, default=str))
@@ -226,14 +207,9 @@ def detect(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Resolve accounts, build the graph and run the typology catalogue; findings go to the workspace."""
-    from moneytrail.pipeline import run_pipeline
-
-    params = {"detect": {"typologies": typology or None, "parameters": _parse_params(param, config)}}
-    with _open(workspace, action="detect", resource={"typologies": list(typology)}) as ws:
-        out = run_pipeline(ws, stages=["resolve", "graph", "detect"], params=params)
-        s = out["stages"]["detect"]
-        _record_read(ws, {"detect_summary": {"findings": s.get("findings", {}),
-                                             "skipped": sorted(s.get("skipped", {}))}})
+    parameters = _parse_params(param, config)
+    with _session(workspace) as sess:
+        s = sess.detect(typology or None, parameters)
     if as_json:
         typer.echo(json.dumps(s, default=str))
         return
@@ -251,14 +227,8 @@ def run(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
-    from moneytrail.pipeline import run_pipeline
-
-    with _open(workspace, action="run", resource={"stages": list(stage)}) as ws:
-        if not stage or "report" in stage:
-            _record_read(ws, {"report": str(out) if out else "default path beside the workspace"})
-        res = run_pipeline(ws, stages=stage or None, params={"report": {"out": out}},
-                           log=lambda m: None)
-        _record_read(ws, {"run_summary": sorted(res["stages"])})
+    with _session(workspace) as sess:
+        res = sess.run(stage or None, report=out)
     for name, s in res["stages"].items():
         brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
         typer.echo(f"{name}: {json.dumps(brief, default=str)}")
@@ -274,11 +244,8 @@ def findings(
     """List findings with their evidence transaction ids."""
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
-    from moneytrail import reads
-
-    with _open(workspace, action="findings", resource={"typologies": list(typology), "limit": limit}) as ws:
-        rows = reads.findings(ws, typology, limit)
-        _record_read(ws, {**reads.findings_read(rows), "format": format})
+    with _session(workspace) as sess:
+        rows = sess.findings(typology, limit)
     if format == "json":
         for r in rows:
             r["parameters"] = json.loads(r["parameters"])
@@ -313,11 +280,8 @@ def report(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Render the HTML case report for a workspace; prints its path."""
-    from moneytrail.report import render_report
-
-    with _open(workspace, action="report") as ws:
-        _record_read(ws, {"report": str(out) if out else "default path beside the workspace"})
-        path = render_report(ws, out, title=title)
+    with _session(workspace) as sess:
+        path = sess.report(out, title=title)
     typer.echo(str(path))
 
 
@@ -334,13 +298,8 @@ def export(
 
     if format not in ex.FORMATS:
         raise ConfigError(f"--format {format!r}: choose csv or parquet")
-    with _open(workspace, action="export", resource={"out": str(out), "format": format,
-                                                     "typologies": list(typology), "min_score": min_score}) as ws:
-        counts = ex.plan(ws, typologies=typology, min_score=min_score)
-        _record_read(ws, {"export": str(out), "format": format, "rows": counts})
-        d = ws.decision
-        man = ex.write(ws, out, fmt=format, typologies=typology, min_score=min_score,
-                       who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq})
+    with _session(workspace) as sess:
+        man = sess.export(out, format=format, typologies=typology, min_score=min_score)
     typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" for name, f in man["files"].items())
                + ", manifest.json")
 
@@ -348,11 +307,8 @@ def export(
 @app.command()
 def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
     """List the evidence sources with their hashes and row accounting."""
-    from moneytrail import reads
-
-    with _open(workspace, action="sources") as ws:
-        rows = reads.sources(ws)
-        _record_read(ws, {"table": "sources", "rows": len(rows)})
+    with _session(workspace) as sess:
+        rows = sess.sources()
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
@@ -371,10 +327,8 @@ def tag(
     """Add legal-basis tags to an ingested source, e.g. when it turns out to hold federal tax
     information (fti:NAME) or grand-jury material; tags are never removed. Reading the source then
     needs the authority the tags call for, from the next command on."""
-    from moneytrail.ingest import add_legal_basis
-
-    with _open(workspace, action="source_tag", resource={"source": source, "legal_basis": list(legal_basis)}) as ws:
-        added = add_legal_basis(ws, source, legal_basis)      # one UPDATE: atomic
+    with _session(workspace) as sess:
+        added = sess.tag(source, legal_basis)
     typer.echo(f"source {source}: " + (f"tags added: {', '.join(added)}" if added else "already carries those tags"))
 
 
@@ -386,12 +340,8 @@ def quarantine(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Show quarantined rows: source, row, column, reason and the raw row."""
-    from moneytrail import reads
-
-    with _open(workspace, action="quarantine",
-               resource={"sources": [source]} if source is not None else None) as ws:
-        rows = reads.quarantine(ws, source, limit)
-        _record_read(ws, {"table": "quarantine", "rows": len(rows), "source": source})
+    with _session(workspace) as sess:
+        rows = sess.quarantine(source, limit)
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _open, _record_read, app, bench_app
+from moneytrail.cli.main import WorkspaceOpt, _session, app, bench_app
 from moneytrail.errors import ConfigError
 
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the risk model.")
@@ -22,11 +22,8 @@ def model_train(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Train a LightGBM model on a labeled workspace (temporal split 60/20/20) and store it."""
-    from moneytrail.score import train
-
-    with _open(workspace) as ws:
-        res = train(ws, seed=seed)
-        _record_read(ws, {"model": res["model_id"], "metrics": ["validation", "test"]})
+    with _session(workspace) as sess:
+        res = sess.train(seed=seed)
     if as_json:
         typer.echo(json.dumps(res, default=str))
         return
@@ -42,11 +39,8 @@ def model_train(
 @model_app.command("show")
 def model_show(workspace: Optional[Path] = WorkspaceOpt):
     """Show the stored models: features, training-data hash, parameters, validation metrics."""
-    from moneytrail import reads
-
-    with _open(workspace) as ws:
-        rows = reads.models(ws)
-        _record_read(ws, {"table": "models", "rows": len(rows)})
+    with _session(workspace) as sess:
+        rows = sess.models()
     typer.echo(json.dumps(rows, default=str, indent=1))
 
 
@@ -58,19 +52,15 @@ def score_cmd(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Score every transaction and account with the stored model; reasons in words for flagged ones."""
-    from moneytrail import reads
-    from moneytrail.score import score
     from moneytrail.score.model import reason_text
 
-    with _open(workspace) as ws:
-        res = score(ws, model_id=model)
-        accts = reads.top_accounts(ws, res["model_id"], top)
-        _record_read(ws, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
-                          "accounts": [a["account_id"] for a in accts]})
+    with _session(workspace) as sess:
+        res = sess.score(model_id=model, top=top)
+    accts = res["top_accounts"]
     if as_json:
         for a in accts:
             a["reasons"] = json.loads(a["reasons"] or "[]")
-        typer.echo(json.dumps({**res, "top_accounts": accts}, default=str))
+        typer.echo(json.dumps(res, default=str))
         return
     typer.echo(f"model {res['model_id']}: {res['transactions']} transactions scored, {res['flagged']} flagged "
                f"(threshold {res['threshold']:.4f}), {res['flagged_accounts']} accounts; "
