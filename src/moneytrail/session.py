@@ -164,23 +164,50 @@ class Session:
         return ex.write(self.ws, out, fmt=format, typologies=typologies, min_score=min_score,
                         who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq})
 
-    def trace(self, sources: Iterable[Any] = (), **options: Any) -> dict[str, Any]:
+    def trace(self, sources: Iterable[Any] = (), *, save: bool = False, destination: str | None = None,
+              **options: Any) -> dict[str, Any]:
         """Trace tainted funds (``moneytrail trace``): the options of
         :func:`moneytrail.trace.api.trace` (``rule``, ``direction``, ``target``, ``presumption``,
-        ``openings``, ``as_of``, ``max_hops``). Not saved in the workspace (the CLI saves)."""
+        ``openings``, ``as_of``, ``max_hops``). ``save`` keeps the trace in the workspace for the
+        report (``trace_id`` in the result; the CLI saves by default), under a run-log entry;
+        ``destination`` (a file, "stdout") is noted in the read record."""
+        import json
+
         from moneytrail.trace.api import trace
 
         srcs = list(sources)
-        rules = options.get("rule", "libr")
+        rule = options.get("rule", "libr")
+        rules = [rule] if isinstance(rule, str) else list(rule)
+        direction = options.get("direction", "forward")
         tgt = options.get("target")
-        d = self._decide("trace", {"direction": options.get("direction", "forward"),
-                                   "rules": [rules] if isinstance(rules, str) else list(rules),
-                                   "taint_sources": [s if isinstance(s, int) else s.label() for s in srcs],
-                                   "target": tgt.label() if tgt is not None else None})
-        result = trace(self.ws, srcs, **options)
-        self._read(d, {"trace": options.get("direction", "forward"), "rules": list(result["rules"]),
-                       "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
-                       "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values())})
+        params = json.loads(json.dumps(
+            {"direction": direction, "rules": rules,
+             "sources": [s if isinstance(s, int) else s.label() for s in srcs],
+             "target": tgt.label() if tgt is not None else None, "presumption": options.get("presumption"),
+             "openings": {k: str(v) for k, v in (options.get("openings") or {}).items()},
+             "as_of": options.get("as_of"), "max_hops": options.get("max_hops")}, default=str))
+        # the trace reads the whole ledger (every evidence source), so no "sources" restriction here
+        d = self._decide("trace", {"direction": direction, "rules": rules, "taint_sources": params["sources"],
+                                   "target": params["target"]})
+        run_id = self.ws.start_run("trace", params) if save else None
+        try:
+            result = trace(self.ws, srcs, **options)
+            what = {"trace": direction, "rules": list(result["rules"]),
+                    "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
+                    "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values())}
+            self._read(d, {**what, "out": destination} if destination else what)
+            if save:
+                from moneytrail.trace.store import save as save_trace
+
+                result["trace_id"] = save_trace(self.ws, result, params, run_id)
+                self.ws.finish_run(run_id, {
+                    "trace_id": result["trace_id"], "direction": direction,
+                    "rules": {n: (r.get("totals") or {}) if direction == "forward" else {"tainted": r.get("tainted")}
+                              for n, r in result["rules"].items()}})
+        except BaseException as e:
+            if run_id is not None:
+                self.ws.finish_run(run_id, error=str(e) or type(e).__name__)
+            raise
         return result
 
     def train(self, *, seed: int = 0) -> dict[str, Any]:

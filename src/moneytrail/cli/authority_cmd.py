@@ -53,7 +53,7 @@ def authority_init(
     from moneytrail.authority.registry import init_registry
 
     officer = current_officer()
-    with _open(workspace, create=True, guard=False) as ws:
+    with _open(workspace, create=True) as ws:
         d = init_registry(ws, officer, agency=agency, agency_name=agency_name, agency_kind=agency_kind,
                           officer_name=name, roles=role)
         typer.echo(f"{ws.path}: registry started; {officer} is its registrar [audit entry {d.audit_seq}]")
@@ -70,7 +70,7 @@ def authority_import(
     officer = current_officer()
     if not file.is_file():
         raise RegistryError(f"{file}: task-force file not found")
-    with _open(workspace, create=True, guard=False) as ws:
+    with _open(workspace, create=True) as ws:
         res = import_taskforce(ws, officer, file)
     typer.echo(f"{file}: added {len(res['added'])} record(s)"
                + (f", skipped {len(res['skipped'])} already present ({', '.join(res['skipped'])})"
@@ -83,7 +83,7 @@ def authority_list(as_json: bool = typer.Option(False, "--json"), workspace: Opt
     from moneytrail.authority.registry import registry_view
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         v = registry_view(ws, officer)
     if as_json:
         typer.echo(_json(v))
@@ -111,7 +111,7 @@ def authority_whoami(workspace: Optional[Path] = WorkspaceOpt):
     from moneytrail.authority.decide import guard
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         guard(ws, "registry_read", officer=officer, resource={"what": "whoami"})
         grants = ws.records("SELECT * FROM grants WHERE officer_id = ? ORDER BY grant_id", [officer])
         cases = [r[0] for r in ws.query(
@@ -131,7 +131,7 @@ def agency_add(agency: str = typer.Argument(...), name: str = typer.Option(..., 
     from moneytrail.authority.registry import add_agency
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(add_agency(ws, officer, agency, name, kind))
 
 
@@ -144,7 +144,7 @@ def officer_add(officer_id: str = typer.Argument(...), name: str = typer.Option(
     from moneytrail.authority.registry import add_officer
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(add_officer(ws, officer, officer_id, name, agency, role))
 
 
@@ -172,7 +172,7 @@ def grant_add(
     from moneytrail.authority.registry import add_grant
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(add_grant(ws, officer, grant, officer_id, activate=activate,
                       deputizing_official=deputizing_official, deputizing_agency=deputizing_agency,
                       consent_official=consent_official, consent_date=consent_date, statute=statute,
@@ -187,7 +187,7 @@ def grant_activate(grant: str = typer.Argument(...), workspace: Optional[Path] =
     from moneytrail.authority.registry import activate_grant
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(activate_grant(ws, officer, grant))
 
 
@@ -198,7 +198,7 @@ def grant_revoke(grant: str = typer.Argument(...), reason: str = typer.Option(..
     from moneytrail.authority.registry import revoke_grant
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(revoke_grant(ws, officer, grant, reason))
 
 
@@ -218,7 +218,7 @@ def case_open(
     from moneytrail.authority.registry import open_case
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(open_case(ws, officer, case, function=function, jurisdiction=jurisdiction, predicate=predicate,
                       title=title, members=member))
 
@@ -230,7 +230,7 @@ def case_show(case: Optional[str] = typer.Argument(None, help="default: --case, 
     from moneytrail.authority.registry import case_view
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         v = case_view(ws, officer, current_case(case))
     if as_json:
         typer.echo(_json(v))
@@ -254,7 +254,7 @@ def case_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional
     from moneytrail.authority.registry import list_cases
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         rows = list_cases(ws, officer)
     if as_json:
         typer.echo(_json(rows))
@@ -271,7 +271,7 @@ def case_add_member(case: str = typer.Argument(...), officer_id: str = typer.Arg
     from moneytrail.authority.registry import add_member
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(add_member(ws, officer, case, officer_id))
 
 
@@ -282,7 +282,7 @@ def case_remove_member(case: str = typer.Argument(...), officer_id: str = typer.
     from moneytrail.authority.registry import remove_member
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(remove_member(ws, officer, case, officer_id))
 
 
@@ -295,7 +295,7 @@ def case_disclose(case: str = typer.Argument(...), officer_id: str = typer.Argum
     from moneytrail.authority.registry import add_disclosure
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(add_disclosure(ws, officer, case, officer_id, attorney=attorney))
 
 
@@ -313,7 +313,7 @@ def case_fti_order(
     from moneytrail.authority.registry import record_fti_order
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(record_fti_order(ws, officer, case, judge=judge, court=court, order_date=date, scope=scope,
                              subjects=subject))
 
@@ -335,7 +335,7 @@ def case_fti_request(
     from moneytrail.authority.registry import record_fti_request
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(record_fti_request(ws, officer, case, official=official, title=title, request_date=date,
                                subjects=subject, addresses=address, taxable_periods=periods,
                                statutory_authority=statute, reason=reason))
@@ -348,7 +348,7 @@ def case_close(case: str = typer.Argument(...), reason: str = typer.Option(..., 
     from moneytrail.authority.registry import close_case
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _ok(close_case(ws, officer, case, reason))
 
 
@@ -379,7 +379,7 @@ def audit_verify(
     from moneytrail.audit import AuditError, AuditLog
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         d, unlogged = _audit_guard(ws, "audit_verify", officer)
         rep = AuditLog.of(ws).verify(public_key)
     if unlogged:
@@ -410,7 +410,7 @@ def audit_repair(as_json: bool = typer.Option(False, "--json"), workspace: Optio
     from moneytrail.authority.decide import guard
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         d, unlogged = _audit_guard(ws, "audit_repair", officer)
         res = AuditLog.of(ws).repair()
         if unlogged:     # the decision could not be logged before the repair: log it now, with the repair
@@ -436,7 +436,7 @@ def audit_prove(index: int = typer.Argument(..., help="entry number (from 0)"),
     from moneytrail.audit import AuditLog
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _audit_guard(ws, "audit_read", officer, {"prove": index, "size": size})
         typer.echo(_json(AuditLog.of(ws).inclusion(index, size)))
 
@@ -449,7 +449,7 @@ def audit_consistency(old: int = typer.Argument(..., help="older tree size"),
     from moneytrail.audit import AuditLog
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _audit_guard(ws, "audit_read", officer, {"consistency": [old, new]})
         typer.echo(_json(AuditLog.of(ws).consistency(old, new)))
 
@@ -463,7 +463,7 @@ def audit_log(start: int = typer.Option(0, "--from", help="first entry"),
     from moneytrail.audit import AuditLog
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _audit_guard(ws, "audit_read", officer, {"from": start, "limit": limit})
         rows = list(AuditLog.of(ws).entries(start, start + limit if limit else None))
     if as_json:
@@ -486,7 +486,7 @@ def audit_head(workspace: Optional[Path] = WorkspaceOpt):
     from moneytrail.audit import AuditLog
 
     officer = current_officer()
-    with _open(workspace, guard=False) as ws:
+    with _open(workspace) as ws:
         _audit_guard(ws, "audit_read", officer, {"head": True})
         h = AuditLog.of(ws).last_head()
     typer.echo(_json(h.to_dict() if h else None))

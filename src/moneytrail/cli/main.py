@@ -10,8 +10,8 @@ configuration file, see ``moneytrail.cli.identity``). A command works through
 :func:`_session`: a :class:`moneytrail.Session` for the acting officer (none: refused before the
 workspace is opened), whose methods have the Cedar policies decide the action before anything is
 read, record the decision in the audit log, and record what they return as a read before it is
-printed. A command with no Session method guards with :func:`_open` (``action=``) and records its
-reads with :func:`_record_read`.
+printed. The ``authority``, ``case`` and ``audit`` commands open with :func:`_open` and call
+functions that decide and log each step themselves.
 """
 
 from __future__ import annotations
@@ -51,60 +51,33 @@ def _global_options(
         set_global(as_officer or _GLOBAL["as"], case or _GLOBAL["case"])
 
 
-def _open(workspace: Optional[Path], create: bool = False, *, action: Optional[str] = None,
-          resource: Optional[dict] = None, guard: bool = True):
-    """Open the workspace for a command, under authority.
-
-    The acting officer is resolved first (no identity: refused before the workspace is touched);
-    then the Cedar policies decide ``action`` for the officer and case, and the decision is
-    appended to the audit log; a denial raises (exit 2). The decision is ``ws.decision``.
-    ``guard=False`` is for commands whose Python API decides each step itself (``Session``,
-    ``authority``, ``case``, ``audit``); a guarded opening without an action is refused.
-    """
-    from moneytrail.cli.identity import current_case, current_officer
+def _open(workspace: Optional[Path], create: bool = False):
+    """Open the workspace for a command: the acting officer is resolved first (no identity:
+    refused before the workspace is touched), and a missing workspace is an error unless
+    ``create``. Deciding is the caller's: :func:`_session`'s methods, or the registry, case and
+    audit functions, each decide and log every step."""
+    from moneytrail.cli.identity import current_officer
     from moneytrail.errors import WorkspaceError
     from moneytrail.workspace import Workspace, resolve_path
 
-    officer = current_officer()
+    current_officer()
     p = resolve_path(workspace)
     if not create and not p.exists():
         raise WorkspaceError(f"no workspace at {p}: start one with moneytrail authority init (or authority "
                              f"import TASKFORCE.yaml), open a case, then ingest; or pass --workspace PATH")
-    ws = Workspace.open(p, create=create)
-    ws.decision = None
-    if guard:
-        from moneytrail.authority import PolicyError
-        from moneytrail.authority import guard as _guard
-
-        try:
-            if action is None:
-                raise PolicyError("this command names no authorization action, so it may not open a "
-                                  "workspace (moneytrail.cli.main._open(..., action=...))")
-            ws.decision = _guard(ws, action, officer=officer, case=current_case(), resource=resource)
-        except BaseException:
-            ws.close()
-            raise
-    return ws
+    return Workspace.open(p, create=create)
 
 
 def _session(workspace: Optional[Path]):
-    """The workspace opened as a :class:`moneytrail.Session` for the acting officer and case; each
-    method decides and records exactly as ``_open`` + ``_record_read`` do (one code path for the
-    CLI and the Python API). Use as a context manager."""
+    """The workspace opened as a :class:`moneytrail.Session` for the acting officer and case: each
+    method has the Cedar policies decide its action, logs the decision, and records what it
+    returns as a read before returning it (one code path for the CLI and the Python API). Use as
+    a context manager."""
     from moneytrail.cli.identity import current_case, current_officer
     from moneytrail.session import Session
 
-    ws = _open(workspace, guard=False)      # identity first, then the workspace must exist
+    ws = _open(workspace)                   # identity first, then the workspace must exist
     return Session(ws, current_officer(), current_case())
-
-
-def _record_read(ws, what: dict) -> None:
-    """Record, before it is printed or written, what the command returns (``ws.decision``'s
-    officer and case)."""
-    from moneytrail.audit import record_read
-
-    d = ws.decision
-    record_read(ws, d.officer, d.case, what, action=d.action)
 
 
 def _err(msg: str) -> None:

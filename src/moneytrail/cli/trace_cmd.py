@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _open, _record_read, app, bench_app
+from moneytrail.cli.main import WorkspaceOpt, _session, app, bench_app
 from moneytrail.errors import ConfigError
 
 FORMATS = ("table", "json", "csv", "html")
@@ -78,7 +78,6 @@ def trace_cmd(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Trace tainted funds under a legal tracing rule (forward from sources, or backward from a target)."""
-    from moneytrail.trace.api import trace
     from moneytrail.trace.backward import Target
     from moneytrail.trace.balances import parse_openings
     from moneytrail.trace.engine import Source
@@ -127,36 +126,10 @@ def trace_cmd(
         if as_of_ts is not None:
             raise ConfigError("--as-of is for forward tracing; backward, the target's time is the horizon")
 
-    params = {"direction": direction, "rules": rules, "sources": [s if isinstance(s, int) else s.label()
-                                                                   for s in srcs],
-              "target": tgt.label() if tgt else None, "presumption": presumption,
-              "openings": {k: str(v) for k, v in openings.items()}, "as_of": as_of_ts, "max_hops": max_hops}
-    jparams = json.loads(json.dumps(params, default=str))
-    # the trace reads the whole ledger (every evidence source), so no "sources" restriction here
-    resource = {"direction": direction, "rules": rules, "taint_sources": jparams["sources"],
-                "target": jparams["target"]}
-    with _open(workspace, action="trace", resource=resource) as ws:   # decided and audited first
-        ws.con.execute("SET enable_progress_bar = false")   # stdout carries the result (json, csv)
-        run_id = ws.start_run("trace", jparams) if save else None
-        try:
-            result = trace(ws, srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
-                           openings=openings, as_of=as_of_ts, max_hops=max_hops)
-            _record_read(ws, {"trace": direction, "rules": list(result["rules"]), "format": format,
-                              "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
-                              "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values()),
-                              "out": str(out) if out else "stdout"})
-            trace_id = None
-            if save:
-                from moneytrail.trace.store import save as save_trace
-                trace_id = save_trace(ws, result, jparams, run_id)
-                result["trace_id"] = trace_id
-                ws.finish_run(run_id, {"trace_id": trace_id, "direction": direction,
-                                       "rules": {n: (r.get("totals") or {}) if direction == "forward" else
-                                                 {"tainted": r.get("tainted")} for n, r in result["rules"].items()}})
-        except BaseException as e:
-            if run_id is not None:
-                ws.finish_run(run_id, error=str(e) or type(e).__name__)
-            raise
+    with _session(workspace) as sess:      # decided and audited first; the read recorded before output
+        result = sess.trace(srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
+                            openings=openings, as_of=as_of_ts, max_hops=max_hops, save=save,
+                            destination=str(out) if out else "stdout")
     text = _render(result, format, schedule=schedule, limit=limit)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
