@@ -12,8 +12,8 @@ A folder holds:
 - ``manifest.json``: who exported what, when, under which decision (audit entry), the filters,
   the row counts and the SHA-256 of every file written.
 
-The caller decides and records the read first (:func:`plan` gives the counts to record); then
-:func:`write` writes.
+The caller decides first, and records the read in :func:`write`'s ``before_writing`` (it gets the
+row counts before any file is written).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import datetime as _dt
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from moneytrail import __version__
 from moneytrail.errors import ConfigError
@@ -71,34 +71,36 @@ def _queries(typologies: Sequence[str], min_score: float | None) -> tuple[dict[s
     return {"findings": findings, "finding_transactions": txs, "sources": sources}, args
 
 
-def plan(ws, *, typologies: Sequence[str] = (), min_score: float | None = None) -> dict[str, int]:
-    """Rows each file will hold (what the read record says before anything is written)."""
-    qs, args = _queries(typologies, min_score)
-    return {name: int(ws.scalar(f"SELECT count(*) FROM ({q})", args)) for name, q in qs.items()}
-
-
 def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = (),
-          min_score: float | None = None, who: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write the export folder; returns the manifest."""
+          min_score: float | None = None, who: dict[str, Any] | None = None,
+          before_writing: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
+    """Write the export folder; returns the manifest. The rows are selected once, into temporary
+    tables; ``before_writing`` gets the row count of each file before anything is written (the
+    caller records the read there)."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: choose csv or parquet")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     qs, args = _queries(typologies, min_score)
-    files: dict[str, Any] = {}
-    for name, q in qs.items():
-        path = out / f"{name}.{fmt}"
-        opts = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-        # COPY takes no prepared parameters: export the filtered rows from a temporary view of them
-        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE _export AS {q}", args)
-        try:
-            rows = int(ws.scalar("SELECT count(*) FROM _export"))
-            ws.con.execute(f"COPY _export TO '{_sql_path(path)}' ({opts})")
-        finally:
-            ws.con.execute("DROP TABLE IF EXISTS _export")
-        files[path.name] = {"rows": rows, "sha256": _sha256(path), "bytes": path.stat().st_size}
+    opts = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+    try:
+        # COPY takes no prepared parameters: the filtered rows go to temporary tables first
+        counts = {}
+        for name, q in qs.items():
+            ws.con.execute(f"CREATE OR REPLACE TEMP TABLE _export_{name} AS {q}", args)
+            counts[name] = int(ws.scalar(f"SELECT count(*) FROM _export_{name}"))
+        if before_writing is not None:
+            before_writing(counts)
+        out.mkdir(parents=True, exist_ok=True)
+        files: dict[str, Any] = {}
+        for name in qs:
+            path = out / f"{name}.{fmt}"
+            ws.con.execute(f"COPY _export_{name} TO '{_sql_path(path)}' ({opts})")
+            files[path.name] = {"rows": counts[name], "sha256": _sha256(path), "bytes": path.stat().st_size}
+    finally:
+        for name in qs:
+            ws.con.execute(f"DROP TABLE IF EXISTS _export_{name}")
     manifest = {"moneytrail_version": __version__, "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
                 "workspace": str(ws.path), "format": fmt,
                 "filters": {"typologies": list(typologies), "min_score": min_score}, "files": files, **(who or {})}

@@ -1,5 +1,5 @@
-"""What the reading commands return, as one query each (the CLI and :class:`moneytrail.Session`
-both call these, after the decision and before the read is recorded and the rows leave)."""
+"""What the reading commands return, as one query each (:class:`moneytrail.Session` calls these
+after the decision, and records the read before the rows leave)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,6 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
                   WHERE t.finding_id = f.finding_id) AS tx_ids
         FROM findings f {where} ORDER BY f.score DESC, f.finding_id
         {'LIMIT ' + str(int(limit)) if limit else ''}""", args)
-
-
-def findings_read(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How a read of findings is described in the audit log."""
-    ids = [r["finding_id"] for r in rows]
-    return {"table": "findings", "rows": len(rows),
-            "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"}
 
 
 def sources(ws) -> list[dict[str, Any]]:

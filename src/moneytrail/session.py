@@ -114,7 +114,9 @@ class Session:
 
         d = self._decide("findings", {"typologies": list(typologies), "limit": limit})
         rows = reads.findings(self.ws, typologies, limit)
-        self._read(d, reads.findings_read(rows))
+        ids = [r["finding_id"] for r in rows]
+        self._read(d, {"table": "findings", "rows": len(rows),
+                       "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
         return rows
 
     def sources(self) -> list[dict[str, Any]]:
@@ -159,10 +161,10 @@ class Session:
 
         d = self._decide("export", {"out": str(out), "format": format, "typologies": list(typologies),
                                     "min_score": min_score})
-        counts = ex.plan(self.ws, typologies=typologies, min_score=min_score)
-        self._read(d, {"export": str(out), "format": format, "rows": counts})
         return ex.write(self.ws, out, fmt=format, typologies=typologies, min_score=min_score,
-                        who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq})
+                        who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq},
+                        before_writing=lambda counts: self._read(d, {"export": str(out), "format": format,
+                                                                     "rows": counts}))
 
     def trace(self, sources: Iterable[Any] = (), *, save: bool = False, destination: str | None = None,
               **options: Any) -> dict[str, Any]:

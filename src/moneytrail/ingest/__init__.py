@@ -74,11 +74,9 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
             ws.con.execute(f"DELETE FROM {t} WHERE source_id = ?", [sid])
         ws.con.execute(
             "UPDATE sources SET ingest_count = ingest_count + 1, received_at = ?, mapping = ?, "
-            "legal_basis = ?, original_path = ? WHERE source_id = ?",
-            [now_utc(), json.dumps(mapping) if mapping else None,
-             list(dict.fromkeys([*(row[1] or []), *legal_basis])),  # tags given earlier are kept
-             str(path.resolve()), sid])
-        ws.authority_changed()
+            "original_path = ? WHERE source_id = ?",
+            [now_utc(), json.dumps(mapping) if mapping else None, str(path.resolve()), sid])
+        add_legal_basis(ws, sid, legal_basis)   # tags given earlier are kept
         return sid, False, sha
     sid = ws.con.execute("SELECT nextval('seq_source')").fetchall()[0][0]
     ws.con.execute(
