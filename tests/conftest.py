@@ -10,8 +10,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from moneytrail.workspace import Workspace
+
+# Property tests: derandomised in CI (the same examples every run: a red CI is never chance),
+# random exploration elsewhere. .ci/run sets CI=1; HYPOTHESIS_PROFILE picks one explicitly.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
 
 @pytest.fixture(autouse=True, scope="session")

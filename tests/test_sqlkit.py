@@ -1,0 +1,58 @@
+"""The one literal / identifier builder: hostile values round-trip through DuckDB unchanged."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+
+import duckdb
+import pytest
+from hypothesis import given, strategies as st
+
+from moneytrail.sqlkit import ident, in_list, lit
+
+HOSTILE = ["o'brien", "x') AND CAST((SELECT content FROM read_text('/etc/passwd')) AS INTEGER)=1 AND ('a'='a",
+           "back\\slash", "new\nline", "\\'", "a''b", "$$", "'; DROP TABLE t; --", "ＦＴＩ", "\u2028", "e'\\x41'", ""]
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_string_literals_round_trip(con, value):
+    assert con.execute(f"SELECT {lit(value)}").fetchone()[0] == value
+
+
+@given(st.text().filter(lambda s: "\x00" not in s))
+def test_any_text_round_trips(value):
+    c = duckdb.connect()
+    try:
+        assert c.execute(f"SELECT {lit(value)}").fetchone()[0] == value
+    finally:
+        c.close()
+
+
+def test_numbers_dates_lists(con):
+    assert con.execute(f"SELECT {lit(2**70)}, {lit(-1.25)}, {lit(Decimal('12.3400'))}, {lit(True)}, {lit(None)}"
+                       ).fetchone() == (2**70, -1.25, Decimal("12.3400"), True, None)
+    d, t = _dt.date(2026, 1, 2), _dt.datetime(2026, 1, 2, 3, 4, 5, 6)
+    pair = ["a", "b'"]
+    assert con.execute(f"SELECT {lit(d)}, {lit(t)}, {lit(pair)}").fetchone() == (d, t, pair)
+    for bad in (float("inf"), float("nan"), Decimal("NaN"), "nul\x00", object()):
+        with pytest.raises(ValueError):
+            lit(bad)
+
+
+def test_in_list_and_identifiers(con):
+    t, c = ident('we"ird; name'), ident("o'col")
+    con.execute(f"CREATE TABLE {t} ({c} VARCHAR)")
+    con.execute(f"INSERT INTO {t} VALUES ('card'), ('o''brien'), ('wire')")
+    excluded = in_list(c, ["card", "o'brien"], negate=True)
+    rows = con.execute(f"SELECT {c} FROM {t} WHERE {excluded}").fetchall()
+    assert rows == [("wire",)]
+    assert con.execute(f"SELECT count(*) FROM {t} WHERE {in_list('1', [])}").fetchone() == (0,)
+    assert con.execute(f"SELECT count(*) FROM {t} WHERE {in_list('1', [], negate=True)}").fetchone() == (3,)
