@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from moneytrail.audit import AuditError, AuditLog, append, audit_dir, keys, record_read
+from moneytrail.audit import AuditError, AuditLog, append, audit_dir, keys, record_read, start_log
 from moneytrail.audit.merkle import leaf_hash, mth, verify_consistency, verify_inclusion
 from moneytrail.workspace import Workspace
 
@@ -23,9 +23,11 @@ N = 60
 
 @pytest.fixture
 def logged(tmp_path):
-    """A workspace whose log has N single-entry appends, then one append of 5 entries."""
+    """A workspace whose log has N single-entry appends (the genesis entry that starts it, then
+    reads), then one append of 5 entries."""
     ws = Workspace.open(tmp_path / "case.duckdb")
-    for i in range(N):
+    start_log(ws, "officer-0")
+    for i in range(1, N):
         record_read(ws, f"officer-{i % 3}", "C-1", {"table": "findings", "rows": i})
     AuditLog.of(ws).append([{"kind": "read", "officer": "o", "case": "C-1", "what": {"batch": j}} for j in range(5)])
     yield ws

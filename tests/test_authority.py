@@ -29,7 +29,9 @@ from moneytrail.demo import demo_taskforce, setup_demo_authority
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import Workspace
 
-from authority_helpers import DAY, TODAY, grant_fields
+from moneytrail.demo import DEMO_COUNSEL as COUNSEL
+
+from authority_helpers import DAY, TODAY, deputize, grant_fields
 
 PREDICATE = "Structured cash deposits into a funnel account"
 
@@ -46,7 +48,7 @@ def officer(ws, oid, grant=None, **over):
     """Register officer ``oid`` at STATE-FCU, with an active grant unless ``grant`` is False."""
     add_officer(ws, REG, oid, f"Officer {oid}", "STATE-FCU")
     if grant is not False:
-        add_grant(ws, REG, grant or f"G-{oid}", oid, activate=True, **grant_fields(**over))
+        deputize(ws, grant or f"G-{oid}", oid, **over)
     return oid
 
 
@@ -85,8 +87,8 @@ def test_decisions_of_every_kind_conform_to_the_schema(ws, tmp_path):
         _source(ws, tmp_path, "w2.csv", ["fti:Acme Staffing LLC"])
         _source(ws, tmp_path, "gj.csv", ["grand-jury-6e"])
         assert "fti-needs-6103i-authority" in denied(ws, "findings", AN, case=CASE)
-        record_fti_order(ws, AN, CASE, subjects=["Acme Staffing LLC"], **ORDER)
-        add_disclosure(ws, AN, CASE, AN, attorney="AUSA K. Lee")
+        record_fti_order(ws, COUNSEL, CASE, subjects=["Acme Staffing LLC"], **ORDER)
+        add_disclosure(ws, COUNSEL, CASE, AN, attorney="AUSA K. Lee")
         assert guard(ws, "findings", officer=AN, case=CASE).allowed
         assert "not-a-case-member" in denied(ws, "detect", "an-2", case=CASE)
         assert "unregistered-officer" in denied(ws, "detect", "nobody", case=CASE)
@@ -225,12 +227,12 @@ def test_a_grant_needs_every_required_field_to_be_activated(ws):
     with pytest.raises(RegistryError, match="not a date"):
         add_grant(ws, REG, "G-5", "an-4", **grant_fields(consent_date="0000-00-00"))
     with pytest.raises(RegistryError, match="home agency STATE-FCU"):
-        add_grant(ws, REG, "G-5", "an-4", activate=True, **grant_fields(consent_agency="TF-LEAD"))
+        deputize(ws, "G-5", "an-4", consent_agency="TF-LEAD")
     with pytest.raises(RegistryError, match="has passed"):
-        add_grant(ws, REG, "G-6", "an-4", activate=True,
-                  **grant_fields(valid_from=TODAY - 40 * DAY, valid_until=TODAY - 10 * DAY))
-    assert not ws.scalar("SELECT count(*) FROM grants WHERE grant_id IN ('G-5', 'G-6')")  # nothing half-done
-    add_grant(ws, REG, "G-7", "an-4", activate=True, **grant_fields())
+        deputize(ws, "G-6", "an-4", valid_from=TODAY - 40 * DAY, valid_until=TODAY - 10 * DAY)
+    assert ws.query("SELECT grant_id, status FROM grants WHERE grant_id IN ('G-5', 'G-6') ORDER BY 1") == \
+        [("G-5", "draft"), ("G-6", "draft")]                      # recorded and approved, never activated
+    deputize(ws, "G-7", "an-4")
     with pytest.raises(RegistryError, match="already exists"):
         add_grant(ws, REG, "G-7", "an-4", **grant_fields())
 
@@ -272,9 +274,9 @@ def test_fti_is_read_only_under_a_6103i_order_naming_its_subject(ws, tmp_path):
     for action in ("detect", "findings", "report", "sources", "run", "trace", "score", "export", "quarantine"):
         msg = denied(ws, action, AN, case=CASE)
         assert f"source {sid}: fti-needs-6103i-authority" in msg and "grant 'G-DEMO-1'" in msg
-    record_fti_order(ws, AN, CASE, subjects=["Other Co"], **ORDER)
+    record_fti_order(ws, COUNSEL, CASE, subjects=["Other Co"], **ORDER)
     assert "fti-needs-6103i-authority" in denied(ws, "findings", AN, case=CASE)
-    record_fti_order(ws, AN, CASE, subjects=["ACME  staffing llc"], **ORDER)   # same subject, other spelling
+    record_fti_order(ws, COUNSEL, CASE, subjects=["ACME  staffing llc"], **ORDER)   # same subject, other spelling
     d = guard(ws, "findings", officer=AN, case=CASE)
     assert d.allowed and "read-in-own-case" in d.policies and d.grant == "G-DEMO-1"
     # only in that case: another case of the same officer has no order
@@ -286,7 +288,7 @@ def test_fti_is_read_only_under_a_6103i_order_naming_its_subject(ws, tmp_path):
 
 
 def test_fti_that_names_no_subject_is_never_readable(ws, tmp_path):
-    record_fti_order(ws, AN, CASE, subjects=["Acme Staffing LLC"], **ORDER)
+    record_fti_order(ws, COUNSEL, CASE, subjects=["Acme Staffing LLC"], **ORDER)
     _source(ws, tmp_path, "bulk.csv", ["26 U.S.C. 6103"])
     msg = denied(ws, "findings", AN, case=CASE)
     assert "fti-names-no-subject" in msg
@@ -298,7 +300,7 @@ def test_fti_that_names_no_subject_is_never_readable(ws, tmp_path):
     ("order_date", str(TODAY + 5 * DAY), "in the future")])
 def test_fti_order_rejects_placeholders(ws, field, value, why):
     with pytest.raises(RegistryError, match=why):
-        record_fti_order(ws, AN, CASE, subjects=["Acme Staffing LLC"], **{**ORDER, field: value})
+        record_fti_order(ws, COUNSEL, CASE, subjects=["Acme Staffing LLC"], **{**ORDER, field: value})
 
 
 @pytest.mark.parametrize("subjects,why", [
@@ -306,7 +308,7 @@ def test_fti_order_rejects_placeholders(ws, field, value, why):
     (["unknown"], "placeholder"), ([f"Taxpayer {i}" for i in range(11)], "never a bulk list")])
 def test_an_authority_names_subjects_never_a_bulk_list(ws, subjects, why):
     with pytest.raises(RegistryError, match=why):
-        record_fti_order(ws, AN, CASE, subjects=subjects, **ORDER)
+        record_fti_order(ws, COUNSEL, CASE, subjects=subjects, **ORDER)
 
 
 REQUEST = dict(official="Inspector General J. Doe", title="Inspector General", request_date=TODAY - DAY,
@@ -320,9 +322,9 @@ def test_fti_under_a_complete_6103i2_request(ws, tmp_path):
                      (dict(taxable_periods="unknown"), "placeholder"), (dict(official=""), "required"),
                      (dict(request_date="0"), "not a date")):
         with pytest.raises(RegistryError, match=why):
-            record_fti_request(ws, AN, CASE, **{**REQUEST, **bad})
+            record_fti_request(ws, COUNSEL, CASE, **{**REQUEST, **bad})
     assert "fti-needs-6103i-authority" in denied(ws, "findings", AN, case=CASE)
-    record_fti_request(ws, AN, CASE, **REQUEST)
+    record_fti_request(ws, COUNSEL, CASE, **REQUEST)
     assert guard(ws, "findings", officer=AN, case=CASE).allowed
 
 
@@ -334,13 +336,13 @@ def test_grand_jury_material_only_for_members_on_the_disclosure_list(ws, tmp_pat
     assert "grand-jury-disclosure-list" in denied(ws, "findings", AN, case=CASE)
     officer(ws, "an-5")
     with pytest.raises(RegistryError, match="not a member"):
-        add_disclosure(ws, AN, CASE, "an-5", attorney="AUSA K. Lee")
+        add_disclosure(ws, COUNSEL, CASE, "an-5", attorney="AUSA K. Lee")
     with pytest.raises(RegistryError, match="placeholder"):
-        add_disclosure(ws, AN, CASE, AN, attorney="tbd")
-    add_disclosure(ws, AN, CASE, AN, attorney="AUSA K. Lee")
+        add_disclosure(ws, COUNSEL, CASE, AN, attorney="tbd")
+    add_disclosure(ws, COUNSEL, CASE, AN, attorney="AUSA K. Lee")
     assert guard(ws, "findings", officer=AN, case=CASE).allowed
     assert "grand-jury-disclosure-list" in denied(ws, "findings", "an-2", case=CASE)
-    add_disclosure(ws, AN, CASE, "an-2", attorney="AUSA K. Lee")
+    add_disclosure(ws, COUNSEL, CASE, "an-2", attorney="AUSA K. Lee")
     assert guard(ws, "findings", officer="an-2", case=CASE).allowed
     remove_member(ws, AN, CASE, "an-2")                 # leaving the case leaves the list too
     add_member(ws, AN, CASE, "an-2")
@@ -359,9 +361,10 @@ def test_if_the_decision_cannot_be_logged_nothing_proceeds(ws, tmp_path, monkeyp
     with Workspace.open(path) as w:
         with pytest.raises(AuditError, match="signing key"):
             guard(w, "findings", officer=AN)
-    # and a preview is possible, but records nothing and is not a way in
+    # nor is a preview: without the key folder nothing vouches for the registry it would read
     with Workspace.open(path) as w:
-        assert decide(w, "findings", officer=AN).allowed
+        with pytest.raises(AuditError, match="signing key"):
+            decide(w, "findings", officer=AN)
 
 
 # -- identity -------------------------------------------------------------------------------------------

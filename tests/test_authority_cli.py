@@ -45,7 +45,7 @@ def one_line_error(p: subprocess.CompletedProcess, *fragments: str) -> str:
     return lines[0]
 
 
-GRANT = ["--deputizing-official", "SAC R. Roe", "--deputizing-agency", "TF", "--consent-official", "Chief S. Poe",
+GRANT = ["--deputizing-official", "sac-1", "--deputizing-agency", "TF", "--consent-official", "Chief S. Poe",
          "--consent-date", str(TODAY - D), "--statute", "8 U.S.C. 1103(a)(6)", "--function", "illegal-hiring-finance",
          "--function", "removal-support", "--jurisdiction", "D. Ariz.", "--valid-from", str(TODAY - D),
          "--valid-until", str(TODAY + 90 * D), "--training-course", "Deputization: financial investigations",
@@ -63,7 +63,15 @@ def tf(tmp_path_factory):
           "--as", "reg-1", cwd=d))                                    # --as after the command works too
     ok(mt("authority", "officer", "add", "an-1", "--name", "A. Nalyst", "--agency", "STATE", *w, cwd=d,
           officer="reg-1"))
-    ok(mt("authority", "grant", "add", "G-1", "--officer", "an-1", *GRANT, "--activate", *w, cwd=d, officer="reg-1"))
+    ok(mt("authority", "officer", "add", "sac-1", "--name", "S. A. Charge", "--agency", "TF", *w, cwd=d,
+          officer="reg-1"))
+    ok(mt("authority", "grant", "add", "G-1", "--officer", "an-1", *GRANT, *w, cwd=d, officer="reg-1"))
+    # separation of duties: the deputizing official approves, then the registrar activates
+    one_line_error(mt("authority", "grant", "activate", "G-1", *w, cwd=d, officer="reg-1"),
+                   "not yet approved by its deputizing official sac-1")
+    one_line_error(mt("authority", "grant", "approve", "G-1", *w, cwd=d, officer="an-1"), "self-approval")
+    ok(mt("authority", "grant", "approve", "G-1", *w, cwd=d, officer="sac-1"))
+    ok(mt("authority", "grant", "activate", "G-1", *w, cwd=d, officer="reg-1"))
     ok(mt("case", "open", "OP-1", "--function", "illegal-hiring-finance", "--jurisdiction", "d. ariz.",
           "--predicate", "Front company paying workers in cash through a labor broker", *w, cwd=d, officer="an-1"))
     (d / "ledger.csv").write_text("d,amt,from,to\n" + "".join(f"2024-03-0{1 + i % 9},{900 + i},S{i},Z\n"
@@ -135,7 +143,8 @@ def test_audit_verify_prove_consistency_and_tamper(tf):
     one_line_error(mt("audit", "log", *w, cwd=d, officer="an-1"), "access denied", "auditor or registrar")
     log = ok(mt("audit", "log", "--json", "--limit", "0", *w, cwd=d, officer="reg-1"))
     entries = json.loads(log)
-    assert entries[0]["policies"] == ["registry-bootstrap"] and entries[0]["officer"] == "reg-1"
+    assert entries[0]["kind"] == "genesis" and entries[0]["officer"] == "reg-1"
+    assert entries[1]["policies"] == ["registry-bootstrap"] and entries[1]["officer"] == "reg-1"
     denied = [e for e in entries if e["kind"] == "decision" and not e["allowed"]]
     assert denied and all(e["reasons"] for e in denied)                 # denials are logged, with reasons
     assert any(e["kind"] == "read" and e["what"].get("table") == "findings" for e in entries)
@@ -151,15 +160,16 @@ def test_audit_verify_prove_consistency_and_tamper(tf):
     one_line_error(mt("audit", "consistency", "0", "7", *w, cwd=d, officer="reg-1"), "size 0 proves nothing")
     one_line_error(mt("audit", "prove", "100000", *w, cwd=d, officer="reg-1"), "no entry 100000")
 
-    # tamper with entry 4: verify names it, and no command can proceed on the log
+    # tamper with entry 3 (a decision): verify names it, and no command can proceed on the log
     path = d / "tf.audit" / "log.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
-    lines[4] = lines[4].replace(b'"allowed":true', b'"allowed":false')
+    assert b'"allowed":true' in lines[3]
+    lines[3] = lines[3].replace(b'"allowed":true', b'"allowed":false')
     path.write_bytes(b"".join(lines))
     one_line_error(mt("audit", "verify", *w, cwd=d, officer="an-1"), "audit log does not verify",
-                   "first bad entry 4")
+                   "first bad entry 3")
     p = mt("audit", "verify", "--json", *w, cwd=d, officer="an-1")
-    assert p.returncode == 2 and json.loads(p.stdout)["first_bad"] == 4
+    assert p.returncode == 2 and json.loads(p.stdout)["first_bad"] == 3
 
 
 def test_audit_repair_after_a_crash_mid_append(tmp_path):
@@ -199,7 +209,10 @@ def test_tag_marks_an_ingested_source_as_protected(tmp_path):
     one_line_error(mt("findings", *w, cwd=tmp_path, officer="tf-analyst-1"), "source 1: fti-needs-6103i-authority")
     one_line_error(mt("tag", "9", "--legal-basis", "grand-jury-6e", *w, cwd=tmp_path, officer="tf-analyst-1"),
                    "no source 9")
-    one_line_error(mt("tag", "1", "--legal-basis", "x", *w, cwd=tmp_path, officer="stranger"), "access denied")
+    one_line_error(mt("tag", "1", "--legal-basis", "subpoena", *w, cwd=tmp_path, officer="stranger"),
+                   "access denied")
+    one_line_error(mt("tag", "1", "--legal-basis", "IRS return information", *w, cwd=tmp_path,
+                      officer="tf-analyst-1"), "not one moneytrail knows", "fti:NAME")
     out = ok(mt("ingest", "w2.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=tmp_path,
                 officer="tf-analyst-1"))
     assert "not re-read" in out and "legal-basis tags added: subpoena" in out

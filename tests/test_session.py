@@ -4,6 +4,7 @@ the command it stands for; a denial raises before anything is read or written.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -12,6 +13,7 @@ from moneytrail.audit import AuditLog
 from moneytrail.authority import AccessDenied
 from moneytrail.authority.registry import record_fti_order, revoke_grant
 from moneytrail.cli.identity import IdentityError
+from moneytrail.demo import DEMO_COUNSEL as COUNSEL
 from moneytrail.demo import DEMO_CASE as CASE
 from moneytrail.demo import DEMO_OFFICER as AN
 from moneytrail.demo import DEMO_REGISTRAR as REG
@@ -84,7 +86,7 @@ def test_a_denied_method_reads_and_writes_nothing(path, tmp_path):
             s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
                      legal_basis=["fti:Acme Staffing LLC"])
         assert s.ws.scalar("SELECT count(*) FROM sources") == 0
-        record_fti_order(s.ws, AN, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+        record_fti_order(s.ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
                          order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
                          subjects=["Acme Staffing LLC"])
         s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
@@ -114,20 +116,22 @@ def test_a_source_found_to_be_protected_after_ingest_can_be_tagged(path, tmp_pat
             s.findings()
         assert s.tag(sid, ["subpoena"]) == []                      # nothing new, nothing removed
         log = _log(s)
-        assert [e["resource"] for e in log if e.get("action") == "source_tag"][0] == {
-            "source": sid, "legal_basis": ["fti:Acme Staffing LLC", "subpoena"]}
-        record_fti_order(s.ws, AN, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+        tagged = [e["resource"] for e in log if e.get("action") == "source_tag"][0]
+        assert tagged["source"] == sid and tagged["legal_basis"][1] == "subpoena"
+        # the log names no taxpayer: a keyed hash stands for the name
+        assert tagged["legal_basis"][0].startswith("fti:#") and "Acme" not in json.dumps(log)
+        record_fti_order(s.ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
                          order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
                          subjects=["Acme Staffing LLC"])
         assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC"]
         # the same file again with another tag: not re-read, the tag added
-        r = s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["31 U.S.C. 5318 summons"])
-        assert r.skipped and r.tags_added == ["31 U.S.C. 5318 summons"] and r.source_id == sid
+        r = s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["summons:31 U.S.C. 5318"])
+        assert r.skipped and r.tags_added == ["summons:31 U.S.C. 5318"] and r.source_id == sid
         # ingesting with a grand-jury tag is decided as ingesting grand-jury material: only for the
         # disclosure list (anyone on the case may still mark it with `tag`)
         with pytest.raises(AccessDenied, match="grand-jury-disclosure-list"):
             s.ingest(f, "csv", mapping=parse_mapping(MAPPING), legal_basis=["grand-jury-6e"])
-        assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC", "31 U.S.C. 5318 summons"]
+        assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC", "summons:31 U.S.C. 5318"]
         assert s.tag(sid, ["grand-jury-6e"]) == ["grand-jury-6e"]
         with pytest.raises(AccessDenied, match="grand-jury-disclosure-list"):
             s.sources()

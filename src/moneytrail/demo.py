@@ -28,6 +28,8 @@ from moneytrail.workspace import Workspace
 
 DEMO_REGISTRAR = "tf-registrar"
 DEMO_OFFICER = "tf-analyst-1"
+DEMO_SAC = "tf-sac"            # the deputizing official: approves the analyst's grant
+DEMO_COUNSEL = "tf-counsel"    # records the cases' legal process (6103(i), 6(e))
 DEMO_CASE = "OP-DEMO"
 DEMO_JURISDICTION = "Demo District"
 
@@ -44,11 +46,13 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
         "officers": [
             {"id": DEMO_REGISTRAR, "name": "Task force registrar (synthetic)", "agency": "TF-LEAD",
              "roles": ["registrar", "auditor"]},
+            {"id": DEMO_SAC, "name": "Special Agent in Charge (synthetic)", "agency": "TF-LEAD"},
+            {"id": DEMO_COUNSEL, "name": "Task force counsel (synthetic)", "agency": "TF-LEAD", "roles": ["counsel"]},
             {"id": DEMO_OFFICER, "name": "Financial analyst (synthetic)", "agency": "STATE-FCU"},
         ],
         "grants": [{
             "id": "G-DEMO-1", "officer": DEMO_OFFICER,
-            "deputizing_official": "Special Agent in Charge (synthetic)", "deputizing_agency": "TF-LEAD",
+            "deputizing_official": DEMO_SAC, "deputizing_agency": "TF-LEAD",
             "home_agency_consent": {"official": "Chief, State Financial Crimes Unit (synthetic)",
                                     "date": str(today - day)},
             "statute": "8 U.S.C. 1103(a)(6)",
@@ -58,21 +62,24 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
             "valid_from": str(today - day), "valid_until": str(today + 365 * day),
             "training": {"course": "Financial investigations under deputization (synthetic)",
                          "date": str(today - 7 * day), "expires": str(today + 365 * day)},
-            "activate": True,
         }],
     }
 
 
 def setup_demo_authority(ws: Workspace, taskforce_file: Path | None = None, *, case: str = DEMO_CASE) -> str:
-    """Import the demo task force into ``ws`` and open ``case`` as the analyst; returns the case."""
+    """Import the demo task force into ``ws``, have its deputizing official approve the analyst's
+    grant and the registrar activate it, and open ``case`` as the analyst; returns the case."""
     import yaml
 
-    from moneytrail.authority.registry import import_taskforce, open_case
+    from moneytrail.authority.registry import activate_grant, approve_grant, import_taskforce, open_case
 
     tf = demo_taskforce()
     if taskforce_file is not None:
         taskforce_file.write_text(yaml.safe_dump(tf, sort_keys=False), encoding="utf-8")
     import_taskforce(ws, DEMO_REGISTRAR, tf)
+    for g in tf["grants"]:
+        approve_grant(ws, g["deputizing_official"], g["id"])
+        activate_grant(ws, DEMO_REGISTRAR, g["id"])
     open_case(ws, DEMO_OFFICER, case, function="human-trafficking-finance", jurisdiction=DEMO_JURISDICTION,
               title="Synthetic funnel, front company and laundering cycle",
               predicate="Synthetic bank exports show a funnel account receiving structured cash deposits "

@@ -27,7 +27,19 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from moneytrail.errors import ConfigError
 from moneytrail.workspace import Workspace
+
+
+def legal_tags(tags: Iterable[str]) -> list[str]:
+    """Legal-basis tags in canonical form; a tag outside the closed vocabulary is a ConfigError
+    naming the vocabulary (:func:`moneytrail.authority.legal.canonical_tag`)."""
+    from moneytrail.authority.legal import canonical_tags
+
+    try:
+        return canonical_tags(tags)
+    except ValueError as e:
+        raise ConfigError(f"--legal-basis: {e}") from None
 
 
 class Session:
@@ -78,9 +90,23 @@ class Session:
         is called with the bytes read since its last call (a progress bar)."""
         from moneytrail.ingest import ingest_file
 
-        tags = list(legal_basis)
-        self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": tags, "force": force})
+        tags = legal_tags(legal_basis)
+        protected = list(tags)
+        if force:
+            # re-reading a source needs what reading it needs: the tags it already carries count
+            protected += [t for t in self._tags_of_file(file) if t not in protected]
+        self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": protected, "force": force})
         return ingest_file(self.ws, file, format, mapping=mapping, legal_basis=tags, force=force, on_read=on_read)
+
+    def _tags_of_file(self, file) -> list[str]:
+        """The legal-basis tags of the sources already holding this file (same SHA-256)."""
+        from moneytrail.workspace import sha256_file
+
+        p = Path(file)
+        if not p.is_file():
+            return []
+        rows = self.ws.query("SELECT legal_basis FROM main.sources WHERE sha256 = ?", [sha256_file(p)])
+        return [t for (tags,) in rows for t in tags or []]
 
     def detect(self, typologies: Sequence[str] | None = None,
                parameters: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -132,7 +158,7 @@ class Session:
         """Add legal-basis tags to an ingested source (``moneytrail tag``); returns those added."""
         from moneytrail.ingest import add_legal_basis
 
-        tags = list(legal_basis)
+        tags = legal_tags(legal_basis)
         self._decide("source_tag", {"source": source, "legal_basis": tags})
         return add_legal_basis(self.ws, source, tags)
 

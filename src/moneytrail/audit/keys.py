@@ -7,7 +7,13 @@ Folder: ``$MONEYTRAIL_KEY_DIR``, else ``$XDG_CONFIG_HOME/moneytrail/keys``, else
 - ``<id>.pub``: the public key (hex), to give to whoever verifies the log;
 - ``<id>.head.json``: the latest signed tree head, written after each append. A workspace
   replaced by an older copy (a rolled-back log) no longer reaches this head, and that is caught
-  on the next append and by ``moneytrail audit verify``.
+  on the next append and by ``moneytrail audit verify``;
+- ``<id>.secret``: the key of the keyed hashes that stand for protected values (a taxpayer's
+  name, an order's scope) in the audit log and the authority state, mode 0600;
+- ``<id>.workspace``: where the workspace was when its log was started, so that a log is never
+  started again for the same workspace under a new id (see ``moneytrail.audit.start_log``).
+
+The folder is created mode 0700, and a key is never written into a folder others can read.
 """
 
 from __future__ import annotations
@@ -43,6 +49,27 @@ def head_path(log_id: str) -> Path:
     return key_dir() / f"{log_id}.head.json"
 
 
+def ensure_key_dir() -> Path:
+    """The key folder, created mode 0700 if missing; refused if others may read or write it."""
+    import stat
+
+    d = key_dir()
+    if not d.is_dir():
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(d, 0o700)
+    mode = stat.S_IMODE(d.stat().st_mode)
+    if mode & 0o077:
+        raise PermissionError(f"the key folder {d} is open to other users (mode {mode:04o}): chmod 700 {d} "
+                              f"(or set {ENV_KEY_DIR} to a private folder)")
+    return d
+
+
+def _write_private(p: Path, text: str) -> None:
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def signing_key(log_id: str, *, create: bool) -> Ed25519PrivateKey | None:
     """The workspace's private key; created (with its public key) when ``create`` and absent."""
     d = key_dir()
@@ -53,12 +80,10 @@ def signing_key(log_id: str, *, create: bool) -> Ed25519PrivateKey | None:
     if p.is_file():
         key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(p.read_text().strip()))
     elif create:
-        d.mkdir(parents=True, exist_ok=True)
+        ensure_key_dir()
         key = Ed25519PrivateKey.generate()
         seed = key.private_bytes_raw().hex()
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(seed + "\n")
+        _write_private(p, seed + "\n")
         public_key_path(log_id).write_text(key.public_key().public_bytes_raw().hex() + "\n")
     else:
         return None
@@ -125,3 +150,57 @@ def write_external_head(log_id: str, record: bytes) -> None:
 def external_head(log_id: str) -> dict | None:
     raw = read_external_head(log_id)
     return json.loads(raw) if raw else None
+
+
+_secrets: dict[tuple[str, str], bytes] = {}
+
+
+def secret(log_id: str, *, create: bool = True) -> bytes:
+    """The workspace's keyed-hash secret (32 random bytes), created when absent and ``create``;
+    without it (and not created) an empty key, which is enough only for an empty state."""
+    cache = (str(key_dir()), log_id)
+    got = _secrets.get(cache)
+    if got is not None:
+        return got
+    p = key_dir() / f"{log_id}.secret"
+    if p.is_file():
+        got = bytes.fromhex(p.read_text().strip())
+    elif create:
+        ensure_key_dir()
+        got = os.urandom(32)
+        try:
+            _write_private(p, got.hex() + "\n")
+        except FileExistsError:          # created meanwhile by another process
+            got = bytes.fromhex(p.read_text().strip())
+    else:
+        return b""
+    _secrets[cache] = got
+    return got
+
+
+def record_workspace(log_id: str, workspace: Path) -> None:
+    """Note, beside the key, where the workspace whose log is being started lives."""
+    ensure_key_dir()
+    p = key_dir() / f"{log_id}.workspace"
+    p.unlink(missing_ok=True)
+    _write_private(p, str(Path(workspace).resolve()) + "\n")
+
+
+def logs_kept_for(workspace: Path) -> list[tuple[str, int]]:
+    """The logs this key folder kept for the workspace at ``workspace`` (any id): (id, entries
+    its latest witness covers)."""
+    d = key_dir()
+    if not d.is_dir():
+        return []
+    target = str(Path(workspace).resolve())
+    out = []
+    for p in d.glob("*.workspace"):
+        try:
+            if p.read_text().strip() != target:
+                continue
+        except OSError:
+            continue
+        log_id = p.name[: -len(".workspace")]
+        head = external_head(log_id)
+        out.append((log_id, int(head["size"]) if head else 0))
+    return out

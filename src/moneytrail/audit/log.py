@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator
 
 from moneytrail.audit import keys
 from moneytrail.audit.merkle import EMPTY_ROOT, Frontier, Tree, leaf_hash, verify_consistency, verify_inclusion
+from moneytrail.authority.state import EMPTY_STATE
 from moneytrail.errors import MoneytrailError
 
 ZERO = "0" * 64
@@ -67,10 +68,15 @@ def encode_entry(seq: int, ts: str, fields: dict[str, Any]) -> bytes:
     return (head + ("," + body[1:] if body != "{}" else "}")).encode("utf-8")
 
 
-def head_message(log: str, size: int, root_hex: str, end: int, ts: str, prev: str) -> bytes:
-    """The bytes a tree head's signature covers."""
-    return b"moneytrail-sth/v1\n" + json.dumps(
-        {"end": end, "log": log, "prev": prev, "root": root_hex, "size": size, "ts": ts},
+def head_message(log: str, size: int, root_hex: str, end: int, ts: str, prev: str, state: str | None) -> bytes:
+    """The bytes a tree head's signature covers. v2 heads sign the authority state's hash too
+    (:mod:`moneytrail.authority.state`); v1 heads (no state) are read only to report them."""
+    if state is None:
+        return b"moneytrail-sth/v1\n" + json.dumps(
+            {"end": end, "log": log, "prev": prev, "root": root_hex, "size": size, "ts": ts},
+            sort_keys=True, separators=(",", ":")).encode()
+    return b"moneytrail-sth/v2\n" + json.dumps(
+        {"end": end, "log": log, "prev": prev, "root": root_hex, "size": size, "state": state, "ts": ts},
         sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -84,15 +90,19 @@ class Head:
     log: str
     sig: bytes
     line: bytes
+    state: str | None = None     # the authority state's hash after the entries it covers (v2)
 
     @classmethod
     def parse(cls, line: bytes, log: str | None = None) -> "Head":
         d = json.loads(line)
+        st = d.get("state")
+        if st is not None and not (isinstance(st, str) and len(st) == 64):
+            raise ValueError("state is not a SHA-256")
         return cls(int(d["size"]), bytes.fromhex(d["root"]), int(d["end"]), d["ts"], d["prev"],
-                   d.get("log", log or ""), bytes.fromhex(d["sig"]), line)
+                   d.get("log", log or ""), bytes.fromhex(d["sig"]), line, st)
 
     def message(self) -> bytes:
-        return head_message(self.log, self.size, self.root.hex(), self.end, self.ts, self.prev)
+        return head_message(self.log, self.size, self.root.hex(), self.end, self.ts, self.prev, self.state)
 
     def signature_ok(self, public_key) -> bool:
         try:
@@ -103,16 +113,17 @@ class Head:
 
     def to_dict(self) -> dict[str, Any]:
         return {"size": self.size, "root": self.root.hex(), "end": self.end, "ts": self.ts,
-                "prev": self.prev, "log": self.log, "signature": self.sig.hex()}
+                "prev": self.prev, "log": self.log, "state": self.state, "signature": self.sig.hex()}
 
     def record(self) -> bytes:
         """The head as kept beside the key: every signed field (the workspace id too) and the signature."""
         return json.dumps({"size": self.size, "root": self.root.hex(), "end": self.end, "ts": self.ts,
-                           "prev": self.prev, "log": self.log, "sig": self.sig.hex()},
+                           "prev": self.prev, "log": self.log, "state": self.state, "sig": self.sig.hex()},
                           separators=(",", ":")).encode()
 
     def same(self, other: "Head") -> bool:
-        return (self.size, self.root, self.end, self.sig) == (other.size, other.root, other.end, other.sig)
+        return ((self.size, self.root, self.end, self.state, self.sig)
+                == (other.size, other.root, other.end, other.state, other.sig))
 
 
 FRONTIER_RECORD = 8192  # 64 hashes in hex and the size fit; rewritten in place, padded
@@ -152,6 +163,7 @@ class AuditLog:
         self.frontier_path = self.dir / "frontier"
         self.log_id = log_id
         self._anchor = anchor          # callable(started: bool) -> bool: was the log started?
+        self._ws_state = None          # callable() -> the workspace's state tokens (for verify)
         self._fds: tuple[int, int, int] | None = None
         self._last: Head | None = None
         self._sizes: tuple[int, int] = (-1, -1)
@@ -173,7 +185,12 @@ class AuditLog:
                                    [_dt.datetime.now(_dt.timezone.utc), str(audit_dir(ws.path))])
                 return started is not None
 
+            def ws_state(ws=ws, log_id=log_id):
+                from moneytrail.authority import state
+                return state.read(ws.con, keys.secret(log_id, create=True)).tokens
+
             log = cls(ws.path, log_id, anchor)
+            log._ws_state = ws_state
             ws.__dict__["_audit_log"] = log
         return log
 
@@ -185,10 +202,12 @@ class AuditLog:
 
     def _open(self) -> tuple[int, int]:
         if self._fds is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            lf = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            hf = os.open(self.heads_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            ff = os.open(self.frontier_path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not self.dir.is_dir():
+                self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self.dir, 0o700)       # entries name officers, cases and files: owner only
+            lf = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            hf = os.open(self.heads_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            ff = os.open(self.frontier_path, os.O_RDWR | os.O_CREAT, 0o600)
             self._fds = (lf, hf, ff)
             self._finalizer = weakref.finalize(self, _close_fds, lf, hf, ff)
         return self._fds
@@ -254,23 +273,68 @@ class AuditLog:
         except (OSError, ValueError, KeyError) as e:
             raise AuditError(f"cannot append to the audit log {self.log_path}: {e}") from None
 
+    def _checked_last(self, lf: int, hf: int) -> tuple[Head | None, int, int]:
+        """The latest signed head, checked against the log's size and the witness beside the key
+        (the caller holds the lock); with the log's and the heads' sizes."""
+        lsize, hsize = os.fstat(lf).st_size, os.fstat(hf).st_size
+        if (lsize, hsize) == self._sizes and self._last is not None:
+            last = self._last
+        else:
+            line = self._last_line(hf, hsize)
+            try:
+                last = Head.parse(line, self.log_id) if line else None
+            except (ValueError, KeyError, TypeError):
+                raise AuditError(f"the last signed tree head in {self.heads_path} is not readable: an append "
+                                 f"was interrupted (moneytrail audit repair) or the heads were altered "
+                                 f"(moneytrail audit verify)") from None
+        self._check_tail(last, lsize)
+        self._check_external(last)
+        if last is not None and last.state is None:
+            raise AuditError(f"the audit log in {self.dir} was written by an earlier moneytrail (its signed heads "
+                             f"carry no authority state): it can be verified but not appended to")
+        return last, lsize, hsize
+
+    def signed_state(self) -> str | None:
+        """The authority state's hash under the latest signed head, that head vouched for by the
+        witness beside the key (AuditError if anything disagrees). None for a log never started
+        (and never known to the key folder)."""
+        if not self.heads_path.exists() and not self.log_path.exists():
+            if keys.read_external_head(self.log_id) is not None:
+                raise AuditError(f"the audit log of this workspace is gone ({self.dir}): the signed head kept "
+                                 f"beside the key says it held entries; restore the folder")
+            if self._anchor is not None and self._anchor(False):
+                raise AuditError(f"the audit log of this workspace was started but {self.dir} is missing "
+                                 f"(deleted?): restore it")
+            return None
+        lf, hf, _ = self._open()
+        fcntl.flock(lf, fcntl.LOCK_EX)
+        try:
+            last, _, _ = self._checked_last(lf, hf)
+        finally:
+            fcntl.flock(lf, fcntl.LOCK_UN)
+        return last.state if last is not None else None
+
+    def started(self) -> bool:
+        return self.heads_path.exists() and self.heads_path.stat().st_size > 0
+
     def _append(self, entries: list[dict[str, Any]]) -> list[int]:
         lf, hf, ff = self._open()
         fcntl.flock(lf, fcntl.LOCK_EX)
         try:
-            lsize, hsize = os.fstat(lf).st_size, os.fstat(hf).st_size
-            if (lsize, hsize) == self._sizes and self._last is not None:
-                last = self._last
-            else:
-                line = self._last_line(hf, hsize)
-                try:
-                    last = Head.parse(line, self.log_id) if line else None
-                except (ValueError, KeyError, TypeError):
-                    raise AuditError(f"the last signed tree head in {self.heads_path} is not readable: an append "
-                                     f"was interrupted (moneytrail audit repair) or the heads were altered "
-                                     f"(moneytrail audit verify)") from None
-            self._check_tail(last, lsize)
-            self._check_external(last)
+            last, lsize, hsize = self._checked_last(lf, hf)
+            if last is None and entries[0].get("kind") != "genesis":
+                raise AuditError(f"this workspace has no audit log yet ({self.dir}): a log is started only by "
+                                 f"setting up the registry of a new workspace (moneytrail authority init, or "
+                                 f"authority import), and nothing is done in a workspace without one")
+            if last is None and self._anchor is not None:
+                self._anchor(True)              # the workspace records that its log was started
+            state = EMPTY_STATE if last is None else last.state
+            for e in entries:
+                if e.get("kind") == "state":
+                    if e.get("prev_state") != state:
+                        raise AuditError("an authority-state change does not follow the signed state (changed "
+                                         "meanwhile?): nothing recorded")
+                    state = e["state"]
             key = keys.signing_key(self.log_id, create=last is None)
             if key is None:
                 raise AuditError(f"the audit log's signing key is not at {keys.key_path(self.log_id)}: "
@@ -291,9 +355,9 @@ class AuditLog:
             data = b"\n".join(lines) + b"\n"
             end += len(data)
             root = f.root()
-            sig = key.sign(head_message(self.log_id, f.size, root.hex(), end, ts, prev))
+            sig = key.sign(head_message(self.log_id, f.size, root.hex(), end, ts, prev, state))
             head_line = json.dumps({"size": f.size, "root": root.hex(), "end": end, "ts": ts, "prev": prev,
-                                    "sig": sig.hex()}, separators=(",", ":")).encode()
+                                    "state": state, "sig": sig.hex()}, separators=(",", ":")).encode()
             _write_all(lf, data)
             _write_all(hf, head_line + b"\n")
             fr = json.dumps({"size": f.size, "hashes": [h.hex() for h in f.hashes]}, separators=(",", ":")).encode()
@@ -301,7 +365,7 @@ class AuditLog:
             if os.environ.get(ENV_FSYNC, "") not in ("", "0"):
                 os.fsync(lf)
                 os.fsync(hf)
-            self._last = Head(f.size, root, end, ts, prev, self.log_id, sig, head_line)
+            self._last = Head(f.size, root, end, ts, prev, self.log_id, sig, head_line, state)
             self._frontier = f
             self._ext = self._last.record()
             keys.write_external_head(self.log_id, self._ext)
@@ -315,7 +379,7 @@ class AuditLog:
             if log_size:
                 raise AuditError(f"{self.log_path} holds {log_size} bytes but no signed tree head covers "
                                  f"them: run moneytrail audit verify")
-            if self._anchor is not None and self._anchor(True):
+            if self._anchor is not None and self._anchor(False):
                 raise AuditError(f"the audit log of this workspace was started but {self.heads_path} is "
                                  f"missing or empty (deleted?): restore the {self.dir.name} folder")
             return
@@ -500,6 +564,9 @@ class AuditLog:
                 rep.problems.append(f"signed head {k} (size {h.size}) does not follow head {k - 1} "
                                     f"(heads altered, removed or reordered)")
                 break
+            if h.state is None and k == 0:
+                rep.problems.append("the signed heads carry no authority state: this log was written by an earlier "
+                                    "moneytrail, so the registry cannot be checked against it")
             heads.append(h)
             prev = hashlib.sha256(line).hexdigest()
         if heads and pk is not None and not heads[-1].signature_ok(pk):
@@ -508,12 +575,34 @@ class AuditLog:
             while heads and not heads[-1].signature_ok(pk):
                 heads.pop()
 
-        # 2. the entries, against the heads
+        # 2. the entries, against the heads; the authority-state changes replayed as they come
+        from moneytrail.authority import state as _state
+
         f = Frontier()
         hi = 0
         offset = 0
         lo_of_head = 0
+        replay: dict = {}
+        st_hash = _state.EMPTY_STATE
+        st_bad: str | None = None
         for i, line in enumerate(lines):
+            if st_bad is None and b'"kind":"state"' in line:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    e = {}
+                if e.get("kind") == "state":
+                    why = None
+                    if e.get("prev_state") != st_hash:
+                        why = "does not follow the state before it"
+                    else:
+                        why = _state.apply(replay, e.get("ops") or [])
+                        if why is None:
+                            st_hash = _state.replayed_hash(replay)
+                            if st_hash != e.get("state"):
+                                why = "does not lead to the state it records"
+                    if why:
+                        st_bad = f"entry {i}: an authority-state change {why}"
             if not line.startswith(b'{"seq":%d,' % i):
                 # the entries since the last confirmed head are not confirmed either: name the first
                 rep.first_bad = lo_of_head
@@ -538,6 +627,9 @@ class AuditLog:
                     rep.problems.append(f"entry {lo_of_head}: {span} no longer match the signed tree head "
                                         f"of size {h.size} made {h.ts}: changed after it was signed")
                     break
+                if st_bad is None and h.state is not None and h.state != st_hash:
+                    st_bad = (f"entry {h.size - 1}: the signed tree head of size {h.size} vouches for an authority "
+                              f"state the entries do not build")
                 lo_of_head = h.size
                 hi += 1
         else:
@@ -553,6 +645,19 @@ class AuditLog:
                                     f"(entries deleted from the end)")
         if rep.first_bad is None:
             rep.root = f.root().hex()
+        if not rep.problems and lines and not lines[0].startswith(b'{"seq":0,') or (
+                not rep.problems and lines and b'"kind":"genesis"' not in lines[0]):
+            rep.problems.append("entry 0: the log does not begin with the genesis entry that starts a workspace's log")
+            rep.first_bad = 0
+        if st_bad is not None:
+            rep.problems.append(st_bad)
+            if rep.first_bad is None:
+                rep.first_bad = int(st_bad.split(":")[0].split()[1])
+        elif not rep.problems and self._ws_state is not None and heads and heads[-1].state is not None:
+            # the workspace's registry and sources' authority data, against what the log built
+            diff = _state.first_difference(replay, self._ws_state())
+            if diff:
+                rep.problems.append(f"authority state: {diff}")
 
         # 3. the head kept beside the key: rollback and fork detection
         ext_raw = keys.read_external_head(self.log_id)

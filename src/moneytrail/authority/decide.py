@@ -24,13 +24,18 @@ from typing import Any
 from moneytrail.authority.legal import classify_tags, norm_key
 from moneytrail.errors import MoneytrailError
 
+# case-scoped actions done under a deputization grant (the Cedar action group "case_work")
 CASE_ACTIONS = ("ingest", "detect", "score", "trace", "report", "findings", "export", "run", "sources",
-                "quarantine", "case_open", "case_update", "case_read", "source_tag")
-# case-scoped actions that read the workspace's evidence (every source, unless told which)
-DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine")
-ADMIN_ACTIONS = ("registry_change", "registry_read")
+                "quarantine", "case_open", "case_update", "case_read", "source_tag", "source_withdraw",
+                "source_share")
+# case-scoped actions that read the case's evidence (every source of the case, unless told which)
+DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine",
+                "source_share")
+# recording a case's legal process (6103(i) authorities, the 6(e) disclosure list): no grant, not a member
+LEGAL_ACTIONS = ("case_legal",)
+ADMIN_ACTIONS = ("registry_change", "registry_read", "grant_approve")
 AUDIT_ACTIONS = ("audit_read", "audit_verify", "audit_repair")
-ACTIONS = CASE_ACTIONS + ADMIN_ACTIONS + AUDIT_ACTIONS
+ACTIONS = CASE_ACTIONS + LEGAL_ACTIONS + ADMIN_ACTIONS + AUDIT_ACTIONS
 
 
 class AccessDenied(MoneytrailError):
@@ -65,7 +70,8 @@ class Decision:
             on = f" under grant {self.grant!r}" if self.grant else ""
             return f"{who} may {self.action}{where}{on} (policy {', '.join(self.policies)})"
         why = "; ".join(self.reasons) or "no policy permits it (deny by default)"
-        seq = f" [audit entry {self.audit_seq}]" if self.audit_seq is not None else ""
+        seq = (f" [audit entry {self.audit_seq}]" if self.audit_seq is not None
+               else " [not recorded: this workspace has no audit log yet]")
         return f"access denied: {who} may not {self.action}{where}: {why}{seq}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +113,8 @@ class Engine:
     def authorize(self, requests: list[dict], entities: list[dict]) -> list[tuple[bool, tuple[str, ...], list[str]]]:
         """(allowed, determining policy @ids, errors) per request. A request whose evaluation
         raised an error in any policy is denied (fail closed)."""
-        text = json.dumps(entities)
+        # the action hierarchy (the "case_work" group) travels with the entities
+        text = json.dumps(entities + _ACTION_ENTITIES)
         if self.strict:
             res = self._cedar.is_authorized_batch(requests, self.policies, text, schema=self.schema)
         else:
@@ -131,6 +138,11 @@ class Engine:
         return out
 
 
+_ACTION_ENTITIES = [{"uid": {"type": "Action", "id": "case_work"}, "attrs": {}, "parents": []}] + [
+    {"uid": {"type": "Action", "id": a}, "attrs": {}, "parents": [{"type": "Action", "id": "case_work"}]}
+    for a in CASE_ACTIONS]
+
+
 def _policy_ids(text: str) -> list[str]:
     import re
     return re.findall(r'@id\("([^"]+)"\)', text)
@@ -146,62 +158,21 @@ def engine() -> Engine:
     return _ENGINE
 
 
-# -- the registry as entities ------------------------------------------------------------------------
-
-def registry_doc(ws) -> str:
-    """The registry as the JSON document decisions read (authority_state.registry)."""
-    officers = {o: {"home_agency": a, "roles": list(r or [])}
-                for o, a, r in ws.query("SELECT officer_id, home_agency, roles FROM officers")}
-    grants: dict[str, list] = {}
-    for g in ws.records("""
-            SELECT officer_id, grant_id, status, functions, jurisdictions,
-                   coalesce(epoch(valid_from), 0)::BIGINT AS valid_from,
-                   coalesce(epoch(valid_until + INTERVAL 1 DAY), 0)::BIGINT AS valid_until,
-                   coalesce(epoch(training_expires + INTERVAL 1 DAY), 0)::BIGINT AS training_expires,
-                   CAST(revoked_at AS VARCHAR) AS revoked_at, revocation_reason,
-                   CAST(valid_until AS VARCHAR) AS valid_until_date,
-                   CAST(training_expires AS VARCHAR) AS training_expires_date
-            FROM grants ORDER BY grant_id"""):
-        grants.setdefault(g.pop("officer_id"), []).append(g)
-    cases = {c: {"function": f, "jurisdiction": j, "status": st, "members": [], "disclosures": [],
-                 "fti_subjects": []}
-             for c, f, j, st in ws.query("SELECT case_id, function, jurisdiction, status FROM cases")}
-    for c, o in ws.query("SELECT case_id, officer_id FROM case_members WHERE removed_at IS NULL "
-                         "ORDER BY added_at, officer_id"):
-        if c in cases:
-            cases[c]["members"].append(o)
-    for c, o in ws.query("SELECT case_id, officer_id FROM case_disclosures WHERE withdrawn_at IS NULL "
-                         "ORDER BY noted_at, officer_id"):
-        if c in cases:
-            cases[c]["disclosures"].append(o)
-    for c, subs in ws.query("SELECT case_id, subjects FROM case_authorities WHERE withdrawn_at IS NULL "
-                            "ORDER BY recorded_at"):
-        if c in cases:
-            cases[c]["fti_subjects"] += [s for s in subs or [] if s not in cases[c]["fti_subjects"]]
-    return json.dumps({"officers": officers, "grants": grants, "cases": cases}, sort_keys=True)
-
-
-def refresh_registry_doc(ws) -> None:
-    ws.con.execute("UPDATE authority_state SET registry = ?, registry_version = registry_version + 1",
-                   [registry_doc(ws)])
-    ws.authority_changed()
-
-
 # -- what decisions read, cached per open workspace ---------------------------------------------------
 #
-# A decision reads two things: the registry document (authority_state.registry) and the sources'
-# legal-basis tags. Reading them from DuckDB costs 0.3-0.7 ms per decision (DuckDB's per-statement
-# floor from Python is ~0.2 ms), more than the whole budget, so they are read once per open
-# workspace, with one statement, and kept until something may have changed them:
+# A decision reads the authority state (:mod:`moneytrail.authority.state`: the registry and the
+# sources' legal-basis tags, cases and withdrawals), checked against the state signed in the
+# audit log. Reading and checking it costs a few DuckDB statements, more than a command's whole
+# budget, so it is done once per open workspace and kept until something may have changed it:
 #
-# - moneytrail's own writers say so (``ws.authority_changed()``: every registry change, every
-#   source registered or re-tagged), inside or outside a transaction;
+# - moneytrail's own writers say so (``ws.authority_changed()``: every change made through
+#   ``state.changing``), inside or outside a transaction;
 # - any committed write by any path changes the DuckDB file or its write-ahead log (size,
 #   mtime, inode), which two ``stat`` calls (a few microseconds) notice.
 #
 # No other process can change the workspace meanwhile: DuckDB locks a database file for one
 # writing process, and a read-only opening excludes writers. So a decision never rests on state
-# older than the last committed change.
+# older than the last committed change, and never on state the signed log does not vouch for.
 
 def _file_key(p) -> tuple:
     try:
@@ -212,28 +183,36 @@ def _file_key(p) -> tuple:
 
 
 def decision_state(ws) -> tuple[dict, list[dict]]:
-    """(registry document, tagged sources) as of the last committed change (see above)."""
+    """(registry document, tagged sources) as of the last committed change (see above); raises
+    :class:`~moneytrail.authority.state.StateError` for a state the signed log does not vouch for."""
     key = (ws.authority_epoch, _file_key(ws.path), _file_key(f"{ws.path}.wal"))
     cached = ws.__dict__.get("_decision_state")
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
-    # two plain statements: cheaper here than one that aggregates the sources (0.7 ms vs 1.1 ms)
-    rows = ws.con.execute("SELECT workspace_id, registry FROM authority_state").fetchall()
-    if not rows:
-        raise PolicyError(f"workspace {ws.path} has no authority state (schema older than 0004?)")
-    wid, reg = rows[0]
+    from moneytrail.audit import AuditLog, keys
+    from moneytrail.authority import state
+
+    log = AuditLog.of(ws)
+    st = state.read(ws.con, keys.secret(log.log_id, create=True))
+    state.check(ws, st)
+    doc = state.decision_doc(st.rows)
     tagged = [{"id": sid, "tags": list(tags)}
-              for sid, tags in ws.con.execute("SELECT source_id, legal_basis FROM sources").fetchall() if tags]
-    ws.__dict__.setdefault("_workspace_id", wid)
-    doc = json.loads(reg) if reg else {"officers": {}, "grants": {}, "cases": {}}
+              for sid, tags in ws.con.execute("SELECT source_id, legal_basis FROM main.sources").fetchall() if tags]
     ws.__dict__["_decision_state"] = (key, doc, tagged)
     return doc, tagged
 
 
-def snapshot(ws, officer: str, case: str | None, *, sources: bool = True) -> dict[str, Any]:
+def snapshot(ws, officer: str, case: str | None, *, sources: bool = True,
+             signed: bool = False) -> dict[str, Any]:
     """Everything a decision for ``officer`` in ``case`` needs: the registry document and, for
-    commands that read evidence, the sources' legal-basis tags (:func:`decision_state`)."""
-    doc, tagged_all = decision_state(ws)
+    commands that read evidence, the sources' legal-basis tags (:func:`decision_state`).
+    ``signed``: the registry the audit log builds (the audit commands, when the workspace's own
+    state was changed outside moneytrail and cannot be relied on)."""
+    if signed:
+        from moneytrail.authority import state
+        doc, tagged_all = state.replayed_doc(ws), []
+    else:
+        doc, tagged_all = decision_state(ws)
     cases = doc["cases"]
     mine = sorted(c for c, v in cases.items() if v["status"] == "open" and officer in v["members"])
     case_id = case if case is not None else (mine[0] if len(mine) == 1 else None)
@@ -270,20 +249,24 @@ def set_command(argv: list[str] | None) -> None:
 
 
 def decide(ws, action: str, *, officer: str, case: str | None = None,
-           resource: dict[str, Any] | None = None, now: float | None = None) -> Decision:
+           resource: dict[str, Any] | None = None, now: float | None = None, signed: bool = False) -> Decision:
     """The decision :func:`guard` would take, without recording it (for previews and for
-    diagnosing a damaged log; anything that goes on to read or change data uses ``guard``)."""
+    diagnosing a damaged log; anything that goes on to read or change data uses ``guard``).
+    ``signed`` decides on the registry the audit log builds (audit actions only)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+    if signed and action not in AUDIT_ACTIONS:
+        raise ValueError("only audit actions are decided on the log's registry")
     t = int(time.time() if now is None else now)
-    snap = snapshot(ws, officer, None if action == "case_open" else case, sources=action in DATA_ACTIONS)
+    snap = snapshot(ws, officer, None if action == "case_open" else case, sources=action in DATA_ACTIONS,
+                    signed=signed)
     d = _decide(action, officer, case, dict(resource or {}), snap, t)
     return Decision(d.allowed, action, officer, d.case, d.grant, d.policies, d.reasons, None, dict(resource or {}))
 
 
 def guard(ws, action: str, *, officer: str, case: str | None = None,
           resource: dict[str, Any] | None = None, now: float | None = None,
-          raise_on_deny: bool = True) -> Decision:
+          raise_on_deny: bool = True, signed: bool = False) -> Decision:
     """Decide ``action`` for ``officer`` (in ``case``) with the Cedar policies, append the
     decision to the workspace's audit log, and return it; raise :class:`AccessDenied` when it is
     a denial (after it is logged). If the decision cannot be logged, :class:`AuditError` is raised
@@ -297,21 +280,61 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
     recorded in the audit entry. ``now`` (seconds since the epoch) is for tests of the Python API
     only; commands always decide on the server's clock.
     """
-    from moneytrail.audit import append
+    from moneytrail.audit import AuditError, AuditLog, append
 
-    d = decide(ws, action, officer=officer, case=case, resource=resource, now=now)
+    d = decide(ws, action, officer=officer, case=case, resource=resource, now=now, signed=signed)
     entry = {"kind": "decision", "action": action, "officer": officer, "case": d.case,
              "allowed": d.allowed, "policies": list(d.policies), "grant": d.grant,
-             "reasons": list(d.reasons), "resource": d.resource}
+             "reasons": list(d.reasons), "resource": _redacted(ws, d.resource)}
     if now is not None:
         entry["decided_at"] = int(now)
     if _COMMAND:
         entry["command"] = _COMMAND
-    seq = append(ws, entry)
+    try:
+        seq = append(ws, entry)
+    except AuditError:
+        # a refusal in a workspace whose log was never started (nothing to record it in, and
+        # nothing happens): say why it is refused rather than that it cannot be recorded
+        if d.allowed or not raise_on_deny or AuditLog.of(ws).started():
+            raise
+        raise AccessDenied(d) from None
     d = Decision(d.allowed, action, officer, d.case, d.grant, d.policies, d.reasons, seq, d.resource)
     if not d.allowed and raise_on_deny:
         raise AccessDenied(d)
     return d
+
+
+# what a decision's resource may hold that names a taxpayer or an order's scope: the audit log
+# keeps a keyed hash of it (moneytrail.authority.state.keyed_hash), the detail stays in the
+# workspace tables behind the case's decisions
+_PROTECTED_KEYS = ("subjects", "scope", "addresses", "subject_addresses", "taxable_periods", "reason")
+
+
+def _redacted(ws, resource: dict[str, Any]) -> dict[str, Any]:
+    tags = resource.get("legal_basis")
+    fti = bool(tags) and classify_tags(tags)["fti"]
+    if not fti and not any(k in resource for k in _PROTECTED_KEYS):
+        return resource
+    from moneytrail.audit import AuditLog, keys
+    from moneytrail.authority.state import keyed_hash, protect_tag
+
+    secret = keys.secret(AuditLog.of(ws).log_id, create=True)
+    out = dict(resource)
+    for k in _PROTECTED_KEYS:
+        if k in out and not (k == "reason" and action_is_plain(out)):
+            out[k] = keyed_hash(secret, out[k])
+    if fti:
+        out["legal_basis"] = [protect_tag(secret, t) for t in tags]
+        for k in ("file", "taxpayer"):
+            if out.get(k):
+                out[k] = keyed_hash(secret, out[k])
+    return out
+
+
+def action_is_plain(resource: dict[str, Any]) -> bool:
+    """A ``reason`` is protected only in a 6103(i) request (the specific reason names the
+    taxpayer's matter); a revocation's or a closing's reason is plain."""
+    return resource.get("change") != "fti.request"
 
 
 def _officer_entity(officer: str, snap: dict) -> dict:
@@ -345,11 +368,17 @@ def _decide(action: str, officer: str, case: str | None, resource: dict, snap: d
         rtype, rid = ("Registry", "registry") if action in ADMIN_ACTIONS else ("AuditLog", "audit-log")
         attrs = {"empty": snap["n_officers"] == 0} if rtype == "Registry" else {}
         entities.append({"uid": _uid(rtype, rid), "attrs": attrs, "parents": []})
+        if action == "grant_approve":
+            ctx = {"now": now, "grantee": _ref("Officer", resource.get("grantee") or "(none)"),
+                   "deputizing_official": _ref("Officer", resource.get("deputizing_official") or "(none)")}
+        else:
+            ctx = {"now": now, "becomes_registrar": bool(resource.get("becomes_registrar")),
+                   "self_grant": bool(resource.get("self_grant"))}
         req = {"principal": principal, "action": _uid("Action", action), "resource": _uid(rtype, rid),
-               "context": {"now": now, "becomes_registrar": bool(resource.get("becomes_registrar"))}}
+               "context": ctx}
         (ok, ids, errs), = eng.authorize([req], entities)
-        reasons = () if ok else (_admin_reason(action, officer, snap, errs),)
-        return Decision(ok, action, officer, None, None, ids if ok else ("default-deny",), reasons)
+        reasons = () if ok else (_admin_reason(action, officer, snap, errs, ids),)
+        return Decision(ok, action, officer, None, None, ids if ok else (ids or ("default-deny",)), reasons)
 
     # -- case-scoped ------------------------------------------------------------------------------
     note = ""
@@ -398,7 +427,8 @@ def _decide(action: str, officer: str, case: str | None, resource: dict, snap: d
         entities.append({"uid": _uid("Source", sid), "attrs": cl, "parents": []})
 
     grants = snap["grants"] or []
-    candidates = grants or [None]
+    # recording legal process rests on the officer's role, not on a grant: one request
+    candidates = [None] if action in LEGAL_ACTIONS else (grants or [None])
     for g in candidates:
         entities.append(_grant_entity(officer, g))
     requests = []
@@ -420,7 +450,7 @@ def _decide(action: str, officer: str, case: str | None, resource: dict, snap: d
             for ok, ids, _ in chunk[1:]:
                 pol += [p for p in ids if p not in pol]
             return Decision(True, action, officer, case_id, g["grant_id"] if g else None, tuple(pol), ())
-        reasons.append(_case_reason(g, chunk, protected, snap, now))
+        reasons.append(_case_reason(g, chunk, protected, snap, now, legal=action in LEGAL_ACTIONS))
     forbids = []
     for i in range(len(results)):
         for p in results[i][1]:
@@ -453,6 +483,10 @@ _EXPLAIN = {
     "no-such-case": lambda g, s: "no such case",
     "case-closed": lambda g, s: "the case is closed",
     "not-a-case-member": lambda g, s: "not a member of the case",
+    "legal-process-needs-counsel": lambda g, s: ("6103(i) authorities and the 6(e) disclosure list are recorded "
+                                                 "by counsel or a registrar"),
+    "legal-process-by-case-member": lambda g, s: ("a member of the case may not record the legal process for "
+                                                  "its own access (separation of duties)"),
     "fti-needs-6103i-authority": lambda g, s: ("federal tax information (26 U.S.C. 6103) without a 6103(i) "
                                                "court order or request on the case naming its subject"),
     "fti-names-no-subject": lambda g, s: ("federal tax information that names no taxpayer (tag fti:NAME) "
@@ -462,7 +496,7 @@ _EXPLAIN = {
 }
 
 
-def _case_reason(g: dict | None, chunk, protected, snap, now) -> str:
+def _case_reason(g: dict | None, chunk, protected, snap, now, legal: bool = False) -> str:
     parts = []
     for j, (ok, ids, errs) in enumerate(chunk):
         if ok:
@@ -474,11 +508,20 @@ def _case_reason(g: dict | None, chunk, protected, snap, now) -> str:
             parts += [f"{src}{p} ({_EXPLAIN.get(p, lambda g, s: p)(g or {}, snap)})" for p in ids]
         else:
             parts.append(f"{src}no policy permits it (deny by default)")
+    if legal:
+        return ", ".join(parts)
     name = f"grant {g['grant_id']!r}" if g else "no grant"
     return f"{name}: " + ", ".join(parts)
 
 
-def _admin_reason(action: str, officer: str, snap: dict, errs) -> str:
+_ADMIN_EXPLAIN = {
+    "own-grant": "nobody records or activates their own deputization grant (separation of duties)",
+    "self-approval": "nobody approves their own grant (separation of duties)",
+    "not-the-deputizing-official": "only the deputizing official the grant names may approve it",
+}
+
+
+def _admin_reason(action: str, officer: str, snap: dict, errs, ids=()) -> str:
     if errs:
         return f"policy evaluation error ({errs[0]})"
     if snap["officer"] is None:
@@ -486,6 +529,8 @@ def _admin_reason(action: str, officer: str, snap: dict, errs) -> str:
             return ("the registry is empty: the first change must make you its registrar "
                     "(moneytrail authority init, or authority import of a file that lists you as registrar)")
         return "unregistered-officer (not a registered officer of this workspace)"
+    if ids:
+        return ", ".join(f"{p} ({_ADMIN_EXPLAIN.get(p, p)})" for p in ids)
     need = {"registry_change": "the registrar role", "audit_read": "the auditor or registrar role",
             "audit_repair": "the auditor or registrar role"}.get(action)
     return f"no policy permits it (deny by default){': needs ' + need if need else ''}"

@@ -11,17 +11,16 @@ access learns nothing about the registry's contents from the error.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
-from moneytrail.authority.decide import Decision, epoch, guard, refresh_registry_doc
-from moneytrail.authority.legal import (AGENCY_KINDS, FINANCIAL_FUNCTIONS, FTI_KINDS, FUNCTIONS, MAX_FTI_SUBJECTS,
-                                        ROLES, function_id, is_placeholder, norm_key, parse_date)
+from moneytrail.authority import state
+from moneytrail.authority.decide import Decision, epoch, guard
+from moneytrail.authority.legal import (AGENCY_KINDS, FINANCIAL_FUNCTIONS, FTI_KINDS, FUNCTIONS, ID_RE,
+                                        MAX_FTI_SUBJECTS, ROLES, function_id, is_placeholder, norm_key, parse_date)
 from moneytrail.errors import MoneytrailError
 
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 
 
 class RegistryError(MoneytrailError):
@@ -29,16 +28,11 @@ class RegistryError(MoneytrailError):
 
 
 @contextmanager
-def _changing(ws):
-    """One transaction per change, ending with the registry document decisions read."""
-    ws.con.execute("BEGIN TRANSACTION")
-    try:
+def _changing(ws, actor: str, change: str, case: str | None = None):
+    """One transaction per change, recorded in the audit log (the rows removed and added, the
+    state hashes before and after) before it commits: :func:`moneytrail.authority.state.changing`."""
+    with state.changing(ws, officer=actor, case=case, change=change):
         yield
-        refresh_registry_doc(ws)
-        ws.con.execute("COMMIT")
-    except BaseException:
-        ws.con.execute("ROLLBACK")
-        raise
 
 
 def _now() -> _dt.datetime:
@@ -108,6 +102,7 @@ def init_registry(ws, actor: str, *, agency: str, agency_name: str, officer_name
     officer_name = _text(officer_name, "officer name")
     kind = _kind(agency_kind)
     roles = _roles(["registrar", *roles])
+    _start_log(ws, actor)
     d = guard(ws, "registry_change", officer=actor,
               resource={"change": "init", "agency": agency, "officer": actor, "roles": roles,
                         "becomes_registrar": True})
@@ -115,10 +110,19 @@ def init_registry(ws, actor: str, *, agency: str, agency_name: str, officer_name
         raise RegistryError("the registry is not empty: add agencies and officers with moneytrail authority "
                             "agency add / officer add")
     now = _now()
-    with _changing(ws):
+    with _changing(ws, actor, "init"):
         ws.con.execute("INSERT INTO agencies VALUES (?, ?, ?, ?, ?)", [agency, agency_name, kind, now, actor])
         ws.con.execute("INSERT INTO officers VALUES (?, ?, ?, ?, ?, ?)", [actor, officer_name, agency, roles, now, actor])
     return d
+
+
+def _start_log(ws, actor: str) -> None:
+    """Start the audit log of a workspace whose registry is being set up, if it has none (the
+    genesis entry; refused for a workspace that ever had a log or holds anything)."""
+    from moneytrail.audit import start_log
+
+    if not ws.scalar("SELECT count(*) FROM main.officers"):
+        start_log(ws, actor)
 
 
 def _kind(kind: str | None) -> str | None:
@@ -148,7 +152,7 @@ def add_agency(ws, actor: str, agency: str, name: str, kind: str | None = None) 
     d = guard(ws, "registry_change", officer=actor, resource={"change": "agency.add", "agency": agency})
     if _exists(ws, "agencies", "agency_id", agency):
         raise RegistryError(f"agency {agency} is already registered")
-    with _changing(ws):
+    with _changing(ws, actor, "agency.add"):
         ws.con.execute("INSERT INTO agencies VALUES (?, ?, ?, ?, ?)", [agency, name, kind, _now(), actor])
     return d
 
@@ -164,7 +168,7 @@ def add_officer(ws, actor: str, officer: str, name: str, agency: str, roles: Ite
         raise RegistryError(f"officer {officer} is already registered (officer ids are unique)")
     if not _exists(ws, "agencies", "agency_id", agency):
         raise RegistryError(f"officer {officer}: home agency {agency} is not registered (authority agency add)")
-    with _changing(ws):
+    with _changing(ws, actor, "officer.add"):
         ws.con.execute("INSERT INTO officers VALUES (?, ?, ?, ?, ?, ?)", [officer, name, agency, roles, _now(), actor])
     return d
 
@@ -179,7 +183,10 @@ def _grant_row(grant: str, fields: dict) -> dict:
     if unknown:
         raise RegistryError(f"grant {grant}: unknown field(s) {', '.join(sorted(unknown))}")
     return {
-        "deputizing_official": _text(fields.get("deputizing_official"), f"grant {grant}: deputizing official", required=False),
+        "deputizing_official": (None if fields.get("deputizing_official") in (None, "") else
+                                _check_id(str(fields["deputizing_official"]),
+                                          f"grant {grant}: deputizing official (the officer id of a registered "
+                                          f"official of the deputizing agency)")),
         "deputizing_agency": _text(fields.get("deputizing_agency"), f"grant {grant}: deputizing agency", required=False),
         "consent_official": _text(fields.get("consent_official"), f"grant {grant}: home-agency consent official", required=False),
         "consent_agency": _text(fields.get("consent_agency"), f"grant {grant}: consenting agency", required=False),
@@ -195,38 +202,42 @@ def _grant_row(grant: str, fields: dict) -> dict:
     }
 
 
-def add_grant(ws, actor: str, grant: str, officer: str, *, activate: bool = False, **fields) -> Decision:
-    """Record a deputization grant (a draft unless ``activate``; a draft may lack fields)."""
+def add_grant(ws, actor: str, grant: str, officer: str, **fields) -> Decision:
+    """Record a deputization grant, as a draft: it is activated (:func:`activate_grant`) once every
+    required field is there and its deputizing official has approved it (:func:`approve_grant`).
+    Nobody records their own grant."""
     grant = _check_id(grant, "grant")
     officer = _check_id(officer, "officer")
     row = _grant_row(grant, fields)
     d = guard(ws, "registry_change", officer=actor,
-              resource={"change": "grant.add", "grant": grant, "officer": officer, "activate": activate,
-                        "functions": row["functions"], "jurisdictions": row["jurisdictions"]})
-    with _changing(ws):
-        _insert_grant(ws, actor, grant, officer, row, activate)
+              resource={"change": "grant.add", "grant": grant, "officer": officer,
+                        "deputizing_official": row["deputizing_official"], "functions": row["functions"],
+                        "jurisdictions": row["jurisdictions"], "self_grant": officer == actor})
+    with _changing(ws, actor, "grant.add"):
+        _insert_grant(ws, actor, grant, officer, row)
     return d
 
 
-def _insert_grant(ws, actor: str, grant: str, officer: str, row: dict, activate: bool) -> None:
+def _insert_grant(ws, actor: str, grant: str, officer: str, row: dict) -> None:
     if _exists(ws, "grants", "grant_id", grant):
         raise RegistryError(f"grant {grant} already exists (a grant is never edited: revoke it and issue a new one)")
     home = ws.scalar("SELECT home_agency FROM officers WHERE officer_id = ?", [officer])
     if home is None:
         raise RegistryError(f"grant {grant}: officer {officer} is not registered")
+    if officer == actor:
+        raise RegistryError(f"grant {grant}: nobody records their own grant (separation of duties)")
     if row["consent_agency"] is None and row["consent_official"] is not None:
         row["consent_agency"] = home
-    now = _now()
     ws.con.execute(
         "INSERT INTO grants (grant_id, officer_id, " + ", ".join(row) + ", status, created_at, created_by) "
         "VALUES (?, ?, " + ", ".join("?" * len(row)) + ", 'draft', ?, ?)",
-        [grant, officer, *row.values(), now, actor])
-    if activate:
-        problems = grant_problems(ws, grant)
-        if problems:
-            raise RegistryError(f"grant {grant} cannot be activated: " + "; ".join(problems))
-        ws.con.execute("UPDATE grants SET status = 'active', activated_at = ?, activated_by = ? "
-                       "WHERE grant_id = ?", [now, actor, grant])
+        [grant, officer, *row.values(), _now(), actor])
+
+
+def _grant_people(ws, grant: str) -> tuple[str | None, str | None]:
+    """(grantee, deputizing official) of a grant; (None, None) if there is no such grant."""
+    rows = ws.query("SELECT officer_id, deputizing_official FROM grants WHERE grant_id = ?", [grant])
+    return rows[0] if rows else (None, None)
 
 
 def grant_problems(ws, grant: str) -> list[str]:
@@ -256,6 +267,19 @@ def grant_problems(ws, grant: str) -> list[str]:
                    f"not {g['consent_agency']}")
     if g["deputizing_agency"] and not _exists(ws, "agencies", "agency_id", g["deputizing_agency"]):
         out.append(f"deputizing agency {g['deputizing_agency']} is not registered")
+    dep = g["deputizing_official"]
+    if dep:
+        dep_agency = ws.scalar("SELECT home_agency FROM officers WHERE officer_id = ?", [dep])
+        if dep == g["officer_id"]:
+            out.append("the grantee cannot be their own deputizing official")
+        elif dep_agency is None:
+            out.append(f"deputizing official {dep} is not a registered officer (authority officer add)")
+        elif g["deputizing_agency"] and dep_agency != g["deputizing_agency"]:
+            out.append(f"deputizing official {dep} belongs to {dep_agency}, not to the deputizing agency "
+                       f"{g['deputizing_agency']}")
+        elif not ws.scalar("SELECT count(*) FROM grant_approvals WHERE grant_id = ? AND officer_id = ?", [grant, dep]):
+            out.append(f"not yet approved by its deputizing official {dep} "
+                       f"(moneytrail authority grant approve {grant} --as {dep})")
     if g["valid_from"] and g["valid_until"] and g["valid_until"] < g["valid_from"]:
         out.append("valid until is before valid from")
     if g["valid_until"] and g["valid_until"] < _today():
@@ -271,13 +295,34 @@ def grant_problems(ws, grant: str) -> list[str]:
     return out
 
 
-def activate_grant(ws, actor: str, grant: str) -> Decision:
+def approve_grant(ws, actor: str, grant: str) -> Decision:
+    """The deputizing official a draft grant names approves it (not the grantee: nobody approves
+    their own grant); a registrar may then activate it."""
     grant = _check_id(grant, "grant")
-    d = guard(ws, "registry_change", officer=actor, resource={"change": "grant.activate", "grant": grant})
+    grantee, official = _grant_people(ws, grant)
+    d = guard(ws, "grant_approve", officer=actor,
+              resource={"change": "grant.approve", "grant": grant, "grantee": grantee,
+                        "deputizing_official": official})
+    status = ws.scalar("SELECT status FROM grants WHERE grant_id = ?", [grant])
+    if status != "draft":
+        raise RegistryError(f"grant {grant} is {status}: only a draft is approved")
+    if ws.scalar("SELECT count(*) FROM grant_approvals WHERE grant_id = ? AND officer_id = ?", [grant, actor]):
+        raise RegistryError(f"grant {grant} is already approved by {actor}")
+    with _changing(ws, actor, "grant.approve"):
+        ws.con.execute("INSERT INTO grant_approvals VALUES (?, ?, ?)", [grant, actor, _now()])
+    return d
+
+
+def activate_grant(ws, actor: str, grant: str) -> Decision:
+    """Activate a complete grant its deputizing official approved (a registrar; not the grantee)."""
+    grant = _check_id(grant, "grant")
+    grantee, _ = _grant_people(ws, grant)
+    d = guard(ws, "registry_change", officer=actor,
+              resource={"change": "grant.activate", "grant": grant, "self_grant": grantee == actor})
     problems = grant_problems(ws, grant)
     if problems:
         raise RegistryError(f"grant {grant} cannot be activated: " + "; ".join(problems))
-    with _changing(ws):
+    with _changing(ws, actor, "grant.activate"):
         ws.con.execute("UPDATE grants SET status = 'active', activated_at = ?, activated_by = ? WHERE grant_id = ?",
                        [_now(), actor, grant])
     return d
@@ -293,7 +338,7 @@ def revoke_grant(ws, actor: str, grant: str, reason: str) -> Decision:
         raise RegistryError(f"no grant {grant}")
     if status == "revoked":
         raise RegistryError(f"grant {grant} is already revoked")
-    with _changing(ws):
+    with _changing(ws, actor, "grant.revoke"):
         ws.con.execute("UPDATE grants SET status = 'revoked', revoked_at = ?, revoked_by = ?, revocation_reason = ? "
                        "WHERE grant_id = ?", [_now(), actor, reason, grant])
     return d
@@ -355,13 +400,21 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
     for what, items in (("agencies", agencies), ("officers", officers), ("grants", grants)):
         if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
             raise RegistryError(f"task-force file: {what} must be a list of mappings")
+    for g in grants:
+        if "activate" in g:
+            raise RegistryError(f"task-force file: grant {g.get('id')}: 'activate' is not part of a task-force file: "
+                                f"a grant is activated by a registrar after its deputizing official approves it "
+                                f"(moneytrail authority grant approve, then grant activate)")
     registrars = {str(o.get("id")) for o in officers if "registrar" in (o.get("roles") or [])}
     empty = not ws.scalar("SELECT count(*) FROM officers")
     becomes = empty and actor in registrars
+    if becomes:
+        _start_log(ws, actor)
     guard(ws, "registry_change", officer=actor,
           resource={"change": "import", "agencies": [a.get("id") for a in agencies],
                     "officers": [o.get("id") for o in officers], "grants": [g.get("id") for g in grants],
-                    "becomes_registrar": becomes})
+                    "becomes_registrar": becomes,
+                    "self_grant": any(str(g.get("officer")) == actor for g in grants)})
     done: dict[str, list] = {"added": [], "skipped": []}
     now = _now()
 
@@ -372,7 +425,7 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
         done["added"].append(i)
         return True
 
-    with _changing(ws):
+    with _changing(ws, actor, "import"):
         for a in agencies:
             i = _check_id(str(a.get("id", "")), "agency")
             if new("agencies", "agency_id", i):
@@ -393,7 +446,6 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
             if not new("grants", "grant_id", i):
                 continue
             officer = _check_id(str(g.pop("officer", "")), f"grant {i}: officer")
-            activate = bool(g.pop("activate", False))
             consent = g.pop("home_agency_consent", None) or {}
             training = g.pop("training", None) or {}
             fields = dict(g)
@@ -404,7 +456,7 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
                 fields.update(training_course=training.get("course"), training_date=training.get("date"),
                               training_expires=training.get("expires"))
             # the import as a whole was decided above; each grant is validated as add_grant does
-            _insert_grant(ws, actor, i, officer, _grant_row(i, fields), activate)
+            _insert_grant(ws, actor, i, officer, _grant_row(i, fields))
     return done
 
 
@@ -431,7 +483,7 @@ def open_case(ws, actor: str, case: str, *, function: str, jurisdiction: str, pr
         if not _exists(ws, "officers", "officer_id", m):
             raise RegistryError(f"case {case}: member {m} is not a registered officer")
     now = _now()
-    with _changing(ws):
+    with _changing(ws, actor, "case.open", case):
         ws.con.execute("INSERT INTO cases (case_id, title, function, jurisdiction, predicate, status, opened_by, "
                        "opened_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
                        [case, title, f, jurisdiction, predicate, actor, now])
@@ -453,7 +505,7 @@ def add_member(ws, actor: str, case: str, officer: str) -> Decision:
         raise RegistryError(f"officer {officer} is not registered")
     if _member(ws, case, officer):
         raise RegistryError(f"{officer} is already a member of case {case}")
-    with _changing(ws):
+    with _changing(ws, actor, "member.add", case):
         ws.con.execute("INSERT INTO case_members VALUES (?, ?, 'member', ?, ?, NULL, NULL)",
                        [case, officer, _now(), actor])
     return d
@@ -465,7 +517,7 @@ def remove_member(ws, actor: str, case: str, officer: str) -> Decision:
     if not _member(ws, case, officer):
         raise RegistryError(f"{officer} is not a member of case {case}")
     now = _now()
-    with _changing(ws):
+    with _changing(ws, actor, "member.remove", case):
         ws.con.execute("UPDATE case_members SET removed_at = ?, removed_by = ? WHERE case_id = ? AND officer_id = ? "
                        "AND removed_at IS NULL", [now, actor, case, officer])
         ws.con.execute("UPDATE case_disclosures SET withdrawn_at = ?, withdrawn_by = ? WHERE case_id = ? "
@@ -474,17 +526,18 @@ def remove_member(ws, actor: str, case: str, officer: str) -> Decision:
 
 
 def add_disclosure(ws, actor: str, case: str, officer: str, *, attorney: str) -> Decision:
-    """Put a case member on the grand-jury disclosure list (Fed. R. Crim. P. 6(e)(3)(B))."""
+    """Put a case member on the grand-jury disclosure list (Fed. R. Crim. P. 6(e)(3)(B)): recorded
+    by counsel or a registrar who is not a member of the case (nobody lists themselves)."""
     case, officer = _check_id(case, "case"), _check_id(officer, "officer")
     attorney = _text(attorney, "the attorney for the government making the disclosure")
-    d = guard(ws, "case_update", officer=actor, case=case,
+    d = guard(ws, "case_legal", officer=actor, case=case,
               resource={"change": "disclosure.add", "member": officer, "attorney": attorney})
     if not _member(ws, case, officer):
         raise RegistryError(f"{officer} is not a member of case {case}: add them to the case first")
     if ws.scalar("SELECT count(*) FROM case_disclosures WHERE case_id = ? AND officer_id = ? AND withdrawn_at IS NULL",
                  [case, officer]):
         raise RegistryError(f"{officer} is already on the disclosure list of case {case}")
-    with _changing(ws):
+    with _changing(ws, actor, "disclosure.add", case):
         ws.con.execute("INSERT INTO case_disclosures VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                        [case, officer, attorney, _now(), actor])
     return d
@@ -516,9 +569,9 @@ def record_fti_order(ws, actor: str, case: str, *, judge: str, court: str, order
     od = _date(order_date, f"{where}: order date", not_future=True)
     scope = _text(scope, f"{where}: scope")
     subs = _subjects(subjects, where)
-    d = guard(ws, "case_update", officer=actor, case=case,
+    d = guard(ws, "case_legal", officer=actor, case=case,
               resource={"change": "fti.order", "judge": judge, "court": court, "order_date": str(od),
-                        "subjects": subs})
+                        "subjects": subs, "scope": scope})
     _insert_authority(ws, actor, case, "6103(i)(1)", subs, dict(judge=judge, court=court, order_date=od, scope=scope))
     return d
 
@@ -542,8 +595,9 @@ def record_fti_request(ws, actor: str, case: str, *, official: str, title: str, 
     periods = _text(taxable_periods, f"{where}: taxable periods")
     statute = _text(statutory_authority, f"{where}: statutory authority")
     reason = _text(reason, f"{where}: reason")
-    d = guard(ws, "case_update", officer=actor, case=case,
-              resource={"change": "fti.request", "official": official, "request_date": str(rd), "subjects": subs})
+    d = guard(ws, "case_legal", officer=actor, case=case,
+              resource={"change": "fti.request", "official": official, "request_date": str(rd),
+                        "subjects": subs})
     _insert_authority(ws, actor, case, "6103(i)(2)", subs,
                       dict(requesting_official=official, official_title=title, request_date=rd,
                            subject_addresses=addrs, taxable_periods=periods, statutory_authority=statute,
@@ -556,7 +610,7 @@ def _insert_authority(ws, actor, case, kind, subjects, fields):
     n = ws.scalar("SELECT count(*) FROM case_authorities WHERE case_id = ?", [case]) + 1
     aid = f"{case}/6103-{n}"
     cols = ["authority_id", "case_id", "kind", "subjects", *fields, "recorded_at", "recorded_by"]
-    with _changing(ws):
+    with _changing(ws, actor, f"fti.{'order' if kind == '6103(i)(1)' else 'request'}", case):
         ws.con.execute(f"INSERT INTO case_authorities ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                        [aid, case, kind, subjects, *fields.values(), _now(), actor])
 
@@ -565,7 +619,7 @@ def close_case(ws, actor: str, case: str, reason: str) -> Decision:
     case = _check_id(case, "case")
     reason = _text(reason, f"case {case}: reason for closing")
     d = guard(ws, "case_update", officer=actor, case=case, resource={"change": "close", "reason": reason})
-    with _changing(ws):
+    with _changing(ws, actor, "case.close", case):
         ws.con.execute("UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ?, close_reason = ? "
                        "WHERE case_id = ?", [actor, _now(), reason, case])
     return d

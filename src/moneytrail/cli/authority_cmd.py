@@ -30,6 +30,11 @@ authority_app.add_typer(officer_app, name="officer")
 authority_app.add_typer(grant_app, name="grant")
 
 
+def _printable(text: str) -> str:
+    """Control characters (a newline in an officer id, an escape sequence) shown as \\xNN."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def _json(obj) -> str:
     return json.dumps(obj, default=str, indent=1)
 
@@ -138,7 +143,7 @@ def agency_add(agency: str = typer.Argument(...), name: str = typer.Option(..., 
 @officer_app.command("add")
 def officer_add(officer_id: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
                 agency: str = typer.Option(..., "--agency", help="home agency"),
-                role: List[str] = typer.Option([], "--role", help="registrar | auditor (repeatable)"),
+                role: List[str] = typer.Option([], "--role", help="registrar | auditor | counsel (repeatable)"),
                 workspace: Optional[Path] = WorkspaceOpt):
     """Register an officer (unique id, home agency)."""
     from moneytrail.authority.registry import add_officer
@@ -152,7 +157,9 @@ def officer_add(officer_id: str = typer.Argument(...), name: str = typer.Option(
 def grant_add(
     grant: str = typer.Argument(..., help="grant id"),
     officer_id: str = typer.Option(..., "--officer", help="the deputized officer"),
-    deputizing_official: Optional[str] = typer.Option(None, "--deputizing-official"),
+    deputizing_official: Optional[str] = typer.Option(None, "--deputizing-official",
+                                                      help="officer id of the deputizing official (a registered "
+                                                           "officer of the deputizing agency, who approves the grant)"),
     deputizing_agency: Optional[str] = typer.Option(None, "--deputizing-agency"),
     consent_official: Optional[str] = typer.Option(None, "--consent-official",
                                                    help="who consented for the officer's home agency"),
@@ -165,15 +172,15 @@ def grant_add(
     training_course: Optional[str] = typer.Option(None, "--training-course"),
     training_date: Optional[str] = typer.Option(None, "--training-date"),
     training_expires: Optional[str] = typer.Option(None, "--training-expires"),
-    activate: bool = typer.Option(False, "--activate", help="activate now (every required field present)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
-    """Record a deputization grant (a draft until activated)."""
+    """Record a deputization grant: a draft until its deputizing official approves it (grant
+    approve) and a registrar activates it (grant activate). Nobody records their own grant."""
     from moneytrail.authority.registry import add_grant
 
     officer = current_officer()
     with _open(workspace) as ws:
-        _ok(add_grant(ws, officer, grant, officer_id, activate=activate,
+        _ok(add_grant(ws, officer, grant, officer_id,
                       deputizing_official=deputizing_official, deputizing_agency=deputizing_agency,
                       consent_official=consent_official, consent_date=consent_date, statute=statute,
                       functions=function, jurisdictions=jurisdiction, valid_from=valid_from,
@@ -181,9 +188,20 @@ def grant_add(
                       training_expires=training_expires))
 
 
+@grant_app.command("approve")
+def grant_approve(grant: str = typer.Argument(...), workspace: Optional[Path] = WorkspaceOpt):
+    """Approve a draft grant, as the deputizing official it names (never your own grant)."""
+    from moneytrail.authority.registry import approve_grant
+
+    officer = current_officer()
+    with _open(workspace) as ws:
+        _ok(approve_grant(ws, officer, grant))
+
+
 @grant_app.command("activate")
 def grant_activate(grant: str = typer.Argument(...), workspace: Optional[Path] = WorkspaceOpt):
-    """Activate a grant; refused, with every missing or invalid field named, unless complete."""
+    """Activate a grant its deputizing official approved; refused, with every missing or invalid
+    field named, unless complete (a registrar; never your own grant)."""
     from moneytrail.authority.registry import activate_grant
 
     officer = current_officer()
@@ -355,15 +373,27 @@ def case_close(case: str = typer.Argument(...), reason: str = typer.Option(..., 
 # -- audit --------------------------------------------------------------------------------------------
 
 def _audit_guard(ws, action: str, officer: str, resource: dict | None = None):
-    """Decide an audit command; if the log itself cannot take the entry (it is damaged), still
-    decide (unlogged) so that ``audit verify`` can say what is wrong with it."""
+    """Decide an audit command. If the workspace's authority state was changed outside moneytrail,
+    decide on the registry the signed log builds (and say so); if the log itself cannot take the
+    entry (it is damaged), still decide (unlogged) so that ``audit verify`` can say what is wrong."""
     from moneytrail.audit import AuditError
     from moneytrail.authority.decide import AccessDenied, decide, guard
+    from moneytrail.authority.state import StateError
 
+    signed = False
     try:
-        return guard(ws, action, officer=officer, resource=resource), None
+        decide(ws, action, officer=officer, resource=resource)
+    except StateError:
+        signed = True
+    except AuditError:
+        pass
+    try:
+        return guard(ws, action, officer=officer, resource=resource, signed=signed), None
     except AuditError as e:
-        d = decide(ws, action, officer=officer, resource=resource)
+        try:
+            d = decide(ws, action, officer=officer, resource=resource, signed=signed)
+        except (AuditError, StateError):
+            d = decide(ws, action, officer=officer, resource=resource, signed=True)
         if not d.allowed:
             raise AccessDenied(d) from None
         return d, str(e)
@@ -475,9 +505,16 @@ def audit_log(start: int = typer.Option(0, "--from", help="first entry"),
                     + (f" case {e['case']}" if e.get("case") else "")
                     + (f" grant {e['grant']}" if e.get("grant") else "")
                     + f" [{', '.join(e.get('policies') or [])}]")
+        elif e.get("kind") == "state":
+            what = (f"STATE {e.get('change')}" + (f" case {e['case']}" if e.get("case") else "") + " "
+                    + ", ".join(f"{o['table']} +{len(o.get('add', []))}/-{len(o.get('del', []))}"
+                                for o in e.get("ops") or []))
+        elif e.get("kind") == "genesis":
+            what = f"LOG STARTED for workspace {e.get('workspace')} at {e.get('path')}"
         else:
             what = f"{e.get('kind')} " + json.dumps(e.get("what", {}), default=str)[:120]
-        typer.echo(f"{e['seq']:>6} {e['ts'][:19]} {e.get('officer')}: {what}")
+        # every value is the log's, not ours: nothing in it may start a line of its own
+        typer.echo(_printable(f"{e['seq']:>6} {e['ts'][:19]} {e.get('officer')}: {what}"))
 
 
 @audit_app.command("head")

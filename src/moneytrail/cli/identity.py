@@ -61,14 +61,27 @@ def read_config() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _valid(value: str, what: str, origin: str) -> str:
+    from moneytrail.authority.legal import ID_RE
+
+    v = value.strip()
+    if not ID_RE.fullmatch(v):
+        shown = repr(v[:40]) + ("..." if len(v) > 40 else "")
+        raise IdentityError(f"{what} {shown} from {origin} is not an id: 1-64 letters, digits and . _ : / - "
+                            f"(no blanks or control characters)")
+    return v
+
+
 def current_officer(as_option: str | None = None, *, required: bool = True) -> str | None:
-    """The acting officer: ``as_option`` / ``--as``, then $MONEYTRAIL_OFFICER, then the config file."""
-    for v in (as_option, _GLOBAL["as"], os.environ.get(ENV_OFFICER)):
+    """The acting officer: ``as_option`` / ``--as``, then $MONEYTRAIL_OFFICER, then the config file.
+    An officer id is an id (:data:`moneytrail.authority.legal.ID_RE`): anything else is refused."""
+    for v, origin in ((as_option, "the officer given"), (_GLOBAL["as"], "--as"),
+                      (os.environ.get(ENV_OFFICER), f"${ENV_OFFICER}")):
         if v and v.strip():
-            return v.strip()
+            return _valid(v, "officer", origin)
     v = read_config().get("officer")
     if isinstance(v, str) and v.strip():
-        return v.strip()
+        return _valid(v, "officer", str(config_path()))
     if required:
         raise IdentityError(f"no acting officer: every command that reads or changes a workspace needs one; "
                             f"pass --as OFFICER, set {ENV_OFFICER}, or put officer = \"ID\" in {config_path()}")
@@ -78,11 +91,12 @@ def current_officer(as_option: str | None = None, *, required: bool = True) -> s
 def current_case(case_option: str | None = None) -> str | None:
     """The case: ``case_option`` / ``--case``, then $MONEYTRAIL_CASE, then the config file; else None
     (the guard then uses the officer's only open case)."""
-    for v in (case_option, _GLOBAL["case"], os.environ.get(ENV_CASE)):
+    for v, origin in ((case_option, "the case given"), (_GLOBAL["case"], "--case"),
+                      (os.environ.get(ENV_CASE), f"${ENV_CASE}")):
         if v and v.strip():
-            return v.strip()
+            return _valid(v, "case", origin)
     v = read_config().get("case")
-    return v.strip() if isinstance(v, str) and v.strip() else None
+    return _valid(v, "case", str(config_path())) if isinstance(v, str) and v.strip() else None
 
 
 def authorize(ws, action: str, *, resource: dict[str, Any] | None = None, officer: str | None = None,
