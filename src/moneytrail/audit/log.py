@@ -185,9 +185,9 @@ class AuditLog:
                                    [_dt.datetime.now(_dt.timezone.utc), str(audit_dir(ws.path))])
                 return started is not None
 
-            def ws_state(ws=ws, log_id=log_id):
+            def ws_state(ws=ws):
                 from moneytrail.authority import state
-                return state.read(ws.con, keys.secret(log_id, create=True)).tokens
+                return state.read(ws.con, state.secret_for(AuditLog.of(ws))).tokens
 
             log = cls(ws.path, log_id, anchor)
             log._ws_state = ws_state

@@ -193,7 +193,7 @@ def decision_state(ws) -> tuple[dict, list[dict]]:
     from moneytrail.authority import state
 
     log = AuditLog.of(ws)
-    st = state.read(ws.con, keys.secret(log.log_id, create=True))
+    st = state.read(ws.con, state.secret_for(log))
     state.check(ws, st)
     doc = state.decision_doc(st.rows)
     tagged = [{"id": sid, "tags": list(tags)}
@@ -289,7 +289,7 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
     if now is not None:
         entry["decided_at"] = int(now)
     if _COMMAND:
-        entry["command"] = _COMMAND
+        entry["command"] = _redacted_command(ws, _COMMAND)
     try:
         seq = append(ws, entry)
     except AuditError:
@@ -328,6 +328,40 @@ def _redacted(ws, resource: dict[str, Any]) -> dict[str, Any]:
         for k in ("file", "taxpayer"):
             if out.get(k):
                 out[k] = keyed_hash(secret, out[k])
+    return out
+
+
+# command-line options whose value names a taxpayer or an order's scope (case fti-order / fti-request)
+_PROTECTED_OPTIONS = ("--subject", "--scope", "--address", "--periods")
+
+
+def _redacted_command(ws, argv: list[str]) -> list[str]:
+    """The command line as the audit log keeps it: the values of the options above, ``--reason`` of
+    a 6103(i)(2) request, ``fti:NAME`` tags and the file of an ``fti:`` ingest as keyed hashes."""
+    fti = any("fti:" in a.lower() for a in argv)
+    protected = _PROTECTED_OPTIONS + (("--reason",) if "fti-request" in argv else ())
+    if not fti and not any(a.split("=", 1)[0] in protected for a in argv):
+        return list(argv)
+    from moneytrail.audit import AuditLog, keys
+    from moneytrail.authority.state import keyed_hash, protect_tag
+
+    secret = keys.secret(AuditLog.of(ws).log_id, create=True)
+    out, hide_next = [], None
+    for i, a in enumerate(argv):
+        if hide_next is not None:
+            out.append(protect_tag(secret, a) if hide_next == "--legal-basis" else keyed_hash(secret, a))
+            hide_next = None
+            continue
+        opt, eq, val = a.partition("=")
+        if opt in protected or (fti and opt == "--legal-basis"):
+            if eq:
+                out.append(f"{opt}=" + (protect_tag(secret, val) if opt == "--legal-basis" else keyed_hash(secret, val)))
+            else:
+                out.append(a)
+                hide_next = opt
+            continue
+        # the file an FTI source is ingested from may name the taxpayer
+        out.append(keyed_hash(secret, a) if fti and i > 0 and argv[i - 1] == "ingest" else a)
     return out
 
 

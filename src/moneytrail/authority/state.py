@@ -286,14 +286,17 @@ def replayed_doc(ws) -> dict[str, Any]:
 
 # -- changing it -------------------------------------------------------------------------------------
 
-def current(ws) -> State:
-    """The workspace's state, checked against the signed one (StateError if they differ)."""
-    from moneytrail.audit import AuditLog, keys
+def secret_for(log) -> bytes:
+    """The keyed-hash secret of a workspace's log, for reading its state: never created here (a
+    workspace whose log was never started has an empty state, whatever the key); an AuditError if
+    a started log's secret is missing from the key folder."""
+    from moneytrail.audit import AuditError, keys
 
-    log = AuditLog.of(ws)
-    st = read(ws.con, keys.secret(log.log_id, create=True))
-    check(ws, st)
-    return st
+    got = keys.secret(log.log_id, create=False)
+    if not got and log.started():
+        raise AuditError(f"the audit log's keyed-hash secret is not at {keys.key_dir()}/{log.log_id}.secret: "
+                         f"restore the key folder ({keys.ENV_KEY_DIR}) that belongs to this workspace")
+    return got
 
 
 def check(ws, st: State) -> None:

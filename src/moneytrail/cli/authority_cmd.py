@@ -380,10 +380,14 @@ def _audit_guard(ws, action: str, officer: str, resource: dict | None = None):
     from moneytrail.authority.decide import AccessDenied, decide, guard
     from moneytrail.authority.state import StateError
 
+    from moneytrail.audit import AuditLog
+
     signed = False
     try:
         decide(ws, action, officer=officer, resource=resource)
     except StateError:
+        if not AuditLog.of(ws).started():
+            raise                   # no log to build a registry from: say that, not "unregistered"
         signed = True
     except AuditError:
         pass

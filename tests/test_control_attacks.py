@@ -1,0 +1,217 @@
+"""Attacks on the control layer, performed (issue 10): each must be impossible or fail closed.
+
+Tried as an attacker would: a user with the CLI, a parameter value, or write access to the
+workspace folder (not to the key folder). Every test here does the attack, then checks that it
+failed with one clear line and that ``moneytrail audit verify`` names what was done.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+
+import duckdb
+import pytest
+
+from moneytrail.demo import DEMO_CASE as CASE
+from moneytrail.demo import DEMO_COUNSEL as COUNSEL
+from moneytrail.demo import DEMO_OFFICER as AN
+from moneytrail.demo import DEMO_REGISTRAR as REG
+from moneytrail.demo import DEMO_SAC as SAC
+from moneytrail.demo import setup_demo_authority
+from moneytrail.workspace import Workspace
+
+from authority_helpers import TODAY, DAY, grant_fields
+from cli_helpers import mt, ok, one_line_error
+
+
+@pytest.fixture
+def case(tmp_path):
+    """The demo task force and case in a workspace, with one ingested source; (folder, -w args)."""
+    with Workspace.open(tmp_path / "case.duckdb") as ws:
+        setup_demo_authority(ws)
+    w = ["-w", str(tmp_path / "case.duckdb")]
+    (tmp_path / "bank.csv").write_text("d,amt,from,to\n" + "".join(f"2024-03-0{1 + i},{100 + i},A{i},B\n"
+                                                                   for i in range(5)))
+    (tmp_path / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    ok(mt("ingest", "bank.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=tmp_path,
+          officer=AN))
+    return tmp_path, w
+
+
+def raw(path, *statements):
+    """Write to the workspace file directly, as someone with write access to the folder could."""
+    con = duckdb.connect(str(path))
+    try:
+        for s in statements:
+            con.execute(s)
+    finally:
+        con.close()
+
+
+def keys_of(tmp_path, key_dir) -> set[str]:
+    return {p.name for p in key_dir.iterdir()}
+
+
+# -- 2. restarting the audit log ----------------------------------------------------------------------
+
+def test_a_reset_workspace_id_and_a_moved_log_never_start_a_new_log(case, tmp_path_factory):
+    d, w = case
+    import os
+    from pathlib import Path
+    key_dir = Path(os.environ["MONEYTRAIL_KEY_DIR"])
+    before = keys_of(d, key_dir)
+    new_id = str(uuid.uuid4())
+    raw(d / "case.duckdb", f"UPDATE authority_state SET workspace_id = '{new_id}', audit_started_at = NULL")
+    shutil.move(d / "case.audit", d / "moved-away.audit")
+    # the next command: refused, nothing appended anywhere, no key made for the new id
+    one_line_error(mt("findings", *w, cwd=d, officer=AN), "no audit log vouches for them")
+    one_line_error(mt("authority", "list", *w, cwd=d, officer=REG), "no audit log vouches for them")
+    assert keys_of(d, key_dir) == before and not (d / "case.audit").exists()
+    # verify does not pass either
+    one_line_error(mt("audit", "verify", *w, cwd=d, officer=REG), "no audit log vouches for them")
+    # and the registry cannot be set up again to start a fresh log, even with everything wiped
+    raw(d / "case.duckdb", *[f"DELETE FROM {t}" for t in (
+        "grant_approvals", "case_members", "cases", "grants", "officers", "agencies", "transactions", "accounts",
+        "sources", "runs")])
+    line = one_line_error(mt("authority", "init", "--agency", "AG-M", "--agency-name", "M Agency", "--name", "M. Allory",
+                             *w, cwd=d, officer="mallory"), "cannot start an audit log")
+    assert "under id" in line and "was changed or the workspace replaced" in line
+    assert not (d / "case.audit").exists()
+
+
+def test_only_the_id_reset_with_the_log_in_place_is_refused_too(case):
+    d, w = case
+    raw(d / "case.duckdb", f"UPDATE authority_state SET workspace_id = '{uuid.uuid4()}'")
+    one_line_error(mt("findings", *w, cwd=d, officer=AN), "restore the key folder")
+    p = mt("audit", "verify", *w, cwd=d, officer=REG)
+    assert p.returncode == 2
+
+
+def test_a_deleted_log_is_never_replaced_by_a_new_one(case):
+    d, w = case
+    shutil.rmtree(d / "case.audit")
+    one_line_error(mt("findings", *w, cwd=d, officer=AN), "gone")
+    one_line_error(mt("authority", "officer", "add", "x-1", "--name", "X Ray", "--agency", "TF-LEAD", *w, cwd=d,
+                      officer=REG), "gone")
+    assert not (d / "case.audit").exists()
+
+
+def test_a_log_is_started_once_by_the_registrar_and_it_is_logged(tmp_path):
+    w = ["-w", str(tmp_path / "new.duckdb")]
+    # nothing can be done in a workspace without a log; a refusal says why, unrecorded
+    one_line_error(mt("findings", *w, cwd=tmp_path, officer=AN), "no workspace at")
+    ok(mt("authority", "init", "--agency", "TF", "--agency-name", "Task Force", "--name", "R. Egistrar", *w,
+          cwd=tmp_path, officer="reg-1"))
+    entries = json.loads(ok(mt("audit", "log", "--json", "--limit", "0", *w, cwd=tmp_path, officer="reg-1")))
+    assert entries[0]["kind"] == "genesis" and entries[0]["officer"] == "reg-1"
+    assert entries[0]["path"] == str((tmp_path / "new.duckdb").resolve())
+    assert sum(e["kind"] == "genesis" for e in entries) == 1
+
+
+# -- 4. registry edits outside moneytrail ---------------------------------------------------------------
+
+@pytest.mark.parametrize("attack,table", [
+    # a forged officer with a grant, a member of the case, who then reads its data
+    (["INSERT INTO officers VALUES ('forger', 'F. Orger', 'STATE-FCU', [], now(), 'tf-registrar')",
+      "INSERT INTO grants SELECT * REPLACE ('G-F' AS grant_id, 'forger' AS officer_id) FROM grants "
+      "WHERE grant_id = 'G-DEMO-1'",
+      "INSERT INTO case_members VALUES ('OP-DEMO', 'forger', 'member', now(), 'tf-analyst-1', NULL, NULL)"],
+     "officers"),
+    # the analyst made a registrar
+    (["UPDATE officers SET roles = ['registrar'] WHERE officer_id = 'tf-analyst-1'"], "officers"),
+    # a revoked grant brought back
+    (["UPDATE grants SET status = 'revoked', revoked_at = now(), revocation_reason = 'x'"], "grants"),
+    # a case member dropped from the record
+    (["DELETE FROM case_members"], "case_members"),
+])
+def test_registry_edits_outside_moneytrail_are_refused_and_named(case, attack, table):
+    d, w = case
+    raw(d / "case.duckdb", *attack)
+    for who, args in ((AN, ["findings"]), ("forger", ["findings"]), (REG, ["authority", "list"]),
+                      (REG, ["authority", "officer", "add", "x-2", "--name", "X Ray", "--agency", "TF-LEAD"])):
+        one_line_error(mt(*args, *w, cwd=d, officer=who), "changed outside moneytrail", "audit verify")
+    # verify runs (decided on the registry the log builds) and names the table
+    p = mt("audit", "verify", "--json", *w, cwd=d, officer=REG)
+    rep = json.loads(p.stdout)
+    assert p.returncode == 2 and any(f"{table} table" in x for x in rep["problems"]), rep["problems"]
+
+
+def test_a_forged_officer_cannot_even_verify_on_the_forged_registry(case):
+    d, w = case
+    raw(d / "case.duckdb", "INSERT INTO officers VALUES ('forger', 'F', 'TF-LEAD', ['auditor'], now(), 'x')")
+    one_line_error(mt("audit", "log", *w, cwd=d, officer="forger"), "access denied", "unregistered-officer")
+
+
+# -- 6. separation of duties ----------------------------------------------------------------------------
+
+def test_a_registrar_cannot_deputize_themselves(case):
+    d, w = case
+    g = grant_fields()
+    args = ["--deputizing-official", SAC, "--deputizing-agency", "TF-LEAD", "--consent-official", "Chief",
+            "--consent-date", str(g["consent_date"]), "--statute", g["statute"], "--function", "asset-seizure",
+            "--jurisdiction", "Demo District", "--valid-from", str(g["valid_from"]), "--valid-until",
+            str(g["valid_until"]), "--training-course", "T", "--training-date", str(g["training_date"]),
+            "--training-expires", str(g["training_expires"])]
+    one_line_error(mt("authority", "grant", "add", "G-SELF", "--officer", REG, *args, *w, cwd=d, officer=REG),
+                   "access denied", "own-grant")
+    # recorded by someone else, it is still not theirs to approve or activate
+    ok(mt("authority", "officer", "add", "reg-2", "--name", "R. Two", "--agency", "TF-LEAD", "--role", "registrar",
+          *w, cwd=d, officer=REG))
+    ok(mt("authority", "grant", "add", "G-R1", "--officer", REG, *args, *w, cwd=d, officer="reg-2"))
+    one_line_error(mt("authority", "grant", "approve", "G-R1", *w, cwd=d, officer=REG), "access denied",
+                   "self-approval")
+    one_line_error(mt("authority", "grant", "approve", "G-R1", *w, cwd=d, officer="reg-2"), "access denied",
+                   "not-the-deputizing-official")
+    ok(mt("authority", "grant", "approve", "G-R1", *w, cwd=d, officer=SAC))
+    one_line_error(mt("authority", "grant", "activate", "G-R1", *w, cwd=d, officer=REG), "access denied", "own-grant")
+    ok(mt("authority", "grant", "activate", "G-R1", *w, cwd=d, officer="reg-2"))
+    # a grantee cannot be named their own deputizing official
+    ok(mt("authority", "grant", "add", "G-R2", "--officer", SAC, *args, *w, cwd=d, officer="reg-2"))
+    one_line_error(mt("authority", "grant", "approve", "G-R2", *w, cwd=d, officer=SAC), "self-approval")
+
+
+def test_a_case_member_cannot_record_their_own_legal_process(case):
+    d, w = case
+    order = ["--judge", "Hon. A. Judge", "--court", "U.S. District Court", "--date", str(TODAY - DAY),
+             "--scope", "Tax years 2022-2024", "--subject", "Acme Staffing LLC"]
+    one_line_error(mt("case", "fti-order", CASE, *order, *w, cwd=d, officer=AN), "access denied",
+                   "legal-process-by-case-member")
+    one_line_error(mt("case", "disclose", CASE, AN, "--attorney", "AUSA K. Lee", *w, cwd=d, officer=AN),
+                   "access denied", "legal-process-by-case-member")
+    # an officer without the counsel (or registrar) role cannot either
+    one_line_error(mt("case", "disclose", CASE, AN, "--attorney", "AUSA K. Lee", *w, cwd=d, officer=SAC),
+                   "access denied", "legal-process-needs-counsel")
+    # counsel, not a member, can; and it is logged without naming the taxpayer or the scope
+    ok(mt("case", "fti-order", CASE, *order, *w, cwd=d, officer=COUNSEL))
+    ok(mt("case", "disclose", CASE, AN, "--attorney", "AUSA K. Lee", *w, cwd=d, officer=COUNSEL))
+    log = (d / "case.audit" / "log.jsonl").read_text()
+    assert "Acme" not in log and "Tax years" not in log
+    # the case's members see the order in full
+    v = json.loads(ok(mt("case", "show", "--json", *w, cwd=d, officer=AN)))
+    assert v["fti_authorities"][0]["subjects"] == ["Acme Staffing LLC"]
+
+
+# -- 7. legal-basis tags from a closed vocabulary ------------------------------------------------------
+
+@pytest.mark.parametrize("tag", ["Federal Tax Information: John Doe", "federal-tax-information:John Doe",
+                                 "IRS return information", "F.T.I.", "ＦＴＩ", "GJ material", "fti",
+                                 "grand jury 6(e)", "subpoena\nfti:x"])
+def test_a_tag_outside_the_vocabulary_is_refused_with_the_list(case, tag):
+    d, w = case
+    (d / "other.csv").write_text("d,amt,from,to\n2024-04-01,5,C,D\n")
+    for args in (["ingest", "other.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", tag],
+                 ["tag", "1", "--legal-basis", tag]):
+        line = one_line_error(mt(*args, *w, cwd=d, officer=AN), "legal-basis tag")
+        assert "fti:NAME" in line or "name its taxpayer" in line
+    assert ok(mt("sources", "--json", *w, cwd=d, officer=AN)).count('"source_id"') == 1
+
+
+def test_canonical_tags_are_taken_and_full_width_folds(case):
+    d, w = case
+    (d / "w2.csv").write_text("d,amt,from,to\n2024-04-01,5,C,D\n")
+    out = ok(mt("tag", "1", "--legal-basis", "ＦＴＩ:Acme Staffing LLC", "--legal-basis", "Subpoena: GJ-17", *w,
+                cwd=d, officer=AN))
+    assert "fti:Acme Staffing LLC" in out and "subpoena:GJ-17" in out
+    one_line_error(mt("findings", *w, cwd=d, officer=AN), "fti-needs-6103i-authority")
