@@ -359,11 +359,11 @@ def test_if_the_decision_cannot_be_logged_nothing_proceeds(ws, tmp_path, monkeyp
     from moneytrail.audit import keys
     keys._private.clear()
     with Workspace.open(path) as w:
-        with pytest.raises(AuditError, match="signing key"):
+        with pytest.raises(AuditError, match="restore the key folder"):
             guard(w, "findings", officer=AN)
     # nor is a preview: without the key folder nothing vouches for the registry it would read
     with Workspace.open(path) as w:
-        with pytest.raises(AuditError, match="signing key"):
+        with pytest.raises(AuditError, match="restore the key folder"):
             decide(w, "findings", officer=AN)
 
 
