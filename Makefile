@@ -24,11 +24,12 @@ $(STAMP_DEV): $(VENV)/bin/python pyproject.toml
 install: $(STAMP_RUN)
 dev: $(STAMP_DEV)
 
+# a new folder each time: moneytrail-demo, then moneytrail-demo-2, ... (a demo never overwrites one)
 demo: $(STAMP_RUN)
-	$(VENV)/bin/moneytrail demo --out moneytrail-demo
+	$(VENV)/bin/moneytrail demo
 
 test: $(STAMP_DEV)
 	$(VENV)/bin/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) moneytrail-demo .pytest_cache .hypothesis
+	rm -rf $(VENV) moneytrail-demo moneytrail-demo-* .pytest_cache .hypothesis

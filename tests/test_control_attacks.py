@@ -54,6 +54,28 @@ def keys_of(tmp_path, key_dir) -> set[str]:
     return {p.name for p in key_dir.iterdir()}
 
 
+# -- 1. the demo over an existing case -----------------------------------------------------------------
+
+def test_the_demo_never_writes_over_a_folder_that_holds_anything(case):
+    d, w = case
+    import hashlib
+
+    def snapshot():
+        return {p.relative_to(d): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(d.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    line = one_line_error(mt("demo", "--out", str(d), cwd=d), "not an empty folder", "never overwrites")
+    assert str(d) in line
+    assert snapshot() == before                              # nothing deleted, nothing written
+    assert ok(mt("audit", "verify", *w, cwd=d, officer=AN)).startswith("audit log verified")
+    # a folder holding only an unrelated file is not empty either
+    (d / "other").mkdir()
+    (d / "other" / "notes.txt").write_text("mine")
+    one_line_error(mt("demo", "--out", str(d / "other"), cwd=d), "not an empty folder")
+    assert (d / "other" / "notes.txt").read_text() == "mine"
+
+
 # -- 2. restarting the audit log ----------------------------------------------------------------------
 
 def test_a_reset_workspace_id_and_a_moved_log_never_start_a_new_log(case, tmp_path_factory):

@@ -5,25 +5,23 @@ ingests each through the same path a user's files take, runs resolve -> graph ->
 trace -> report, and returns the report's path with a summary.
 
 It runs under authority like any case: the demo writes its own (synthetic) task force to
-``taskforce.yaml`` (two agencies, a registrar, an analyst deputized for financial
-investigations), imports it as the registrar, opens case ``OP-DEMO`` as the analyst, and every
-ingest and the pipeline run are decided by the Cedar policies and recorded in the audit log
-(``case.audit/``). ``--as`` is ignored: the demo acts as its own officers.
+``taskforce.yaml`` (two agencies, a registrar, a deputizing official, counsel, an analyst),
+imports it as the registrar, has the deputizing official approve the analyst's grant and the
+registrar activate it, opens case ``OP-DEMO`` as the analyst, and works it through
+:class:`moneytrail.Session`: every ingest and the pipeline run are decided by the Cedar policies
+and recorded in the audit log (``case.audit/``). ``--as`` is ignored: the demo acts as its own
+officers, on a workspace it creates. It writes only into a new or empty folder.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import datetime as _dt
 
-from moneytrail.audit import record_read
-from moneytrail.authority import guard
-from moneytrail.ingest import ingest_file
-from moneytrail.pipeline import run_pipeline
+from moneytrail.errors import WorkspaceError
 from moneytrail.workspace import Workspace
 
 DEMO_REGISTRAR = "tf-registrar"
@@ -87,18 +85,31 @@ def setup_demo_authority(ws: Workspace, taskforce_file: Path | None = None, *, c
     return case
 
 
+def demo_folder(base: str | Path = "moneytrail-demo") -> Path:
+    """Where a demo goes when no folder is named: ``base`` if it is absent or empty, else the first
+    of ``base-2``, ``base-3``, ... that is (a demo never writes over an earlier one)."""
+    base = Path(base)
+    for n in range(1, 10_000):
+        p = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        if not p.exists() or (p.is_dir() and not any(p.iterdir())):
+            return p
+    raise WorkspaceError(f"{base}: no free demo folder name left")
+
+
 def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: int = 3000,
              months: int = 6, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Generate the synthetic case into ``out`` (which must be absent or empty: the demo never
+    overwrites or deletes anything, a workspace or an audit log least of all), set up its task
+    force, and work the case through :class:`moneytrail.Session` as the demo's analyst."""
+    from moneytrail.session import Session
     from moneytrail.synth import generate
 
     out = Path(out)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise WorkspaceError(f"{out} is not an empty folder: the demo writes only into a new or empty folder "
+                             f"(it never overwrites a workspace, its evidence or its audit log); pass --out NEW_FOLDER")
     t0 = time.perf_counter()
     ws_path = out / "case.duckdb"
-    for p in (ws_path, out / "case.duckdb.wal", out / "case.evidence", out / "case.audit", out / "inputs"):
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     scenario = generate(out / "inputs", seed=seed, n_accounts=n_accounts, months=months)
     log(f"generated {scenario.n_transactions} transactions for {scenario.n_accounts} accounts "
@@ -106,26 +117,16 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     ingested = []
     with Workspace.open(ws_path) as ws:
         case = setup_demo_authority(ws, out / "taskforce.yaml")
-        log(f"task force imported from {out / 'taskforce.yaml'}; case {case} opened by {DEMO_OFFICER}")
-
-        def allowed(action: str, **resource) -> None:
-            guard(ws, action, officer=DEMO_OFFICER, case=case, resource=resource)
-
-        for csv_path, mapping in getattr(scenario, "account_files", []):
-            allowed("ingest", file=csv_path.name, format="accounts", legal_basis=["synthetic-demo"])
-            r = ingest_file(ws, csv_path, "accounts", mapping=mapping, legal_basis=["synthetic-demo"])
+        log(f"task force imported from {out / 'taskforce.yaml'}; grant G-DEMO-1 approved by {DEMO_SAC} and "
+            f"activated by {DEMO_REGISTRAR}; case {case} opened by {DEMO_OFFICER}")
+        s = Session(ws, DEMO_OFFICER, case)
+        inputs = [(p, m, "accounts") for p, m in getattr(scenario, "account_files", [])]
+        inputs += [(p, m, "csv") for p, m in scenario.files]
+        for csv_path, mapping, fmt in inputs:
+            r = s.ingest(csv_path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
             ingested.append(r.to_dict())
             log(f"ingested {csv_path.name}: read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
-        for csv_path, mapping in scenario.files:
-            allowed("ingest", file=csv_path.name, format="csv", legal_basis=["synthetic-demo"])
-            r = ingest_file(ws, csv_path, "csv", mapping=mapping, legal_basis=["synthetic-demo"])
-            ingested.append(r.to_dict())
-            log(f"ingested {csv_path.name}: read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
-        allowed("run", stages=[])
-        record_read(ws, DEMO_OFFICER, case, {"report": str(out / "report.html")}, action="run")
-        res = run_pipeline(ws, params={"report": {"out": out / "report.html",
-                                                  "title": "moneytrail demo case (synthetic data)"}},
-                           log=log)
+        res = s.run(report=out / "report.html", title="moneytrail demo case (synthetic data)", log=log)
     return {"report": Path(res["stages"]["report"]["report"]), "workspace": ws_path, "case": case,
             "officer": DEMO_OFFICER, "taskforce": out / "taskforce.yaml",
             "ingested": ingested, "pipeline": res, "schemes": scenario.schemes,

@@ -122,15 +122,18 @@ class Session:
         self._read(d, {"detect_summary": {"findings": s.get("findings", {}), "skipped": sorted(s.get("skipped", {}))}})
         return s
 
-    def run(self, stages: Sequence[str] | None = None, *, report: str | os.PathLike | None = None) -> dict[str, Any]:
-        """Run the pipeline (``moneytrail run``); the report, if it is among the stages, is a read."""
+    def run(self, stages: Sequence[str] | None = None, *, report: str | os.PathLike | None = None,
+            title: str | None = None, log=None) -> dict[str, Any]:
+        """Run the pipeline (``moneytrail run``); the report, if it is among the stages, is a read.
+        ``log`` is called with a line per stage."""
         from moneytrail.pipeline import run_pipeline
 
         d = self._decide("run", {"stages": list(stages or [])})
         if not stages or "report" in stages:
             self._read(d, {"report": str(report) if report else "default path beside the workspace"})
         res = run_pipeline(self.ws, stages=list(stages) if stages else None,
-                           params={"report": {"out": Path(report) if report else None}})
+                           params={"report": {"out": Path(report) if report else None, "title": title}},
+                           **({"log": log} if log else {}))
         self._read(d, {"run_summary": sorted(res["stages"])})
         return res
 
