@@ -400,7 +400,7 @@ def _load_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("score_cmd", "trace_cmd", "authority_cmd"):
+    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

@@ -1,0 +1,202 @@
+"""``moneytrail bench ingest``: ingest time against the number of rows and columns, with a peer.
+
+Protocol:
+
+1. Generate, in a temporary folder, a transfers CSV of ``rows`` data rows and ``columns``
+   columns: the five mapped ones (``date`` first, ``amount`` in the middle, ``payer`` and
+   ``payee`` near the end, ``memo`` last, so a reader must go through every column) and
+   filler columns in between. One row in ``bad_every`` has an amount that is not a number,
+   so the quarantine path (which keeps the raw row as read) is measured too.
+2. ``runs`` times, alternating, each in a fresh interpreter (so peak RSS is that run's own):
+   * moneytrail: ``ingest_file`` of that file into a fresh workspace (the time of
+     ``ingest_file`` only: the open of the empty workspace is not counted);
+   * the peer, DuckDB's own CSV reader on the same file, plain:
+     ``CREATE TABLE t AS SELECT * FROM read_csv(FILE, header = true, all_varchar = true)``
+     into a fresh DuckDB file with the same memory limit (it parses and stores every column as
+     text; it checks nothing and keeps no provenance);
+   * with ``mapped_peer``, also the same read keeping only the five mapped columns
+     (``SELECT date, amount, payer, payee, memo FROM read_csv(...)``), which is what
+     moneytrail keeps.
+3. Report per side the median, min and max seconds, rows/s at the median, the median peak
+   RSS, and the ratio of the medians (moneytrail / DuckDB). A run that goes past
+   ``timeout_s`` is reported as not finished; a file moneytrail refuses as a whole (a header
+   wider than :data:`moneytrail.limits.MAX_COLUMNS`) is reported with the refusal line and
+   the time to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MAPPED = ("date", "amount", "payer", "payee", "memo")
+MAPPING = {"date": "date", "amount": {"column": "amount"}, "thousands": "",
+           "payer": {"account": "payer"}, "payee": {"account": "payee"}, "description": "memo"}
+
+
+def write_wide_csv(path: Path, rows: int, columns: int, *, seed: int = 1, bad_every: int = 100) -> dict[str, Any]:
+    """Write the benchmark file; returns its shape (rows, columns, bytes, rows meant to be quarantined)."""
+    if columns < len(MAPPED):
+        raise ValueError(f"--columns must be at least {len(MAPPED)} (the mapped columns)")
+    n_fill = columns - len(MAPPED)
+    # positions: date first, amount in the middle, payer and payee near the end, memo last
+    mid = 1 + n_fill // 2
+    names = ["date"] + [f"f{i}" for i in range(n_fill // 2)] + ["amount"] + \
+            [f"f{i}" for i in range(n_fill // 2, n_fill)] + ["payer", "payee", "memo"]
+    assert len(names) == columns and names[mid] == "amount"
+    rng = random.Random(seed)
+    # a few filler rows, reused in turn (the values differ between rows, the cost is the same)
+    left_n, right_n = n_fill // 2, n_fill - n_fill // 2
+
+    def filler(n: int) -> list[str]:
+        return [",".join(f"v{rng.randrange(100000)}" for _ in range(n)) for _ in range(7)]
+
+    lefts, rights = filler(left_n), filler(right_n)
+    bad = 0
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(names) + "\n")
+        buf = []
+        for i in range(1, rows + 1):
+            amount = f"x{i}" if bad_every and i % bad_every == 0 else f"{rng.randrange(1, 10**6)}.{i % 100:02d}"
+            bad += amount.startswith("x")
+            parts = [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"]
+            if left_n:
+                parts.append(lefts[i % 7])
+            parts.append(amount)
+            if right_n:
+                parts.append(rights[i % 7])
+            parts += [f"A{rng.randrange(5000)}", f"B{rng.randrange(5000)}", f"memo {i}"]
+            buf.append(",".join(parts))
+            if len(buf) >= 1000:
+                f.write("\n".join(buf) + "\n")
+                buf = []
+        if buf:
+            f.write("\n".join(buf) + "\n")
+    return {"rows": rows, "columns": columns, "bytes": path.stat().st_size, "bad_rows": bad}
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def child(kind: str, csv_path: str, workdir: str) -> dict[str, Any]:
+    """One timed run, in its own interpreter (see :func:`_run_child`)."""
+    work = Path(workdir)
+    if kind == "moneytrail":
+        from moneytrail.errors import MoneytrailError
+        from moneytrail.ingest import ingest_file
+        from moneytrail.workspace import Workspace
+
+        with Workspace.open(work / "bench.duckdb") as ws:
+            t0 = time.perf_counter()
+            try:
+                res = ingest_file(ws, csv_path, "csv", mapping=MAPPING)
+            except MoneytrailError as e:
+                return {"seconds": time.perf_counter() - t0, "refused": str(e), "peak_rss_mb": _peak_rss_mb()}
+            seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "read": res.read, "stored": res.stored, "quarantined": res.quarantined,
+                "peak_rss_mb": _peak_rss_mb()}
+    if kind in ("duckdb", "duckdb_mapped"):
+        import duckdb
+
+        from moneytrail.sqlkit import ident
+        from moneytrail.workspace import memory_limit
+
+        con = duckdb.connect(str(work / "peer.duckdb"))
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET memory_limit = ?", [memory_limit()])
+        what = "*" if kind == "duckdb" else ", ".join(ident(c) for c in MAPPED)
+        t0 = time.perf_counter()
+        con.execute(f"CREATE TABLE t AS SELECT {what} FROM read_csv(?, header = true, all_varchar = true)",
+                    [csv_path])
+        seconds = time.perf_counter() - t0
+        n = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+        con.close()
+        return {"seconds": seconds, "read": n, "peak_rss_mb": _peak_rss_mb()}
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+_CHILD = ("import json, sys\nfrom moneytrail.bench.ingest import child\n"
+          "print(json.dumps(child(*sys.argv[1:])))\n")
+
+
+def _run_child(kind: str, csv_path: Path, workdir: Path, timeout_s: float) -> dict[str, Any]:
+    workdir.mkdir(parents=True)
+    try:
+        p = subprocess.run([sys.executable, "-c", _CHILD, kind, str(csv_path), str(workdir)],
+                           capture_output=True, text=True, timeout=timeout_s, env=dict(os.environ))
+    except subprocess.TimeoutExpired:
+        return {"timed_out": True, "seconds": None}
+    if p.returncode != 0:
+        tail = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"benchmark run ({kind}) failed: {tail}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _summary(samples: list[dict[str, Any]], rows: int) -> dict[str, Any]:
+    done = [s["seconds"] for s in samples if s.get("seconds") is not None and not s.get("timed_out")]
+    out: dict[str, Any] = {"runs": len(samples), "samples_s": [None if s.get("timed_out") else round(s["seconds"], 4)
+                                                               for s in samples]}
+    if any(s.get("timed_out") for s in samples):
+        out["timed_out_runs"] = sum(1 for s in samples if s.get("timed_out"))
+    if done:
+        med = statistics.median(done)
+        out.update(median_s=round(med, 4), min_s=round(min(done), 4), max_s=round(max(done), 4),
+                   rows_per_s=round(rows / med, 1) if med and not any(s.get("refused") for s in samples) else None,
+                   peak_rss_mb=statistics.median(s["peak_rss_mb"] for s in samples if "peak_rss_mb" in s))
+    refused = [s["refused"] for s in samples if s.get("refused")]
+    if refused:
+        out["refused"] = refused[0]
+    for k in ("read", "stored", "quarantined"):
+        if samples and k in samples[-1]:
+            out[k] = samples[-1][k]
+    return out
+
+
+def bench_ingest(rows: int = 100_000, columns: int = 5, *, runs: int = 3, seed: int = 1, peer: bool = True,
+                 mapped_peer: bool = True, timeout_s: float = 1800, workdir: str | Path | None = None,
+                 bad_every: int = 100) -> dict[str, Any]:
+    """Generate the file, time moneytrail's ingest and the DuckDB peer ``runs`` times each."""
+    if rows < 1 or runs < 1:
+        raise ValueError("--rows and --runs must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="moneytrail-bench-ingest-", dir=workdir) as tmp:
+        t = Path(tmp)
+        csv_path = t / "wide.csv"
+        t0 = time.perf_counter()
+        shape = write_wide_csv(csv_path, rows, columns, seed=seed, bad_every=bad_every)
+        gen_s = time.perf_counter() - t0
+        ours: list[dict[str, Any]] = []
+        theirs: list[dict[str, Any]] = []
+        mapped: list[dict[str, Any]] = []
+        for i in range(runs):
+            ours.append(_run_child("moneytrail", csv_path, t / f"m{i}", timeout_s))
+            if peer:
+                theirs.append(_run_child("duckdb", csv_path, t / f"d{i}", timeout_s))
+                if mapped_peer:
+                    mapped.append(_run_child("duckdb_mapped", csv_path, t / f"p{i}", timeout_s))
+    out: dict[str, Any] = {"file": shape, "generate_seconds": round(gen_s, 3), "mapping": MAPPING,
+                           "moneytrail": _summary(ours, rows)}
+    if peer:
+        out["duckdb_read_csv"] = _summary(theirs, rows)
+        a, b = out["moneytrail"].get("median_s"), out["duckdb_read_csv"].get("median_s")
+        out["ratio_moneytrail_to_duckdb"] = round(a / b, 2) if a and b else None
+        if mapped_peer:
+            out["duckdb_read_csv_mapped_columns"] = _summary(mapped, rows)
+            c = out["duckdb_read_csv_mapped_columns"].get("median_s")
+            out["ratio_moneytrail_to_duckdb_mapped_columns"] = round(a / c, 2) if a and c else None
+    out["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    try:
+        import duckdb
+        out["machine"]["duckdb"] = duckdb.__version__
+    except ImportError:  # pragma: no cover - duckdb is a dependency
+        pass
+    return out
