@@ -21,9 +21,12 @@ or quarantined with its row number, column and reason (``rows_read = rows_stored
 rows_quarantined``); re-ingesting the same file is a no-op unless ``force``. A row is
 quarantined when its account is empty or a reserved pseudo-account id, the account already
 appeared earlier in the file, its kind is not individual/business (after ``kind_map``), its
-phone has fewer than 7 digits, its NAICS code is not 2-6 digits, or a date does not match the
-mapping's format — besides the reading problems every CSV row can have (blank line, wrong
-number of fields, bytes invalid in the encoding).
+phone has fewer than 7 digits, its NAICS code is not 2-6 digits, a date does not match the
+mapping's format or falls outside 1900-2100, or a ``keep`` column that holds an opening
+balance (one named in ``moneytrail.limits.MONEY_ATTRIBUTES``, which the tracing stage reads
+as money) is a number that is not finite or not below MAX_AMOUNT — besides the reading
+problems every CSV row can have (blank line, wrong number of fields, bytes invalid in the
+encoding, a field over MAX_FIELD_BYTES).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
-from moneytrail.ingest.csvfile import _Cols, q, raw_row_sql, stage_batch
+from moneytrail.ingest.csvfile import (DATE_OUT_OF_RANGE, _Cols, insert_quarantine, money_out_of_range, q,
+                                       stage_batch)
 from moneytrail.ingest.mapping import Field_, _coerce_field, read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
+from moneytrail.limits import MONEY_ATTRIBUTES, amount_limit_text, year_limit_text
 from moneytrail.workspace import Workspace
 
 KINDS = {
@@ -182,14 +187,13 @@ class AccountsReader:
                             counts["quarantined"])
 
 
-def _build_sql(m: AccountsMapping, cols: _Cols, sid: int, width: int) -> str:
+def _build_sql(m: AccountsMapping, cols: _Cols, sid: int) -> str:
     f = cols.field
 
     def opt(fld):
         return f"nullif(regexp_replace(trim({f(fld)}), '\\s+', ' ', 'g'), '')" if fld is not None else "NULL"
 
-    layer1 = ["b._row", f"coalesce(b._raw, {raw_row_sql(width, m.delimiter, m.quote, 'b.')}) AS raw",
-              "b._pre_col", "b._pre_reason",
+    layer1 = ["b._row", "b._pre_col", "b._pre_reason",
               f"{opt(m.account)} AS account_id", f"{opt(m.owner_name)} AS owner_name",
               f"{opt(m.kind)} AS kind_s", f"{opt(m.phone)} AS phone", f"{opt(m.category)} AS category",
               f"{opt(m.naics)} AS naics_s", f"{opt(m.bank)} AS bank", f"{opt(m.branch)} AS branch",
@@ -214,9 +218,11 @@ def _build_sql(m: AccountsMapping, cols: _Cols, sid: int, width: int) -> str:
         if d is None:
             return "CAST(NULL AS DATE)"
         fmts = d.format if isinstance(d.format, list) else [d.format]
-        if fmts == ["iso"]:
-            return f"TRY_CAST({k}_s AS DATE)"
-        return f"CAST(try_strptime({k}_s, [{', '.join(q(x) for x in fmts)}]) AS DATE)"
+        if fmts == ["iso"]:   # digits first: DuckDB also reads 'infinity' and 'epoch' as dates
+            return (f"CASE WHEN regexp_matches({k}_s, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+                    f"THEN TRY_CAST({k}_s AS DATE) END")
+        return (f"CASE WHEN regexp_matches({k}_s, '[0-9]') "   # strptime also reads 'infinity', 'epoch'
+                f"THEN CAST(try_strptime({k}_s, [{', '.join(q(x) for x in fmts)}]) AS DATE) END")
 
     layer2 = [f"{kind_case} AS kind", f"{phone_digits_sql('phone')} AS phone_norm",
               f"{address_norm_sql('address')} AS address_norm",
@@ -249,6 +255,12 @@ def _build_sql(m: AccountsMapping, cols: _Cols, sid: int, width: int) -> str:
             fmts = " or ".join(d.format if isinstance(d.format, list) else [d.format])
             checks.append((f"{k}_s IS NOT NULL AND {k} IS NULL", q(d.column),
                            f"'{k} date ' || {k}_s || {q(' does not match format ' + fmts)}"))
+            checks.append((f"{k} IS NOT NULL AND {DATE_OUT_OF_RANGE.format(d=k)}", q(d.column),
+                           f"'{k} date ' || {k}_s || {q(' is ' + year_limit_text())}"))
+    for i, (c, _) in enumerate(keep):
+        if c in MONEY_ATTRIBUTES:   # an opening balance the tracing stage reads as money
+            checks.append((money_out_of_range(f"keep_{i}"), q(c),
+                           f"{q(c + ' ')} || keep_{i} || {q(' is out of range: ' + amount_limit_text())}"))
     reason = ("CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason "
               + " ".join(f"WHEN {a} THEN {r}" for a, _, r in checks) + " END")
     rcol = ("CASE WHEN _pre_reason IS NOT NULL THEN _pre_col "
@@ -262,8 +274,8 @@ def _build_sql(m: AccountsMapping, cols: _Cols, sid: int, width: int) -> str:
         WITH l1 AS (SELECT {', '.join(layer1)}{keep_sel} FROM _batch b),
              l2 AS (SELECT *, {', '.join(layer2)} FROM l1),
              l3 AS (SELECT *, {reason} AS reason, {rcol} AS col FROM l2)
-        SELECT _row, raw, reason, col, account_id, owner_name, kind, bank, branch, currency, opened, closed,
-               json_merge_patch('{{}}', json_object({obj}, 'kyc_source_id', {sid}, 'kyc_source_row', _row))
+        SELECT _row, reason, col, account_id, owner_name, kind, bank, branch, currency, opened, closed,
+               json_merge_patch('{{}}', json_object({obj}, 'kyc_source_id', {int(sid)}, 'kyc_source_row', _row))
                    AS attributes
         FROM l3
     """
@@ -276,20 +288,19 @@ def load_accounts(ws: Workspace, sid: int, path: Path, m: AccountsMapping, *,
                                    skip_rows=m.skip_rows, batch_size=batch_size,
                                    strict_text=check.valid, on_read=on_read)
     cols = _Cols(header, path)
-    width = len(header)
-    sql = _build_sql(m, cols, sid, width)  # raises InputError on a missing mapped column
+    sql = _build_sql(m, cols, sid)  # raises InputError on a missing mapped column
     con = ws.con
     con.execute("CREATE OR REPLACE TEMP TABLE _acc_seen (account_id VARCHAR, _row BIGINT)")
     read = stored = 0
     try:
         for batch in batches:
-            con.register("_batch", stage_batch(batch, width))
+            con.register("_batch", stage_batch(batch, cols.used))
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _acc AS {sql}")
             finally:
                 con.unregister("_batch")
-            con.execute("INSERT INTO quarantine SELECT ?, _row, raw, col, reason FROM _acc "
-                        "WHERE reason IS NOT NULL ORDER BY _row", [sid])
+            n_bad = insert_quarantine(con, sid, batch, "SELECT _row, col, reason FROM _acc "
+                                                       "WHERE reason IS NOT NULL ORDER BY _row")
             con.execute("""
                 INSERT INTO accounts (account_id, owner_name, bank, branch, kind, currency, opened, closed,
                                       attributes, source_id, source_row)
@@ -309,9 +320,8 @@ def load_accounts(ws: Workspace, sid: int, path: Path, m: AccountsMapping, *,
             # an account may appear once per file: later rows (in any batch) naming it are refused
             con.execute("INSERT INTO _acc_seen SELECT account_id, min(_row) FROM _acc "
                         "WHERE account_id IS NOT NULL GROUP BY account_id")
-            n_ok = con.execute("SELECT count(*) FROM _acc WHERE reason IS NULL").fetchall()[0][0]
             read += len(batch)
-            stored += n_ok
+            stored += len(batch) - n_bad
     finally:
         con.execute("DROP TABLE IF EXISTS _acc")
         con.execute("DROP TABLE IF EXISTS _acc_seen")

@@ -7,8 +7,13 @@ own source with its own evidence copy and row accounting.
 
 ``transactions.csv`` columns: tran_id, orig_acct, bene_acct, tx_type, base_amt,
 tran_timestamp, is_sar, alert_id. The transfers go through the same CSV machinery as any user
-file (a built-in mapping); ``is_sar``/``alert_id`` become ground-truth rows in ``labels``,
-kept apart from the evidence tables.
+file (a built-in mapping, so the same limits: ``moneytrail.limits``); ``is_sar``/``alert_id``
+become ground-truth rows in ``labels``, kept apart from the evidence tables.
+
+``accounts.csv``: a row is quarantined when its ``acct_id`` is empty or its
+``initial_deposit`` (the opening balance the tracing stage reads) is a number that is not
+finite or not below MAX_AMOUNT. ``alert_transactions.csv``: a row is quarantined when its
+``tran_id`` is among no transaction of the transactions file.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from pathlib import Path
 
 from moneytrail.errors import InputError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _skipped
-from moneytrail.ingest.csvfile import _Cols, load_csv, q, raw_row_sql, stage_batch
+from moneytrail.ingest.csvfile import _Cols, insert_quarantine, load_csv, money_out_of_range, q, stage_batch
 from moneytrail.ingest.mapping import parse_mapping
 from moneytrail.ingest.textfile import check_text, read_records
+from moneytrail.limits import amount_limit_text
 from moneytrail.workspace import Workspace
 
 TRANSACTIONS_MAPPING = {
@@ -91,14 +97,14 @@ class AmlsimReader:
         sar = cols.ref("is_sar")
         alert = cols.ref("alert_id") if "alert_id" in cols.index else "NULL"
         for batch in batches:
-            ws.con.register("_batch", stage_batch(batch, len(header)))
+            ws.con.register("_batch", stage_batch(batch, cols.used))
             try:
                 ws.con.execute(f"""
                     INSERT INTO labels (tx_id, is_laundering, alert_id, source_id)
                     SELECT t.tx_id, lower(trim(b.{sar})) IN ('true', '1', 'yes'),
                            CASE WHEN TRY_CAST(b.{alert} AS BIGINT) >= 0 THEN TRY_CAST(b.{alert} AS BIGINT) END,
-                           {sid}
-                    FROM _batch b JOIN transactions t ON t.source_id = {sid} AND t.source_row = b._row""")
+                           {int(sid)}
+                    FROM _batch b JOIN transactions t ON t.source_id = {int(sid)} AND t.source_row = b._row""")
             finally:
                 ws.con.unregister("_batch")
 
@@ -113,18 +119,22 @@ class AmlsimReader:
         acct = cols.ref("acct_id")
         get = {c: (f"nullif(trim(b.{cols.ref(c)}), '')" if c in cols.index else "NULL") for c in ACCOUNT_COLUMNS}
         attrs = ", ".join(f"{q(c)}: {get[c]}" for c in ACCOUNT_COLUMNS if c in cols.index)
+        deposit = get["initial_deposit"]
         read = stored = 0
         for batch in batches:
-            tbl = stage_batch(batch, len(header))
-            ws.con.register("_batch", tbl)
+            ws.con.register("_batch", stage_batch(batch, cols.used))
             try:
                 ws.con.execute(f"""
                     CREATE OR REPLACE TEMP TABLE _acc AS
                     SELECT b._row, nullif(trim(b.{acct}), '') AS account_id,
                            CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_reason
-                                WHEN nullif(trim(b.{acct}), '') IS NULL THEN 'acct_id is empty' END AS reason,
-                           b._pre_col AS col,
-                           coalesce(b._raw, {raw_row_sql(len(header), ',', '"', 'b.')}) AS raw,
+                                WHEN nullif(trim(b.{acct}), '') IS NULL THEN 'acct_id is empty'
+                                WHEN {money_out_of_range(deposit)}
+                                  THEN 'initial_deposit ' || {deposit} || {q(' is out of range: ' + amount_limit_text())}
+                           END AS reason,
+                           CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_col
+                                WHEN nullif(trim(b.{acct}), '') IS NULL THEN 'acct_id'
+                                ELSE 'initial_deposit' END AS col,
                            {get['dsply_nm']} AS owner_name, {get['bank_id']} AS bank, {get['branch_id']} AS branch,
                            CASE {get['type']} WHEN 'I' THEN 'individual' WHEN 'O' THEN 'business' ELSE {get['type']} END AS kind,
                            {get['acct_rptng_crncy']} AS currency,
@@ -132,20 +142,18 @@ class AmlsimReader:
                     FROM _batch b""")
             finally:
                 ws.con.unregister("_batch")
-            ws.con.execute(f"""
-                INSERT INTO quarantine SELECT {sid}, _row, raw, coalesce(col, 'acct_id'), reason
-                FROM _acc WHERE reason IS NOT NULL""")
-            ws.con.execute(f"""
+            n_bad = insert_quarantine(ws.con, sid, batch,
+                                      "SELECT _row, col, reason FROM _acc WHERE reason IS NOT NULL ORDER BY _row")
+            ws.con.execute("""
                 INSERT INTO accounts (account_id, owner_name, bank, branch, kind, currency, attributes,
                                       source_id, source_row)
-                SELECT account_id, owner_name, bank, branch, kind, currency, attributes, {sid}, _row
+                SELECT account_id, owner_name, bank, branch, kind, currency, attributes, ?, _row
                 FROM _acc WHERE reason IS NULL
                 ON CONFLICT (account_id) DO UPDATE SET owner_name = excluded.owner_name,
                     bank = excluded.bank, branch = excluded.branch, kind = excluded.kind,
-                    currency = excluded.currency, attributes = excluded.attributes""")
-            n_ok = ws.con.execute("SELECT count(*) FROM _acc WHERE reason IS NULL").fetchall()[0][0]
+                    currency = excluded.currency, attributes = excluded.attributes""", [sid])
             read += len(batch)
-            stored += n_ok
+            stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _acc")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
         _finish_source(ws, sid, counts)
@@ -160,31 +168,27 @@ class AmlsimReader:
                                        strict_text=check_text(path, "utf-8").valid)
         cols = _Cols(header, path)
         tid, atype = cols.ref("tran_id"), cols.ref("alert_type")
+        missing = f"tran_id not among the transactions of source {int(tx_sid)}"
         read = stored = 0
         for batch in batches:
-            ws.con.register("_batch", stage_batch(batch, len(header)))
+            ws.con.register("_batch", stage_batch(batch, cols.used))
             try:
                 ws.con.execute(f"""
                     CREATE OR REPLACE TEMP TABLE _al AS
                     SELECT b._row, b._pre_reason, b._pre_col,
-                           coalesce(b._raw, {raw_row_sql(len(header), ',', '"', 'b.')}) AS raw,
                            nullif(trim(b.{atype}), '') AS alert_type, t.tx_id
                     FROM _batch b LEFT JOIN transactions t
-                      ON t.source_id = {tx_sid} AND t.external_id = trim(b.{tid})""")
+                      ON t.source_id = ? AND t.external_id = trim(b.{tid})""", [tx_sid])
             finally:
                 ws.con.unregister("_batch")
-            ws.con.execute(f"""
-                INSERT INTO quarantine
-                SELECT {sid}, _row, raw, coalesce(_pre_col, 'tran_id'),
-                       coalesce(_pre_reason, 'tran_id not among the transactions of source {tx_sid}')
-                FROM _al WHERE _pre_reason IS NOT NULL OR tx_id IS NULL""")
+            n_bad = insert_quarantine(ws.con, sid, batch, f"""
+                SELECT _row, coalesce(_pre_col, 'tran_id'), coalesce(_pre_reason, {q(missing)})
+                FROM _al WHERE _pre_reason IS NOT NULL OR tx_id IS NULL ORDER BY _row""")
             ws.con.execute("""
                 UPDATE labels SET alert_type = a.alert_type FROM _al a
                 WHERE labels.tx_id = a.tx_id AND a._pre_reason IS NULL""")
-            n_ok = ws.con.execute(
-                "SELECT count(*) FROM _al WHERE _pre_reason IS NULL AND tx_id IS NOT NULL").fetchall()[0][0]
             read += len(batch)
-            stored += n_ok
+            stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _al")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
         _finish_source(ws, sid, counts)

@@ -3,17 +3,29 @@
 Python reads and numbers the records (``textfile.read_records``); DuckDB parses and validates
 them in bulk, one batch at a time. Every record ends in exactly one of two tables:
 ``transactions`` (parsed) or ``quarantine`` (the raw row, the column at fault and why).
+Only the columns the mapping reads are staged for DuckDB, and a record's raw text is written
+back only for the records quarantined (``Batch.raw``), so the cost is linear in the number
+of columns (at most :data:`moneytrail.limits.MAX_COLUMNS`).
+
+Every value from the mapping goes into SQL through :func:`moneytrail.sqlkit.lit`; every value
+from the file goes in as data (an Arrow table), never as SQL text.
 
 Validation rules, in the order they are checked (the first failing one is the reason):
 
 1. record-level problems found while reading: blank line, wrong field count, bytes invalid in
    the file's encoding;
-2. date (and time) missing or not in the mapping's format, or outside 1900-2100;
+2. date (and time) missing or not in the mapping's format (an ``iso`` date starts with
+   ``YYYY-MM-DD``: ``infinity``, ``epoch`` and the like are refused), or outside 1900-2100
+   (:data:`moneytrail.limits.MIN_YEAR` .. ``MAX_YEAR``);
 3. amount missing, not a number (``NaN``, ``inf``, text), not in the mapping's decimal and
    thousands convention (``1.234,56`` under ``decimal: '.'`` is refused, never misread), more
-   than 4 decimal places, or out of range; in debit/credit layouts: both or neither filled, or
-   a negative value; in transfer layouts: a negative amount (direction is payer -> payee);
-4. an account (holder / payer / payee) that is empty, or payer equal to payee.
+   than 4 decimal places, or with an absolute value not below
+   :data:`moneytrail.limits.MAX_AMOUNT` (10**12); in debit/credit layouts: both or neither
+   filled, or a negative value; in transfer layouts: a negative amount (direction is payer ->
+   payee);
+4. an account (holder / payer / payee) that is empty, or payer equal to payee;
+5. a running balance (``balance``) given but not a number under the mapping, or not below
+   MAX_AMOUNT.
 
 A statement row whose counterparty has no account number is kept: its counterparty becomes
 ``cash`` (channel cash), ``name:<NAME>`` (a name only) or ``unidentified:<holder>``.
@@ -27,18 +39,33 @@ from typing import Callable
 
 import pyarrow as pa
 
-from moneytrail.errors import InputError
+from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
 from moneytrail.ingest.textfile import Batch, check_text, read_records
+from moneytrail.limits import MAX_AMOUNT, MAX_YEAR, MIN_YEAR, amount_limit_text, year_limit_text
+from moneytrail.sqlkit import in_list, lit
 from moneytrail.workspace import TX_ID_STRIDE, Workspace
 
 
-def q(s: str) -> str:
-    """SQL string literal."""
-    return "'" + s.replace("'", "''") + "'"
+def q(value) -> str:
+    """The SQL literal for a value from a mapping (``moneytrail.sqlkit.lit``); a value that has
+    none (a NUL character) is a MappingError naming it."""
+    try:
+        return lit(value)
+    except ValueError as e:
+        raise MappingError(f"mapping value {str(value)[:40]!r}: {e}") from None
+
+
+# the time range every stage holds, as SQL (a comparison also refuses +-infinity, whose year is NULL)
+TS_OUT_OF_RANGE = (f"NOT ({{ts}} >= TIMESTAMP '{MIN_YEAR:04d}-01-01' "
+                   f"AND {{ts}} < TIMESTAMP '{MAX_YEAR + 1:04d}-01-01')")
+DATE_OUT_OF_RANGE = (f"NOT ({{d}} >= DATE '{MIN_YEAR:04d}-01-01' AND {{d}} < DATE '{MAX_YEAR + 1:04d}-01-01')")
 
 
 class _Cols:
+    """The header's columns by name; remembers which ones the SQL refers to (``used``): only
+    those are staged."""
+
     def __init__(self, header: list[str], path: Path):
         self.index: dict[str, int] = {}
         dup = set()
@@ -50,13 +77,20 @@ class _Cols:
         self.dup = dup
         self.header = header
         self.path = path
+        self.used: set[int] = set()
+
+    def _shown(self) -> str:
+        names = ", ".join(h[:60] for h in self.header[:30])
+        more = len(self.header) - 30
+        return names + (f", ... ({len(self.header):,} columns)" if more > 0 else "")
 
     def ref(self, name: str) -> str:
         if name in self.dup:
             raise InputError(f"column {name!r} appears more than once in the header", path=str(self.path))
         if name not in self.index:
             raise InputError(f"column {name!r} named in the mapping is not in the header "
-                             f"(header: {', '.join(self.header)})", path=str(self.path))
+                             f"(header: {self._shown()})", path=str(self.path))
+        self.used.add(self.index[name])
         return f"c{self.index[name]}"
 
     def field(self, f: Field_ | None) -> str:
@@ -77,26 +111,34 @@ def _amount_pattern(decimal: str, thousands: str) -> str:
     return "^(" + "|".join(alts) + ")$"
 
 
-def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """(value expression over layer-1 columns, checks) for one amount column ``col`` (a c-ref)."""
-    s = f"{name}_s"  # normalised string computed in layer 1
+_NOT_NUMBERS = ("nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity", "null", "none")
+
+
+def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """(layer-2 expressions, checks) for one amount column ``col`` (a c-ref) whose normalised
+    string ``{name}_s`` layer 1 computes: ``{name}_ok`` (it has the mapping's number shape) and
+    ``{name}_v`` (its value, ``DECIMAL(38, 4)``; NULL where it has not, or has more digits
+    than that holds). The checks refuse an empty value, a word, a number of another shape, and
+    a value whose absolute value is not below MAX_AMOUNT."""
+    s = f"{name}_s"
     pat = _amount_pattern(m.decimal, m.thousands)
     body = f"regexp_replace({s}, '^[-+(]|[)-]$', '', 'g')"
     neg = f"({s} LIKE '-%' OR ({s} LIKE '(%' AND {s} LIKE '%)') OR {s} LIKE '%-')"
     num = f"replace({body}, {q(m.thousands)}, '')" if m.thousands else body
     if m.decimal != ".":
         num = f"replace({num}, {q(m.decimal)}, '.')"
-    value = (f"CASE WHEN regexp_full_match({body}, {q(pat)}) AND length({num}) <= 19 "
-             f"THEN TRY_CAST({num} AS DECIMAL(18,4)) * CASE WHEN {neg} THEN -1 ELSE 1 END END")
+    exprs = [f"regexp_full_match({body}, {q(pat)}) AS {name}_ok",
+             f"CASE WHEN regexp_full_match({body}, {q(pat)}) THEN TRY_CAST({num} AS DECIMAL(38,4)) * CASE WHEN {neg} THEN -1 ELSE 1 END END AS {name}_v"]
     sep = f"decimal {m.decimal!r}" + (f", thousands {m.thousands!r}" if m.thousands else ", no thousands separator")
     checks = [
         (f"{s} IS NULL", name, f"{q(name + ' is empty')}"),
-        (f"lower({s}) IN ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity', 'null', 'none')",
-         name, f"{q(name + ' ')} || {s} || ' is not a number'"),
-        (f"{name}_v IS NULL", name,
+        (in_list(f"lower({s})", _NOT_NUMBERS), name, f"{q(name + ' ')} || {s} || ' is not a number'"),
+        (f"NOT {name}_ok", name,
          f"{q(name + ' ')} || {s} || {q(' is not a number in this mapping (' + sep + ', at most 4 decimals)')}"),
+        (f"{name}_v IS NULL OR abs({name}_v) >= {MAX_AMOUNT}", name,
+         f"{q(name + ' ')} || {s} || {q(' is out of range: ' + amount_limit_text())}"),
     ]
-    return value, checks
+    return exprs, checks
 
 
 def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str | None = None) -> str:
@@ -104,30 +146,35 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
     date_c = cols.ref(m.date.column)
     fmts = m.date.format if isinstance(m.date.format, list) else [m.date.format]
     if fmts == ["iso"]:
-        date_expr = "TRY_CAST(TRY_CAST(date_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        # digits first: DuckDB also reads 'infinity', 'epoch' and the like as timestamps
+        date_expr = ("CASE WHEN regexp_matches(date_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') "
+                     "THEN TRY_CAST(TRY_CAST(date_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) END")
     else:
-        date_expr = "try_strptime(date_s, [" + ", ".join(q(f) for f in fmts) + "])"
+        # digits first: strptime also reads 'infinity' and 'epoch' whatever the format
+        date_expr = ("CASE WHEN regexp_matches(date_s, '[0-9]') THEN try_strptime(date_s, ["
+                     + ", ".join(q(f) for f in fmts) + "]) END")
     time_sel, ts_expr = "", "date_v"
     if m.time is not None:
         time_sel = f", nullif(trim({cols.ref(m.time.column)}), '') AS time_s"
         ts_expr = "CAST(date_v AS DATE) + CAST(time_v AS TIME)"
 
     layer1 = [
-        "_row", "_raw", "_pre_col", "_pre_reason",
+        "_row", "_pre_col", "_pre_reason",
         f"nullif(trim({date_c}), '') AS date_s{time_sel}",
     ]
     layer2 = [f"{date_expr} AS date_v"]
     if m.time is not None:
-        layer2.append(f"try_strptime(time_s, {q(m.time.format)}) AS time_v")
+        layer2.append(f"CASE WHEN regexp_matches(time_s, '[0-9]') THEN try_strptime(time_s, {q(m.time.format)}) "
+                      f"END AS time_v")
     checks: list[tuple[str, str, str]] = [
         ("date_s IS NULL", m.date.column, q("date is empty")),
         ("date_v IS NULL", m.date.column,
          "'date ' || date_s || " + q(f" does not match format {' or '.join(fmts)}")),
-        ("year(date_v) NOT BETWEEN 1900 AND 2100", m.date.column,
-         "'date ' || date_s || ' is outside 1900-2100'"),
+        (TS_OUT_OF_RANGE.format(ts="date_v"), m.date.column,
+         "'date ' || date_s || " + q(" is " + year_limit_text())),
     ]
     if m.time is not None:
-        checks += [("time_v IS NULL AND time_s IS NOT NULL", m.time.column,
+        checks += [("time_s IS NOT NULL AND (time_v IS NULL OR NOT isfinite(time_v))", m.time.column,
                     "'time ' || time_s || " + q(f" does not match format {m.time.format}"))]
 
     # drop currency marks and the blanks around the number and its sign; a blank *inside* the
@@ -138,7 +185,7 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
         c = cols.ref(m.amount.column)
         layer1.append(f"nullif({strip.format(c=c)}, '') AS amount_s")
         v, ch = _amount_exprs(c, m, "amount")
-        layer2.append(f"{v} AS amount_v")
+        layer2 += v
         checks += [(a, m.amount.column, r) for a, _, r in ch]
         if m.layout == "transfers":
             checks.append(("amount_v < 0", m.amount.column,
@@ -153,7 +200,7 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
         layer1.append(f"nullif({strip.format(c=cc)}, '') AS credit_s")
         dv, dch = _amount_exprs(dc, m, "debit")
         cv, cch = _amount_exprs(cc, m, "credit")
-        layer2 += [f"{dv} AS debit_v", f"{cv} AS credit_v"]
+        layer2 += dv + cv
         checks += [
             ("debit_s IS NULL AND credit_s IS NULL", m.amount.debit,
              q(f"both {m.amount.debit!r} and {m.amount.credit!r} are empty")),
@@ -176,8 +223,7 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
     else:
         ch_raw = cols.field(m.channel)
         cases = " ".join(f"WHEN lower({ch_raw}) = {q(k.lower())} THEN {q(v)}" for k, v in m.channel_map.items())
-        known = ", ".join(q(c) for c in CHANNELS)
-        channel = (f"CASE {cases} WHEN lower({ch_raw}) IN ({known}) THEN lower({ch_raw}) "
+        channel = (f"CASE {cases} WHEN {in_list(f'lower({ch_raw})', CHANNELS)} THEN lower({ch_raw}) "
                    f"WHEN {ch_raw} IS NULL THEN NULL ELSE 'other' END")
     layer1.append(f"{channel} AS channel")
 
@@ -193,9 +239,11 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
     if m.balance:
         bc = cols.ref(m.balance)
         layer1.append(f"nullif({strip.format(c=bc)}, '') AS balance_s")
-        bv, _ = _amount_exprs(bc, m, "balance")
-        layer2.append(f"{bv} AS balance_v")
+        bv, bch = _amount_exprs(bc, m, "balance")
+        layer2 += bv
+        balance_checks = [(f"balance_s IS NOT NULL AND ({a})", m.balance, r) for a, _, r in bch[1:]]
     else:
+        balance_checks = []
         layer2.append("CAST(NULL AS DECIMAL(18,4)) AS balance_v")
 
     if m.layout == "transfers":
@@ -233,6 +281,7 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
         bene_bank = "CASE WHEN signed_v > 0 THEN cp_bank ELSE holder_bank END"
         stmt = "holder"
         amount_out = "abs(signed_v)"
+    checks += balance_checks
 
     reason = "CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason " + " ".join(
         f"WHEN {a} THEN {r}" for a, _, r in checks) + " END"
@@ -242,62 +291,77 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
         WITH l1 AS (SELECT {', '.join(layer1)} FROM _batch),
              l2 AS (SELECT *, {', '.join(layer2)} FROM l1),
              l3 AS (SELECT *, {reason} AS _reason, {reason_col} AS _col FROM l2)
-        SELECT _row, _raw, _reason, _col,
-               {source_id} * {TX_ID_STRIDE} + _row AS tx_id,
+        SELECT _row, _reason, _col,
+               {int(source_id)} * {TX_ID_STRIDE} + _row AS tx_id,
                external_id,
-               {ts_expr} AS ts,
+               CASE WHEN _reason IS NULL THEN {ts_expr} END AS ts,
                {orig} AS orig_account, {bene} AS bene_account,
                {orig_name} AS orig_name, {bene_name} AS bene_name,
                {orig_bank} AS orig_bank, {bene_bank} AS bene_bank,
-               {amount_out} AS amount, coalesce(currency, 'USD') AS currency, channel, tx_type,
-               description, location, balance_v AS balance_after, {stmt} AS statement_account
+               CASE WHEN _reason IS NULL THEN CAST({amount_out} AS DECIMAL(18,4)) END AS amount,
+               coalesce(currency, 'USD') AS currency, channel, tx_type, description, location,
+               CASE WHEN _reason IS NULL THEN CAST(balance_v AS DECIMAL(18,4)) END AS balance_after,
+               {stmt} AS statement_account
         FROM l3
     """
+
+
+def money_out_of_range(expr: str) -> str:
+    """SQL: TRUE where the text ``expr`` reads as a number (as the later stages would read it)
+    that is not finite or not below MAX_AMOUNT; for money kept as text (an account's opening
+    balance in ``attributes``, see ``moneytrail.limits.MONEY_ATTRIBUTES``)."""
+    v = f"TRY_CAST(trim({expr}) AS DOUBLE)"
+    return f"coalesce(NOT isfinite({v}) OR abs({v}) >= {MAX_AMOUNT}, FALSE)"
 
 
 def _colname(f: Field_) -> str | None:
     return f.column
 
 
-def raw_row_sql(width: int, delimiter: str, quote: str, prefix: str = "") -> str:
-    """SQL re-serialising columns c0..c{width-1} as one CSV record (quoted where needed)."""
-    parts = []
-    for i in range(width):
-        c = f"coalesce({prefix}c{i}, '')"
-        parts.append(f"CASE WHEN contains({c}, {q(delimiter)}) OR contains({c}, {q(quote)}) "
-                     f"OR contains({c}, chr(10)) OR contains({c}, chr(13)) "
-                     f"THEN {q(quote)} || replace({c}, {q(quote)}, {q(quote * 2)}) || {q(quote)} ELSE {c} END")
-    return "concat_ws(" + q(delimiter) + ", " + ", ".join(parts) + ")" if parts else "''"
-
-
-def stage_batch(batch: Batch, width: int) -> pa.Table:
-    """Arrow table ``_batch``: c0..c{width-1}, _row, and _raw/_pre_col/_pre_reason (set only for
-    records with a reading problem)."""
+def stage_batch(batch: Batch, used: set[int] | list[int]) -> pa.Table:
+    """Arrow table ``_batch``: the columns ``c{j}`` for ``j`` in ``used`` (the ones the SQL reads,
+    see ``_Cols.used``), ``_row``, and ``_pre_col`` / ``_pre_reason`` (set only for records with a
+    reading problem)."""
     n = len(batch.rows)
-    arrays = {}
-    if n and width:
-        for i, col in enumerate(zip(*batch.rows)):
-            arrays[f"c{i}"] = pa.array(col, type=pa.string())
-    else:
-        for i in range(width):
-            arrays[f"c{i}"] = pa.nulls(n, type=pa.string())
+    arrays = {f"c{j}": pa.array(batch.column(j), type=pa.string()) for j in sorted(used)}
     arrays["_row"] = pa.array(range(batch.first_row, batch.first_row + n), type=pa.int64())
     if batch.problems:
-        raws, pcols, preasons = [None] * n, [None] * n, [None] * n
+        pcols, preasons = [None] * n, [None] * n
         for i, (c, r) in batch.problems.items():
-            raws[i], pcols[i], preasons[i] = batch.raws.get(i), c, r
-        arrays["_raw"] = pa.array(raws, type=pa.string())
+            pcols[i], preasons[i] = c, r
         arrays["_pre_col"] = pa.array(pcols, type=pa.string())
         arrays["_pre_reason"] = pa.array(preasons, type=pa.string())
     else:
-        for k in ("_raw", "_pre_col", "_pre_reason"):
+        for k in ("_pre_col", "_pre_reason"):
             arrays[k] = pa.nulls(n, type=pa.string())
     return pa.table(arrays)
 
 
+def insert_quarantine(con, source_id: int, batch: Batch, select_sql: str) -> int:
+    """Quarantine the records ``select_sql`` names: it returns ``(row, column, reason)`` for each
+    (``row`` a data-row number of ``batch``). Each keeps its raw text as read (``Batch.raw``).
+    Returns how many."""
+    found = con.execute(select_sql).fetchall()
+    if not found:
+        return 0
+    first = batch.first_row
+    tbl = pa.table({
+        "source_row": pa.array([r for r, _, _ in found], type=pa.int64()),
+        "raw": pa.array([batch.raw(r - first) for r, _, _ in found], type=pa.string()),
+        "column_name": pa.array([c for _, c, _ in found], type=pa.string()),
+        "reason": pa.array([why for _, _, why in found], type=pa.string()),
+    })
+    con.register("_quarantined", tbl)
+    try:
+        con.execute("INSERT INTO quarantine SELECT ?, source_row, raw, column_name, reason "
+                    "FROM _quarantined ORDER BY source_row", [source_id])
+    finally:
+        con.unregister("_quarantined")
+    return len(found)
+
+
 def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
              on_read: Callable[[int], None] | None = None,
-             extra_sql: Callable[[Workspace], None] | None = None,
              batch_size: int = 200_000) -> dict[str, int]:
     """Read ``path`` under mapping ``m`` into the workspace as ``source_id``. Returns counts."""
     check = check_text(path, m.encoding)
@@ -307,12 +371,10 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
     cols = _Cols(header, path)
     sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
     width = len(header)
-    raw_all = raw_row_sql(width, m.delimiter, m.quote)
     con = ws.con
     read = stored = quarantined = 0
     for batch in batches:
-        tbl = stage_batch(batch, width)
-        con.register("_batch", tbl)
+        con.register("_batch", stage_batch(batch, cols.used))
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {sql}")
         finally:
@@ -322,7 +384,8 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
             SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
                    channel, tx_type, description, location, balance_after, statement_account
             FROM _parsed WHERE _reason IS NULL ORDER BY _row""", [source_id])
-        _insert_quarantine(con, tbl, source_id, raw_all)
+        n_bad = insert_quarantine(con, source_id, batch, "SELECT _row, _col, _reason FROM _parsed "
+                                                         "WHERE _reason IS NOT NULL ORDER BY _row")
         con.execute("""
             INSERT INTO accounts (account_id, owner_name, bank, kind, currency, source_id, source_row)
             SELECT acct, arg_min(name, _row), arg_min(bank, _row),
@@ -336,23 +399,8 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
                   FROM _parsed WHERE _reason IS NULL)
             WHERE acct NOT IN (SELECT account_id FROM accounts)
             GROUP BY acct""", [source_id])
-        if extra_sql:
-            extra_sql(ws)
-        n_ok = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchall()[0][0]
         read += len(batch)
-        stored += n_ok
-        quarantined += len(batch) - n_ok
+        quarantined += n_bad
+        stored += len(batch) - n_bad
     con.execute("DROP TABLE IF EXISTS _parsed")
     return {"read": read, "stored": stored, "quarantined": quarantined, "columns": width}
-
-
-def _insert_quarantine(con, tbl: pa.Table, source_id: int, raw_all: str) -> None:
-    con.register("_batch", tbl)
-    try:
-        con.execute(f"""
-            INSERT INTO quarantine
-            SELECT ?, p._row, coalesce(p._raw, {raw_all}), p._col, p._reason
-            FROM _parsed p JOIN _batch b USING (_row)
-            WHERE p._reason IS NOT NULL ORDER BY p._row""", [source_id])
-    finally:
-        con.unregister("_batch")

@@ -15,8 +15,10 @@ encoding: utf-8
 
 Every row is stored (it names a known account / transaction; the labels it implies are
 written) or quarantined with its reason (blank key, unknown account or transaction, a label
-that is not a yes/no value). Where two labels meet on one transaction, a positive one wins.
-Re-ingesting the same file is a no-op unless ``force``.
+that is not a yes/no value, and the reading problems of any CSV row, a field over
+``moneytrail.limits.MAX_FIELD_BYTES`` among them). A labels file holds no money and no dates,
+so the other limits of ``moneytrail.limits`` have nothing to check here. Where two labels meet
+on one transaction, a positive one wins. Re-ingesting the same file is a no-op unless ``force``.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
-from moneytrail.ingest.csvfile import _Cols, q, raw_row_sql, stage_batch
+from moneytrail.ingest.csvfile import _Cols, insert_quarantine, q, stage_batch
 from moneytrail.ingest.mapping import read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
+from moneytrail.sqlkit import in_list
 from moneytrail.workspace import Workspace
 
 TRUE = ("true", "1", "yes", "y", "t", "sar")
@@ -102,33 +105,33 @@ def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dic
              "UNION SELECT bene_account FROM transactions)" if m.account else
              "(SELECT DISTINCT external_id AS k FROM transactions WHERE external_id IS NOT NULL)")
     what = "account" if m.account else "transaction"
+    yes_no = in_list(lab, TRUE + FALSE, negate=True)
     read = stored = 0
     for batch in batches:
-        ws.con.register("_batch", stage_batch(batch, len(header)))
+        ws.con.register("_batch", stage_batch(batch, cols.used))
         try:
             ws.con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE _lab AS
                 SELECT b._row, {key} AS k, {lab} AS lab, {typ} AS typology,
-                       coalesce(b._raw, {raw_row_sql(len(header), m.delimiter, m.quote, 'b.')}) AS raw,
                        CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_reason
                             WHEN {key} IS NULL THEN {q(key_col + ' is empty')}
-                            WHEN {lab} NOT IN ({', '.join(q(x) for x in TRUE + FALSE)})
-                              THEN 'label ' || coalesce({lab}, '') || ' is not a yes/no value'
+                            WHEN {yes_no} THEN 'label ' || coalesce({lab}, '') || ' is not a yes/no value'
                             WHEN {key} NOT IN (SELECT k FROM {known})
                               THEN {q(what + ' ')} || {key} || ' is in no transaction of this workspace'
                        END AS reason,
                        CASE WHEN b._pre_reason IS NOT NULL THEN b._pre_col
-                            WHEN {lab} NOT IN ({', '.join(q(x) for x in TRUE + FALSE)}) THEN {q(m.label or '')}
+                            WHEN {yes_no} THEN {q(m.label or '')}
                             ELSE {q(key_col)} END AS col
                 FROM _batch b""")
         finally:
             ws.con.unregister("_batch")
-        ws.con.execute(f"INSERT INTO quarantine SELECT {sid}, _row, raw, col, reason FROM _lab WHERE reason IS NOT NULL")
+        n_bad = insert_quarantine(ws.con, sid, batch,
+                                  "SELECT _row, col, reason FROM _lab WHERE reason IS NOT NULL ORDER BY _row")
         match = ("t.orig_account = l.k OR t.bene_account = l.k" if m.account else "t.external_id = l.k")
         ws.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _lab_tx AS
-            SELECT t.tx_id, bool_or(l.lab IN ({', '.join(q(x) for x in TRUE)})) AS pos,
-                   arg_max(l.typology, (l.lab IN ({', '.join(q(x) for x in TRUE)}))::INTEGER) AS typology
+            SELECT t.tx_id, bool_or({in_list('l.lab', TRUE)}) AS pos,
+                   arg_max(l.typology, ({in_list('l.lab', TRUE)})::INTEGER) AS typology
             FROM _lab l JOIN transactions t ON {match}
             WHERE l.reason IS NULL GROUP BY t.tx_id""")
         ws.con.execute("""
@@ -138,10 +141,9 @@ def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dic
             FROM _lab_tx n WHERE labels.tx_id = n.tx_id""")
         ws.con.execute(f"""
             INSERT INTO labels (tx_id, is_laundering, alert_type, source_id)
-            SELECT tx_id, pos, typology, {sid} FROM _lab_tx WHERE tx_id NOT IN (SELECT tx_id FROM labels)""")
-        n_ok = ws.con.execute("SELECT count(*) FROM _lab WHERE reason IS NULL").fetchall()[0][0]
+            SELECT tx_id, pos, typology, ? FROM _lab_tx WHERE tx_id NOT IN (SELECT tx_id FROM labels)""", [sid])
         read += len(batch)
-        stored += n_ok
+        stored += len(batch) - n_bad
     ws.con.execute("DROP TABLE IF EXISTS _lab")
     ws.con.execute("DROP TABLE IF EXISTS _lab_tx")
     return {"read": read, "stored": stored, "quarantined": read - stored}
