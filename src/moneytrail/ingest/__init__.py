@@ -17,9 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
-from moneytrail.errors import InputError, UnknownFormatError
+import duckdb
+
+from moneytrail.errors import InputError, UnknownFormatError, WorkspaceError
 from moneytrail.ingest.mapping import Mapping, load_mapping, parse_mapping
-from moneytrail.workspace import Workspace, now_utc, sha256_file
+from moneytrail.workspace import (Workspace, disk_full_error, filesystem_of, is_disk_full, now_utc,
+                                  sha256_file)
 
 
 @dataclass
@@ -64,10 +67,7 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
         if getattr(ws, "_ingest_tags_added", None) is not None:
             ws._ingest_tags_added += added
         return row[0], True, sha
-    rel = ws.store_evidence(path, sha)
-    touched = getattr(ws, "_ingest_evidence", None)
-    if touched is not None:
-        touched.append(rel)
+    rel = ws.store_evidence(path, sha)   # a new copy is settled by ingest_file (kept or removed)
     if row:
         sid = row[0]
         for t in ("transactions", "quarantine", "labels"):
@@ -93,7 +93,6 @@ def add_legal_basis(ws: Workspace, source_id: int, tags: Iterable[str]) -> list[
     ones it did not have. Decisions see them on the next command."""
     rows = ws.con.execute("SELECT legal_basis FROM sources WHERE source_id = ?", [source_id]).fetchall()
     if not rows:
-        from moneytrail.errors import WorkspaceError
         raise WorkspaceError(f"no source {source_id} in this workspace (moneytrail sources lists them)")
     have = list(rows[0][0] or [])
     new = [t for t in dict.fromkeys(t.strip() for t in tags) if t and t not in have]
@@ -171,17 +170,25 @@ FORMATS: dict[str, Callable[[], Reader]] = {
 }
 
 
-def _drop_unreferenced_evidence(ws: Workspace, rels: list[str]) -> None:
-    """After a rolled-back ingest: remove the evidence copies that no source row points to."""
-    for rel in dict.fromkeys(rels):
-        if not ws.scalar("SELECT count(*) FROM sources WHERE evidence_path = ?", [rel]):
-            ws.evidence_file(rel).unlink(missing_ok=True)
+def _rollback(ws: Workspace) -> None:
+    try:
+        ws.con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass   # the failed statement (a COMMIT) already ended the transaction
 
 
 def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping | str | Path | dict | None = None,
                 legal_basis: Iterable[str] = (), force: bool = False,
                 on_read: Progress | None = None) -> IngestResult:
-    """Ingest one evidence file (or an AMLSim folder) into ``ws``, atomically."""
+    """Ingest one evidence file (or an AMLSim folder) into ``ws``, atomically.
+
+    Everything the ingest writes is one transaction: on any failure it is rolled back, and the
+    evidence copies it made are removed (``Workspace.settle_evidence``); the run-log row says
+    ``failed`` with the error. A full disk (while copying the file or writing the workspace)
+    is one :class:`WorkspaceError` line saying where to free space; nothing is stored. A
+    process killed in the middle leaves what the next open recovers
+    (``moneytrail.workspace.recover_interrupted``).
+    """
     import time
 
     if fmt not in FORMATS:
@@ -194,9 +201,13 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
         mapping = getattr(reader, "parse_mapping", parse_mapping)(mapping)
     p = Path(path)
     t0 = time.perf_counter()
-    run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
-                                     "legal_basis": list(legal_basis)})
-    ws._ingest_evidence = []  # evidence copies made by this ingest (see _register_source)
+    try:
+        run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
+                                         "legal_basis": list(legal_basis)})
+    except duckdb.Error as e:
+        if is_disk_full(e):
+            raise disk_full_error(ws.path, "writing the workspace's run log") from None
+        raise
     ws._ingest_tags_added = []  # tags added to sources already present (see _register_source)
     ws.con.execute("BEGIN TRANSACTION")
     try:
@@ -204,16 +215,32 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
                             on_read=on_read)
         ws.con.execute("COMMIT")
     except BaseException as e:
-        ws.con.execute("ROLLBACK")
-        _drop_unreferenced_evidence(ws, ws._ingest_evidence)
-        ws.finish_run(run_id, error=str(e) or type(e).__name__)
+        _rollback(ws)
+        ws.settle_evidence()   # the copies this ingest made are no one's evidence now: removed
+        err: BaseException = e
+        if is_disk_full(e):
+            err = disk_full_error(ws.path, "writing the workspace" if isinstance(e, duckdb.Error)
+                                  else f"ingesting {p.name}")
+        try:
+            ws.finish_run(run_id, error=str(err) or type(err).__name__)
+        except duckdb.Error:
+            pass   # (the disk is still full) the run stays 'running': the next open marks it failed
+        if err is not e:
+            raise err from None
         raise
     finally:
-        ws._ingest_evidence = None
         added, ws._ingest_tags_added = ws._ingest_tags_added, None
+    ws.settle_evidence()
     res.tags_added = list(dict.fromkeys(added))
     res.seconds = round(time.perf_counter() - t0, 3)
-    ws.finish_run(run_id, res.to_dict())
+    try:
+        ws.finish_run(run_id, res.to_dict())
+    except duckdb.Error as e:
+        if is_disk_full(e):   # the ingest itself is committed; only its run-log line is not
+            raise WorkspaceError(
+                f"disk full while writing the run log, after source {res.source_id} was stored: free "
+                f"space on {filesystem_of(ws.path.parent)}; the next command marks the run failed") from None
+        raise
     return res
 
 

@@ -29,6 +29,8 @@ from moneytrail import __version__
 from moneytrail.errors import WorkspaceError
 
 DEFAULT_WORKSPACE = "moneytrail.duckdb"
+PENDING_MARKER = ".pending"   # in the evidence folder while new copies are not yet settled
+INTERRUPTED = "interrupted: the process ended before the run finished"
 ENV_WORKSPACE = "MONEYTRAIL_WORKSPACE"
 TX_ID_STRIDE = 10_000_000_000  # tx_id = source_id * TX_ID_STRIDE + source_row
 
@@ -137,6 +139,8 @@ class Workspace:
             ws.migrate()
         else:
             ws._check_version()
+        if not (read_only and p.exists()):
+            recover_interrupted(ws)
         return ws
 
     def close(self) -> None:
@@ -200,19 +204,64 @@ class Workspace:
         return self.path.parent / f"{stem}.evidence"
 
     def store_evidence(self, src: Path, sha256: str) -> str:
-        """Copy ``src`` into the content-addressed evidence folder (once); return its relative path."""
+        """Copy ``src`` into the content-addressed evidence folder (once); return its relative path.
+
+        A new copy is *pending* until the transaction that records its source ends: before the
+        copy starts, the marker file ``.pending`` is written in the evidence folder, and
+        :meth:`settle_evidence` (called by ingest once the transaction committed or rolled back)
+        removes the new copies no source references, then the marker. A process killed in
+        between leaves the marker, and the next writable open (:func:`recover_interrupted`)
+        removes what no source references. The copy is written as ``<sha256>.partial`` and
+        renamed when complete and verified. A full disk is a :class:`WorkspaceError` saying so
+        (:func:`disk_full_error`), with nothing of the copy left.
+        """
         rel = Path("sha256") / sha256[:2] / sha256
         dest = self.evidence_dir / rel
-        if not dest.exists():
+        if dest.exists():
+            return rel.as_posix()
+        tmp = dest.with_name(dest.name + ".partial")
+        try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".partial")
-            shutil.copyfile(src, tmp)
-            if sha256_file(tmp) != sha256:
+            marker = self.evidence_dir / PENDING_MARKER
+            if not marker.exists():
+                marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+            _IN_FLIGHT.add(_key(self.evidence_dir))
+            self.__dict__.setdefault("_new_evidence", []).append(rel.as_posix())
+            try:
+                shutil.copyfile(src, tmp)
+                if sha256_file(tmp) != sha256:
+                    raise WorkspaceError(f"{src} changed while it was being copied into the evidence folder")
+                os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                os.replace(tmp, dest)
+            except BaseException:
                 tmp.unlink(missing_ok=True)
-                raise WorkspaceError(f"{src} changed while it was being copied into the evidence folder")
-            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            os.replace(tmp, dest)
+                raise
+        except OSError as e:
+            if is_disk_full(e):
+                raise disk_full_error(self.path, f"copying {Path(src).name} into the evidence folder") from None
+            raise WorkspaceError(f"cannot copy {src} into the evidence folder {self.evidence_dir}: "
+                                 f"{e.strerror or e}") from None
         return rel.as_posix()
+
+    def settle_evidence(self) -> list[str]:
+        """After the transaction that recorded the sources of new evidence copies committed or
+        rolled back: remove the new copies no source references (a rolled-back ingest's), then
+        the pending marker. Returns the removed paths. If the workspace cannot be read now (the
+        engine failed), nothing is removed and the marker stays: the next open recovers."""
+        new = self.__dict__.pop("_new_evidence", [])
+        removed = []
+        try:
+            for rel in dict.fromkeys(new):
+                if not self.con.execute("SELECT count(*) FROM sources WHERE evidence_path = ?",
+                                        [rel]).fetchall()[0][0]:
+                    self.evidence_file(rel).unlink(missing_ok=True)
+                    removed.append(rel)
+        except duckdb.Error:
+            return removed
+        finally:
+            _IN_FLIGHT.discard(_key(self.evidence_dir))
+        (self.evidence_dir / PENDING_MARKER).unlink(missing_ok=True)
+        return removed
 
     def evidence_file(self, rel: str) -> Path:
         return self.evidence_dir / rel
@@ -258,3 +307,110 @@ class Workspace:
 
     def iter_sources(self) -> Iterator[dict[str, Any]]:
         yield from self.records("SELECT * FROM sources ORDER BY source_id")
+
+
+# -- recovery after a killed process, and a full disk ------------------------------------------
+
+# evidence folders (absolute) with a copy in flight in this process: recovery leaves them alone
+_IN_FLIGHT: set[str] = set()
+_HEX64 = re.compile(r"[0-9a-f]{64}(\.partial)?")
+
+
+def _key(folder: Path) -> str:
+    return os.path.abspath(folder)
+
+
+def recover_interrupted(ws: Workspace) -> dict[str, Any]:
+    """Undo what a process killed in the middle of a command left behind; called by
+    :meth:`Workspace.open` on every open for writing.
+
+    DuckDB lets one process at a time open a workspace for writing, so when this one does, no
+    other process can be in the middle of a run. What a killed one (SIGKILL, power cut, OOM
+    killer) leaves:
+
+    * ``runs`` rows still ``running``: marked ``failed``, with the error :data:`INTERRUPTED`
+      and the time of the recovery as ``finished_at``;
+    * evidence copies that no ``sources.evidence_path`` references (an ingest copied the file,
+      then died before its transaction committed, so the copy never became evidence; the
+      original stays with the user) and ``*.partial`` files (a copy cut short): removed.
+      They can only exist while the ``.pending`` marker does (see
+      :meth:`Workspace.store_evidence`), so the evidence folder is walked only then.
+
+    When something was recovered, a ``recover`` run records what. Cost when nothing needs it:
+    one query and one ``stat``. Nothing is done while this process itself has another
+    connection on the workspace in the middle of an ingest (its copy is in flight).
+
+    To extend (per-case schemas, each with its own ``runs`` table): mark the ``running`` rows
+    of each such table here, in the same way.
+    """
+    out: dict[str, Any] = {"runs_failed": [], "evidence_removed": []}
+    folder = ws.evidence_dir
+    if _key(folder) in _IN_FLIGHT:
+        return out
+    try:
+        running = [r[0] for r in ws.con.execute("SELECT run_id FROM runs WHERE status = 'running' "
+                                                "ORDER BY run_id").fetchall()]
+        pending = (folder / PENDING_MARKER).exists()
+        if not running and not pending:
+            return out
+        if running:
+            ws.con.execute("UPDATE runs SET status = 'failed', finished_at = ?, error = ? "
+                           "WHERE status = 'running'", [now_utc(), INTERRUPTED])
+            out["runs_failed"] = running
+        if pending:
+            referenced = {r[0] for r in ws.con.execute("SELECT evidence_path FROM sources").fetchall()}
+            base = folder / "sha256"
+            for sub in sorted(base.iterdir()) if base.is_dir() else []:
+                if not sub.is_dir():
+                    continue
+                for f in sorted(sub.iterdir()):
+                    if not (f.is_file() and _HEX64.fullmatch(f.name)):
+                        continue  # not a copy moneytrail makes: never touched
+                    rel = f.relative_to(folder).as_posix()
+                    if f.name.endswith(".partial") or rel not in referenced:
+                        f.unlink()
+                        out["evidence_removed"].append(rel)
+                try:
+                    sub.rmdir()   # only if it is empty now
+                except OSError:
+                    pass
+            (folder / PENDING_MARKER).unlink(missing_ok=True)
+        run_id = ws.start_run("recover", {"reason": INTERRUPTED})
+        ws.finish_run(run_id, out)
+    except (duckdb.Error, OSError) as e:
+        if is_disk_full(e):
+            raise disk_full_error(ws.path, "recovering from an interrupted command") from None
+        raise
+    return out
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether ``e`` says the disk (or the user's quota) is full: an OSError with errno
+    ENOSPC / EDQUOT, or an engine error whose message says so."""
+    import errno
+
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    if isinstance(e, duckdb.Error):
+        msg = str(e).lower()
+        return "no space left on device" in msg or "disk quota exceeded" in msg
+    return False
+
+
+def filesystem_of(path: Path) -> str:
+    """The mount point of the filesystem holding ``path``."""
+    p = os.path.abspath(path)
+    while not os.path.ismount(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return p
+
+
+def disk_full_error(workspace: Path, doing: str) -> WorkspaceError:
+    """The one line a full disk gives: what was being done, where to free space, and that
+    nothing was stored (the caller rolled back and removed what it had copied)."""
+    return WorkspaceError(f"disk full while {doing}: free space on {filesystem_of(Path(workspace).parent)} "
+                          f"(the filesystem of the workspace {workspace}) and run the command again; "
+                          f"nothing was stored")
