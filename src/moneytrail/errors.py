@@ -10,6 +10,10 @@ The tree::
     ├── UnknownFormatError          ``--format`` names no registered reader
     ├── WorkspaceError              the workspace cannot be opened, is too new, or lacks data
     ├── ConfigError                 a run parameter (typology threshold, window, ...) is invalid
+    ├── EngineError                 the query engine (DuckDB) failed while a stage, a typology or a
+    │                               query ran; says where and the engine's error class, never the
+    │                               engine's message (it can quote data: "Could not convert string
+    │                               '<value>'"), which goes only to the run log (``runs.error``)
     │   (defined next to the layer that raises them:)
     ├── AccessDenied                authority/decide.py: Cedar denied the action; names the
     │                               policies, the grant and the audit entry of the decision
@@ -64,3 +68,30 @@ class WorkspaceError(MoneytrailError):
 
 class ConfigError(MoneytrailError):
     """A run parameter is invalid."""
+
+
+class EngineError(MoneytrailError):
+    """The query engine failed. ``str()`` names where (``detect: typology fan_in``), the engine's
+    error class and the run whose log holds the full message; the engine's own message, which
+    can quote data, is only in ``detail`` (and, through the pipeline, in ``runs.error``)."""
+
+    def __init__(self, kind: str, detail: str, *, where: str | None = None, run_id: int | None = None):
+        self.kind, self.detail, self.where, self.run_id = kind, detail, where, run_id
+        msg = f"{where or 'a query'} failed in the query engine ({kind})"
+        if run_id is not None:
+            msg += f"; the full message is in the run log (run {run_id})"
+        super().__init__(msg)
+
+    @classmethod
+    def wrap(cls, e: BaseException, *, where: str | None = None, run_id: int | None = None) -> "EngineError":
+        """An EngineError for an engine exception (or a copy of an EngineError), keeping the
+        innermost ``where`` already known and adding what the caller knows. Raise it
+        ``from None``: the original's message must not travel with it."""
+        if isinstance(e, EngineError):
+            return cls(e.kind, e.detail, where=e.where or where,
+                       run_id=e.run_id if e.run_id is not None else run_id)
+        return cls(type(e).__name__, str(e), where=where, run_id=run_id)
+
+    def log_text(self) -> str:
+        """The full text for the run log: where, the error class and the engine's message."""
+        return f"{self.where or 'query'}: {self.kind}: {self.detail}"

@@ -4,6 +4,10 @@ Every stage is a module exposing ``NAME`` and ``run(ctx: StageContext) -> dict``
 that goes into the run log). Stages read and write workspace tables through ``ctx.backend``;
 they never open connections of their own. ``STAGES`` is the registry, in order; adding a
 stage is adding a module and a line.
+
+A stage that fails in the query engine raises :class:`~moneytrail.errors.EngineError` naming the
+stage (and typology), the engine's error class and the run; the engine's message, which can
+quote data, is written to that run's ``runs.error`` and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import duckdb
+
 from moneytrail.backends import Backend, get_backend
+from moneytrail.errors import EngineError
 from moneytrail.workspace import Workspace
 
 
@@ -59,11 +66,26 @@ def run_pipeline(ws: Workspace, *, stages: list[str] | None = None,
         ctx = StageContext(ws, be, run_id, params.get(mod.NAME, {}), log)
         try:
             summary = mod.run(ctx) or {}
+        except (EngineError, duckdb.Error) as e:
+            # the engine's message can quote data: it goes to the run log only; the error raised
+            # says which stage (and typology) failed, the error class and where the message is
+            err = EngineError.wrap(e, where=mod.NAME, run_id=run_id)
+            _log_failure(ws, run_id, err.log_text())
+            raise err from None
         except BaseException as e:
-            ws.finish_run(run_id, error=str(e) or type(e).__name__)
+            _log_failure(ws, run_id, str(e) or type(e).__name__)
             raise
         summary["seconds"] = round(time.perf_counter() - t0, 3)
         ws.finish_run(run_id, summary)
         out["stages"][mod.NAME] = summary
         log(f"{mod.NAME}: {summary}")
     return out
+
+
+def _log_failure(ws: Workspace, run_id: int, error: str) -> None:
+    """Mark the run failed; a connection the engine has invalidated can't take even that, and
+    the error being raised matters more than its log line."""
+    try:
+        ws.finish_run(run_id, error=error)
+    except duckdb.Error:
+        pass

@@ -409,6 +409,26 @@ _load_command_modules()
 
 
 def main() -> None:
+    import errno
+
+    from moneytrail.errors import EngineError
+
+    disk_full, disk_full_text = (errno.ENOSPC, errno.EDQUOT), ("No space left on device", "Disk quota exceeded")
+    again = "free space and run the command again"
+
+    def engine_line(e: BaseException) -> str:
+        # A stage's EngineError names the stage, typology, error class and run; any other engine
+        # error gives its class only. Never the engine's message: it quotes data ("Could not
+        # convert string '<value>' to INT32"). A full disk is said as such (recognised by a fixed
+        # text in the message, nothing of which is shown).
+        kind = e.kind if isinstance(e, EngineError) else type(e).__name__
+        detail = e.detail if isinstance(e, EngineError) else str(e)
+        if any(t in detail for t in disk_full_text):
+            return f"error: disk full: the query engine could not write ({kind}); {again}"
+        if isinstance(e, EngineError):
+            return "error: " + " ".join(str(e).splitlines())
+        return f"error: the query engine failed ({kind}); set MONEYTRAIL_DEBUG=1 to see its message"
+
     try:
         from moneytrail.authority.decide import set_command
         from moneytrail.cli.identity import extract_global_options
@@ -416,6 +436,9 @@ def main() -> None:
         argv = extract_global_options(sys.argv[1:])
         set_command(["moneytrail", *argv])
         rc = app(args=argv, standalone_mode=False)
+    except EngineError as e:
+        _err(engine_line(e))
+        sys.exit(e.exit_code)
     except MoneytrailError as e:
         _err("error: " + " ".join(str(e).splitlines()))  # one line, even if a value held a newline
         sys.exit(e.exit_code)
@@ -432,6 +455,14 @@ def main() -> None:
         _err("interrupted")
         sys.exit(130)
     except Exception as e:  # one line, never a traceback (unless asked for)
+        duckdb = sys.modules.get("duckdb")   # (not imported: the error can't be the engine's)
+        if duckdb is not None and isinstance(e, duckdb.Error) and not os.environ.get("MONEYTRAIL_DEBUG"):
+            _err(engine_line(e))         # outside a stage: the class only (its message can quote data)
+            sys.exit(2)
+        if isinstance(e, OSError) and e.errno in disk_full:
+            where = f"{e.filename}: " if e.filename else ""
+            _err(" ".join(f"error: disk full: {where}{os.strerror(e.errno)}; {again}".splitlines()))
+            sys.exit(2)
         if os.environ.get("MONEYTRAIL_DEBUG"):
             raise
         first = (str(e).splitlines() or [""])[0]
