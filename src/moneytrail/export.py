@@ -14,13 +14,21 @@ A folder holds:
 
 The caller decides first, and records the read in :func:`write`'s ``before_writing`` (it gets the
 row counts before any file is written).
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``,
+``@``, tab, carriage return: a file name, an account id or an explanation can) are written with
+a leading ``'`` (:func:`csv_safe`); Parquet keeps every value as it is.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import hashlib
 import json
+import math
+import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,6 +36,7 @@ from moneytrail import __version__
 from moneytrail.errors import ConfigError
 
 FORMATS = ("csv", "parquet")
+BATCH_ROWS = 65_536
 
 
 def _where(typologies: Sequence[str], min_score: float | None) -> tuple[str, list]:
@@ -76,16 +85,18 @@ def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = 
           before_writing: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
     """Write the export folder; returns the manifest. The rows are selected once, into temporary
     tables; ``before_writing`` gets the row count of each file before anything is written (the
-    caller records the read there)."""
+    caller records the read there). The files are written here, in Python, from Arrow batches:
+    the workspace's engine has no access to the file system (see ``Workspace.open``)."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: choose csv or parquet")
+    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                  or not math.isfinite(min_score)):
+        raise ConfigError(f"--min-score {str(min_score)[:40]!r}: must be a finite number")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
     qs, args = _queries(typologies, min_score)
-    opts = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
     try:
-        # COPY takes no prepared parameters: the filtered rows go to temporary tables first
         counts = {}
         for name, q in qs.items():
             ws.con.execute(f"CREATE OR REPLACE TEMP TABLE _export_{name} AS {q}", args)
@@ -96,7 +107,8 @@ def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = 
         files: dict[str, Any] = {}
         for name in qs:
             path = out / f"{name}.{fmt}"
-            ws.con.execute(f"COPY _export_{name} TO '{_sql_path(path)}' ({opts})")
+            reader = ws.con.sql(f"SELECT * FROM _export_{name}").to_arrow_reader(BATCH_ROWS)
+            (_write_csv if fmt == "csv" else _write_parquet)(path, reader)
             files[path.name] = {"rows": counts[name], "sha256": _sha256(path), "bytes": path.stat().st_size}
     finally:
         for name in qs:
@@ -108,8 +120,66 @@ def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = 
     return manifest
 
 
-def _sql_path(p: Path) -> str:
-    return str(p.resolve()).replace("'", "''")
+# -- CSV cells a spreadsheet could run -------------------------------------------------------------
+
+#: a text cell starting with one of these is read as a formula (or, for tab and carriage return,
+#: can become one) by spreadsheet programs: OWASP, "CSV Injection"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: a text value starting with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return gets a leading single quote (OWASP's recommendation), so
+    ``=HYPERLINK(...)`` is written as ``'=HYPERLINK(...)``; numbers (int, float, Decimal) stay as
+    they are, so a negative amount written as a number stays a number. Every CSV writer of
+    moneytrail (``export``, ``findings --format csv``, ``trace --format csv``) passes its text
+    cells through this one function."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_csv(path: Path, reader) -> None:
+    """Header, then every row; text cells through :func:`csv_safe`, timestamps as ISO text,
+    NULL as an empty cell."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow([csv_safe(n) for n in reader.schema.names])
+            for batch in reader:
+                cols = [c.to_pylist() for c in batch.columns]
+                for row in zip(*cols):
+                    w.writerow([_cell(v) for v in row])
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, _dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (bool, int, float, Decimal, _dt.date)):
+        return v
+    return csv_safe(v if isinstance(v, str) else str(v))
+
+
+def _write_parquet(path: Path, reader) -> None:
+    """Parquet keeps types: values are written as they are (no text is read as a formula)."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        with pq.ParquetWriter(tmp, reader.schema) as pw:
+            for batch in reader:
+                pw.write_batch(batch)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _sha256(p: Path) -> str:

@@ -225,14 +225,21 @@ def findings(
             r["total_amount"] = float(r["total_amount"]) if r["total_amount"] is not None else None
         typer.echo(json.dumps(rows, default=str, indent=1))
     elif format == "csv":
+        from decimal import Decimal
+
+        from moneytrail.export import csv_safe
+
+        # numbers stay numbers; every text cell (account ids, explanations quote them) goes
+        # through the one formula-injection neutraliser
         w = csv.writer(sys.stdout)
         w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
                     "accounts", "tx_ids", "explanation", "source"])
         for r in rows:
-            w.writerow([r["finding_id"], r["typology"], r["typology_version"], f"{r['score']:.3f}",
-                        r["first_ts"], r["last_ts"], r["total_amount"],
-                        ";".join(f"{a['account_id']}:{a['role']}" for a in r["accounts"] or []),
-                        ";".join(str(t) for t in r["tx_ids"] or []), r["explanation"], r["red_flag_source"]])
+            w.writerow([r["finding_id"], csv_safe(r["typology"]), csv_safe(r["typology_version"]),
+                        Decimal(f"{r['score']:.3f}"), r["first_ts"], r["last_ts"], r["total_amount"],
+                        csv_safe(";".join(f"{a['account_id']}:{a['role']}" for a in r["accounts"] or [])),
+                        ";".join(str(t) for t in r["tx_ids"] or []), csv_safe(r["explanation"]),
+                        csv_safe(r["red_flag_source"])])
     else:
         from rich.console import Console
         from rich.table import Table

@@ -171,13 +171,21 @@ FUNDING_COLS = ["origin", "tx_id", "from", "entry", "hops", "amount", "share", "
 
 
 def _cell(v) -> str:
+    """A CSV cell: numbers as numbers; text (account names, notes) neutralised against formula
+    injection (:func:`moneytrail.export.csv_safe`)."""
+    from moneytrail.export import csv_safe
+
     if v is None:
         return ""
-    if isinstance(v, float):
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (float, Decimal)):
         return f"{v:.4f}".rstrip("0").rstrip(".") if v != int(v) else f"{v:.2f}"
+    if isinstance(v, int):
+        return str(v)
     if isinstance(v, _dt.datetime):
         return v.isoformat(sep=" ")
-    return str(v)
+    return csv_safe(str(v))
 
 
 def _csv(result: dict[str, Any], schedule: bool) -> str:
@@ -188,25 +196,28 @@ def _csv(result: dict[str, Any], schedule: bool) -> str:
         w.writerow(["rule"] + SCHEDULE_COLS)
         for n, r in result["rules"].items():
             for s in r.get("schedule") or []:
-                w.writerow([n] + [_cell(s.get(c)) for c in SCHEDULE_COLS])
+                w.writerow([_cell(n)] + [_cell(s.get(c)) for c in SCHEDULE_COLS])
     elif result["direction"] == "backward":
         w.writerow(["rule", "target_amount", "tainted"] + FUNDING_COLS)
         for n, r in result["rules"].items():
             for f in r.get("funding") or []:
-                w.writerow([n, _cell(r.get("target_amount")), _cell(r.get("tainted"))]
+                w.writerow([_cell(n), _cell(r.get("target_amount")), _cell(r.get("tainted"))]
                            + [_cell(f.get(c)) for c in FUNDING_COLS])
     else:
         w.writerow(["rule", "account"] + ACCOUNT_COLS)
         for n, r in result["rules"].items():
             for acct, a in (r.get("accounts") or {}).items():
-                w.writerow([n, acct] + [_cell(a.get(c)) for c in ACCOUNT_COLS])
+                w.writerow([_cell(n), _cell(acct)] + [_cell(a.get(c)) for c in ACCOUNT_COLS])
             for acct, e in (r.get("exits") or {}).items():
-                w.writerow([n, acct, _cell(e["tainted"]), "", "", "", "", "", "", "", ""])
+                w.writerow([_cell(n), _cell(acct), _cell(e["tainted"]), "", "", "", "", "", "", "", ""])
     return buf.getvalue()
 
 
 def _m(v) -> str:
-    return "—" if v is None else f"{float(v):,.2f}"
+    if v is None:
+        return "—"
+    d = v if isinstance(v, Decimal) else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+    return f"{d:,.2f}"     # exact: amounts near 10**12 and their sums do not fit a float
 
 
 def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
@@ -322,7 +333,7 @@ def bench_trace_cmd(
     res = bench_trace(transactions=transactions, n_sources=sources, accounts=accounts, hubs=hubs,
                       rules=rules, seed=seed)
     if format == "json":
-        typer.echo(json.dumps(res))
+        typer.echo(json.dumps(res, default=_json_default))
         return
     typer.echo(f"{res['transactions']:,} transactions, {res['sources']} sources; prepare {res['prepare_seconds']} s")
     for n, r in res["rules"].items():

@@ -134,6 +134,7 @@ class Workspace:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # never mixed into CLI or JSON output
         con.execute(f"SET memory_limit = '{memory_limit()}'")
+        con.execute("SET enable_external_access = false")
         ws = cls(p, con)
         if not (read_only and p.exists()):
             ws.migrate()
