@@ -135,7 +135,7 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "detect-param-unknown": (["detect", "--param", "fan_in.colour=7", "-w", "{full}"],
                              ["unknown parameter 'colour'"]),
     "detect-param-negative": (["detect", "--param", "fan_in.window_days=-3", "-w", "{full}"],
-                              [">= 0"]),
+                              ["window_days", "'-3'", "out of range", "from 1 to 3660"]),
     "detect-config-missing": (["detect", "--config", "nope.yaml", "-w", "{full}"],
                               ["config file not found"]),
     "run-unknown-stage": (["run", "--stage", "nope", "-w", "{full}"], ["unknown stage"]),

@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from moneytrail.errors import WorkspaceError
+from moneytrail.errors import ConfigError, WorkspaceError
+
+MAX_ROWS = 2**62      # a count or an id bound into a query: a BIGINT holds it
+
+
+def _limit(v: Any, opt: str) -> int:
+    """A count or id from outside, bound as a parameter: a whole number from 0 to MAX_ROWS."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_ROWS:
+        raise ConfigError(f"{opt} {str(v)[:40]!r}: a whole number from 0 to {MAX_ROWS}")
+    return v
 
 
 def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
@@ -15,6 +24,9 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
     if typologies:
         where = "WHERE f.typology IN (" + ", ".join("?" * len(typologies)) + ")"
         args = list(typologies)
+    limit = _limit(limit, "--limit")
+    if limit:
+        args.append(limit)
     return ws.records(f"""
         SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
                f.total_amount, f.explanation, f.red_flag_source, f.parameters,
@@ -23,7 +35,7 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
                   WHERE t.finding_id = f.finding_id) AS tx_ids
         FROM findings f {where} ORDER BY f.score DESC, f.finding_id
-        {'LIMIT ' + str(int(limit)) if limit else ''}""", args)
+        {'LIMIT ?' if limit else ''}""", args)
 
 
 def sources(ws) -> list[dict[str, Any]]:
@@ -33,16 +45,17 @@ def sources(ws) -> list[dict[str, Any]]:
 
 
 def quarantine(ws, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    where, args = ("WHERE q.source_id = ?", [source]) if source is not None else ("", [])
+    where, args = ("WHERE q.source_id = ?", [_limit(source, "--source")]) if source is not None else ("", [])
     return ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.column_name, q.reason, q.raw "
                       f"FROM quarantine q JOIN sources s USING (source_id) {where} "
-                      f"ORDER BY q.source_id, q.source_row LIMIT {int(limit)}", args)
+                      f"ORDER BY q.source_id, q.source_row LIMIT ?", [*args, _limit(limit, "--limit")])
 
 
 def top_accounts(ws, model_id: int, top: int = 20) -> list[dict[str, Any]]:
     """The highest-scoring accounts of a scoring run, with their reasons (JSON text)."""
     return ws.records("SELECT account_id, score, flagged_transactions, reasons FROM account_scores "
-                      "WHERE model_id = ? ORDER BY score DESC, account_id LIMIT ?", [model_id, int(top)])
+                      "WHERE model_id = ? ORDER BY score DESC, account_id LIMIT ?",
+                      [_limit(model_id, "--model"), _limit(top, "--top")])
 
 
 def models(ws) -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ import typer
 from moneytrail.cli.main import WorkspaceOpt, _session, app, bench_app
 from moneytrail.errors import ConfigError
 
+MAX_TOP = 1_000_000
+
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the risk model.")
 app.add_typer(model_app, name="model")
 
@@ -22,6 +24,8 @@ def model_train(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Train a LightGBM model on a labeled workspace (temporal split 60/20/20) and store it."""
+    if not 0 <= seed < 2**31:
+        raise ConfigError(f"--seed {seed}: a whole number from 0 to {2**31 - 1}")
     with _session(workspace) as sess:
         res = sess.train(seed=seed)
     if as_json:
@@ -54,6 +58,10 @@ def score_cmd(
     """Score every transaction and account with the stored model; reasons in words for flagged ones."""
     from moneytrail.score.model import reason_text
 
+    if model is not None and not 0 <= model < 2**31:     # models.model_id is an INTEGER
+        raise ConfigError(f"--model {model}: no such model id (a whole number from 0 to {2**31 - 1})")
+    if not 0 <= top <= MAX_TOP:
+        raise ConfigError(f"--top {top}: a whole number from 0 to {MAX_TOP:,}")
     with _session(workspace) as sess:
         res = sess.score(model_id=model, top=top)
     accts = res["top_accounts"]
@@ -84,8 +92,10 @@ def bench_score_cmd(
     if format != "json":
         raise ConfigError(f"--format {format!r}: only json is supported")
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip()) if len(seeds) <= 200 else None
     except ValueError:
-        raise ConfigError(f"--seeds {seeds!r}: expected integers separated by commas") from None
+        seed_list = None
+    if seed_list is None or not all(0 <= s < 2**31 for s in seed_list):
+        raise ConfigError(f"--seeds {seeds[:80]!r}: expected whole numbers from 0 to {2**31 - 1} separated by commas")
     res = bench_score(data, seeds=seed_list or (0,), baseline=baseline)
     typer.echo(json.dumps(res))

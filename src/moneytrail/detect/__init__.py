@@ -17,16 +17,18 @@ import json
 import time
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
-from moneytrail.detect.base import Params, Typology
+from moneytrail.detect.base import Params, Typology, shown
 from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
 from moneytrail.detect.layers import Bipartite, Stack
 from moneytrail.detect.scatter import GatherScatter, ScatterGather
 from moneytrail.detect.trafficking import TRAFFICKING
-from moneytrail.errors import ConfigError
+from moneytrail.errors import ConfigError, EngineError
+from moneytrail.sqlkit import lit
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
@@ -37,11 +39,21 @@ TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
+def _unknown(bad: list) -> ConfigError:
+    names = ", ".join(b if isinstance(b, str) and b.isidentifier() and len(b) <= 40 else shown(b) for b in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return ConfigError(f"unknown typology {names}{more}: known are {', '.join(BY_ID)}")
+
+
 def resolve_params(overrides: dict[str, dict[str, Any]] | None) -> dict[str, Params]:
+    """Every typology's parameters: defaults, with ``overrides`` checked against what each
+    parameter takes (see :class:`moneytrail.detect.base.Params`)."""
     overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(BY_ID))
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"parameters must be a mapping of typology: {{parameter: value}}, got {shown(overrides)}")
+    unknown = sorted((k for k in overrides if k not in BY_ID), key=str)
     if unknown:
-        raise ConfigError(f"unknown typology {', '.join(unknown)}: known are {', '.join(BY_ID)}")
+        raise _unknown(unknown)
     return {t.id: t.Params.from_overrides(t.id, overrides.get(t.id, {})) for t in TYPOLOGIES}
 
 
@@ -50,7 +62,7 @@ def select(names: list[str] | None) -> list[Typology]:
         return list(TYPOLOGIES)
     bad = [n for n in names if n not in BY_ID]
     if bad:
-        raise ConfigError(f"unknown typology {', '.join(bad)}: known are {', '.join(BY_ID)}")
+        raise _unknown(bad)
     return [BY_ID[n] for n in names]
 
 
@@ -72,24 +84,29 @@ def run(ctx) -> dict:
     for typ in chosen:
         t0 = time.perf_counter()
         p = params[typ.id]
-        why = typ.skip_reason(ws)
-        if why:
-            skipped[typ.id] = why
-            ctx.log(f"{typ.id}: skipped: {why}")
-            continue
-        typ.notes = []
-        rows = typ.run(be, p)
-        if typ.notes:
-            notes[typ.id] = list(typ.notes)
-            for n in typ.notes:
-                ctx.log(f"{typ.id}: {n}")
-        rows.sort(key=lambda r: (-r["score"], r["key"]))
-        ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
-                       "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
-        ws.con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
-                       "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
-        ws.con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
-        _write(ws, ctx.run_id, typ, p, rows)
+        try:
+            why = typ.skip_reason(ws)
+            if why:
+                skipped[typ.id] = why
+                ctx.log(f"{typ.id}: skipped: {why}")
+                continue
+            typ.notes = []
+            rows = typ.run(be, p)
+            if typ.notes:
+                notes[typ.id] = list(typ.notes)
+                for n in typ.notes:
+                    ctx.log(f"{typ.id}: {n}")
+            rows.sort(key=lambda r: (-r["score"], r["key"]))
+            ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
+                           "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
+            ws.con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
+                           "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
+            ws.con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
+            _write(ws, ctx.run_id, typ, p, rows)
+        except (EngineError, duckdb.Error) as e:
+            # which typology failed travels with the error; the engine's message (it can quote
+            # data) only to the run log (see moneytrail.pipeline)
+            raise EngineError.wrap(e, where=f"{NAME}: typology {typ.id}") from None
         summary[typ.id] = len(rows)
         timings[typ.id] = round(time.perf_counter() - t0, 3)
         ctx.log(f"{typ.id}: {len(rows)} findings")
@@ -102,7 +119,7 @@ def _write(ws, run_id: int, typ: Typology, p: Params, rows: list[dict[str, Any]]
         return
     start = ws.scalar("SELECT nextval('seq_finding')")
     n = len(rows)
-    ws.con.execute(f"SELECT setval('seq_finding', {start + n - 1})").fetchall()
+    ws.con.execute("SELECT setval('seq_finding', ?)", [start + n - 1]).fetchall()
     ids = list(range(start, start + n))
     now = now_utc()
     pjson = json.dumps(p.to_dict(), sort_keys=True)

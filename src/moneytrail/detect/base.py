@@ -20,51 +20,245 @@ stats           a struct of figures the explanation quotes
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+import math
+import re
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, ClassVar
 
 from sqlglot import exp
 
 from moneytrail.backends.base import parse
 from moneytrail.errors import ConfigError
+from moneytrail.limits import MAX_AMOUNT
+from moneytrail.sqlkit import lit
+
+# -- parameter kinds and their bounds --------------------------------------------------------------
+#
+# Every typology parameter declares what it takes (a field helper below): a whole number in a
+# range, a ratio or an amount in a range with a bounded number of decimals, a yes/no, or names
+# from a vocabulary (channels, payment categories, identifier kinds). ``Params.from_overrides``
+# parses a value given as text (``--param``, ``--config``) or as a Python value (``Session``)
+# against that declaration and refuses anything else with one line naming the typology, the
+# parameter, the value and what is allowed: nothing a user types reaches a query unchecked, and
+# the query builders format the checked values with :mod:`moneytrail.sqlkit` only.
+
+MAX_DAYS = 3660               #: a window of days: at most ten years
+MAX_COUNT = 10**6             #: counts and degree caps
+MAX_TEXT = 4096               #: characters of a parameter value given as text
+SHOWN = 80                    #: characters of a refused value quoted in the error
+
+
+def channels() -> tuple[str, ...]:
+    from moneytrail.ingest.mapping import CHANNELS
+    return tuple(CHANNELS)
+
+
+def categories() -> tuple[str, ...]:
+    from moneytrail.detect.categories import load
+    return tuple(load().order)
+
+
+def identifiers() -> tuple[str, ...]:
+    return ("address", "phone")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one parameter takes. ``kind``: int | number | bool | names."""
+
+    kind: str
+    lo: Any = None
+    hi: Any = None
+    lo_open: bool = False          # lo itself not allowed (a divisor, a ratio above zero)
+    decimals: int = 0              # number: at most this many decimal places
+    unit: str = ""                 # words for the error message ("days", "an amount")
+    vocab: Callable[[], tuple[str, ...]] | None = None
+    vocab_name: str = ""           # "channel", "category", ...
+
+    def allowed(self) -> str:
+        if self.kind == "bool":
+            return "true, false, yes, no, 1 or 0"
+        if self.kind == "names":
+            plural = self.vocab_name[:-1] + "ies" if self.vocab_name.endswith("y") else self.vocab_name + "s"
+            return f"a comma-separated list of {plural} from: {', '.join(self.vocab())} (or nothing)"
+        lo = f"above {_num_text(self.lo)}" if self.lo_open else f"from {_num_text(self.lo)}"
+        what = "a whole number" if self.kind == "int" else (
+            f"a number with at most {self.decimals} decimals")
+        unit = f" ({self.unit})" if self.unit else ""
+        return f"{what}{unit} {lo} to {_num_text(self.hi)}"
+
+
+def _num_text(v) -> str:
+    return f"{v:,}" if isinstance(v, int) and abs(v) >= 10_000 else str(v)
+
+
+def _param(default, spec: Spec):
+    return field(default=default, metadata={"spec": spec})
+
+
+def days(default: int, lo: int = 1, hi: int = MAX_DAYS):
+    """A number of days (a window, or a span when ``lo`` is 0)."""
+    return _param(default, Spec("int", lo, hi, unit="days"))
+
+
+def count(default: int, lo: int = 1, hi: int = MAX_COUNT):
+    """A count, a minimum number of something, or a degree cap."""
+    return _param(default, Spec("int", lo, hi))
+
+
+def whole(default: int, lo: int, hi: int, unit: str = ""):
+    """Any other bounded whole number (hours, lengths)."""
+    return _param(default, Spec("int", lo, hi, unit=unit))
+
+
+def ratio(default: float, lo: float = 0.0, hi: float = 1.0, *, lo_open: bool = True):
+    """A share or ratio; at most 6 decimals (so its SQL literal is exact and small)."""
+    return _param(default, Spec("number", lo, hi, lo_open=lo_open, decimals=6, unit="a ratio"))
+
+
+def amount(default: float, *, lo_open: bool = False):
+    """An amount of money: 0 (or above it) up to MAX_AMOUNT, whole cents."""
+    return _param(default, Spec("number", 0, MAX_AMOUNT, lo_open=lo_open, decimals=2, unit="an amount"))
+
+
+def flag(default: bool):
+    return _param(default, Spec("bool"))
+
+
+def names(default: tuple[str, ...], vocab: Callable[[], tuple[str, ...]], vocab_name: str):
+    """Names from a vocabulary (``channels``, ``categories``, ``identifiers``)."""
+    return _param(default, Spec("names", vocab=vocab, vocab_name=vocab_name))
+
+
+def shown(v: Any) -> str:
+    """A value as an error message quotes it: repr, cut to SHOWN characters."""
+    try:
+        r = repr(v)
+    except ValueError:      # an int too long for Python to print
+        r = f"<a {v.bit_length()}-bit integer>"
+    return r if len(r) <= SHOWN else r[: SHOWN - 1] + "…"
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")    # at most MAX_TEXT characters: below Python's 4300-digit limit
+_BOOL_TEXT = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _parse(typology: str, name: str, spec: Spec, v: Any) -> Any:
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"{typology}: parameter {name}: {shown(v)} {why}; allowed: {spec.allowed()}")
+
+    if isinstance(v, str) and len(v) > MAX_TEXT:
+        raise ConfigError(f"{typology}: parameter {name}: a value of {len(v):,} characters is too long "
+                          f"(at most {MAX_TEXT:,}); allowed: {spec.allowed()}")
+    if spec.kind == "bool":
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int) and v in (0, 1):
+            return bool(v)
+        if isinstance(v, str) and v.strip().lower() in _BOOL_TEXT:
+            return _BOOL_TEXT[v.strip().lower()]
+        raise bad("is not a yes/no value")
+    if spec.kind == "names":
+        if isinstance(v, str):
+            items = [x.strip() for x in v.split(",")]
+            items = [x for x in items if x]
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
+            items = [x.strip() for x in v]
+        else:
+            raise bad("is not a list of names")
+        vocab = spec.vocab()
+        for x in items:
+            if x not in vocab:
+                raise ConfigError(f"{typology}: parameter {name}: {shown(x)} is not a {spec.vocab_name}; "
+                                  f"allowed: {spec.allowed()}")
+        return tuple(dict.fromkeys(items))
+    # numbers
+    if isinstance(v, bool):
+        raise bad("is not a number")
+    if spec.kind == "int":
+        if isinstance(v, int):
+            n = v
+        elif isinstance(v, str) and _INT_TEXT.fullmatch(v.strip()):
+            n = int(v.strip())
+        else:
+            raise bad("is not a whole number")
+        if n < spec.lo or n > spec.hi or (spec.lo_open and n == spec.lo):
+            raise bad("is out of range")
+        return n
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise bad("is not a finite number")
+        d = Decimal(v) if isinstance(v, int) else Decimal(repr(v))
+    elif isinstance(v, str) and len(v.strip()) <= 40:
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise bad("is not a number") from None
+        if not d.is_finite():
+            raise bad("is not a finite number")
+    else:
+        raise bad("is not a number")
+    if d < spec.lo or d > spec.hi or (spec.lo_open and d == spec.lo):
+        raise bad("is out of range")
+    if d != d.quantize(Decimal(1).scaleb(-spec.decimals)):
+        raise bad(f"has more than {spec.decimals} decimals")
+    return float(d)
+
+
+def num(v: float | int) -> str:
+    """The exact SQL literal of a checked numeric parameter (a DECIMAL for a ratio or an amount,
+    as the user wrote it: 0.8 is 0.8, not the nearest double)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"not a number: {v!r}")
+    return lit(int(v)) if isinstance(v, int) else lit(Decimal(repr(float(v))))
 
 
 @dataclass(frozen=True)
 class Params:
-    """Base for typology parameters. Subclasses are frozen dataclasses with defaults."""
+    """Base for typology parameters: frozen dataclasses whose fields are declared with the helpers
+    above (``days``, ``count``, ``ratio``, ``amount``, ``flag``, ``names``, ``whole``), each
+    with its default and what it takes. Subclasses add cross-field checks in ``check``."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
+    def specs(cls) -> dict[str, Spec]:
+        return {f.name: f.metadata["spec"] for f in fields(cls)}
+
+    @classmethod
     def from_overrides(cls, typology: str, overrides: dict[str, Any]) -> "Params":
-        known = {f.name: f for f in fields(cls)}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{typology}: parameters must be a mapping of name: value, got {shown(overrides)}")
+        specs = cls.specs()
         values = {}
         for k, v in overrides.items():
-            if k not in known:
-                raise ConfigError(f"{typology}: unknown parameter {k!r}; known: {', '.join(known)}")
-            default = getattr(cls(), k)
-            try:
-                if isinstance(default, bool):
-                    v = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
-                elif isinstance(default, int):
-                    v = int(v)
-                elif isinstance(default, float):
-                    v = float(v)
-                elif isinstance(default, tuple):
-                    v = tuple(x.strip() for x in v.split(",") if x.strip()) if isinstance(v, str) else tuple(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{typology}: parameter {k} must be a {type(default).__name__}, got {v!r}") from None
-            values[k] = v
+            if k not in specs:
+                raise ConfigError(f"{typology}: unknown parameter {shown(k)}; known: {', '.join(specs)}")
+            values[k] = _parse(typology, k, specs[k], v)
         p = cls(**values)
         p.validate(typology)
         return p
 
     def validate(self, typology: str) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-                raise ConfigError(f"{typology}: parameter {f.name} must be >= 0, got {v}")
+        """Every value as its declaration allows (defaults included), then the cross-field checks."""
+        for name, spec in self.specs().items():
+            v = getattr(self, name)
+            if _parse(typology, name, spec, v) != v:
+                raise ConfigError(f"{typology}: parameter {name}: {shown(v)} is not as declared")
+        self.check(typology)
+
+    def check(self, typology: str) -> None:
+        """Cross-field checks (e.g. a band's low end below its threshold); none by default."""
+
+
+def order_check(typology: str, p: Params, low: str, high: str, *, strict: bool = False) -> None:
+    """``low`` must not exceed ``high`` (or must be below it, ``strict``)."""
+    a, b = getattr(p, low), getattr(p, high)
+    if a > b or (strict and a == b):
+        raise ConfigError(f"{typology}: parameter {low} ({a}) must be {'below' if strict else 'at most'} "
+                          f"{high} ({b})")
 
 
 class Typology:
@@ -107,7 +301,10 @@ TRANSFERS = "NOT src_pseudo AND NOT dst_pseudo AND src <> dst AND coalesce(chann
 
 
 def money(x) -> str:
-    return f"${float(x):,.2f}"
+    """$1,234.50. Exact: a Decimal is rounded to cents (half up), never through a float, so sums
+    near the amount cap read as they are."""
+    d = x if isinstance(x, Decimal) else Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+    return f"${d.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):,}"
 
 
 def day(ts) -> str:

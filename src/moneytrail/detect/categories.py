@@ -26,6 +26,8 @@ from importlib import resources
 
 import yaml
 
+from moneytrail.sqlkit import lit
+
 
 @dataclass(frozen=True)
 class Category:
@@ -73,23 +75,19 @@ def load() -> Catalogue:
 
 # -- SQL building blocks ----------------------------------------------------------------------
 
-def q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _rx(patterns: tuple[str, ...]) -> str | None:
     return "|".join(f"(?:{p})" for p in patterns) if patterns else None
 
 
 def _match(expr: str, patterns: tuple[str, ...]) -> str | None:
     rx = _rx(patterns)
-    return f"regexp_matches({expr}, {q(rx)})" if rx else None
+    return f"regexp_matches({expr}, {lit(rx)})" if rx else None
 
 
 def _case(whens: list[tuple[str, str]]) -> str:
     if not whens:
         return "CAST(NULL AS VARCHAR)"
-    return "CASE " + " ".join(f"WHEN {c} THEN {q(v)}" for c, v in whens) + " END"
+    return "CASE " + " ".join(f"WHEN {c} THEN {lit(v)}" for c, v in whens) + " END"
 
 
 def description_category_sql(desc: str) -> str:
@@ -109,7 +107,7 @@ def account_category_sql(naics: str, kyc: str, name: str) -> str:
     """Category of an account: its KYC NAICS code, else its KYC category text, else its name."""
     parts = []
     n = f"regexp_replace(coalesce({naics}, ''), '[^0-9]', '', 'g')"
-    parts.append(_case([(" OR ".join(f"starts_with({n}, {q(p)})" for p in c.naics), c.name)
+    parts.append(_case([(" OR ".join(f"starts_with({n}, {lit(p)})" for p in c.naics), c.name)
                         for c in load().categories if c.naics]))
     k = f"upper(coalesce({kyc}, ''))"
     parts.append(_case([(_match(k, c.kyc), c.name) for c in load().categories if c.kyc]))
@@ -119,7 +117,7 @@ def account_category_sql(naics: str, kyc: str, name: str) -> str:
 
 
 def order_sql() -> str:
-    return "[" + ", ".join(q(n) for n in load().order) + "]"
+    return lit(load().order)
 
 
 def first_of_sql(a: str, b: str) -> str:
@@ -131,15 +129,18 @@ def first_of_sql(a: str, b: str) -> str:
 
 def business_name_sql(name: str) -> str:
     rx = _rx(load().business_names)
-    return f"regexp_matches(upper(coalesce({name}, '')), {q(rx)})" if rx else "false"
+    return f"regexp_matches(upper(coalesce({name}, '')), {lit(rx)})" if rx else "false"
+
+
+_SPACES = r"\s+"
+_SUFFIX = r"[ ,]+(JR|SR|II|III|IV)\.?$"
 
 
 def surname_sql(name: str) -> str:
     """An individual's family name: the part before a comma ('LOPEZ, MARIA'), else the last word
     (suffixes such as JR/III dropped)."""
-    n = f"upper(trim(regexp_replace(coalesce({name}, ''), '\\s+', ' ', 'g')))"
-    last = (f"regexp_extract(regexp_replace({n}, '[ ,]+(JR|SR|II|III|IV)\\.?$', ''), "
-            f"'([^ ]+)$', 1)")
+    n = f"upper(trim(regexp_replace(coalesce({name}, ''), {lit(_SPACES)}, ' ', 'g')))"
+    last = f"regexp_extract(regexp_replace({n}, {lit(_SUFFIX)}, ''), '([^ ]+)$', 1)"
     return (f"nullif(regexp_replace(CASE WHEN contains({n}, ',') THEN split_part({n}, ',', 1) "
             f"ELSE {last} END, '[^A-Z0-9-]', '', 'g'), '')")
 

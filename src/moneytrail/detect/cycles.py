@@ -26,31 +26,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
-from moneytrail.detect.paths import LoopSearch, find_loops
+from moneytrail.detect.base import (TRANSFERS, Params, Typology, amount, count, day, days, money, order_check,
+                                    ratio, whole)
+from moneytrail.detect.paths import MAX_LOOP_LENGTH, LoopSearch, find_loops
+from moneytrail.sqlkit import lit
 
 
 @dataclass(frozen=True)
 class CycleParams(Params):
-    min_length: int = 3
-    max_length: int = 10
-    window_days: int = 30            # transient loops: all hops within this many days
-    transient_days: int = 31         # a transient relationship spans at most this many days
-    ordered_window_days: int = 21    # value chains: the whole chain within this many days
-    max_ordered_length: int = 6
-    min_ratio: float = 0.8
-    max_ratio: float = 1.0
-    min_amount: float = 0.0          # first transfer of a loop at least this much
-    max_degree: int = 200            # accounts with more candidate counterparties are not expanded
+    min_length: int = whole(3, 2, MAX_LOOP_LENGTH, "accounts")
+    max_length: int = whole(10, 2, MAX_LOOP_LENGTH, "accounts")
+    window_days: int = days(30)              # transient loops: all hops within this many days
+    transient_days: int = days(31, lo=0)     # a transient relationship spans at most this many days
+    ordered_window_days: int = days(21)      # value chains: the whole chain within this many days
+    max_ordered_length: int = whole(6, 0, MAX_LOOP_LENGTH, "accounts")  # below min_length: no value chains
+    min_ratio: float = ratio(0.8, lo_open=False)
+    max_ratio: float = ratio(1.0, hi=100.0)
+    min_amount: float = amount(0.0)          # first transfer of a loop at least this much
+    max_degree: int = count(200)             # accounts with more candidate counterparties are not expanded
+
+    def check(self, typology):
+        order_check(typology, self, "min_length", "max_length")
+        order_check(typology, self, "min_ratio", "max_ratio")
 
 
 @dataclass(frozen=True)
 class RoundTripParams(Params):
-    window_days: int = 14
-    min_ratio: float = 0.8
-    max_ratio: float = 1.0
-    min_amount: float = 1000.0
-    max_degree: int = 500
+    window_days: int = days(14)
+    min_ratio: float = ratio(0.8, lo_open=False)
+    max_ratio: float = ratio(1.0, hi=100.0)
+    min_amount: float = amount(1000.0)
+    max_degree: int = count(500)
+
+    def check(self, typology):
+        order_check(typology, self, "min_ratio", "max_ratio")
 
 
 _REAL = TRANSFERS
@@ -98,7 +107,7 @@ class Cycles(Typology):
                 prefix=f"_{self.id}_o"))
         out.append(LoopSearch(
             edges_sql=f"SELECT tx_id, src, dst, ts, amount FROM edges WHERE {_REAL} "
-                      f"AND pair_span_days <= {int(p.transient_days)}",
+                      f"AND pair_span_days <= {lit(p.transient_days)}",
             min_length=p.min_length, max_length=p.max_length, window_days=p.window_days,
             ordered=False, min_first_amount=0.0, max_degree=p.max_degree, prefix=f"_{self.id}_u"))
         return out
@@ -108,7 +117,7 @@ class Cycles(Typology):
         for srch in self.searches(p):
             found, st = find_loops(backend, srch)
             self.last_stats[srch.prefix] = st
-            parts.append(f"SELECT len, seq, txs, amounts, t0, t1, {str(srch.ordered).upper()} AS ordered_flag "
+            parts.append(f"SELECT len, seq, txs, amounts, t0, t1, {lit(srch.ordered)} AS ordered_flag "
                          f"FROM {found}")
         backend.materialize(f"_{self.id}_all", " UNION ALL ".join(parts), temp=True)
         self.notes = [f"{k}: search stopped before length {v['stopped_before_length']} (about {v['bound']:,} "

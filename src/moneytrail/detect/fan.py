@@ -23,17 +23,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import Params, Typology, channels, count, day, days, flag, money, names
+from moneytrail.sqlkit import in_list, lit
 
 
 @dataclass(frozen=True)
 class FanParams(Params):
-    window_days: int = 14
-    min_counterparties: int = 8
-    exclude_channels: tuple[str, ...] = ("card",)
-    count_established: bool = False
-    long_window_days: int = 365
-    long_min_counterparties: int = 4   # 0 switches the long tier off
+    window_days: int = days(14)
+    min_counterparties: int = count(8)
+    exclude_channels: tuple[str, ...] = names(("card",), channels, "channel")
+    count_established: bool = flag(False)
+    long_window_days: int = days(365)
+    long_min_counterparties: int = count(4, lo=0)   # 0 switches the long tier off
 
 
 _CTES = """
@@ -42,7 +43,7 @@ c_{tier} AS (
     FROM edges
     WHERE NOT {focal_pseudo}
       AND {cp_col} NOT LIKE 'unidentified:%'
-      AND coalesce(channel, '') NOT IN ({excluded})
+      AND {excluded}
       AND {edge_filter}
 ), w_{tier} AS (
     SELECT focal, ts,
@@ -67,13 +68,13 @@ c_{tier} AS (
 )"""
 
 _FINAL = """
-SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') || '/{tier}' AS key,
+SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') || '/' || {tier_lit} AS key,
        count(DISTINCT cp) / {min_cp}::DOUBLE AS score,
        min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
        list(tx_id ORDER BY ts, tx_id) AS tx_ids,
-       list_prepend({{'account_id': focal, 'role': '{focal_role}'}},
-                    list(DISTINCT {{'account_id': cp, 'role': '{cp_role}'}})) AS accounts,
-       {{'focal': focal, 'tier': '{tier}', 'counterparties': count(DISTINCT cp), 'transactions': count(*),
+       list_prepend({{'account_id': focal, 'role': {focal_role}}},
+                    list(DISTINCT {{'account_id': cp, 'role': {cp_role}}})) AS accounts,
+       {{'focal': focal, 'tier': {tier_lit}, 'counterparties': count(DISTINCT cp), 'transactions': count(*),
          'cash_places': count(DISTINCT cp) FILTER (WHERE cp LIKE 'cash@%'),
          'median_amount': median(amount), 'days': date_diff('day', min(ts), max(ts)) + 1,
          'window_days': {window}, 'min_counterparties': {min_cp}}} AS stats
@@ -103,18 +104,19 @@ class _Fan(Typology):
             focal, cp_col, focal_pseudo = "src", "dst", "src_pseudo"
             cp = "CASE WHEN dst = 'cash' THEN 'cash@' || coalesce(location, '?') ELSE dst END"
             roles = ("sender", "receiver")
-        excluded = ", ".join(f"'{c}'" for c in p.exclude_channels) or "''"
-        tiers = [("burst", int(p.window_days), int(p.min_counterparties),
+        excluded = in_list("coalesce(channel, '')", p.exclude_channels, negate=True)
+        tiers = [("burst", lit(p.window_days), lit(p.min_counterparties),
                   "TRUE" if p.count_established else "NOT established")]
         if p.long_min_counterparties > 0:
             # one-off relationships (a single transfer between the pair in the whole ledger)
             # transfers already in a burst episode are not counted again
-            tiers.append(("long", int(p.long_window_days), int(p.long_min_counterparties),
+            tiers.append(("long", lit(p.long_window_days), lit(p.long_min_counterparties),
                           "pair_tx = 1 AND tx_id NOT IN (SELECT tx_id FROM ev_burst)"))
         kw = dict(focal=focal, cp=cp, cp_col=cp_col, focal_pseudo=focal_pseudo, excluded=excluded,
-                  focal_role=roles[0], cp_role=roles[1])
+                  focal_role=lit(roles[0]), cp_role=lit(roles[1]))
+        # the tier names are the CTE suffixes (ours: burst, long) and, as literals, the stats' tier
         ctes = [_CTES.format(tier=t, window=w, min_cp=k, edge_filter=f, **kw) for t, w, k, f in tiers]
-        finals = [_FINAL.format(tier=t, window=w, min_cp=k, **kw) for t, w, k, f in tiers]
+        finals = [_FINAL.format(tier=t, tier_lit=lit(t), window=w, min_cp=k, **kw) for t, w, k, f in tiers]
         return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(finals)
 
 

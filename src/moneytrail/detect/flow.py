@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import (MAX_DAYS, Params, Typology, amount, categories, channels, count, day, days, flag,
+                                    money, names, num, order_check, ratio, whole)
 from moneytrail.detect.categories import account_cte, classified_edges_cte
-from moneytrail.errors import ConfigError
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "''"
+from moneytrail.sqlkit import in_list, lit
 
 
 def islands(q: str, key: str) -> str:
@@ -49,17 +46,20 @@ def _has_cash(ws) -> bool:
 
 @dataclass(frozen=True)
 class PassThroughParams(Params):
-    window_days: int = 3          # outflows counted up to the end of the Nth calendar day after the inflow
-    min_ratio: float = 0.8        # share of the window's inflows that left within it
-    max_ratio: float = 1.2        # outflows above this multiple of the inflows are spending from reserves
-    min_amount: float = 5000.0    # inflows in the window must reach this (materiality)
-    min_account_share: float = 0.5  # share of all the account's counted inflows (whole workspace)
-                                    # that arrived in qualifying windows: a transit account, not a
-                                    # business whose receipts and bills sometimes coincide
-    exclude_channels: tuple[str, ...] = ("card",)   # inflows of these channels (merchant sales) not counted
+    window_days: int = days(3, lo=0)  # outflows counted up to the end of the Nth calendar day after the inflow
+    min_ratio: float = ratio(0.8)     # share of the window's inflows that left within it
+    max_ratio: float = ratio(1.2, hi=100.0)  # outflows above this multiple of the inflows are spending from reserves
+    min_amount: float = amount(5000.0)  # inflows in the window must reach this (materiality)
+    min_account_share: float = ratio(0.5, lo_open=False)  # share of all the account's counted inflows (whole
+                                    # workspace) that arrived in qualifying windows: a transit account,
+                                    # not a business whose receipts and bills sometimes coincide
+    exclude_channels: tuple[str, ...] = names(("card",), channels, "channel")  # inflows (merchant sales) not counted
     # outflows that are the ordinary cost of running a business, not funds moving on
-    exclude_out_channels: tuple[str, ...] = ("payroll",)
-    exclude_out_categories: tuple[str, ...] = ("tax", "payroll_provider")
+    exclude_out_channels: tuple[str, ...] = names(("payroll",), channels, "channel")
+    exclude_out_categories: tuple[str, ...] = names(("tax", "payroll_provider"), categories, "category")
+
+    def check(self, typology):
+        order_check(typology, self, "min_ratio", "max_ratio")
 
 
 class RapidPassThrough(Typology):
@@ -81,24 +81,22 @@ class RapidPassThrough(Typology):
     Params = PassThroughParams
 
     def sql(self, p: PassThroughParams) -> str:
-        if p.max_ratio < p.min_ratio:
-            raise ConfigError(f"{self.id}: max_ratio {p.max_ratio} is below min_ratio {p.min_ratio}")
-        w = int(p.window_days)
+        w, w_end = lit(p.window_days), lit(p.window_days + 1)
         return f"""
         WITH {account_cte()}, {classified_edges_cte()}, ev AS (
             SELECT dst AS focal, tx_id, ts, amount AS a_in, 0 AS a_out, src AS cp, src_pseudo AS cp_pseudo
-            FROM edges WHERE NOT dst_pseudo AND src <> dst AND coalesce(channel, '') NOT IN ({_in(p.exclude_channels)})
+            FROM edges WHERE NOT dst_pseudo AND src <> dst AND {in_list("coalesce(channel, '')", p.exclude_channels, negate=True)}
             UNION ALL
             SELECT src, tx_id, ts, 0, amount, dst, dst_pseudo
             FROM ce WHERE NOT src_pseudo AND src <> dst
-              AND coalesce(channel, '') NOT IN ({_in(p.exclude_out_channels)})
-              AND coalesce(cat_out, '') NOT IN ({_in(p.exclude_out_categories)})
+              AND {in_list("coalesce(channel, '')", p.exclude_out_channels, negate=True)}
+              AND {in_list("coalesce(cat_out, '')", p.exclude_out_categories, negate=True)}
         ), cand AS (  -- accounts that ever receive min_amount within a window: the only ones worth the exact pass
             SELECT DISTINCT focal FROM (
                 SELECT focal, sum(din) OVER (PARTITION BY focal ORDER BY d
                            RANGE BETWEEN CURRENT ROW AND INTERVAL {w} DAY FOLLOWING) AS s
                 FROM (SELECT focal, CAST(ts AS DATE) AS d, sum(a_in) AS din FROM ev GROUP BY focal, d))
-            WHERE s >= {float(p.min_amount)}
+            WHERE s >= {num(p.min_amount)}
         ), c AS (
             SELECT *, CAST(ts AS DATE) AS d,
                    coalesce(sum(a_in) OVER (PARTITION BY focal ORDER BY ts, tx_id
@@ -112,12 +110,12 @@ class RapidPassThrough(Typology):
             FROM ev WHERE focal IN (SELECT focal FROM cand)
         ), q AS (
             SELECT focal, tx_id AS anchor, ts AS w_start, d + INTERVAL {w} DAY AS d_end,
-                   CAST(d + INTERVAL {w + 1} DAY AS TIMESTAMP) AS w_end,
+                   CAST(d + INTERVAL {w_end} DAY AS TIMESTAMP) AS w_end,
                    in_end - in_before AS w_in, out_end - out_through AS w_out
             FROM c
-            WHERE a_in > 0 AND in_end - in_before >= {float(p.min_amount)}
-              AND out_end - out_through >= {float(p.min_ratio)} * (in_end - in_before)
-              AND out_end - out_through <= {float(p.max_ratio)} * (in_end - in_before)
+            WHERE a_in > 0 AND in_end - in_before >= {num(p.min_amount)}
+              AND out_end - out_through >= {num(p.min_ratio)} * (in_end - in_before)
+              AND out_end - out_through <= {num(p.max_ratio)} * (in_end - in_before)
         ), isl AS (
             SELECT focal, w_start, w_end, d_end, anchor,
                    sum(CASE WHEN w_start <= prev_end THEN 0 ELSE 1 END)
@@ -140,10 +138,10 @@ class RapidPassThrough(Typology):
             FROM (SELECT focal, sum(a_in) AS passed_in
                   FROM (SELECT DISTINCT focal, tx_id, a_in FROM evid WHERE a_in > 0) GROUP BY focal) p
             JOIN (SELECT focal, sum(a_in) AS all_in FROM ev GROUP BY focal) t ON t.focal = p.focal
-            WHERE p.passed_in >= {float(p.min_account_share)} * t.all_in
+            WHERE p.passed_in >= {num(p.min_account_share)} * t.all_in
         )
         SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') AS key,
-               least(sum(a_out), sum(a_in)) / sum(a_in) / {float(p.min_ratio)} AS score,
+               least(sum(a_out), sum(a_in)) / sum(a_in) / {num(p.min_ratio)} AS score,
                min(ts) AS first_ts, max(ts) AS last_ts, sum(a_in) + sum(a_out) AS total_amount,
                list(tx_id ORDER BY ts, tx_id) AS tx_ids,
                list_concat([{{'account_id': focal, 'role': 'pass-through account'}}],
@@ -187,17 +185,22 @@ class RapidPassThrough(Typology):
 
 @dataclass(frozen=True)
 class StructuringParams(Params):
-    window_days: int = 7
-    cash_threshold: float = 10000.0   # currency transaction report (31 CFR 1010.311)
-    near_low: float = 8000.0          # "just under": [near_low, cash_threshold)
-    min_near: int = 2                 # this many just-under cash transactions in a window ...
-    min_each: float = 3000.0          # ... or min_count of at least min_each each, all under the
-    min_count: int = 3                #     threshold, that together reach it
-    include_withdrawals: bool = True  # cash withdrawals split the same way (the CTR covers both)
-    wire_threshold: float = 3000.0    # funds-transfer recordkeeping (31 CFR 1010.410)
-    wire_near_low: float = 2500.0
-    wire_min_count: int = 3
-    wire_channels: tuple[str, ...] = ("wire",)
+    window_days: int = days(7)
+    cash_threshold: float = amount(10000.0, lo_open=True)  # currency transaction report (31 CFR 1010.311)
+    near_low: float = amount(8000.0)      # "just under": [near_low, cash_threshold)
+    min_near: int = count(2)              # this many just-under cash transactions in a window ...
+    min_each: float = amount(3000.0)      # ... or min_count of at least min_each each, all under the
+    min_count: int = count(3)             #     threshold, that together reach it
+    include_withdrawals: bool = flag(True)  # cash withdrawals split the same way (the CTR covers both)
+    wire_threshold: float = amount(3000.0, lo_open=True)  # funds-transfer recordkeeping (31 CFR 1010.410)
+    wire_near_low: float = amount(2500.0)
+    wire_min_count: int = count(3)
+    wire_channels: tuple[str, ...] = names(("wire",), channels, "channel")
+
+    def check(self, typology):
+        order_check(typology, self, "near_low", "cash_threshold", strict=True)
+        order_check(typology, self, "min_each", "cash_threshold", strict=True)
+        order_check(typology, self, "wire_near_low", "wire_threshold", strict=True)
 
 
 class Structuring(Typology):
@@ -224,15 +227,15 @@ class Structuring(Typology):
 
     def skip_reason(self, ws):
         n = ws.scalar(f"SELECT count(*) FROM edges WHERE (channel = 'cash' AND (src = 'cash' OR dst = 'cash')) "
-                      f"OR channel IN ({_in(self.Params().wire_channels)})")
+                      f"OR {in_list('channel', self.Params().wire_channels)}")
         if not n:
             return "no cash transactions and no wire transfers in the workspace"
         return None
 
     def sql(self, p: StructuringParams) -> str:
-        w = int(p.window_days)
+        w = lit(p.window_days)
         lo = min(p.min_each, p.near_low)
-        kinds = "'cash deposit'" + (", 'cash withdrawal'" if p.include_withdrawals else "")
+        kinds = ["cash deposit", "wire"] + (["cash withdrawal"] if p.include_withdrawals else [])
         return f"""
         WITH s AS (
             SELECT CASE WHEN src = 'cash' THEN dst ELSE src END AS focal,
@@ -240,32 +243,32 @@ class Structuring(Typology):
                    tx_id, ts, amount, location, CAST(NULL AS VARCHAR) AS cp, false AS cp_pseudo
             FROM edges
             WHERE channel = 'cash' AND ((src = 'cash' AND NOT dst_pseudo) OR (dst = 'cash' AND NOT src_pseudo))
-              AND amount >= {float(lo)} AND amount < {float(p.cash_threshold)}
+              AND amount >= {num(lo)} AND amount < {num(p.cash_threshold)}
             UNION ALL
             SELECT src, 'wire', tx_id, ts, amount, location, dst, dst_pseudo
             FROM edges
-            WHERE channel IN ({_in(p.wire_channels)}) AND NOT src_pseudo
-              AND amount >= {float(p.wire_near_low)} AND amount < {float(p.wire_threshold)}
-        ), s2 AS (SELECT * FROM s WHERE kind IN ({kinds}, 'wire')
+            WHERE {in_list('channel', p.wire_channels)} AND NOT src_pseudo
+              AND amount >= {num(p.wire_near_low)} AND amount < {num(p.wire_threshold)}
+        ), s2 AS (SELECT * FROM s WHERE {in_list('kind', kinds)}
         ), w AS (
             SELECT focal, kind, ts,
                    count(*) OVER win AS n, sum(amount) OVER win AS total,
-                   sum(CASE WHEN amount >= {float(p.near_low)} THEN 1 ELSE 0 END) OVER win AS n_near,
-                   sum(CASE WHEN amount >= {float(p.min_each)} THEN 1 ELSE 0 END) OVER win AS n_each,
-                   sum(CASE WHEN amount >= {float(p.min_each)} THEN amount ELSE 0 END) OVER win AS total_each
+                   sum(CASE WHEN amount >= {num(p.near_low)} THEN 1 ELSE 0 END) OVER win AS n_near,
+                   sum(CASE WHEN amount >= {num(p.min_each)} THEN 1 ELSE 0 END) OVER win AS n_each,
+                   sum(CASE WHEN amount >= {num(p.min_each)} THEN amount ELSE 0 END) OVER win AS total_each
             FROM s2
             WINDOW win AS (PARTITION BY focal, kind ORDER BY ts
                            RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW)
         ), q AS (
             SELECT focal || '|' || kind AS fk, focal, kind, ts - INTERVAL {w} DAY AS w_start, ts AS w_end,
-                   CASE WHEN kind = 'wire' THEN n / {int(p.wire_min_count)}::DOUBLE
-                        ELSE greatest(n_near / {max(1, int(p.min_near))}::DOUBLE,
-                                      CASE WHEN n_each >= {int(p.min_count)} THEN total_each / {float(p.cash_threshold)}
+                   CASE WHEN kind = 'wire' THEN n / {lit(p.wire_min_count)}::DOUBLE
+                        ELSE greatest(n_near / {lit(p.min_near)}::DOUBLE,
+                                      CASE WHEN n_each >= {lit(p.min_count)} THEN total_each / {num(p.cash_threshold)}
                                            ELSE 0 END) END AS w_score
             FROM w
-            WHERE (kind = 'wire' AND n >= {int(p.wire_min_count)})
-               OR (kind <> 'wire' AND (n_near >= {int(p.min_near)}
-                                       OR (n_each >= {int(p.min_count)} AND total_each >= {float(p.cash_threshold)})))
+            WHERE (kind = 'wire' AND n >= {lit(p.wire_min_count)})
+               OR (kind <> 'wire' AND (n_near >= {lit(p.min_near)}
+                                       OR (n_each >= {lit(p.min_count)} AND total_each >= {num(p.cash_threshold)})))
         ), ep AS ({islands('q', 'fk')}
         ), sc AS (
             SELECT ep.fk, ep.island, max(q.w_score) AS score FROM ep JOIN q ON q.fk = ep.fk
@@ -289,8 +292,8 @@ class Structuring(Typology):
                             FILTER (WHERE cp IS NOT NULL AND NOT cp_pseudo), [])) AS accounts,
                {{'focal': any_value(evid.focal), 'kind': any_value(kind), 'transactions': count(*),
                  'min_amount': min(amount), 'max_amount': max(amount),
-                 'near': count(*) FILTER (WHERE (kind = 'wire' AND amount >= {float(p.wire_near_low)})
-                                         OR (kind <> 'wire' AND amount >= {float(p.near_low)})),
+                 'near': count(*) FILTER (WHERE (kind = 'wire' AND amount >= {num(p.wire_near_low)})
+                                         OR (kind <> 'wire' AND amount >= {num(p.near_low)})),
                  'places': count(DISTINCT location), 'beneficiaries': count(DISTINCT cp),
                  'days': date_diff('day', CAST(min(ts) AS DATE), CAST(max(ts) AS DATE)) + 1,
                  'max_per_day': any_value(mpd.max_per_day)}} AS stats
@@ -328,17 +331,17 @@ class Structuring(Typology):
 
 # The area of a place: "City ST" at the end of the location text (after its last digit or comma,
 # e.g. "ATM NETWORK 1234 Main St, Dallas TX" -> "DALLAS TX"); else the whole location.
-AREA_SQL = ("coalesce(nullif(upper(trim(regexp_extract({loc}, "
-            "'[0-9,]\\s*([A-Za-z][A-Za-z .''-]*?,?\\s+[A-Za-z]{{2}})\\s*$', 1))), ''), "
-            "upper(trim({loc})))")
+AREA_RX = r"[0-9,]\s*([A-Za-z][A-Za-z .'-]*?,?\s+[A-Za-z]{2})\s*$"
+AREA_SQL = ("coalesce(nullif(upper(trim(regexp_extract({loc}, " + lit(AREA_RX).replace("{", "{{").replace("}", "}}")
+            + ", 1))), ''), upper(trim({loc})))")
 
 
 @dataclass(frozen=True)
 class FunnelParams(Params):
-    window_days: int = 30       # the deposits counted together
-    min_places: int = 3         # distinct places (branches, ATMs) cash was deposited at in a window
-    min_funneled: int = 2       # deposits followed by a withdrawal in another city ...
-    max_hours: int = 24         # ... within this many hours
+    window_days: int = days(30)     # the deposits counted together
+    min_places: int = count(3)      # distinct places (branches, ATMs) cash was deposited at in a window
+    min_funneled: int = count(2)    # deposits followed by a withdrawal in another city ...
+    max_hours: int = whole(24, 1, 24 * MAX_DAYS, "hours")  # ... within this many hours
 
 
 class FunnelAccount(Typology):
@@ -387,7 +390,7 @@ class FunnelAccount(Typology):
             SELECT d.focal, d.tx_id AS dep_tx, w.tx_id AS wd_tx, w.ts AS wd_ts, w.amount AS wd_amount,
                    d.area AS dep_area, w.area AS wd_area, date_diff('minute', d.ts, w.ts) AS minutes
             FROM dep d JOIN wd w ON w.focal = d.focal AND w.ts >= d.ts
-             AND w.ts <= d.ts + INTERVAL {int(p.max_hours)} HOUR AND w.area <> d.area
+             AND w.ts <= d.ts + INTERVAL {lit(p.max_hours)} HOUR AND w.area <> d.area
         ), dep2 AS (
             SELECT d.*, EXISTS (SELECT 1 FROM pair WHERE pair.dep_tx = d.tx_id) AS funneled FROM dep d
         ), w AS (
@@ -396,10 +399,10 @@ class FunnelAccount(Typology):
                    sum(CASE WHEN funneled THEN 1 ELSE 0 END) OVER win AS n_funneled
             FROM dep2
             WINDOW win AS (PARTITION BY focal ORDER BY ts
-                           RANGE BETWEEN INTERVAL {int(p.window_days)} DAY PRECEDING AND CURRENT ROW)
+                           RANGE BETWEEN INTERVAL {lit(p.window_days)} DAY PRECEDING AND CURRENT ROW)
         ), q AS (
-            SELECT DISTINCT focal, ts - INTERVAL {int(p.window_days)} DAY AS w_start, ts AS w_end
-            FROM w WHERE n_places >= {int(p.min_places)} AND n_funneled >= {int(p.min_funneled)}
+            SELECT DISTINCT focal, ts - INTERVAL {lit(p.window_days)} DAY AS w_start, ts AS w_end
+            FROM w WHERE n_places >= {lit(p.min_places)} AND n_funneled >= {lit(p.min_funneled)}
         ), ep AS ({islands('q', 'focal')}
         ), edep AS (
             SELECT ep.focal, ep.island, d.* EXCLUDE (focal) FROM ep JOIN dep2 d ON d.focal = ep.focal
@@ -426,7 +429,7 @@ class FunnelAccount(Typology):
             FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id GROUP BY e.focal, e.island
         )
         SELECT a.focal || '@' || strftime(a.first_dep, '%Y-%m-%d') AS key,
-               a.places / {int(p.min_places)}::DOUBLE AS score,
+               a.places / {lit(p.min_places)}::DOUBLE AS score,
                a.first_dep AS first_ts, greatest(a.last_dep, wg.last_wd) AS last_ts,
                a.deposited + wg.withdrawn AS total_amount,
                list_concat(a.dep_txs, wg.wd_txs) AS tx_ids,

@@ -20,16 +20,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
+from moneytrail.detect.base import TRANSFERS, Params, Typology, count, day, days, money, order_check
+from moneytrail.sqlkit import lit
 
 
 @dataclass(frozen=True)
 class LayerParams(Params):
-    min_repeats: int = 3
-    burst_days: int = 31
-    min_senders: int = 1
-    min_receivers: int = 2
-    max_layer_size: int = 100
+    min_repeats: int = count(3)
+    burst_days: int = days(31, lo=0)
+    min_senders: int = count(1)
+    min_receivers: int = count(2)
+    max_layer_size: int = count(100)
+
+    def check(self, typology):
+        order_check(typology, self, "min_senders", "max_layer_size")
+        order_check(typology, self, "min_receivers", "max_layer_size")
+
+
+def _kw(p: LayerParams) -> dict[str, str]:
+    return dict(min_repeats=lit(p.min_repeats), burst_days=lit(p.burst_days), min_senders=lit(p.min_senders),
+                min_receivers=lit(p.min_receivers), max_layer=lit(p.max_layer_size))
 
 
 _BLOCKS = """
@@ -56,8 +66,7 @@ class Bipartite(Typology):
     Params = LayerParams
 
     def sql(self, p: LayerParams) -> str:
-        kw = dict(min_repeats=int(p.min_repeats), burst_days=int(p.burst_days), min_senders=int(p.min_senders),
-                  min_receivers=int(p.min_receivers), max_layer=int(p.max_layer_size))
+        kw = _kw(p)
         return f"""
         WITH {_BLOCKS.format(**kw)}
         SELECT array_to_string(any_value(blk.senders), ',') || ' => ' || array_to_string(l1.block, ',') AS key,
@@ -91,8 +100,7 @@ class Stack(Typology):
     Params = LayerParams
 
     def sql(self, p: LayerParams) -> str:
-        kw = dict(min_repeats=int(p.min_repeats), burst_days=int(p.burst_days), min_senders=int(p.min_senders),
-                  min_receivers=int(p.min_receivers), max_layer=int(p.max_layer_size))
+        kw = _kw(p)
         return f"""
         WITH {_BLOCKS.format(**kw)},
         first_in AS (SELECT block, dst AS acct, min(ts) AS t FROM l1 GROUP BY block, dst),

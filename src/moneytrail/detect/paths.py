@@ -23,16 +23,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.detect.base import num
+from moneytrail.sqlkit import lit
+
+MAX_LOOP_LENGTH = 20      # accounts in a loop: one SQL step per hop
+
 
 @dataclass
 class LoopSearch:
+    """One search. ``edges_sql`` and ``prefix`` are the caller's own SQL and table-name prefix;
+    the numbers are checked typology parameters (formatted with :mod:`moneytrail.sqlkit`)."""
+
     edges_sql: str            # SELECT tx_id, src, dst, ts, amount FROM ... (the candidate edges)
     min_length: int
     max_length: int
     window_days: int
     ordered: bool
     min_ratio: float = 0.0
-    max_ratio: float = 1e18
+    max_ratio: float | None = None     # None: no upper bound on a hop's share of the previous one
     min_first_amount: float = 0.0
     max_degree: int = 200
     max_paths: int = 2_000_000
@@ -47,25 +55,32 @@ def find_loops(backend, s: LoopSearch) -> tuple[str, dict]:
         deg AS (SELECT a, count(DISTINCT b) AS d FROM (SELECT src AS a, dst AS b FROM c
                                                       UNION ALL SELECT dst, src FROM c) GROUP BY a)
         SELECT c.* FROM c JOIN deg ds ON ds.a = c.src JOIN deg dd ON dd.a = c.dst
-        WHERE c.src <> c.dst AND ds.d <= {int(s.max_degree)} AND dd.d <= {int(s.max_degree)}
+        WHERE c.src <> c.dst AND ds.d <= {lit(s.max_degree)} AND dd.d <= {lit(s.max_degree)}
     """, temp=True)
-    w = int(s.window_days)
+    if not 2 <= s.max_length <= MAX_LOOP_LENGTH:
+        raise ValueError(f"loop length {s.max_length} outside 2..{MAX_LOOP_LENGTH}")
+    w = lit(s.window_days)
     # Length-1 paths. Unordered loops start at their smallest account (found once per rotation);
     # ordered loops start at their earliest transfer (only that rotation is in time order).
     canon = "dst > src AND " if not s.ordered else ""
     backend.materialize(f"{s.prefix}_p1", f"""
         SELECT src AS start, dst AS last, [src, dst] AS seq, [tx_id] AS txs, [amount] AS amounts,
                ts AS t0, ts AS tmin, ts AS tmax, ts AS tlast, tx_id AS idlast, amount AS alast
-        FROM {e} WHERE {canon}amount >= {float(s.min_first_amount)}
+        FROM {e} WHERE {canon}amount >= {num(s.min_first_amount)}
     """, temp=True)
     grow = "n.dst > p.start AND " if not s.ordered else ""
     found_parts, stats, truncated = [], {}, False
     for k in range(2, s.max_length + 1):
         prev, cur = f"{s.prefix}_p{k - 1}", f"{s.prefix}_p{k}"
         if s.ordered:
+            # the previous hop's amount widened before the product: an amount near the cap
+            # (10**12) times a ratio does not fit DECIMAL(18, 4)
+            prev_amt = "CAST(p.alast AS DECIMAL(38, 4))"
             order = (f"(n.ts > p.tlast OR (n.ts = p.tlast AND n.tx_id > p.idlast)) "
                      f"AND n.ts <= p.t0 + INTERVAL {w} DAY "
-                     f"AND n.amount >= p.alast * {float(s.min_ratio)} AND n.amount <= p.alast * {float(s.max_ratio)}")
+                     f"AND n.amount >= {prev_amt} * {num(s.min_ratio)}")
+            if s.max_ratio is not None:
+                order += f" AND n.amount <= {prev_amt} * {num(s.max_ratio)}"
         else:
             order = (f"greatest(p.tmax, n.ts) <= least(p.tmin, n.ts) + INTERVAL {w} DAY "
                      f"AND NOT list_contains(p.txs, n.tx_id)")
@@ -88,7 +103,7 @@ def find_loops(backend, s: LoopSearch) -> tuple[str, dict]:
             break
         n = backend.materialize(f"{cur}_all", step, temp=True)
         backend.materialize(f"{s.prefix}_f{k}", f"""
-            SELECT {k} AS len, list_slice(seq, 1, {k}) AS seq, txs, amounts, tmin AS t0, tmax AS t1
+            SELECT {lit(k)} AS len, list_slice(seq, 1, {lit(k)}) AS seq, txs, amounts, tmin AS t0, tmax AS t1
             FROM {cur}_all WHERE last = start""", temp=True)
         if k >= s.min_length:
             found_parts.append(f"SELECT * FROM {s.prefix}_f{k}")

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import TRANSFERS, Params, Typology, day, money
+from moneytrail.detect.base import TRANSFERS, Params, Typology, count, day, days, money, num, ratio
+from moneytrail.sqlkit import lit
 
 _T = """t AS (SELECT tx_id, src, dst, ts, amount FROM edges
         WHERE """ + TRANSFERS + """ AND pair_span_days <= {transient})"""
@@ -33,21 +34,21 @@ _DEG = """deg AS (SELECT a, count(DISTINCT b) AS d
 
 @dataclass(frozen=True)
 class ScatterGatherParams(Params):
-    window_days: int = 30
-    transient_days: int = 31
-    min_intermediaries: int = 3
-    max_intermediary_degree: int = 50
+    window_days: int = days(30)
+    transient_days: int = days(31, lo=0)
+    min_intermediaries: int = count(3)
+    max_intermediary_degree: int = count(50)
 
 
 @dataclass(frozen=True)
 class GatherScatterParams(Params):
-    window_days: int = 30
-    transient_days: int = 31
-    min_sources: int = 3
-    min_destinations: int = 3
-    max_gap_days: int = 10
-    max_out_ratio: float = 1.1
-    max_hub_degree: int = 2000
+    window_days: int = days(30)
+    transient_days: int = days(31, lo=0)
+    min_sources: int = count(3)
+    min_destinations: int = count(3)
+    max_gap_days: int = days(10, lo=0)
+    max_out_ratio: float = ratio(1.1, hi=100.0)
+    max_hub_degree: int = count(2000)
 
 
 class ScatterGather(Typology):
@@ -61,26 +62,26 @@ class ScatterGather(Typology):
 
     def sql(self, p: ScatterGatherParams) -> str:
         return f"""
-        WITH {_T.format(transient=int(p.transient_days))}, {_DEG},
+        WITH {_T.format(transient=lit(p.transient_days))}, {_DEG},
         legs AS (
             SELECT a.src AS s, a.dst AS m, b.dst AS d, a.tx_id AS tx1, b.tx_id AS tx2,
                    a.ts AS t1, b.ts AS t2, a.amount AS a1, b.amount AS a2
             FROM t a JOIN t b ON b.src = a.dst
             JOIN deg ON deg.a = a.dst
-            WHERE deg.d <= {int(p.max_intermediary_degree)} AND b.dst <> a.src
-              AND b.ts >= a.ts AND b.ts <= a.ts + INTERVAL {int(p.window_days)} DAY
+            WHERE deg.d <= {lit(p.max_intermediary_degree)} AND b.dst <> a.src
+              AND b.ts >= a.ts AND b.ts <= a.ts + INTERVAL {lit(p.window_days)} DAY
         ), g AS (
             SELECT s, d, count(DISTINCT m) AS k,
                    list(DISTINCT m) AS mids,
                    list_distinct(list_concat(list(tx1), list(tx2))) AS txs,
                    min(t1) AS first_ts, max(t2) AS last_ts
-            FROM legs GROUP BY s, d HAVING count(DISTINCT m) >= {int(p.min_intermediaries)}
+            FROM legs GROUP BY s, d HAVING count(DISTINCT m) >= {lit(p.min_intermediaries)}
         ), tot AS (
             SELECT s, d, sum(e.amount) FILTER (WHERE e.src = g.s) AS out_amt,
                    sum(e.amount) FILTER (WHERE e.dst = g.d) AS in_amt, sum(e.amount) AS total
             FROM (SELECT s, d, unnest(txs) AS tx_id FROM g) g JOIN t e USING (tx_id) GROUP BY s, d
         )
-        SELECT g.s || ' => ' || g.d AS key, g.k / {int(p.min_intermediaries)}::DOUBLE AS score,
+        SELECT g.s || ' => ' || g.d AS key, g.k / {lit(p.min_intermediaries)}::DOUBLE AS score,
                g.first_ts, g.last_ts, tot.total AS total_amount, list_sort(g.txs) AS tx_ids,
                list_concat([{{'account_id': g.s, 'role': 'source'}}, {{'account_id': g.d, 'role': 'destination'}}],
                            list_transform(g.mids, x -> {{'account_id': x, 'role': 'intermediary'}})) AS accounts,
@@ -108,19 +109,19 @@ class GatherScatter(Typology):
 
     def sql(self, p: GatherScatterParams) -> str:
         return f"""
-        WITH {_T.format(transient=int(p.transient_days))}, {_DEG},
+        WITH {_T.format(transient=lit(p.transient_days))}, {_DEG},
         ev AS (
             SELECT t.dst AS h, t.src AS cp, 'in' AS dir, t.tx_id, t.ts, t.amount FROM t
             UNION ALL
             SELECT t.src, t.dst, 'out', t.tx_id, t.ts, t.amount FROM t
         ), cand AS (
-            SELECT ev.* FROM ev JOIN deg ON deg.a = ev.h WHERE deg.d <= {int(p.max_hub_degree)}
+            SELECT ev.* FROM ev JOIN deg ON deg.a = ev.h WHERE deg.d <= {lit(p.max_hub_degree)}
               AND ev.h IN (SELECT h FROM ev GROUP BY h
-                           HAVING count(DISTINCT cp) FILTER (WHERE dir = 'in') >= {int(p.min_sources)}
-                              AND count(DISTINCT cp) FILTER (WHERE dir = 'out') >= {int(p.min_destinations)})
+                           HAVING count(DISTINCT cp) FILTER (WHERE dir = 'in') >= {lit(p.min_sources)}
+                              AND count(DISTINCT cp) FILTER (WHERE dir = 'out') >= {lit(p.min_destinations)})
         ), gaps AS (
             SELECT *, CASE WHEN lag(ts) OVER (PARTITION BY h ORDER BY ts, tx_id) IS NULL
-                            OR ts > lag(ts) OVER (PARTITION BY h ORDER BY ts, tx_id) + INTERVAL {int(p.max_gap_days)} DAY
+                            OR ts > lag(ts) OVER (PARTITION BY h ORDER BY ts, tx_id) + INTERVAL {lit(p.max_gap_days)} DAY
                            THEN 1 ELSE 0 END AS brk
             FROM cand
         ), isl AS (
@@ -141,13 +142,13 @@ class GatherScatter(Typology):
                    sum(amount) FILTER (WHERE dir = 'out') AS scattered,
                    sum(amount) AS total, min(ts) AS first_ts, max(ts) AS last_ts
             FROM kept GROUP BY h, island
-            HAVING count(DISTINCT cp) FILTER (WHERE dir = 'in') >= {int(p.min_sources)}
-               AND count(DISTINCT cp) FILTER (WHERE dir = 'out') >= {int(p.min_destinations)}
-               AND max(ts) <= min(ts) + INTERVAL {int(p.window_days)} DAY
-               AND sum(amount) FILTER (WHERE dir = 'out') <= {float(p.max_out_ratio)} * sum(amount) FILTER (WHERE dir = 'in')
+            HAVING count(DISTINCT cp) FILTER (WHERE dir = 'in') >= {lit(p.min_sources)}
+               AND count(DISTINCT cp) FILTER (WHERE dir = 'out') >= {lit(p.min_destinations)}
+               AND max(ts) <= min(ts) + INTERVAL {lit(p.window_days)} DAY
+               AND sum(amount) FILTER (WHERE dir = 'out') <= {num(p.max_out_ratio)} * sum(amount) FILTER (WHERE dir = 'in')
         )
         SELECT h || '@' || strftime(first_ts, '%Y-%m-%d') AS key,
-               (ns + nd) / ({int(p.min_sources)} + {int(p.min_destinations)})::DOUBLE AS score,
+               (ns + nd) / ({lit(p.min_sources)} + {lit(p.min_destinations)})::DOUBLE AS score,
                first_ts, last_ts, total AS total_amount, txs AS tx_ids,
                list_concat(list_concat([{{'account_id': h, 'role': 'hub'}}],
                            list_transform(srcs, x -> {{'account_id': x, 'role': 'source'}})),

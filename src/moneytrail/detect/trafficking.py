@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moneytrail.detect.base import Params, Typology, day, money
+from moneytrail.detect.base import (Params, Typology, amount, categories, channels, count, day, days, flag,
+                                    identifiers, money, names, num, ratio, whole)
 from moneytrail.detect.categories import account_cte, classified_edges_cte, description_category_sql
-from moneytrail.detect.flow import _in, islands
+from moneytrail.detect.flow import islands
 from moneytrail.errors import ConfigError
+from moneytrail.sqlkit import in_list, lit
 
 FIN_2014 = ('FinCEN FIN-2014-A008, "Guidance on Recognizing Activity that May be Associated with '
             'Human Smuggling and Human Trafficking"')
@@ -46,14 +48,14 @@ def _few(items, n: int = 4) -> str:
 
 @dataclass(frozen=True)
 class SharedIdParams(Params):
-    min_senders: int = 3              # distinct senders into one account that share identifiers
-    min_per_identifier: int = 2       # senders sharing one address or phone
-    min_families: int = 2             # distinct family names among them (unrelated people)
-    identifiers: tuple[str, ...] = ("address", "phone")
-    exclude_channels: tuple[str, ...] = ("card",)
+    min_senders: int = count(3)           # distinct senders into one account that share identifiers
+    min_per_identifier: int = count(2)    # senders sharing one address or phone
+    min_families: int = count(2)          # distinct family names among them (unrelated people)
+    identifiers: tuple[str, ...] = names(("address", "phone"), identifiers, "identifier")
+    exclude_channels: tuple[str, ...] = names(("card",), channels, "channel")
     # standing bills that housemates pay to the same payee are not counted
-    exclude_categories: tuple[str, ...] = ("rent", "utility", "lender", "tax")
-    include_business_senders: bool = False
+    exclude_categories: tuple[str, ...] = names(("rent", "utility", "lender", "tax"), categories, "category")
+    include_business_senders: bool = flag(False)
 
 
 class SharedIdentifiers(Typology):
@@ -91,8 +93,8 @@ class SharedIdentifiers(Typology):
         pay AS (
             SELECT dst AS receiver, src AS sender, tx_id, ts, amount FROM ce
             WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst
-              AND coalesce(channel, '') NOT IN ({_in(p.exclude_channels)})
-              AND coalesce(cat_out, '') NOT IN ({_in(p.exclude_categories)})
+              AND {in_list("coalesce(channel, '')", p.exclude_channels, negate=True)}
+              AND {in_list("coalesce(cat_out, '')", p.exclude_categories, negate=True)}
         ), rs AS (SELECT DISTINCT receiver, sender FROM pay
         ), ids AS (
             SELECT account_id, 'address' AS id_type, address_norm AS id_value, is_business,
@@ -107,14 +109,14 @@ class SharedIdentifiers(Typology):
                    list(DISTINCT rs.sender ORDER BY rs.sender) AS senders,
                    count(DISTINCT rs.sender) AS n_senders, count(DISTINCT i.family) AS n_families
             FROM rs JOIN ids i ON i.account_id = rs.sender
-            WHERE i.id_type IN ({_in(p.identifiers)}) {biz}
+            WHERE {in_list('i.id_type', p.identifiers)} {biz}
             GROUP BY rs.receiver, i.id_type, i.id_value
-            HAVING count(DISTINCT rs.sender) >= {int(p.min_per_identifier)}
-               AND count(DISTINCT i.family) >= {int(p.min_families)}
+            HAVING count(DISTINCT rs.sender) >= {lit(p.min_per_identifier)}
+               AND count(DISTINCT i.family) >= {lit(p.min_families)}
         ), fs AS (
             SELECT DISTINCT receiver, sender FROM (SELECT receiver, unnest(senders) AS sender FROM shared)
         ), per AS (
-            SELECT receiver, count(*) AS n FROM fs GROUP BY receiver HAVING count(*) >= {int(p.min_senders)}
+            SELECT receiver, count(*) AS n FROM fs GROUP BY receiver HAVING count(*) >= {lit(p.min_senders)}
         ), idl AS (
             SELECT s.receiver,
                    list({{'type': s.id_type, 'value': s.id_value, 'senders': s.n_senders,
@@ -127,7 +129,7 @@ class SharedIdentifiers(Typology):
             SELECT pay.* FROM pay JOIN fs USING (receiver, sender) JOIN per USING (receiver)
         )
         SELECT ev.receiver || '@shared-identifiers' AS key,
-               count(DISTINCT ev.sender) / {int(p.min_senders)}::DOUBLE AS score,
+               count(DISTINCT ev.sender) / {lit(p.min_senders)}::DOUBLE AS score,
                min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
                list(tx_id ORDER BY ts, tx_id) AS tx_ids,
                list_concat([{{'account_id': ev.receiver, 'role': 'receiver'}}],
@@ -160,16 +162,16 @@ class SharedIdentifiers(Typology):
 
 @dataclass(frozen=True)
 class HtExpensesParams(Params):
-    window_days: int = 35              # rent to min_landlords distinct payees within this window
-    min_landlords: int = 3
-    min_lodging: int = 2               # hotel/motel payments in the period
-    min_transport: int = 2             # bus, airline, rideshare payments in the period
-    min_food: int = 1
-    rent_categories: tuple[str, ...] = ("rent",)
-    lodging_categories: tuple[str, ...] = ("lodging",)
-    transport_categories: tuple[str, ...] = ("bus", "airline", "rideshare")
-    food_categories: tuple[str, ...] = ("food",)
-    context_categories: tuple[str, ...] = ("advertising", "prepaid_phone")  # listed, not required
+    window_days: int = days(35)        # rent to min_landlords distinct payees within this window
+    min_landlords: int = count(3)
+    min_lodging: int = count(2, lo=0)  # hotel/motel payments in the period (0: not required)
+    min_transport: int = count(2, lo=0)  # bus, airline, rideshare payments in the period
+    min_food: int = count(1, lo=0)
+    rent_categories: tuple[str, ...] = names(("rent",), categories, "category")
+    lodging_categories: tuple[str, ...] = names(("lodging",), categories, "category")
+    transport_categories: tuple[str, ...] = names(("bus", "airline", "rideshare"), categories, "category")
+    food_categories: tuple[str, ...] = names(("food",), categories, "category")
+    context_categories: tuple[str, ...] = names(("advertising", "prepaid_phone"), categories, "category")  # listed, not required
 
 
 class HtExpenses(Typology):
@@ -201,18 +203,18 @@ class HtExpenses(Typology):
         return None
 
     def sql(self, p: HtExpensesParams) -> str:
-        w = int(p.window_days)
+        w = lit(p.window_days)
         groups = (("rent", p.rent_categories), ("lodging", p.lodging_categories),
                   ("transport", p.transport_categories), ("food", p.food_categories),
                   ("context", p.context_categories))
-        grp = "CASE " + " ".join(f"WHEN cat_out IN ({_in(c)}) THEN '{g}'" for g, c in groups) + " END"
-        allc = _in(tuple(x for _, c in groups for x in c))
+        grp = "CASE " + " ".join(f"WHEN {in_list('cat_out', c)} THEN {lit(g)}" for g, c in groups) + " END"
+        allc = in_list("cat_out", [x for _, c in groups for x in c])
         return f"""
         WITH {account_cte()}, {classified_edges_cte()},
         sp AS (
             SELECT src AS payer, dst AS payee, dst_pseudo AS payee_pseudo, tx_id, ts, amount,
                    cat_out AS category, {grp} AS grp
-            FROM ce WHERE NOT src_pseudo AND src <> dst AND cat_out IN ({allc})
+            FROM ce WHERE NOT src_pseudo AND src <> dst AND {allc}
               AND dst <> 'cash' AND dst NOT LIKE 'unidentified:%'
         ), r AS (
             SELECT payer, ts,
@@ -221,7 +223,7 @@ class HtExpenses(Typology):
             FROM sp WHERE grp = 'rent'
         ), q AS (
             SELECT DISTINCT payer, ts - INTERVAL {w} DAY AS w_start, ts AS w_end
-            FROM r WHERE n_ll >= {int(p.min_landlords)}
+            FROM r WHERE n_ll >= {lit(p.min_landlords)}
         ), ep AS ({islands('q', 'payer')}
         ), ev AS (
             SELECT ep.payer, ep.island, sp.* EXCLUDE (payer)
@@ -251,7 +253,7 @@ class HtExpenses(Typology):
             FROM ev GROUP BY payer, island
         )
         SELECT payer || '@' || strftime(first_ts, '%Y-%m-%d') AS key,
-               landlords / {int(p.min_landlords)}::DOUBLE AS score,
+               landlords / {lit(p.min_landlords)}::DOUBLE AS score,
                first_ts, last_ts, total_amount, tx_ids,
                list_concat([{{'account_id': payer, 'role': 'payer'}}], coalesce(payees, [])) AS accounts,
                {{'focal': payer, 'landlords': landlords, 'rent_n': rent_n, 'rent_amt': rent_amt,
@@ -262,8 +264,8 @@ class HtExpenses(Typology):
                  'context_kinds': coalesce(context_kinds, []),
                  'days': date_diff('day', CAST(first_ts AS DATE), CAST(last_ts AS DATE)) + 1}} AS stats
         FROM agg
-        WHERE lodging_n >= {int(p.min_lodging)} AND transport_n >= {int(p.min_transport)}
-          AND food_n >= {int(p.min_food)}
+        WHERE lodging_n >= {lit(p.min_lodging)} AND transport_n >= {lit(p.min_transport)}
+          AND food_n >= {lit(p.min_food)}
         """
 
     def explain(self, row, p):
@@ -292,11 +294,11 @@ class HtExpenses(Typology):
 
 @dataclass(frozen=True)
 class CashNoPayrollParams(Params):
-    min_deposits: int = 5
-    min_cash: float = 3000.0
-    min_cash_share: float = 0.3        # cash deposits as a share of everything the account received
-    income_channels: tuple[str, ...] = ("payroll", "ach", "check")
-    income_categories: tuple[str, ...] = ("payroll_provider", "benefits", "staffing")
+    min_deposits: int = count(5)
+    min_cash: float = amount(3000.0, lo_open=True)
+    min_cash_share: float = ratio(0.3, lo_open=False)  # cash deposits as a share of everything the account received
+    income_channels: tuple[str, ...] = names(("payroll", "ach", "check"), channels, "channel")
+    income_categories: tuple[str, ...] = names(("payroll_provider", "benefits", "staffing"), categories, "category")
 
 
 class CashWithoutPayroll(Typology):
@@ -327,8 +329,8 @@ class CashWithoutPayroll(Typology):
         inflow AS (
             SELECT ce.dst AS focal, ce.tx_id, ce.ts, ce.amount, ce.location,
                    ce.src = 'cash' AND ce.channel = 'cash' AS is_cash,
-                   (coalesce(ce.channel, '') IN ({_in(p.income_channels)}) AND NOT ce.src_pseudo)
-                   OR coalesce(ce.cat_in, '') IN ({_in(p.income_categories)}) AS is_income,
+                   ({in_list("coalesce(ce.channel, '')", p.income_channels)} AND NOT ce.src_pseudo)
+                   OR {in_list("coalesce(ce.cat_in, '')", p.income_categories)} AS is_income,
                    ce.channel
             FROM ce LEFT JOIN acct a ON a.account_id = ce.dst
             WHERE NOT ce.dst_pseudo AND ce.src <> ce.dst AND NOT coalesce(a.is_business, false)
@@ -342,12 +344,12 @@ class CashWithoutPayroll(Typology):
                        FILTER (WHERE NOT is_cash) AS other_channels
             FROM inflow GROUP BY focal
             HAVING count(*) FILTER (WHERE is_income) = 0
-               AND count(*) FILTER (WHERE is_cash) >= {int(p.min_deposits)}
-               AND coalesce(sum(amount) FILTER (WHERE is_cash), 0) >= {float(p.min_cash)}
-               AND coalesce(sum(amount) FILTER (WHERE is_cash), 0) >= {float(p.min_cash_share)} * sum(amount)
+               AND count(*) FILTER (WHERE is_cash) >= {lit(p.min_deposits)}
+               AND coalesce(sum(amount) FILTER (WHERE is_cash), 0) >= {num(p.min_cash)}
+               AND coalesce(sum(amount) FILTER (WHERE is_cash), 0) >= {num(p.min_cash_share)} * sum(amount)
         )
         SELECT i.focal || '@cash-without-payroll' AS key,
-               any_value(per.cash_total) / {float(p.min_cash)} AS score,
+               any_value(per.cash_total) / {num(p.min_cash)} AS score,
                min(i.ts) AS first_ts, max(i.ts) AS last_ts, sum(i.amount) AS total_amount,
                list(i.tx_id ORDER BY i.ts, i.tx_id) AS tx_ids,
                [{{'account_id': i.focal, 'role': 'account holder'}}] AS accounts,
@@ -380,12 +382,17 @@ class CashWithoutPayroll(Typology):
 
 @dataclass(frozen=True)
 class OddHoursParams(Params):
-    start_hour: int = 22               # odd hours: from start_hour ...
-    end_hour: int = 5                  # ... to end_hour (exclusive), across midnight
-    window_days: int = 30
-    min_odd: int = 8                   # odd-hour deposits in a window
-    min_share: float = 0.5             # of all deposits (in these channels) in the window
-    channels: tuple[str, ...] = ("cash", "transfer")  # customer-initiated; ACH batches post at night
+    start_hour: int = whole(22, 0, 24, "hour of the day")  # odd hours: from start_hour ...
+    end_hour: int = whole(5, 0, 24, "hour of the day")     # ... to end_hour (exclusive), across midnight
+    window_days: int = days(30)
+    min_odd: int = count(8)            # odd-hour deposits in a window
+    min_share: float = ratio(0.5, lo_open=False)  # of all deposits (in these channels) in the window
+    channels: tuple[str, ...] = names(("cash", "transfer"), channels, "channel")  # customer-initiated; ACH batches post at night
+
+    def check(self, typology):
+        if self.start_hour % 24 == self.end_hour % 24:
+            raise ConfigError(f"{typology}: start_hour and end_hour must be different hours of the day "
+                              f"(0-24), got {self.start_hour} and {self.end_hour}")
 
 
 class OddHoursDeposits(Typology):
@@ -421,16 +428,13 @@ class OddHoursDeposits(Typology):
         return rows
 
     def _odd(self, p: OddHoursParams, col: str) -> str:
-        if not (0 <= p.start_hour <= 24 and 0 <= p.end_hour <= 24) or p.start_hour % 24 == p.end_hour % 24:
-            raise ConfigError(f"{self.id}: start_hour and end_hour must be different hours of the day "
-                              f"(0-24), got {p.start_hour} and {p.end_hour}")
-        a, b = int(p.start_hour) % 24, int(p.end_hour) % 24
-        if a > b:
+        a, b = lit(p.start_hour % 24), lit(p.end_hour % 24)
+        if p.start_hour % 24 > p.end_hour % 24:
             return f"(hour({col}) >= {a} OR hour({col}) < {b})"
         return f"(hour({col}) >= {a} AND hour({col}) < {b})"
 
     def sql(self, p: OddHoursParams) -> str:
-        w = int(p.window_days)
+        w = lit(p.window_days)
         return f"""
         WITH timed AS (
             SELECT source_id FROM transactions GROUP BY source_id
@@ -440,7 +444,7 @@ class OddHoursDeposits(Typology):
                    {self._odd(p, 'e.ts')} AS odd
             FROM edges e JOIN transactions t ON t.tx_id = e.tx_id
             WHERE t.source_id IN (SELECT source_id FROM timed) AND NOT e.dst_pseudo AND e.src <> e.dst
-              AND e.channel IN ({_in(p.channels)})
+              AND {in_list('e.channel', p.channels)}
         ), w AS (
             SELECT focal, ts,
                    sum(CASE WHEN odd THEN 1 ELSE 0 END) OVER win AS n_odd, count(*) OVER win AS n
@@ -448,7 +452,7 @@ class OddHoursDeposits(Typology):
             WINDOW win AS (PARTITION BY focal ORDER BY ts RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW)
         ), q AS (
             SELECT focal, ts - INTERVAL {w} DAY AS w_start, ts AS w_end, n_odd, n
-            FROM w WHERE n_odd >= {int(p.min_odd)} AND n_odd >= {float(p.min_share)} * n
+            FROM w WHERE n_odd >= {lit(p.min_odd)} AND n_odd >= {num(p.min_share)} * n
         ), ep AS ({islands('q', 'focal')}
         ), sc AS (
             SELECT ep.focal, ep.island, max(q.n_odd) AS best FROM ep JOIN q ON q.focal = ep.focal
@@ -458,7 +462,7 @@ class OddHoursDeposits(Typology):
             FROM ep JOIN dep d ON d.focal = ep.focal AND d.ts >= ep.ep_start AND d.ts <= ep.ep_end
         )
         SELECT ev.focal || '@' || strftime(min(ts) FILTER (WHERE odd), '%Y-%m-%d') AS key,
-               any_value(sc.best) / {int(p.min_odd)}::DOUBLE AS score,
+               any_value(sc.best) / {lit(p.min_odd)}::DOUBLE AS score,
                min(ts) FILTER (WHERE odd) AS first_ts, max(ts) FILTER (WHERE odd) AS last_ts,
                sum(amount) FILTER (WHERE odd) AS total_amount,
                list(tx_id ORDER BY ts, tx_id) FILTER (WHERE odd) AS tx_ids,
@@ -498,15 +502,16 @@ class OddHoursDeposits(Typology):
 
 @dataclass(frozen=True)
 class BizNoPayrollParams(Params):
-    min_revenue: float = 50000.0       # received over the workspace's period (materiality)
-    min_outflows: int = 10             # its spending must be visible ...
-    min_out_share: float = 0.5         # ... and account for this share of its revenue
-    min_days: int = 45                 # first to last transaction: a monthly payroll cycle and more
-    payroll_channels: tuple[str, ...] = ("payroll",)
-    payroll_categories: tuple[str, ...] = ("payroll_provider",)
-    tax_categories: tuple[str, ...] = ("tax",)
+    min_revenue: float = amount(50000.0, lo_open=True)  # received over the workspace's period (materiality)
+    min_outflows: int = count(10, lo=0)  # its spending must be visible ...
+    min_out_share: float = ratio(0.5, lo_open=False)  # ... and account for this share of its revenue
+    min_days: int = days(45)           # first to last transaction: a monthly payroll cycle and more
+    payroll_channels: tuple[str, ...] = names(("payroll",), channels, "channel")
+    payroll_categories: tuple[str, ...] = names(("payroll_provider",), categories, "category")
+    tax_categories: tuple[str, ...] = names(("tax",), categories, "category")
     # these are never judged themselves (government, utilities, lenders, payroll providers)
-    exclude_categories: tuple[str, ...] = ("tax", "benefits", "payroll_provider", "utility", "lender")
+    exclude_categories: tuple[str, ...] = names(("tax", "benefits", "payroll_provider", "utility", "lender"),
+                                                categories, "category")
 
 
 class BusinessWithoutPayroll(Typology):
@@ -534,8 +539,8 @@ class BusinessWithoutPayroll(Typology):
             return ("no business accounts: no account record says 'business' (ingest account records "
                     "with --format accounts) and no owner name looks like a business")
         seen = ws.scalar(f"""WITH {account_cte()}, {classified_edges_cte()}
-            SELECT count(*) FROM ce WHERE channel IN ({_in(p.payroll_channels)})
-               OR cat_out IN ({_in(p.payroll_categories + p.tax_categories)})""")
+            SELECT count(*) FROM ce WHERE {in_list('channel', p.payroll_channels)}
+               OR {in_list('cat_out', p.payroll_categories + p.tax_categories)}""")
         if not seen:
             return ("no payroll payments and no payments to a payroll provider or tax authority anywhere "
                     "in the workspace, so a missing payroll can't be told from missing data")
@@ -546,7 +551,7 @@ class BusinessWithoutPayroll(Typology):
         WITH {account_cte()}, {classified_edges_cte()},
         biz AS (
             SELECT account_id FROM acct
-            WHERE is_business AND coalesce(category, '') NOT IN ({_in(p.exclude_categories)})
+            WHERE is_business AND {in_list("coalesce(category, '')", p.exclude_categories, negate=True)}
         ), io AS (
             SELECT dst AS focal, tx_id, ts, amount, 'in' AS dir, src AS cp, src_pseudo AS cp_pseudo,
                    channel, cat_in AS cat, NULL::BOOLEAN AS cp_is_business
@@ -563,8 +568,8 @@ class BusinessWithoutPayroll(Typology):
                    count(DISTINCT cp) FILTER (WHERE dir = 'in') AS payers,
                    coalesce(sum(amount) FILTER (WHERE dir = 'out'), 0) AS spent,
                    count(*) FILTER (WHERE dir = 'out') AS n_out,
-                   count(*) FILTER (WHERE dir = 'out' AND (coalesce(channel, '') IN ({_in(p.payroll_channels)})
-                                    OR coalesce(cat, '') IN ({_in(p.payroll_categories + p.tax_categories)}))) AS n_payroll,
+                   count(*) FILTER (WHERE dir = 'out' AND ({in_list("coalesce(channel, '')", p.payroll_channels)}
+                                    OR {in_list("coalesce(cat, '')", p.payroll_categories + p.tax_categories)})) AS n_payroll,
                    coalesce(sum(amount) FILTER (WHERE dir = 'out' AND cp = 'cash'), 0) AS cash_out,
                    coalesce(sum(amount) FILTER (WHERE dir = 'out' AND cat = 'staffing'), 0) AS staffing_out,
                    coalesce(sum(amount) FILTER (WHERE dir = 'out' AND NOT cp_pseudo
@@ -573,12 +578,12 @@ class BusinessWithoutPayroll(Typology):
                                               AND NOT coalesce(cp_is_business, true)) AS people,
                    min(ts) AS first_ts, max(ts) AS last_ts
             FROM io GROUP BY focal
-            HAVING n_payroll = 0 AND revenue >= {float(p.min_revenue)} AND n_out >= {int(p.min_outflows)}
-               AND spent >= {float(p.min_out_share)} * revenue
-               AND date_diff('day', CAST(min(ts) AS DATE), CAST(max(ts) AS DATE)) + 1 >= {int(p.min_days)}
+            HAVING n_payroll = 0 AND revenue >= {num(p.min_revenue)} AND n_out >= {lit(p.min_outflows)}
+               AND spent >= {num(p.min_out_share)} * revenue
+               AND date_diff('day', CAST(min(ts) AS DATE), CAST(max(ts) AS DATE)) + 1 >= {lit(p.min_days)}
         )
         SELECT per.focal || '@business-without-payroll' AS key,
-               any_value(per.revenue) / {float(p.min_revenue)} AS score,
+               any_value(per.revenue) / {num(p.min_revenue)} AS score,
                min(io.ts) AS first_ts, max(io.ts) AS last_ts, sum(io.amount) AS total_amount,
                list(io.tx_id ORDER BY io.ts, io.tx_id) AS tx_ids,
                [{{'account_id': per.focal, 'role': 'business'}}] AS accounts,

@@ -19,8 +19,11 @@ out_amount, first_ts, last_ts)``.
 
 from __future__ import annotations
 
+from moneytrail.sqlkit import lit
+
 NAME = "graph"
 DEFAULT_ESTABLISHED_MIN_MONTHS = 3
+MAX_MONTHS = 1200
 
 PSEUDO = "({col} = 'cash' OR {col} LIKE 'name:%' OR {col} LIKE 'unidentified:%')"
 
@@ -66,9 +69,13 @@ def run(ctx) -> dict:
     if not ctx.ws.table_exists("account_map"):
         from moneytrail import resolve
         resolve.run(ctx)
-    est = int(ctx.params.get("established_min_months", DEFAULT_ESTABLISHED_MIN_MONTHS))
+    est = ctx.params.get("established_min_months", DEFAULT_ESTABLISHED_MIN_MONTHS)
+    if isinstance(est, bool) or not isinstance(est, int) or not 1 <= est <= MAX_MONTHS:
+        from moneytrail.errors import ConfigError
+        raise ConfigError(f"graph: established_min_months {str(est)[:40]!r}: a whole number of months from 1 "
+                          f"to {MAX_MONTHS}")
     n_edges = be.materialize("edges", EDGES_SQL.format(
-        src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=est))
+        src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=lit(est)))
     n_nodes = be.materialize("nodes", NODES_SQL.format(pseudo=PSEUDO.format(col="io.account_id")))
     n_est = be.scalar("SELECT count(*) FROM edges WHERE established")
     return {"edges": n_edges, "nodes": n_nodes, "established_edges": n_est,

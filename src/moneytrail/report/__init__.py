@@ -30,6 +30,7 @@ import jinja2
 from moneytrail import __version__
 from moneytrail.report.chart import compute_flows
 from moneytrail.report.trace_section import trace_context  # issue 5: fund traces
+from moneytrail.sqlkit import lit
 from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
 
 MAX_FINDINGS_FULL = 300        # findings with a full section; the rest go in a compact table
@@ -267,7 +268,7 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dic
     rest = ws.records(
         f"SELECT {_FINDING_COLS} FROM {_FINDING_FROM} ORDER BY {_ORDER} LIMIT ? OFFSET ?",
         [max_listed, max_full]) if total > max_full else []
-    top = f"SELECT finding_id FROM findings f ORDER BY {_ORDER} LIMIT {int(max_full)}"
+    top = f"SELECT finding_id FROM findings f ORDER BY {_ORDER} LIMIT {lit(int(max_full))}"
 
     txs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
     missing: dict[int, int] = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from moneytrail.sqlkit import lit
 from moneytrail.workspace import Workspace
 
 # Bucket width: daily below 60 days of span, weekly up to ~8 years, then monthly, then yearly;
@@ -100,7 +101,7 @@ def compute_flows(ws: Workspace) -> Flows | None:
     others = [r[0] for r in cur_rows[1:]]
     excluded = sum(int(r[1]) for r in cur_rows[1:])
 
-    trunc = f"CAST(date_trunc('{unit}', t.ts) AS DATE)"  # unit is one of four literals above
+    trunc = f"CAST(date_trunc({lit(unit)}, t.ts) AS DATE)"  # unit is one of four words above
     totals = ws.query(
         f"SELECT {trunc} AS b, count(*), coalesce(sum(t.amount) FILTER (WHERE t.currency = ?), 0) "
         f"FROM transactions t GROUP BY 1 ORDER BY 1", [currency])

@@ -27,6 +27,8 @@ import time
 
 import pyarrow as pa
 
+from moneytrail.sqlkit import lit
+
 WINDOWS = (7, 28)
 
 #: feature -> plain-English description (used in explanations)
@@ -88,7 +90,7 @@ def _fresh_cols() -> str:
     cols = []
     for w in WINDOWS:
         for d in ("in", "out"):
-            cols.append(f"CASE WHEN dir = '{d}' AND (prev_same IS NULL OR ts > prev_same + INTERVAL {w} DAY) "
+            cols.append(f"CASE WHEN dir = {lit(d)} AND (prev_same IS NULL OR ts > prev_same + INTERVAL {lit(w)} DAY) "
                         f"THEN 1 ELSE 0 END AS fresh{w}_{d}")
     return ", ".join(cols)
 

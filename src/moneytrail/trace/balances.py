@@ -49,7 +49,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from moneytrail.limits import MAX_AMOUNT
+from moneytrail.sqlkit import lit
+
 DEFAULT_MAX_GAP_DAYS = 31
+MAX_GAP_DAYS = 3660
 ATTRIBUTE_KEYS = ("opening_balance", "initial_balance", "initial_deposit", "opening")
 
 EVENTS_SQL = """
@@ -93,10 +97,15 @@ WHERE opening IS NOT NULL AND account_id NOT IN (SELECT account_id FROM stmt)
 
 
 def _openings_sql() -> str:
-    vals = ", ".join(f"json_extract_string(a.attributes, '$.{k}')" for k in ATTRIBUTE_KEYS)
-    names = ", ".join(f"CASE WHEN json_extract_string(a.attributes, '$.{k}') IS NOT NULL THEN '{k}' END"
+    vals = ", ".join(f"json_extract_string(a.attributes, {lit('$.' + k)})" for k in ATTRIBUTE_KEYS)
+    names = ", ".join(f"CASE WHEN json_extract_string(a.attributes, {lit('$.' + k)}) IS NOT NULL THEN {lit(k)} END"
                       for k in ATTRIBUTE_KEYS)
     return OPENINGS_SQL.format(events=EVENTS_SQL, attr_values=vals, attr_names=names)
+
+
+def _shown(v) -> str:
+    r = repr(str(v))
+    return r if len(r) <= 80 else r[:79] + "…"
 
 
 def parse_openings(items: list[str] | dict | None) -> dict[str, Decimal]:
@@ -112,19 +121,20 @@ def parse_openings(items: list[str] | dict | None) -> dict[str, Decimal]:
         pairs = []
         for it in items:
             if "=" not in it:
-                raise ConfigError(f"--opening {it!r}: expected ACCOUNT=AMOUNT, e.g. CHK-1=2500.00")
+                raise ConfigError(f"--opening {_shown(it)}: expected ACCOUNT=AMOUNT, e.g. CHK-1=2500.00")
             k, v = it.rsplit("=", 1)
             pairs.append((k.strip(), v.strip()))
     out = {}
     for k, v in pairs:
+        what = f"--opening {_shown(f'{k}={v}')}"
         try:
-            d = Decimal(str(v))
+            d = Decimal(str(v)) if len(str(v)) <= 64 else Decimal("NaN")
         except InvalidOperation:
-            raise ConfigError(f"--opening {k}={v}: {v!r} is not a number") from None
-        if not d.is_finite() or d < 0:
-            raise ConfigError(f"--opening {k}={v}: an opening balance must be a number >= 0")
+            raise ConfigError(f"{what}: {_shown(v)} is not a number") from None
+        if not d.is_finite() or d < 0 or d >= MAX_AMOUNT:
+            raise ConfigError(f"{what}: an opening balance must be a number from 0 to below {MAX_AMOUNT:,}")
         if d != d.quantize(Decimal("0.0001")):
-            raise ConfigError(f"--opening {k}={v}: at most 4 decimals")
+            raise ConfigError(f"{what}: at most 4 decimals")
         out[k] = d
     return out
 
@@ -255,11 +265,14 @@ FROM neg WHERE balance_after < 0 AND (prev_bal IS NULL OR prev_bal >= 0)
 def build(ctx) -> dict[str, Any]:
     """Write balance_openings, balances and balance_breaks; return counts for the run log."""
     given = parse_openings(ctx.params.get("openings"))
-    gap = int(ctx.params.get("max_gap_days", DEFAULT_MAX_GAP_DAYS))
+    gap = ctx.params.get("max_gap_days", DEFAULT_MAX_GAP_DAYS)
+    if isinstance(gap, bool) or not isinstance(gap, int) or not 0 <= gap <= MAX_GAP_DAYS:
+        from moneytrail.errors import ConfigError
+        raise ConfigError(f"trace: max_gap_days {str(gap)[:40]!r}: a whole number of days from 0 to {MAX_GAP_DAYS}")
     _write_openings(ctx, given)
     be = ctx.backend
     n = be.materialize("balances", BALANCES_SQL.format(events=EVENTS_SQL))
-    be.materialize("balance_breaks", BREAKS_SQL.format(rows=_STATEMENT_ROWS, max_gap_days=gap))
+    be.materialize("balance_breaks", BREAKS_SQL.format(rows=_STATEMENT_ROWS, max_gap_days=lit(gap)))
     kinds = {r["kind"]: r["n"] for r in be.rows(
         "SELECT kind, count(*) AS n FROM balance_breaks GROUP BY kind ORDER BY kind")}
     openings = {r["basis"]: r["n"] for r in be.rows(
