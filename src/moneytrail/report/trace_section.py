@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any, Iterable
 
 from markupsafe import Markup, escape
@@ -31,18 +32,28 @@ def _f(v: Any) -> float:
     return float(v) if v is not None else 0.0
 
 
+def _d(v: Any) -> Decimal:
+    """An amount as an exact Decimal (a saved trace gives Decimals, an in-memory one too; a float
+    is taken as written)."""
+    if v is None:
+        return Decimal(0)
+    return v if isinstance(v, Decimal) else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+
 # -- the Sankey ------------------------------------------------------------------------------
 
-def sankey_svg(links: Iterable[tuple[str, str, float]], *, sources: Iterable[str] = (),
+def sankey_svg(links: Iterable[tuple[str, str, Any]], *, sources: Iterable[str] = (),
                exits: Iterable[str] = (), width: int = 920, max_links: int = MAX_LINKS,
                color: str = _TAINT, label: str = "tainted money") -> Markup:
     """A left-to-right Sankey of ``(from, to, amount)`` links (the ``max_links`` largest). A link
     that closes a cycle is left out of the drawing and counted in its title; every other node
     sits one column right of its furthest predecessor."""
-    agg: dict[tuple[str, str], float] = defaultdict(float)
+    # amounts add up exactly (Decimal: sums of amounts near 10**12 do not fit a float); only the
+    # drawing's geometry is in floats
+    agg: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for a, b, v in links:
         if v and v > 0 and a != b:
-            agg[(a, b)] += float(v)
+            agg[(a, b)] += _d(v)
     if not agg:
         return Markup("")
     ranked = sorted(agg.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -92,8 +103,8 @@ def sankey_svg(links: Iterable[tuple[str, str, float]], *, sources: Iterable[str
     back = len(shown) - len(drawn)
     if not drawn:
         return Markup("")
-    vin: dict[str, float] = defaultdict(float)
-    vout: dict[str, float] = defaultdict(float)
+    vin: dict[str, Decimal] = defaultdict(Decimal)
+    vout: dict[str, Decimal] = defaultdict(Decimal)
     for (a, b), v in drawn:
         vout[a] += v
         vin[b] += v
@@ -110,7 +121,7 @@ def sankey_svg(links: Iterable[tuple[str, str, float]], *, sources: Iterable[str
     height = max(260, min(1400, 34 * biggest + 40))
     top, bottom = 26, 14
     avail = height - top - bottom
-    k = min((avail - pad * (len(c) - 1)) / sum(val[n] for n in c) for c in cols if c)
+    k = min((avail - pad * (len(c) - 1)) / float(sum(val[n] for n in c)) for c in cols if c)
     k = max(k, 0.0)
     nodew = 12
     left, right = 10, 220
@@ -122,7 +133,7 @@ def sankey_svg(links: Iterable[tuple[str, str, float]], *, sources: Iterable[str
         yy = top
         for n in c:
             y[n] = yy
-            h[n] = max(val[n] * k, 1.5)
+            h[n] = max(float(val[n]) * k, 1.5)
             yy += h[n] + pad
     src_set, exit_set = set(sources), set(exits)
     out = [f'<svg class="sankey" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -138,13 +149,13 @@ def sankey_svg(links: Iterable[tuple[str, str, float]], *, sources: Iterable[str
     order = sorted(drawn, key=lambda kv: (y[kv[0][0]], y[kv[0][1]]))
     paths = []
     for (a, b), v in order:
-        w = max(v * k, 1.0)
+        w = max(float(v) * k, 1.0)
         x0 = xs[depth[a]] + nodew
         x1 = xs[depth[b]]
         y0 = y[a] + ooff[a]
         y1 = y[b] + ioff[b]
-        ooff[a] += v * k
-        ioff[b] += v * k
+        ooff[a] += float(v) * k
+        ioff[b] += float(v) * k
         xm = (x0 + x1) / 2
         fill = _EXIT if b in exit_set else color
         paths.append(
@@ -210,13 +221,13 @@ def trace_view(result: dict[str, Any], trace_id: int | None = None, created_at: 
             lab = _origin_label(fr)
             entry = fr.get("entry") or tacc
             if entry == tacc:
-                links.append((lab, tacc, _f(fr["amount"])))
+                links.append((lab, tacc, _d(fr["amount"])))
             else:
-                links.append((lab, entry, _f(fr["amount"])))
-                links.append((entry, tacc, _f(fr["amount"])))
+                links.append((lab, entry, _d(fr["amount"])))
+                links.append((entry, tacc, _d(fr["amount"])))
         view["sankey"] = sankey_svg(links, color=_FUND, label=f"money funding the target ({rules[0]})")
     else:
-        links = [(fl["from"], fl["to"], _f(fl["tainted"])) for fl in first.get("flows") or []]
+        links = [(fl["from"], fl["to"], _d(fl["tainted"])) for fl in first.get("flows") or []]
         srcs = {s.get("from") or s.get("account") for s in result.get("sources") or []}
         exits = {fl["to"] for fl in first.get("flows") or [] if fl.get("to_pseudo")}
         view["sankey"] = sankey_svg(links, sources=srcs, exits=exits,

@@ -7,11 +7,14 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable
 
-from moneytrail.errors import ConfigError, WorkspaceError
+import duckdb
+
+from moneytrail.errors import ConfigError, EngineError, WorkspaceError
 from moneytrail.trace import rules as _rules
 from moneytrail.trace.backward import DEFAULT_MAX_HOPS, Target, backward
-from moneytrail.trace.balances import opening_balances
-from moneytrail.trace.engine import ORDERING, Ledger, Source, money, run_pass, summarize, to_units, window_for
+from moneytrail.trace.balances import opening_balances, parse_openings
+from moneytrail.trace.engine import (ORDERING, Ledger, Source, check_tx_id, money, run_pass, summarize, to_units,
+                                     window_for)
 
 DIRECTIONS = ("forward", "backward")
 
@@ -47,13 +50,26 @@ def trace(ws, sources: Iterable[Source | int] = (), *, rule: str | Iterable[str]
     exits (where taint left the ledger), the flows and the tracing schedule.
     Backward: ``target`` is a payment or a balance; ``sources`` (transaction ids) are optional
     taint sources for the tainted share.
+
+    A failure in the query engine raises :class:`EngineError` (``trace failed in the query
+    engine (<class>)``); the engine's message, which can quote data, is only in its ``detail``.
     """
+    try:
+        return _trace(ws, sources, rule=rule, direction=direction, target=target, presumption=presumption,
+                      openings=openings, as_of=as_of, schedule=schedule, schedule_limit=schedule_limit,
+                      max_hops=max_hops, flows_limit=flows_limit)
+    except (EngineError, duckdb.Error) as e:
+        raise EngineError.wrap(e, where="trace") from None
+
+
+def _trace(ws, sources, *, rule, direction, target, presumption, openings, as_of, schedule, schedule_limit,
+           max_hops, flows_limit) -> dict[str, Any]:
     if direction not in DIRECTIONS:
         raise ConfigError(f"--direction {direction!r}: choose forward or backward")
     names = _rule_names(rule)
     _ensure_graph(ws)
-    srcs = [s if isinstance(s, Source) else Source(tx_id=int(s)) for s in sources]
-    given = openings or {}
+    srcs = [s if isinstance(s, Source) else Source(tx_id=check_tx_id(s)) for s in sources]
+    given = parse_openings(openings)   # checked here too: the Python API takes them as given
     opening = opening_balances(ws, given)
     units = {acct: to_units(v) for acct, (v, basis, detail) in opening.items()}
     bases: dict[str, int] = {}

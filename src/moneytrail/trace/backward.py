@@ -41,11 +41,13 @@ from decimal import Decimal
 from typing import Any
 
 from moneytrail.errors import ConfigError
+from moneytrail.sqlkit import lit
 from moneytrail.trace import rules as _rules
-from moneytrail.trace.engine import (Ledger, from_us, money, run_pass, summarize, to_units, to_us,
-                                     window_for)
+from moneytrail.trace.engine import (UNITS_SQL, Ledger, check_tx_id, from_us, money, naive_utc, run_pass,
+                                     summarize, to_units, to_us, window_for)
 
 DEFAULT_MAX_HOPS = 6
+MAX_HOPS = 100
 MAX_CONE_EVENTS = 5_000_000
 
 
@@ -177,7 +179,7 @@ def _cone(con, relation: str, target_tx: int | None, taccount: str, source_ids: 
         CREATE OR REPLACE TEMP TABLE _bk_ev AS
         SELECT row_number() OVER (ORDER BY e.ts, e.tx_id) AS r, e.tx_id, e.ts, e.src, e.dst, e.amount,
                e.src_pseudo, e.dst_pseudo
-        FROM {relation} e WHERE epoch_us(e.ts) <= {as_of_us}""")
+        FROM {relation} e WHERE epoch_us(e.ts) <= {lit(int(as_of_us))}""")
     con.execute("CREATE OR REPLACE TEMP TABLE _bk_src (tx_id BIGINT)")
     if source_ids:
         con.execute("INSERT INTO _bk_src SELECT unnest(?)", [source_ids])
@@ -199,7 +201,7 @@ def _cone(con, relation: str, target_tx: int | None, taccount: str, source_ids: 
             )
             SELECT coalesce(o.account_id, c.account_id) AS account_id,
                    greatest(coalesce(o.h, 0), coalesce(c.h, 0)) AS h,
-                   CAST(least(coalesce(o.hops, {hop}), coalesce(c.hops, {hop})) AS INTEGER) AS hops
+                   CAST(least(coalesce(o.hops, {lit(hop)}), coalesce(c.hops, {lit(hop)})) AS INTEGER) AS hops
             FROM _bk_reach o FULL JOIN cand c USING (account_id)""")
         changed = con.execute("""
             SELECT count(*) FROM _bk_reach_next n LEFT JOIN _bk_reach o USING (account_id)
@@ -210,9 +212,9 @@ def _cone(con, relation: str, target_tx: int | None, taccount: str, source_ids: 
             break
         rounds = hop
     # the cone's events: a cone account's events before its horizon, either side
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _bk_cone AS
-        SELECT e.r, e.tx_id, e.ts, e.src, e.dst, CAST(e.amount * 10000 AS BIGINT) AS a,
+        SELECT e.r, e.tx_id, e.ts, e.src, e.dst, {UNITS_SQL.format(col="e.amount")} AS a,
                e.src_pseudo, e.dst_pseudo,
                (rs.account_id IS NOT NULL AND e.r < rs.h) AS s_in,
                (rd.account_id IS NOT NULL AND e.r < rd.h) AS d_in,
@@ -225,7 +227,7 @@ def _cone(con, relation: str, target_tx: int | None, taccount: str, source_ids: 
         ORDER BY e.r""")
     n_events = con.execute("SELECT count(*) FROM _bk_cone").fetchall()[0][0]
     n_accounts = con.execute("SELECT count(*) FROM _bk_reach").fetchall()[0][0]
-    frontier = con.execute(f"SELECT count(*) FROM _bk_reach WHERE hops = {max_hops}").fetchall()[0][0]
+    frontier = con.execute("SELECT count(*) FROM _bk_reach WHERE hops = ?", [max_hops]).fetchall()[0][0]
     return {"events": n_events, "accounts": n_accounts, "rounds": rounds, "horizon": horizon,
             "at_hop_limit": frontier if rounds == max_hops else 0}
 
@@ -236,11 +238,12 @@ def backward(ws, target: Target, *, sources: list[int] = (), rules: list[str] = 
              relation: str = "edges") -> dict[str, Any]:
     con = ws.con
     t0 = time.perf_counter()
-    if max_hops < 1:
-        raise ConfigError("--max-hops must be at least 1")
+    if isinstance(max_hops, bool) or not isinstance(max_hops, int) or not 1 <= max_hops <= MAX_HOPS:
+        raise ConfigError(f"--max-hops {str(max_hops)[:40]!r}: a whole number from 1 to {MAX_HOPS}")
     openings = openings or {}
-    source_ids = sorted({int(s) for s in sources})
+    source_ids = sorted({check_tx_id(s) for s in sources})
     if target.tx_id is not None:
+        check_tx_id(target.tx_id, "--target")
         row = (con.execute(f"SELECT tx_id, src, dst, ts, amount, src_pseudo FROM {relation} WHERE tx_id = ?",
                            [target.tx_id]).fetchall() or [None])[0]
         if row is None:
@@ -262,8 +265,7 @@ def backward(ws, target: Target, *, sources: list[int] = (), rules: list[str] = 
         if not ok:
             raise ConfigError(f"--account {target.account}: no transactions of this (real) account in the workspace")
         taccount = target.account
-        as_of = target.at.replace(tzinfo=None) if target.at.tzinfo is None else \
-            target.at.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        as_of = naive_utc(target.at)
         tinfo = {"kind": "balance", "account": taccount, "ts": as_of}
     cone = _cone(con, relation, target.tx_id, taccount, source_ids, max_hops, to_us(as_of))
     if cone["events"] > MAX_CONE_EVENTS:
@@ -276,7 +278,7 @@ def backward(ws, target: Target, *, sources: list[int] = (), rules: list[str] = 
                      "FROM _bk_cone ORDER BY r").fetchall()
     tx_target = None
     if target.tx_id is not None:   # the target itself is at the horizon, outside the cone's events
-        tx_target = con.execute("SELECT r, tx_id, epoch_us(ts), src, dst, CAST(amount * 10000 AS BIGINT), "
+        tx_target = con.execute(f"SELECT r, tx_id, epoch_us(ts), src, dst, {UNITS_SQL.format(col='amount')}, "
                                 "src_pseudo, true, false, false FROM _bk_ev WHERE tx_id = ?",
                                 [target.tx_id]).fetchall()[0]
 
@@ -289,7 +291,7 @@ def backward(ws, target: Target, *, sources: list[int] = (), rules: list[str] = 
         con.execute("CREATE OR REPLACE TEMP TABLE _bk_cone_tx AS SELECT tx_id FROM _bk_cone")
         restrict = "e.tx_id IN (SELECT tx_id FROM _bk_cone_tx)"
         if target.tx_id is not None:
-            restrict += f" AND e.tx_id <> {int(target.tx_id)}"
+            restrict += f" AND e.tx_id <> {lit(target.tx_id)}"
         from moneytrail.trace.engine import Source
         ledger = Ledger(con, relation=relation, sources=[Source(tx_id=s) for s in cone_sources],
                         openings=openings, as_of=as_of, restrict=restrict, table_suffix="_bk")

@@ -45,6 +45,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from moneytrail.errors import ConfigError, WorkspaceError
+from moneytrail.limits import MAX_AMOUNT
+from moneytrail.sqlkit import in_list, lit
 from moneytrail.trace import rules as _rules
 from moneytrail.trace.rules import SCALE
 
@@ -54,6 +56,10 @@ BATCH_ROWS = 262_144
 DECLARE_BASE = 1 << 62            # tx ids of declared holdings: after every real tx at that ts
 K_TX, K_SOURCE, K_DECLARE = 0, 1, 2
 EPOCH = _dt.datetime(1970, 1, 1)
+MAX_TX_ID = 2**63 - 1             # transaction ids are BIGINT
+#: an amount in units, widened before the product: amount * 10**4 overflows DECIMAL(18, 4) at
+#: 10**10 (the cap on stored amounts is 10**12, i.e. 10**16 units: a BIGINT holds it)
+UNITS_SQL = f"CAST(CAST({{col}} AS DECIMAL(38, 4)) * {SCALE} AS BIGINT)"
 
 ORDERING = ("events are ordered by (timestamp, tx_id); tx_id = source_id * 10^10 + source_row, "
             "so one statement keeps its row order and sources follow ingest order; a declared "
@@ -83,8 +89,21 @@ def to_units(v) -> int:
     return int(u)
 
 
-def money(units: int | None) -> float | None:
-    return None if units is None else units / SCALE
+def money(units: int | None) -> Decimal | None:
+    """Units of 0.0001 as an exact Decimal with 4 decimals (a float would round sums above about
+    9 * 10**11, and amounts may come near 10**12 each)."""
+    return None if units is None else Decimal(units).scaleb(-4)
+
+
+def check_tx_id(t: Any, opt: str = "--source") -> int:
+    """A transaction id from outside: a whole number a BIGINT column can hold."""
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= MAX_TX_ID:
+        raise ConfigError(f"{opt} {str(t)[:40]!r}: not a transaction id (a whole number from 0 to {MAX_TX_ID})")
+    return t
+
+
+def naive_utc(ts: _dt.datetime) -> _dt.datetime:
+    return ts.astimezone(_dt.timezone.utc).replace(tzinfo=None) if ts.tzinfo is not None else ts
 
 
 def to_us(ts: _dt.datetime) -> int:
@@ -130,7 +149,7 @@ class Ledger:
         if last is None:
             raise WorkspaceError("no transactions to trace: ingest evidence and run `moneytrail run` first")
         self.last_ts = last
-        self.as_of = as_of or last
+        self.as_of = naive_utc(as_of) if as_of is not None else last
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {self.accounts_table} AS
             WITH a AS (SELECT src AS account_id, src_pseudo AS pseudo FROM {relation} e {where}
@@ -142,12 +161,12 @@ class Ledger:
             f"SELECT count(*), count(*) FILTER (WHERE NOT pseudo) FROM {self.accounts_table}").fetchall()[0]
 
         # sources: transactions must exist; holdings name a real account
-        tx_ids = sorted({s.tx_id for s in sources if s.tx_id is not None})
+        tx_ids = sorted({check_tx_id(s.tx_id) for s in sources if s.tx_id is not None})
         self.source_tx: dict[int, dict[str, Any]] = {}
         if tx_ids:
             rows = con.execute(
                 f"SELECT tx_id, src, dst, ts, amount FROM {relation} e "
-                f"WHERE tx_id IN ({', '.join(str(int(t)) for t in tx_ids)})").fetchall()
+                f"WHERE {in_list('tx_id', tx_ids)}").fetchall()
             for tx, src, dst, ts, amount in rows:
                 self.source_tx[tx] = {"tx_id": tx, "from": src, "to": dst, "ts": ts, "amount": amount}
             missing = [t for t in tx_ids if t not in self.source_tx]
@@ -170,30 +189,30 @@ class Ledger:
             if idx[1]:
                 raise ConfigError(f"--account {s.account}: a pseudo-account (cash, a name only, or "
                                   f"unidentified) holds no balance to trace")
-            if s.at > self.as_of:
+            if naive_utc(s.at) > self.as_of:
                 raise ConfigError(f"--at {s.at}: after the end of the trace ({self.as_of})")
             units = to_units(s.amount)
-            if units <= 0:
-                raise ConfigError(f"--amount {s.amount}: must be above zero")
+            if units <= 0 or units >= MAX_AMOUNT * SCALE:
+                raise ConfigError(f"--amount {s.amount}: must be above zero and below {MAX_AMOUNT:,}")
             declared.append((to_us(s.at), DECLARE_BASE + i, idx[0], -1, units, K_DECLARE))
         self.declared = declared
 
-        cond = f"e.ts <= TIMESTAMP '{self.as_of.isoformat(sep=' ')}'"
+        cond = f"e.ts <= {lit(self.as_of)}"
         if restrict:
             cond += f" AND ({restrict})"
         kind = f"CAST({K_TX} AS TINYINT)"
         if tx_ids:   # a handful of ids: a literal list
-            kind = (f"CAST(CASE WHEN e.tx_id IN ({', '.join(str(int(t)) for t in tx_ids)}) "
+            kind = (f"CAST(CASE WHEN {in_list('e.tx_id', tx_ids)} "
                     f"THEN {K_SOURCE} ELSE {K_TX} END AS TINYINT)")
         decl = ""
         if declared:
             decl = "UNION ALL SELECT * FROM (VALUES " + ", ".join(
-                f"({ts}, {tx}, {s}, {d}, {a}, {k})" for ts, tx, s, d, a, k in declared) + ")"
+                "(" + ", ".join(lit(int(v)) for v in row) + ")" for row in declared) + ")"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {self.events_table} AS
             SELECT ts, tx_id, s, d, a, CAST(k AS TINYINT) AS k FROM (
                 SELECT epoch_us(e.ts) AS ts, e.tx_id, sa.idx AS s, da.idx AS d,
-                       CAST(e.amount * {SCALE} AS BIGINT) AS a, {kind} AS k
+                       {UNITS_SQL.format(col="e.amount")} AS a, {kind} AS k
                 FROM {relation} e
                 JOIN {self.accounts_table} sa ON sa.account_id = e.src
                 JOIN {self.accounts_table} da ON da.account_id = e.dst
