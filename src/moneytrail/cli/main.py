@@ -100,7 +100,9 @@ def ingest(
     file: Path = typer.Argument(..., help="evidence file (or, for amlsim, the folder holding it)"),
     format: str = typer.Option(..., "--format", "-f", help="csv | amlsim"),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv)"),
-    legal_basis: List[str] = typer.Option([], "--legal-basis", help="legal-basis tag for the source (repeatable)"),
+    legal_basis: List[str] = typer.Option([], "--legal-basis", help="legal-basis tag for the source (repeatable): "
+                                          "subpoena, summons, grand-jury-6e, search-warrant, court-order, consent, mlat, "
+                                          "public-record, synthetic-demo (each :REFERENCE optional), or fti:NAME"),
     force: bool = typer.Option(False, "--force", help="re-ingest even if this file was ingested before"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     workspace: Optional[Path] = WorkspaceOpt,
@@ -110,6 +112,9 @@ def ingest(
     from moneytrail.ingest import FORMATS, load_mapping
 
     # what can be checked without the workspace is checked before one is created for nothing
+    from moneytrail.session import legal_tags
+
+    legal_basis = legal_tags(legal_basis)
     if format not in FORMATS:
         raise UnknownFormatError(f"unknown format {format!r}: choose one of {', '.join(sorted(FORMATS))}")
     if not file.exists():
@@ -346,12 +351,18 @@ def typologies(as_json: bool = typer.Option(False, "--json")):
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("moneytrail-demo"), "--out", "-o", help="folder for the demo case"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="a new or empty folder for the demo case (default: moneytrail-demo, "
+                                            "or moneytrail-demo-2, -3, ... if that one is taken)"),
     seed: int = typer.Option(7, "--seed"),
 ):
-    """Generate a seeded synthetic investigation, ingest it, run the pipeline, write the report."""
-    from moneytrail.demo import run_demo
+    """Generate a seeded synthetic investigation, ingest it, run the pipeline, write the report.
+    Never writes over anything: the folder must be new or empty."""
+    from moneytrail.demo import demo_folder, run_demo
 
+    if out is None:
+        out = demo_folder()
+        _err(f"writing the demo case into {out}")
     res = run_demo(out, seed=seed, log=lambda m: _err(m))
     typer.echo(str(res["report"]))
 
