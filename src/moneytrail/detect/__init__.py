@@ -28,7 +28,6 @@ from moneytrail.detect.layers import Bipartite, Stack
 from moneytrail.detect.scatter import GatherScatter, ScatterGather
 from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError, EngineError
-from moneytrail.sqlkit import lit
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
