@@ -424,6 +424,9 @@ def test_bench_ingest_command(tmp_path):
         s = res[side]
         assert s["median_s"] > 0 and s["min_s"] <= s["median_s"] <= s["max_s"] and s["peak_rss_mb"] > 0
     assert res["ratio_moneytrail_to_duckdb"] > 0
+    o = ours["open_workspace"]
+    assert o["workspace_open_ms"] > 0 and o["duckdb_connect_ms"] > 0 and o["opens_per_run"] == 50
+    assert 0 < o["recover_interrupted_ms"] < o["workspace_open_ms"]
     assert list(tmp_path.iterdir()) == []   # the temporary folder is gone
 
 

@@ -18,7 +18,13 @@ Protocol:
      (``SELECT date, amount, payer, payee, memo FROM read_csv(...)``), which is what
      moneytrail keeps.
 3. Report per side the median, min and max seconds, rows/s at the median, the median peak
-   RSS, and the ratio of the medians (moneytrail / DuckDB). A run that goes past
+   RSS, and the ratio of the medians (moneytrail / DuckDB).
+4. After each moneytrail run, in the same interpreter: the cost of opening the workspace it
+   wrote (``Workspace.open`` + ``close``, which migrates and runs
+   ``recover_interrupted``) against a plain ``duckdb.connect`` + ``close`` of the same file,
+   each the median of ``OPENS`` alternating opens, and what ``recover_interrupted`` alone
+   costs when there is nothing to recover (median of ``10 * OPENS`` calls); reported as the
+   median over the runs. A run that goes past
    ``timeout_s`` is reported as not finished; a file moneytrail refuses as a whole (a header
    wider than :data:`moneytrail.limits.MAX_COLUMNS`) is reported with the refusal line and
    the time to it.
@@ -84,6 +90,38 @@ def write_wide_csv(path: Path, rows: int, columns: int, *, seed: int = 1, bad_ev
     return {"rows": rows, "columns": columns, "bytes": path.stat().st_size, "bad_rows": bad}
 
 
+OPENS = 50
+
+
+def _open_cost(path: Path, n: int = OPENS) -> dict[str, float]:
+    """Median ms of ``Workspace.open(path).close()`` and of ``duckdb.connect(path).close()``."""
+    import duckdb
+
+    from moneytrail.workspace import Workspace
+
+    ours, peer, recover = [], [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        Workspace.open(path).close()
+        t1 = time.perf_counter()
+        duckdb.connect(str(path)).close()
+        t2 = time.perf_counter()
+        ours.append(t1 - t0)
+        peer.append(t2 - t1)
+    out = {"workspace_open_ms": statistics.median(ours) * 1e3, "duckdb_connect_ms": statistics.median(peer) * 1e3}
+    try:   # what the recovery check adds to every writable open (nothing to recover here)
+        from moneytrail.workspace import recover_interrupted
+    except ImportError:   # an older moneytrail, measured for comparison
+        return out
+    with Workspace.open(path) as ws:
+        for _ in range(n * 10):
+            t0 = time.perf_counter()
+            recover_interrupted(ws)
+            recover.append(time.perf_counter() - t0)
+    out["recover_interrupted_ms"] = statistics.median(recover) * 1e3
+    return out
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -103,8 +141,9 @@ def child(kind: str, csv_path: str, workdir: str) -> dict[str, Any]:
             except MoneytrailError as e:
                 return {"seconds": time.perf_counter() - t0, "refused": str(e), "peak_rss_mb": _peak_rss_mb()}
             seconds = time.perf_counter() - t0
+        rss = _peak_rss_mb()
         return {"seconds": seconds, "read": res.read, "stored": res.stored, "quarantined": res.quarantined,
-                "peak_rss_mb": _peak_rss_mb()}
+                "peak_rss_mb": rss, "open": _open_cost(work / "bench.duckdb")}
     if kind in ("duckdb", "duckdb_mapped"):
         import duckdb
 
@@ -159,6 +198,15 @@ def _summary(samples: list[dict[str, Any]], rows: int) -> dict[str, Any]:
     for k in ("read", "stored", "quarantined"):
         if samples and k in samples[-1]:
             out[k] = samples[-1][k]
+    opens = [s["open"] for s in samples if s.get("open")]
+    if opens:
+        a = statistics.median(o["workspace_open_ms"] for o in opens)
+        b = statistics.median(o["duckdb_connect_ms"] for o in opens)
+        out["open_workspace"] = {"workspace_open_ms": round(a, 3), "duckdb_connect_ms": round(b, 3),
+                                 "ratio": round(a / b, 2) if b else None, "opens_per_run": OPENS}
+        if all("recover_interrupted_ms" in o for o in opens):
+            out["open_workspace"]["recover_interrupted_ms"] = round(
+                statistics.median(o["recover_interrupted_ms"] for o in opens), 3)
     return out
 
 

@@ -52,6 +52,11 @@ def bench_ingest_cmd(
                 f"{s['rows_per_s'] or 0:>12,.0f} rows/s  peak RSS {s['peak_rss_mb']:,.0f} MB")
 
     typer.echo(line("moneytrail ingest", res["moneytrail"]))
+    o = res["moneytrail"].get("open_workspace")
+    if o:
+        typer.echo(f"  {'open the workspace afterwards':34s} {o['workspace_open_ms']:.2f} ms "
+                   f"(duckdb.connect {o['duckdb_connect_ms']:.2f} ms, ratio {o['ratio']}; of which "
+                   f"recover_interrupted {o.get('recover_interrupted_ms', 0):.3f} ms)")
     if "duckdb_read_csv" in res:
         typer.echo(line("duckdb read_csv (all columns)", res["duckdb_read_csv"]))
         typer.echo(line("duckdb read_csv (mapped columns)", res["duckdb_read_csv_mapped_columns"]))
