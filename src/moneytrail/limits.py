@@ -71,11 +71,16 @@ def amount_limit_text() -> str:
     return f"its absolute value must be below {MAX_AMOUNT:,} (MAX_AMOUNT, docs/mapping.md)"
 
 
+def year_range_text() -> str:
+    """The years every stored timestamp falls in, as a reason names them."""
+    return f"{MIN_YEAR}-{MAX_YEAR} (the years moneytrail holds)"
+
+
 def year_limit_text() -> str:
-    """The time limit as a reason names it."""
-    return f"outside {MIN_YEAR}-{MAX_YEAR} (the years moneytrail holds)"
+    """The time limit broken, as a reason names it."""
+    return f"outside {year_range_text()}"
 
 
 __all__ = ["MAX_AMOUNT", "MAX_AMOUNT_DECIMAL", "MIN_YEAR", "MAX_YEAR", "MAX_COLUMNS", "MAX_FIELD_BYTES",
            "QUARANTINE_RAW_CHARS", "READER_FIELD_CHARS", "MONEY_ATTRIBUTES", "amount_limit_text",
-           "year_limit_text"]
+           "year_limit_text", "year_range_text"]

@@ -39,10 +39,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
 from moneytrail.ingest.csvfile import (DATE_OUT_OF_RANGE, _Cols, insert_quarantine, money_out_of_range, q,
-                                       stage_batch)
+                                       special_time, stage_batch)
 from moneytrail.ingest.mapping import Field_, _coerce_field, read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
-from moneytrail.limits import MONEY_ATTRIBUTES, amount_limit_text, year_limit_text
+from moneytrail.limits import MONEY_ATTRIBUTES, amount_limit_text, year_limit_text, year_range_text
 from moneytrail.workspace import Workspace
 
 KINDS = {
@@ -253,6 +253,9 @@ def _build_sql(m: AccountsMapping, cols: _Cols, sid: int) -> str:
         d = getattr(m, k)
         if d is not None:
             fmts = " or ".join(d.format if isinstance(d.format, list) else [d.format])
+            not_a_date = q(" is not a date: dates must be finite, within " + year_range_text())
+            checks.append((f"{k}_s IS NOT NULL AND {special_time(k + '_s')}", q(d.column),
+                           f"'{k} date ' || {k}_s || {not_a_date}"))
             checks.append((f"{k}_s IS NOT NULL AND {k} IS NULL", q(d.column),
                            f"'{k} date ' || {k}_s || {q(' does not match format ' + fmts)}"))
             checks.append((f"{k} IS NOT NULL AND {DATE_OUT_OF_RANGE.format(d=k)}", q(d.column),

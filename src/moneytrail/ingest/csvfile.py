@@ -42,7 +42,8 @@ import pyarrow as pa
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
 from moneytrail.ingest.textfile import Batch, check_text, read_records
-from moneytrail.limits import MAX_AMOUNT, MAX_YEAR, MIN_YEAR, amount_limit_text, year_limit_text
+from moneytrail.limits import (MAX_AMOUNT, MAX_YEAR, MIN_YEAR, amount_limit_text, year_limit_text,
+                               year_range_text)
 from moneytrail.sqlkit import in_list, lit
 from moneytrail.workspace import TX_ID_STRIDE, Workspace
 
@@ -54,6 +55,16 @@ def q(value) -> str:
         return lit(value)
     except ValueError as e:
         raise MappingError(f"mapping value {str(value)[:40]!r}: {e}") from None
+
+
+# words DuckDB reads as timestamps (infinite, or relative to today): never a date of a record
+SPECIAL_TIMES = ("infinity", "-infinity", "+infinity", "inf", "-inf", "+inf", "epoch", "now", "today",
+                 "tomorrow", "yesterday", "allballs")
+
+
+def special_time(expr: str) -> str:
+    """SQL: TRUE where the text ``expr`` is one of :data:`SPECIAL_TIMES`."""
+    return in_list(f"lower(trim({expr}))", SPECIAL_TIMES)
 
 
 # the time range every stage holds, as SQL (a comparison also refuses +-infinity, whose year is NULL)
@@ -168,13 +179,17 @@ def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str
                       f"END AS time_v")
     checks: list[tuple[str, str, str]] = [
         ("date_s IS NULL", m.date.column, q("date is empty")),
+        (special_time("date_s"), m.date.column,
+         "'date ' || date_s || " + q(" is not a date: dates must be finite, within " + year_range_text())),
         ("date_v IS NULL", m.date.column,
          "'date ' || date_s || " + q(f" does not match format {' or '.join(fmts)}")),
         (TS_OUT_OF_RANGE.format(ts="date_v"), m.date.column,
          "'date ' || date_s || " + q(" is " + year_limit_text())),
     ]
     if m.time is not None:
-        checks += [("time_s IS NOT NULL AND (time_v IS NULL OR NOT isfinite(time_v))", m.time.column,
+        checks += [(f"time_s IS NOT NULL AND {special_time('time_s')}", m.time.column,
+                    "'time ' || time_s || ' is not a time of day'"),
+                   ("time_s IS NOT NULL AND (time_v IS NULL OR NOT isfinite(time_v))", m.time.column,
                     "'time ' || time_s || " + q(f" does not match format {m.time.format}"))]
 
     # drop currency marks and the blanks around the number and its sign; a blank *inside* the
