@@ -256,12 +256,12 @@ def test_registry_needs_a_registrar(tmp_path, ws):
 
 # -- protected data ------------------------------------------------------------------------------------
 
-def _source(ws, tmp_path, name, tags):
+def _source(ws, tmp_path, name, tags, case=CASE):
     p = tmp_path / name
     p.write_text(f"d,amt,from,to\n2024-01-05,5,A-{name},B\n")   # distinct files: distinct sources
     m = {"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
     from moneytrail.ingest import parse_mapping
-    return ingest_file(ws, p, "csv", mapping=parse_mapping(m), legal_basis=tags).source_id
+    return ingest_file(ws.for_case(case), p, "csv", mapping=parse_mapping(m), legal_basis=tags).source_id
 
 
 ORDER = dict(judge="Hon. A. Judge", court="U.S. District Court, Demo District", order_date=TODAY - DAY,
@@ -279,19 +279,33 @@ def test_fti_is_read_only_under_a_6103i_order_naming_its_subject(ws, tmp_path):
     record_fti_order(ws, COUNSEL, CASE, subjects=["ACME  staffing llc"], **ORDER)   # same subject, other spelling
     d = guard(ws, "findings", officer=AN, case=CASE)
     assert d.allowed and "read-in-own-case" in d.policies and d.grant == "G-DEMO-1"
-    # only in that case: another case of the same officer has no order
+    # another case of the same officer neither holds the source nor inherits the order: the source
+    # does not reach it unless shared, and sharing it there is decided as ingesting FTI there
     open_case(ws, AN, "OP-2", function="asset-seizure", jurisdiction=JUR, predicate=PREDICATE)
-    assert "fti-needs-6103i-authority" in denied(ws, "findings", AN, case="OP-2")
+    assert guard(ws, "findings", officer=AN, case="OP-2").allowed
+    from moneytrail import Session
+    s = Session(ws, AN, CASE)
+    with pytest.raises(AccessDenied, match="fti-needs-6103i-authority"):
+        s.share(sid, "OP-2")
+    assert guard(ws, "findings", officer=AN, case="OP-2").allowed
     # a command told which sources it reads is decided on those
     other = _source(ws, tmp_path, "bank.csv", ["subpoena"])
-    assert guard(ws, "quarantine", officer=AN, case="OP-2", resource={"sources": [other]}).allowed
+    assert guard(ws, "quarantine", officer=AN, case=CASE, resource={"sources": [other]}).allowed
 
 
 def test_fti_that_names_no_subject_is_never_readable(ws, tmp_path):
+    # such a tag can no longer be given (fti needs its taxpayer: fti:NAME), but a source tagged
+    # before the vocabulary was closed stays locked: the policy is decided on its classification
+    from moneytrail.authority.decide import _decide, snapshot
+    from moneytrail.authority.legal import canonical_tag
+
+    with pytest.raises(ValueError, match="must name its taxpayer"):
+        canonical_tag("fti")
     record_fti_order(ws, COUNSEL, CASE, subjects=["Acme Staffing LLC"], **ORDER)
-    _source(ws, tmp_path, "bulk.csv", ["26 U.S.C. 6103"])
-    msg = denied(ws, "findings", AN, case=CASE)
-    assert "fti-names-no-subject" in msg
+    snap = snapshot(ws, AN, CASE)
+    snap["tagged_sources"] = [{"id": 9, "tags": ["26 U.S.C. 6103"]}]
+    d = _decide("findings", AN, CASE, {}, snap, int(dt.datetime.now(dt.timezone.utc).timestamp()))
+    assert not d.allowed and "fti-names-no-subject" in "; ".join(d.reasons)
 
 
 @pytest.mark.parametrize("field,value,why", [

@@ -76,7 +76,7 @@ def _apply(ws, tmp, op, n) -> None:
         elif kind == "ingest":
             p = tmp / f"s{n}.csv"
             p.write_text(f"d,amt,from,to\n2024-01-05,{n + 1},A{n},B\n")
-            ingest_file(ws, p, "csv", mapping=MAPPING, legal_basis=arg)
+            ingest_file(ws.for_case(CASE), p, "csv", mapping=MAPPING, legal_basis=arg)
         elif kind == "raw_retag":        # a committed write outside moneytrail's writers
             ws.con.execute("UPDATE sources SET legal_basis = ? WHERE source_id = "
                            "(SELECT max(source_id) FROM sources)", [arg])
@@ -130,10 +130,11 @@ def test_a_committed_write_by_another_path_is_seen_by_the_next_decision(tmp_path
     ws = _workspace(tmp_path / "case.duckdb")
     p = tmp_path / "bank.csv"
     p.write_text("d,amt,from,to\n2024-01-05,5,A,B\n")
-    ingest_file(ws, p, "csv", mapping=MAPPING, legal_basis=["subpoena"])
+    ingest_file(ws.for_case(CASE), p, "csv", mapping=MAPPING, legal_basis=["subpoena"])
     assert guard(ws, "findings", officer=AN, case=CASE).allowed
-    # re-tagged behind moneytrail's back (no authority_changed()): the DuckDB files changed
-    ws.con.execute("UPDATE sources SET legal_basis = ['fti:Acme Staffing LLC']")
-    with pytest.raises(AccessDenied, match="fti-needs-6103i-authority"):
+    # re-tagged behind moneytrail's back (no authority_changed()): the DuckDB files changed, and
+    # the next decision sees a state the signed log does not vouch for
+    ws.con.execute("UPDATE sources SET legal_basis = ['subpoena', 'consent']")
+    with pytest.raises(StateError, match="changed outside moneytrail"):
         guard(ws, "findings", officer=AN, case=CASE)
     ws.close()

@@ -158,7 +158,7 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "unknown-case": (["findings", "--case", "NOPE", "-w", "{full}"], ["access denied", "'NOPE'", "no-such-case"]),
     "audit-log-denied-to-analyst": (["audit", "log", "-w", "{full}"], ["access denied", "audit_read"]),
     "analyst-not-registrar": (["authority", "grant", "activate", "G-DEMO-1", "-w", "{full}"],
-                              ["access denied", "registry_change", "registrar"]),
+                              ["access denied", "registry_change", "own-grant"]),
 }
 
 # cases run without an acting officer
@@ -238,7 +238,7 @@ def test_ingest_json_reingest_force_quarantine_sources(tmp_path):
     (tmp_path / "map.yaml").write_text(MAPPING)
     ws = str(taskforce_workspace(tmp_path / "case.duckdb"))
     p = cli("ingest", "ledger.csv", "-f", "csv", "-m", "map.yaml", "--json", "--legal-basis",
-            "subpoena-1", "-w", ws, cwd=tmp_path)
+            "subpoena:1", "-w", ws, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stderr == "" and len(p.stdout.strip().splitlines()) == 1
     d = json.loads(p.stdout)
@@ -265,7 +265,7 @@ def test_ingest_json_reingest_force_quarantine_sources(tmp_path):
 
     p = cli("sources", "--json", "-w", ws, cwd=tmp_path)
     s = json.loads(p.stdout)
-    assert len(s) == 1 and s[0]["file_name"] == "ledger.csv" and s[0]["legal_basis"] == ["subpoena-1"]
+    assert len(s) == 1 and s[0]["file_name"] == "ledger.csv" and s[0]["legal_basis"] == ["subpoena:1"]
     assert (s[0]["rows_read"], s[0]["rows_stored"], s[0]["rows_quarantined"]) == (12, 11, 1)
     p = cli("sources", "-w", ws, cwd=tmp_path)
     assert "read 12 = stored 11 + quarantined 1" in p.stdout

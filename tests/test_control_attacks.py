@@ -95,8 +95,8 @@ def test_a_reset_workspace_id_and_a_moved_log_never_start_a_new_log(case, tmp_pa
     one_line_error(mt("audit", "verify", *w, cwd=d, officer=REG), "no audit log vouches for them")
     # and the registry cannot be set up again to start a fresh log, even with everything wiped
     raw(d / "case.duckdb", *[f"DELETE FROM {t}" for t in (
-        "grant_approvals", "case_members", "cases", "grants", "officers", "agencies", "transactions", "accounts",
-        "sources", "runs")])
+        "grant_approvals", "case_members", "cases", "grants", "officers", "agencies", "transactions",
+        "account_records", "source_cases", "sources", "runs")])
     line = one_line_error(mt("authority", "init", "--agency", "AG-M", "--agency-name", "M Agency", "--name", "M. Allory",
                              *w, cwd=d, officer="mallory"), "cannot start an audit log")
     assert "under id" in line and "was changed or the workspace replaced" in line

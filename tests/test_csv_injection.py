@@ -126,7 +126,7 @@ def test_findings_csv_command(case):
 
 
 def test_trace_csv(s):
-    first = s.ws.scalar("SELECT min(tx_id) FROM transactions")      # =cmd... -> ZZ0
+    first = s._ws.scalar("SELECT min(tx_id) FROM transactions")      # =cmd... -> ZZ0
     res = s.trace([first], rule="libr")
     out = list(csv.reader(io.StringIO(_render(res, "csv", schedule=True, limit=10))))
     cells = [c for row in out[1:] for c in row]

@@ -10,6 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from moneytrail.demo import DEMO_CASE
+from moneytrail.workspace.cases import schema_name
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
@@ -66,6 +69,8 @@ def test_demo_finds_the_planted_schemes(demo):
     truth = {s["name"]: s["accounts"] for s in
              json.loads((out / "inputs" / "planted_schemes.json").read_text())["schemes"]}
     con = duckdb.connect(str(out / "case.duckdb"), read_only=True)
+    # what the case derived lives in its own schema (moneytrail.workspace.cases)
+    con.execute(f"SET search_path = '{schema_name(DEMO_CASE)}'")
     funnel = truth["trafficking_funnel"]["funnel"]
     assert any(f.get(funnel) == "receiver" for f in _finding_roles(con, "fan_in"))
     broker = truth["front_company"]["broker"]

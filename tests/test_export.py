@@ -70,7 +70,7 @@ def test_export_holds_every_finding_with_its_transactions_and_provenance(session
     assert [int(s["source_id"]) for s in src] == sorted({int(r["source_id"]) for r in tx})
     assert src[0]["sha256"] == hashlib.sha256((tmp_path / "bank.csv").read_bytes()).hexdigest()
     # the read was recorded, with the row counts, before the files were written
-    entries = list(AuditLog.of(session.ws).entries())
+    entries = list(AuditLog.of(session._ws).entries())
     d, r = entries[-2], entries[-1]
     assert (d["kind"], d["action"], d["allowed"]) == ("decision", "export", True) and man["decision_audit_entry"] == d["seq"]
     assert r["kind"] == "read" and r["what"]["rows"] == {k.split(".")[0]: v["rows"] for k, v in man["files"].items()}
@@ -80,7 +80,7 @@ def test_export_filters_and_refusals(session, tmp_path):
     top = session.findings(limit=1)[0]
     man = session.export(tmp_path / "one", typologies=[top["typology"]], min_score=top["score"])
     assert 1 <= man["files"]["findings.csv"]["rows"] <= len(session.findings(typologies=[top["typology"]]))
-    session.ws.close()
+    session._ws.close()
     with Session.open(tmp_path / "case.duckdb", officer="stranger") as other, \
             pytest.raises(AccessDenied, match="unregistered-officer"):
         other.export(tmp_path / "denied")

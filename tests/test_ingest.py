@@ -375,7 +375,7 @@ def test_provenance_row_numbers_tx_ids_and_evidence_copy(ws, tmp_path):
         bad = i in (7, 23)
         lines.append(f"2024-01-{1 + i % 28:02d},{'x' if bad else i},P{i},Q{i},ref-{i}")
     text = "\n".join(lines) + "\n"
-    res, c = load(ws, tmp_path, text, dict(TRANSFERS, id="ref"), legal_basis=["subpoena-17"])
+    res, c = load(ws, tmp_path, text, dict(TRANSFERS, id="ref"), legal_basis=["subpoena:17"])
     assert set(c["q"]) == {7, 23}
     rows = ws.query("SELECT tx_id, source_id, source_row, external_id, orig_account, amount "
                     "FROM transactions WHERE source_id = ?", [res.source_id])
@@ -387,7 +387,7 @@ def test_provenance_row_numbers_tx_ids_and_evidence_copy(ws, tmp_path):
     for row, (_, _, raw) in c["q"].items():
         assert raw == lines[row]  # data row N is line N + 1 (after the header)
     src = ws.records("SELECT * FROM sources WHERE source_id = ?", [res.source_id])[0]
-    assert src["legal_basis"] == ["subpoena-17"] and src["file_name"] == "in.csv"
+    assert src["legal_basis"] == ["subpoena:17"] and src["file_name"] == "in.csv"
     evidence = ws.evidence_dir / src["evidence_path"]
     assert evidence.is_file() and evidence.name == res.sha256
     assert evidence.parent.parent == ws.evidence_dir / "sha256"
@@ -399,7 +399,7 @@ def test_provenance_row_numbers_tx_ids_and_evidence_copy(ws, tmp_path):
 
 def test_reingest_is_a_noop_and_force_replaces_rows(ws, tmp_path):
     text = "date,amount,payer,payee\n2024-01-05,5,A,B\n2024-01-05,x,A,B\n2024-01-05,7,A,B\n"
-    res, c = load(ws, tmp_path, text, TRANSFERS, legal_basis=["subpoena-1"])
+    res, c = load(ws, tmp_path, text, TRANSFERS, legal_basis=["subpoena:1"])
     ids = ws.query("SELECT tx_id FROM transactions ORDER BY tx_id")
     again = ingest_file(ws, tmp_path / "in.csv", "csv", mapping=TRANSFERS)
     assert again.skipped and again.source_id == res.source_id
@@ -414,12 +414,12 @@ def test_reingest_is_a_noop_and_force_replaces_rows(ws, tmp_path):
     assert ws.query("SELECT tx_id FROM transactions ORDER BY tx_id") == ids
     assert ws.counts()["quarantine"] == 1 and ws.counts()["sources"] == 1
     assert ws.scalar("SELECT ingest_count FROM sources") == 2
-    assert ws.scalar("SELECT legal_basis FROM sources") == ["subpoena-1"]  # kept, not wiped
+    assert ws.scalar("SELECT legal_basis FROM sources") == ["subpoena:1"]  # kept, not wiped
     forced2 = ingest_file(ws, tmp_path / "in.csv", "csv", mapping=TRANSFERS, force=True,
-                          legal_basis=["warrant-2"])
+                          legal_basis=["search-warrant:2"])
     assert forced2.source_id == res.source_id
     assert ws.scalar("SELECT ingest_count FROM sources") == 3
-    assert ws.scalar("SELECT legal_basis FROM sources") == ["subpoena-1", "warrant-2"]
+    assert ws.scalar("SELECT legal_basis FROM sources") == ["subpoena:1", "search-warrant:2"]
 
 
 def test_failed_forced_reingest_keeps_the_earlier_rows(ws, tmp_path):

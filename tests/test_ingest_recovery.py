@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from conftest import check_conservation
-from moneytrail.demo import DEMO_OFFICER, setup_demo_authority
+from moneytrail.demo import DEMO_CASE, DEMO_OFFICER, setup_demo_authority
 from moneytrail.errors import WorkspaceError
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import INTERRUPTED, PENDING_MARKER, Workspace, recover_interrupted
@@ -101,10 +101,14 @@ def _copies(ws_path: Path) -> list[str]:
         if folder.is_dir() else []
 
 
-def _runs(ws_path: Path) -> list[tuple]:
+def _runs(ws_path: Path, case: str | None = None) -> list[tuple]:
+    """The run log (main's, or a case's: commands run in a case log there), without recovering."""
+    from moneytrail.workspace.cases import schema_name
+
     con = duckdb.connect(str(ws_path), read_only=True)   # a look without recovering anything
     try:
-        return con.execute("SELECT command, status, error FROM runs ORDER BY run_id").fetchall()
+        table = f"{schema_name(case)}.runs" if case else "runs"
+        return con.execute(f"SELECT command, status, error FROM {table} ORDER BY run_id").fetchall()
     finally:
         con.close()
 
@@ -224,12 +228,13 @@ def test_killed_cli_ingest_of_a_large_file(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert ("ingest", "running", None) in _runs(ws_path)
+    assert ("ingest", "running", None) in _runs(ws_path, DEMO_CASE)
     assert copy.exists()
-    with Workspace.open(ws_path) as ws:
+    with Workspace.open(ws_path) as main:
+        ws = main.for_case(DEMO_CASE)
         assert ws.query("SELECT status, error FROM runs WHERE command = 'ingest'") == [("failed", INTERRUPTED)]
         assert not copy.exists() and _copies(ws_path) == []
-        assert ws.counts()["sources"] == 0 and ws.counts()["transactions"] == 0
+        assert main.counts()["sources"] == 0 and main.counts()["transactions"] == 0
 
 
 # -- a full disk --------------------------------------------------------------------------------
@@ -269,11 +274,12 @@ def test_disk_full_while_copying_evidence_is_one_line_exit_2(tmp_path):
     assert lines[0].startswith("error: disk full while copying ledger.csv into the evidence folder: free space on ")
     assert lines[0].endswith("and run the command again; nothing was stored")
     assert _copies(ws_path) == []   # no partial copy, no marker
-    with Workspace.open(ws_path) as ws:
-        assert ws.counts()["sources"] == 0 and ws.counts()["transactions"] == 0
+    with Workspace.open(ws_path) as main:
+        ws = main.for_case(DEMO_CASE)
+        assert main.counts()["sources"] == 0 and main.counts()["transactions"] == 0
         assert ws.query("SELECT status FROM runs WHERE command = 'ingest'") == [("failed",)]
         assert ws.scalar("SELECT error FROM runs WHERE command = 'ingest'").startswith("disk full while copying")
-        assert not ws.scalar("SELECT count(*) FROM runs WHERE command = 'recover'")
+        assert not main.scalar("SELECT count(*) FROM runs WHERE command = 'recover'")
 
 
 def test_disk_full_while_writing_the_workspace_rolls_back(ws, tmp_path, monkeypatch):

@@ -105,8 +105,8 @@ def big(tmp_path_factory):
                        "amount, currency, channel, description, location) VALUES (?, 1, ?, ?, ?, ?, ?, 'USD', ?, ?, ?)",
                        [TX_ID_STRIDE + i, i, ts, f, t, A, ch, desc, loc])
     for acct, owner, kind, attrs in ACCOUNTS:
-        ws.con.execute("INSERT INTO accounts (account_id, owner_name, kind, attributes) VALUES (?, ?, ?, ?)",
-                       [acct, owner, kind, json.dumps(attrs)])
+        ws.con.execute("INSERT INTO account_records (account_id, source_id, source_row, register, owner_name, kind, "
+                       "attributes) VALUES (?, 1, 0, true, ?, ?, ?)", [acct, owner, kind, json.dumps(attrs)])
     out = run_pipeline(ws, stages=["resolve", "graph", "detect", "trace"],
                        params={"detect": {"parameters": PARAMS}})
     ws.rows = rows

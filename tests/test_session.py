@@ -39,7 +39,7 @@ def _csv(tmp_path, name, rows):
 
 
 def _log(s: Session) -> list[dict]:
-    return list(AuditLog.of(s.ws).entries())
+    return list(AuditLog.of(s._ws).entries())
 
 
 def test_a_session_needs_an_officer(path, monkeypatch):
@@ -85,14 +85,14 @@ def test_a_denied_method_reads_and_writes_nothing(path, tmp_path):
         with pytest.raises(AccessDenied, match="fti-needs-6103i-authority"):
             s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
                      legal_basis=["fti:Acme Staffing LLC"])
-        assert s.ws.scalar("SELECT count(*) FROM sources") == 0
-        record_fti_order(s.ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+        assert s._ws.scalar("SELECT count(*) FROM sources") == 0
+        record_fti_order(s._ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
                          order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
                          subjects=["Acme Staffing LLC"])
         s.ingest(_csv(tmp_path, "w2.csv", [(5, "A", "B")]), "csv", mapping=parse_mapping(MAPPING),
                  legal_basis=["fti:Acme Staffing LLC"])
         assert len(s.findings()) == 0
-        revoke_grant(s.ws, REG, "G-DEMO-1", "reassigned")           # takes effect on the next call
+        revoke_grant(s._ws, REG, "G-DEMO-1", "reassigned")           # takes effect on the next call
         n = len(_log(s))
         with pytest.raises(AccessDenied, match="grant-revoked"):
             s.findings()
@@ -120,7 +120,7 @@ def test_a_source_found_to_be_protected_after_ingest_can_be_tagged(path, tmp_pat
         assert tagged["source"] == sid and tagged["legal_basis"][1] == "subpoena"
         # the log names no taxpayer: a keyed hash stands for the name
         assert tagged["legal_basis"][0].startswith("fti:#") and "Acme" not in json.dumps(log)
-        record_fti_order(s.ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
+        record_fti_order(s._ws, COUNSEL, CASE, judge="Hon. A. Judge", court="U.S. District Court",
                          order_date=dt.date.today() - dt.timedelta(days=1), scope="tax years 2022-2024",
                          subjects=["Acme Staffing LLC"])
         assert s.sources()[0]["legal_basis"] == ["subpoena", "fti:Acme Staffing LLC"]

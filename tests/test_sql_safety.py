@@ -180,7 +180,7 @@ def test_engine_errors_outside_a_stage_give_the_class_only(case, monkeypatch, ca
     from moneytrail.cli import main as cli_main
 
     def leaky(self, *a, **k):
-        self.ws.con.execute(f"SELECT CAST('{SECRET_ACCOUNT}' AS INTEGER)").fetchall()
+        self._ws.con.execute(f"SELECT CAST('{SECRET_ACCOUNT}' AS INTEGER)").fetchall()
 
     monkeypatch.setattr(Session, "findings", leaky)
     monkeypatch.setattr(sys, "argv", ["moneytrail", "--as", AN, "--case", CASE, "findings", "-w", str(ws_path)])

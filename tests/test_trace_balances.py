@@ -59,7 +59,7 @@ def test_openings_precedence_and_reconciliation(ws, tmp_path):
     s1 = _ingest_statement(ws, tmp_path, "s1", S1, "CHK-1")
     s2 = _ingest_statement(ws, tmp_path, "s2", S2, "CHK-1")
     s3 = _ingest_statement(ws, tmp_path, "s3", S3, "SAV-9")   # newest first
-    ws.con.execute("UPDATE accounts SET attributes = ? WHERE account_id = 'X'",
+    ws.con.execute("UPDATE account_records SET attributes = ? WHERE account_id = 'X'",
                    [json.dumps({"initial_deposit": "250"})])
     out = run_pipeline(ws, stages=["resolve", "graph", "trace"], params={"trace": {"openings": {"Y": "75"}}})
     s = out["stages"]["trace"]

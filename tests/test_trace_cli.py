@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from moneytrail import Workspace
 from moneytrail.cli.main import app
-from moneytrail.demo import DEMO_OFFICER, setup_demo_authority
+from moneytrail.demo import DEMO_CASE, DEMO_OFFICER, setup_demo_authority
 from moneytrail.report import render_report
 
 from trace_helpers import load_ledger, tx_id
@@ -34,8 +34,8 @@ def case(tmp_path):
     """A task-force workspace (the demo registry and its open case) holding the ledger."""
     path = tmp_path / "case.duckdb"
     with Workspace.open(path) as ws:
-        setup_demo_authority(ws)
-        load_ledger(ws, LEDGER)
+        case = setup_demo_authority(ws)
+        load_ledger(ws.for_case(case), LEDGER)
     return path
 
 
@@ -57,7 +57,8 @@ def test_forward_json_has_every_rule_and_the_per_account_figures(case):
     assert all(s["tainted_after"] <= s["balance_after"] for s in libr["schedule"])
     assert out["trace_id"] == 1 and out["assumptions"]
     assert libr["accounts"]["A"]["s984"] is True          # tainted money entered within the year
-    with Workspace.open(case) as ws:
+    with Workspace.open(case) as main:
+        ws = main.for_case(DEMO_CASE)                       # what the case derived lives in its own schema
         assert ws.scalar("SELECT count(*) FROM traces") == 1
         assert ws.scalar("SELECT count(DISTINCT rule) FROM trace_accounts") == 6
         assert ws.scalar("SELECT count(*) FROM runs WHERE command = 'trace' AND status = 'ok'") == 1
@@ -75,8 +76,8 @@ def test_table_csv_html_and_no_save(case):
     assert sc and set(sc[0]) >= {"rule", "account", "tx_id", "tainted", "tainted_after", "note"}
     html = run("trace", "-s", str(tx_id(1)), "-r", "libr,fifo", "-f", "html", "--no-save", "-w", str(case))
     assert '<svg class="sankey"' in html and "Tracing schedule under libr" in html and "<script" not in html
-    with Workspace.open(case) as ws:
-        assert ws.scalar("SELECT count(*) FROM traces") == 0
+    with Workspace.open(case) as main:
+        assert main.for_case(DEMO_CASE).scalar("SELECT count(*) FROM traces") == 0
 
 
 def test_declared_holding_and_backward(case):
@@ -98,12 +99,12 @@ def test_declared_holding_and_backward(case):
 
 def test_report_shows_saved_traces_with_a_sankey(case, tmp_path):
     with Workspace.open(case) as ws:
-        plain = render_report(ws, tmp_path / "before.html").read_text()
+        plain = render_report(ws.for_case(DEMO_CASE), tmp_path / "before.html").read_text()
     assert 'id="traces"' not in plain
     run("trace", "-s", str(tx_id(1)), "-r", "all", "-w", str(case))
     run("trace", "-d", "backward", "--target", str(tx_id(3)), "-s", str(tx_id(1)), "-w", str(case))
     with Workspace.open(case) as ws:
-        text = render_report(ws, tmp_path / "after.html").read_text()
+        text = render_report(ws.for_case(DEMO_CASE), tmp_path / "after.html").read_text()
     assert '<section id="traces">' in text and 'href="#traces"' in text
     assert text.count('<svg class="sankey"') == 2 and 'id="trace-1"' in text and 'id="trace-2"' in text
     assert "Funding of the target" in text and "Tracing schedule under libr" in text

@@ -16,11 +16,28 @@ def tx_id(row: int, source: int = 1) -> int:
 
 
 def load_ledger(ws: Workspace, rows, source_id: int = 1) -> list[int]:
-    """rows: (ts, from, to, amount[, balance_after, statement_account]); row n -> tx 10^10*source + n."""
+    """rows: (ts, from, to, amount[, balance_after, statement_account]); row n -> tx 10^10*source + n.
+
+    Into a case's workspace (``ws.for_case(CASE)``) the source belongs to that case, and, where the
+    workspace has an audit log, it is recorded there as an ingest is (the authority state)."""
+    from contextlib import nullcontext
+
+    from moneytrail.audit import AuditLog
+    from moneytrail.authority import state
+
+    logged = AuditLog.of(ws).started()
+    with (state.changing(ws, officer=None, case=ws.case, change="test ledger") if logged else nullcontext()):
+        ids = _load(ws, rows, source_id)
+    return ids
+
+
+def _load(ws: Workspace, rows, source_id: int) -> list[int]:
     ws.con.execute(
-        "INSERT INTO sources (source_id, file_name, original_path, evidence_path, size_bytes, sha256, format, "
+        "INSERT INTO main.sources (source_id, file_name, original_path, evidence_path, size_bytes, sha256, format, "
         "role, legal_basis, received_at) VALUES (?, 'golden', '-', '-', 0, '-', 'test', 'transactions', [], ?)",
         [source_id, now_utc()])
+    if ws.case is not None:
+        ws.con.execute("INSERT INTO main.source_cases VALUES (?, ?, 'ingest', ?, NULL)", [source_id, ws.case, now_utc()])
     ids = []
     for i, r in enumerate(rows, 1):
         ts, f, t, a = r[:4]
@@ -29,7 +46,7 @@ def load_ledger(ws: Workspace, rows, source_id: int = 1) -> list[int]:
         if isinstance(ts, dt.date) and not isinstance(ts, dt.datetime):
             ts = dt.datetime.combine(ts, dt.time())
         ws.con.execute(
-            "INSERT INTO transactions (tx_id, source_id, source_row, ts, orig_account, bene_account, amount, "
+            "INSERT INTO main.transactions (tx_id, source_id, source_row, ts, orig_account, bene_account, amount, "
             "currency, balance_after, statement_account) VALUES (?, ?, ?, ?, ?, ?, ?, 'USD', ?, ?)",
             [tx_id(i, source_id), source_id, i, ts, f, t, str(a), None if bal is None else str(bal), stmt])
         ids.append(tx_id(i, source_id))

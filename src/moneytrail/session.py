@@ -15,10 +15,18 @@ the method returns is recorded as a read in the audit log before it is returned:
         s.report("report.html")
 
 The officer comes from ``officer=``, else ``$MONEYTRAIL_OFFICER`` or the configuration file (as
-``--as`` for the CLI); a session without one is refused. The functions the methods call
+``--as`` for the CLI); a session without one is refused. Each method works in the case its
+decision names, on that case's own sources and what was derived from them
+(:mod:`moneytrail.workspace.cases`): another case's evidence is not on its path.
+
+The trust boundary. ``Session`` is the public API and the only one: it hands out no connection
+and no workspace, and every method is a decided, recorded operation. The functions it calls
 (``moneytrail.ingest.ingest_file``, ``moneytrail.pipeline.run_pipeline``, ...) are the engine's
-building blocks and check nothing themselves; whoever holds the workspace file can read it
-directly, so the session is where an officer's actions are decided and recorded.
+inside: they check nothing and record nothing, exactly like opening the DuckDB file directly,
+which anyone who can read the workspace's files can do. What protects the data from such a
+person is the file system (and encryption at rest); what protects it from a person who may only
+use moneytrail is a server that owns the files (the web app) and the Session it runs for them.
+See docs/security.md.
 """
 
 from __future__ import annotations
@@ -27,8 +35,13 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from moneytrail.errors import ConfigError
+from moneytrail.errors import ConfigError, EngineError, WorkspaceError
 from moneytrail.workspace import Workspace
+
+
+def _log_text(e: BaseException) -> str:
+    """What a failed run's log says: an engine error's full text (it stays in the workspace)."""
+    return e.log_text() if isinstance(e, EngineError) else (str(e) or type(e).__name__)
 
 
 def legal_tags(tags: Iterable[str]) -> list[str]:
@@ -46,7 +59,8 @@ class Session:
     """An officer working on a workspace (and a case). Get one with :meth:`open`."""
 
     def __init__(self, ws: Workspace, officer: str, case: str | None = None):
-        self.ws = ws
+        # (the CLI builds one around the workspace it opened; from Python, use Session.open)
+        self._ws = ws
         self.officer = officer
         self.case = case
 
@@ -64,7 +78,7 @@ class Session:
         return cls(Workspace.open(path, create=create), who, current_case(case))
 
     def close(self) -> None:
-        self.ws.close()
+        self._ws.close()
 
     def __enter__(self) -> "Session":
         return self
@@ -73,15 +87,19 @@ class Session:
         self.close()
 
     # -- the decision and the read record ---------------------------------------------------------
-    def _decide(self, action: str, resource: dict[str, Any] | None = None):
+    def _decide(self, action: str, resource: dict[str, Any] | None = None, *, case: str | None = None):
         from moneytrail.authority import guard
 
-        return guard(self.ws, action, officer=self.officer, case=self.case, resource=resource)
+        return guard(self._ws, action, officer=self.officer, case=case or self.case, resource=resource)
+
+    def _in(self, decision) -> Workspace:
+        """The workspace as the decision's case sees it: its sources and its derived data only."""
+        return self._ws.for_case(decision.case)
 
     def _read(self, decision, what: dict[str, Any]) -> None:
         from moneytrail.audit import record_read
 
-        record_read(self.ws, decision.officer, decision.case, what, action=decision.action)
+        record_read(self._ws, decision.officer, decision.case, what, action=decision.action)
 
     # -- commands -----------------------------------------------------------------------------------
     def ingest(self, file: str | os.PathLike, format: str, *, mapping: Any = None,
@@ -95,8 +113,10 @@ class Session:
         if force:
             # re-reading a source needs what reading it needs: the tags it already carries count
             protected += [t for t in self._tags_of_file(file) if t not in protected]
-        self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": protected, "force": force})
-        return ingest_file(self.ws, file, format, mapping=mapping, legal_basis=tags, force=force, on_read=on_read)
+        d = self._decide("ingest", {"file": Path(file).name, "format": format, "legal_basis": protected,
+                                    "force": force})
+        return ingest_file(self._in(d), file, format, mapping=mapping, legal_basis=tags, force=force,
+                           on_read=on_read, actor=self.officer)
 
     def _tags_of_file(self, file) -> list[str]:
         """The legal-basis tags of the sources already holding this file (same SHA-256)."""
@@ -105,7 +125,7 @@ class Session:
         p = Path(file)
         if not p.is_file():
             return []
-        rows = self.ws.query("SELECT legal_basis FROM main.sources WHERE sha256 = ?", [sha256_file(p)])
+        rows = self._ws.query("SELECT legal_basis FROM main.sources WHERE sha256 = ?", [sha256_file(p)])
         return [t for (tags,) in rows for t in tags or []]
 
     def detect(self, typologies: Sequence[str] | None = None,
@@ -115,7 +135,7 @@ class Session:
         from moneytrail.pipeline import run_pipeline
 
         d = self._decide("detect", {"typologies": list(typologies or [])})
-        out = run_pipeline(self.ws, stages=["resolve", "graph", "detect"],
+        out = run_pipeline(self._in(d), stages=["resolve", "graph", "detect"],
                            params={"detect": {"typologies": list(typologies) if typologies else None,
                                               "parameters": parameters or {}}})
         s = out["stages"]["detect"]
@@ -131,7 +151,7 @@ class Session:
         d = self._decide("run", {"stages": list(stages or [])})
         if not stages or "report" in stages:
             self._read(d, {"report": str(report) if report else "default path beside the workspace"})
-        res = run_pipeline(self.ws, stages=list(stages) if stages else None,
+        res = run_pipeline(self._in(d), stages=list(stages) if stages else None,
                            params={"report": {"out": Path(report) if report else None, "title": title}},
                            **({"log": log} if log else {}))
         self._read(d, {"run_summary": sorted(res["stages"])})
@@ -139,21 +159,22 @@ class Session:
 
     def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
         """Findings with their accounts and evidence transactions (``moneytrail findings``)."""
-        from moneytrail import reads
+        from moneytrail import _reads
 
         d = self._decide("findings", {"typologies": list(typologies), "limit": limit})
-        rows = reads.findings(self.ws, typologies, limit)
+        rows = _reads.findings(self._in(d), typologies, limit)
         ids = [r["finding_id"] for r in rows]
         self._read(d, {"table": "findings", "rows": len(rows),
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
         return rows
 
     def sources(self) -> list[dict[str, Any]]:
-        """The evidence sources with hashes, legal-basis tags and row accounting."""
-        from moneytrail import reads
+        """The case's evidence sources with hashes, legal-basis tags, row accounting and, for a
+        withdrawn one, when, by whom and why."""
+        from moneytrail import _reads
 
         d = self._decide("sources")
-        rows = reads.sources(self.ws)
+        rows = _reads.sources(self._in(d))
         self._read(d, {"table": "sources", "rows": len(rows)})
         return rows
 
@@ -161,16 +182,74 @@ class Session:
         """Add legal-basis tags to an ingested source (``moneytrail tag``); returns those added."""
         from moneytrail.ingest import add_legal_basis
 
+        from moneytrail.authority import state
+
         tags = legal_tags(legal_basis)
-        self._decide("source_tag", {"source": source, "legal_basis": tags})
-        return add_legal_basis(self.ws, source, tags)
+        d = self._decide("source_tag", {"source": source, "legal_basis": tags})
+        cw = self._in(d)
+        with state.changing(cw, officer=self.officer, case=d.case, change="source.tag"):
+            return add_legal_basis(cw, source, tags)
+
+    def withdraw(self, source: int, reason: str) -> dict[str, Any]:
+        """Withdraw a source of this case (``moneytrail source withdraw``): a file that cannot be used
+        (rows no stage can hold, the wrong file) stops being read by any case, while its evidence
+        copy, its record and its rows stay. Only the case that ingested it withdraws it."""
+        from moneytrail.authority import state
+        from moneytrail.authority.legal import is_placeholder
+        from moneytrail.workspace import now_utc
+
+        why = " ".join(str(reason or "").split())
+        if is_placeholder(why) or len(why) > 1000:
+            raise ConfigError("--reason: say why the source is withdrawn (up to 1,000 characters)")
+        d = self._decide("source_withdraw", {"source": source, "reason": why})
+        cw = self._in(d)
+        with state.changing(cw, officer=self.officer, case=d.case, change="source.withdraw"):
+            row = cw.query("SELECT s.withdrawn_at, c.how FROM sources s JOIN main.source_cases c "
+                           "ON c.source_id = s.source_id AND c.case_id = ? WHERE s.source_id = ?", [d.case, source])
+            if not row:
+                raise WorkspaceError(f"no source {source} in case {d.case} (moneytrail sources lists them)")
+            if row[0][1] != "ingest":
+                raise WorkspaceError(f"source {source} was shared with case {d.case}: only the case that ingested "
+                                     f"it can withdraw it")
+            if row[0][0] is not None:
+                raise WorkspaceError(f"source {source} was already withdrawn {row[0][0]:%Y-%m-%d}")
+            now = now_utc()
+            cw.con.execute("UPDATE main.sources SET withdrawn_at = ?, withdrawn_by = ?, withdrawal_reason = ? "
+                           "WHERE source_id = ?", [now, self.officer, why, source])
+        return {"source": source, "case": d.case, "withdrawn_at": now, "withdrawn_by": self.officer,
+                "reason": why, "audit_entry": d.audit_seq}
+
+    def share(self, source: int, to_case: str) -> dict[str, Any]:
+        """Share a source of this case with another case (``moneytrail source share``): decided as
+        reading it here (``source_share``) and as ingesting it there (with its legal-basis tags: a
+        protected source enters the other case only under the authority that case holds)."""
+        from moneytrail.authority import state
+        from moneytrail.workspace import now_utc
+
+        d = self._decide("source_share", {"sources": [int(source)], "to_case": to_case})
+        cw = self._in(d)
+        rows = cw.query("SELECT legal_basis, withdrawn_at FROM sources WHERE source_id = ?", [source])
+        if not rows:
+            raise WorkspaceError(f"no source {source} in case {d.case} (moneytrail sources lists them)")
+        if rows[0][1] is not None:
+            raise WorkspaceError(f"source {source} is withdrawn: nothing to share")
+        there = self._decide("ingest", {"shared_source": int(source), "from_case": d.case,
+                                        "legal_basis": list(rows[0][0] or [])}, case=to_case)
+        with state.changing(cw, officer=self.officer, case=there.case, change="source.share"):
+            if cw.scalar("SELECT count(*) FROM main.source_cases WHERE source_id = ? AND case_id = ?",
+                         [source, there.case]):
+                raise WorkspaceError(f"source {source} is already a source of case {there.case}")
+            cw.con.execute("INSERT INTO main.source_cases VALUES (?, ?, 'share', ?, ?)",
+                           [source, there.case, now_utc(), self.officer])
+        return {"source": source, "from_case": d.case, "to_case": there.case,
+                "audit_entries": [d.audit_seq, there.audit_seq]}
 
     def quarantine(self, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Quarantined rows with file, row, column and reason."""
-        from moneytrail import reads
+        from moneytrail import _reads
 
         d = self._decide("quarantine", {"sources": [source]} if source is not None else None)
-        rows = reads.quarantine(self.ws, source, limit)
+        rows = _reads.quarantine(self._in(d), source, limit)
         self._read(d, {"table": "quarantine", "rows": len(rows), "source": source})
         return rows
 
@@ -180,7 +259,7 @@ class Session:
 
         d = self._decide("report")
         self._read(d, {"report": str(out) if out else "default path beside the workspace"})
-        return render_report(self.ws, Path(out) if out else None, title=title)
+        return render_report(self._in(d), Path(out) if out else None, title=title)
 
     def export(self, out: str | os.PathLike, *, format: str = "csv", typologies: Sequence[str] = (),
                min_score: float | None = None) -> dict[str, Any]:
@@ -190,7 +269,7 @@ class Session:
 
         d = self._decide("export", {"out": str(out), "format": format, "typologies": list(typologies),
                                     "min_score": min_score})
-        return ex.write(self.ws, out, fmt=format, typologies=typologies, min_score=min_score,
+        return ex.write(self._in(d), out, fmt=format, typologies=typologies, min_score=min_score,
                         who={"officer": d.officer, "case": d.case, "decision_audit_entry": d.audit_seq},
                         before_writing=lambda counts: self._read(d, {"export": str(out), "format": format,
                                                                      "rows": counts}))
@@ -217,12 +296,13 @@ class Session:
              "target": tgt.label() if tgt is not None else None, "presumption": options.get("presumption"),
              "openings": {k: str(v) for k, v in (options.get("openings") or {}).items()},
              "as_of": options.get("as_of"), "max_hops": options.get("max_hops")}, default=str))
-        # the trace reads the whole ledger (every evidence source), so no "sources" restriction here
+        # the trace reads the case's whole ledger (every source of the case): no "sources" restriction
         d = self._decide("trace", {"direction": direction, "rules": rules, "taint_sources": params["sources"],
                                    "target": params["target"]})
-        run_id = self.ws.start_run("trace", params) if save else None
+        cw = self._in(d)
+        run_id = cw.start_run("trace", params) if save else None
         try:
-            result = trace(self.ws, srcs, **options)
+            result = trace(cw, srcs, **options)
             what = {"trace": direction, "rules": list(result["rules"]),
                     "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
                     "schedule_rows": sum(len(r.get("schedule") or []) for r in result["rules"].values())}
@@ -230,14 +310,14 @@ class Session:
             if save:
                 from moneytrail.trace.store import save as save_trace
 
-                result["trace_id"] = save_trace(self.ws, result, params, run_id)
-                self.ws.finish_run(run_id, {
+                result["trace_id"] = save_trace(cw, result, params, run_id)
+                cw.finish_run(run_id, {
                     "trace_id": result["trace_id"], "direction": direction,
                     "rules": {n: (r.get("totals") or {}) if direction == "forward" else {"tainted": r.get("tainted")}
                               for n, r in result["rules"].items()}})
         except BaseException as e:
             if run_id is not None:
-                self.ws.finish_run(run_id, error=str(e) or type(e).__name__)
+                cw.finish_run(run_id, error=_log_text(e))
             raise
         return result
 
@@ -246,28 +326,29 @@ class Session:
         from moneytrail.score import train
 
         d = self._decide("score")
-        res = train(self.ws, seed=seed)
+        res = train(self._in(d), seed=seed)
         self._read(d, {"model": res["model_id"], "metrics": ["validation", "test"]})
         return res
 
     def models(self) -> list[dict[str, Any]]:
         """The stored risk models with features, parameters and metrics (``moneytrail model show``)."""
-        from moneytrail import reads
+        from moneytrail import _reads
 
         d = self._decide("score")
-        rows = reads.models(self.ws)
+        rows = _reads.models(self._in(d))
         self._read(d, {"table": "models", "rows": len(rows)})
         return rows
 
     def score(self, *, model_id: int | None = None, top: int = 20) -> dict[str, Any]:
         """Score transactions and accounts (``moneytrail score``); the summary with the ``top``
         highest-scoring accounts and their reasons."""
-        from moneytrail import reads
+        from moneytrail import _reads
         from moneytrail.score import score
 
         d = self._decide("score")
-        res = score(self.ws, model_id=model_id)
-        accts = reads.top_accounts(self.ws, res["model_id"], top)
+        cw = self._in(d)
+        res = score(cw, model_id=model_id)
+        accts = _reads.top_accounts(cw, res["model_id"], top)
         self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
                        "accounts": [a["account_id"] for a in accts]})
         return {**res, "top_accounts": accts}

@@ -182,13 +182,14 @@ def _file_key(p) -> tuple:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def decision_state(ws) -> tuple[dict, list[dict]]:
-    """(registry document, tagged sources) as of the last committed change (see above); raises
+def decision_state(ws) -> dict:
+    """The registry document (:func:`moneytrail.authority.state.decision_doc`: officers, grants,
+    cases, the sources' tags and cases) as of the last committed change (see above); raises
     :class:`~moneytrail.authority.state.StateError` for a state the signed log does not vouch for."""
     key = (ws.authority_epoch, _file_key(ws.path), _file_key(f"{ws.path}.wal"))
     cached = ws.__dict__.get("_decision_state")
     if cached is not None and cached[0] == key:
-        return cached[1], cached[2]
+        return cached[1]
     from moneytrail.audit import AuditLog, keys
     from moneytrail.authority import state
 
@@ -196,10 +197,8 @@ def decision_state(ws) -> tuple[dict, list[dict]]:
     st = state.read(ws.con, state.secret_for(log))
     state.check(ws, st)
     doc = state.decision_doc(st.rows)
-    tagged = [{"id": sid, "tags": list(tags)}
-              for sid, tags in ws.con.execute("SELECT source_id, legal_basis FROM main.sources").fetchall() if tags]
-    ws.__dict__["_decision_state"] = (key, doc, tagged)
-    return doc, tagged
+    ws.__dict__["_decision_state"] = (key, doc)
+    return doc
 
 
 def snapshot(ws, officer: str, case: str | None, *, sources: bool = True,
@@ -210,14 +209,16 @@ def snapshot(ws, officer: str, case: str | None, *, sources: bool = True,
     state was changed outside moneytrail and cannot be relied on)."""
     if signed:
         from moneytrail.authority import state
-        doc, tagged_all = state.replayed_doc(ws), []
+        doc = state.replayed_doc(ws)
     else:
-        doc, tagged_all = decision_state(ws)
+        doc = decision_state(ws)
     cases = doc["cases"]
     mine = sorted(c for c, v in cases.items() if v["status"] == "open" and officer in v["members"])
     case_id = case if case is not None else (mine[0] if len(mine) == 1 else None)
     c = cases.get(case_id) if case_id is not None else None
-    tagged = tagged_all if sources else []
+    # the case's own sources (not withdrawn) with their tags: what a reading command reads
+    tagged = [{"id": sid, "tags": doc["source_tags"][sid]} for sid in doc["source_cases"].get(case_id, [])
+              if doc["source_tags"].get(sid)] if sources else []
     return {"n_officers": len(doc["officers"]), "officer": doc["officers"].get(officer),
             "grants": doc["grants"].get(officer, []), "my_cases": mine, "case_id": case_id,
             "case": c, "members": (c or {}).get("members", []), "disclosures": (c or {}).get("disclosures", []),

@@ -59,10 +59,8 @@ TABLES: dict[str, tuple[str, ...]] = {
                          "requesting_official", "official_title", "request_date", "subject_addresses",
                          "taxable_periods", "statutory_authority", "reason", "recorded_at", "recorded_by",
                          "withdrawn_at", "withdrawn_by"),
-}
-# the sources' part of the state (legal-basis tags, case, withdrawal): joined to TABLES once
-# ingest records its changes through changing() (see moneytrail.ingest)
-SOURCE_TABLES: dict[str, tuple[str, ...]] = {
+    # the sources' part: what decides who may read each one (its legal-basis tags, the cases it
+    # belongs to, its withdrawal); ingest records its changes through changing()
     "sources": ("source_id", "sha256", "format", "role", "legal_basis", "withdrawn_at", "withdrawn_by",
                 "withdrawal_reason"),
     "source_cases": ("source_id", "case_id", "how", "added_at", "added_by"),
@@ -346,7 +344,7 @@ def changing(ws, *, officer: str | None, case: str | None, change: str, detail: 
         if ops:
             log.append([entry])
     except BaseException:
-        ws.con.execute("ROLLBACK")
+        _rollback(ws)
         ws.authority_changed()
         raise
     try:
@@ -360,3 +358,12 @@ def changing(ws, *, officer: str | None, case: str | None, change: str, detail: 
         raise
     finally:
         ws.authority_changed()
+
+
+def _rollback(ws) -> None:
+    import duckdb
+
+    try:
+        ws.con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass            # a failed COMMIT already ended the transaction

@@ -298,9 +298,11 @@ def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[P
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
     for r in rows:
+        gone = (f"  WITHDRAWN {r['withdrawn_at']:%Y-%m-%d} by {r['withdrawn_by']}: {r['withdrawal_reason']}"
+                if r.get("withdrawn_at") else "")
         typer.echo(f"{r['source_id']:>4}  {r['file_name']}  [{r['format']}/{r['role']}]  sha256 {r['sha256'][:16]}…  "
                    f"read {r['rows_read']} = stored {r['rows_stored']} + quarantined {r['rows_quarantined']}"
-                   f"{'  legal basis: ' + ', '.join(r['legal_basis']) if r['legal_basis'] else ''}")
+                   f"{'  legal basis: ' + ', '.join(r['legal_basis']) if r['legal_basis'] else ''}{gone}")
 
 
 @app.command()
@@ -418,7 +420,7 @@ def _load_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd"):
+    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

@@ -8,6 +8,14 @@ Re-ingesting a file whose sha256 is already a source of the same format re-reads
 returns the earlier counts (``skipped: true``), adding any legal-basis tags given now
 (``tags_added``; tags are never removed); ``force=True`` re-reads it under the same source id
 (its rows are replaced, so transaction ids stay the same).
+
+Cases: ingested through a case's workspace (``ws.for_case(CASE)``, as :class:`moneytrail.Session`
+does), a source belongs to that case (``source_cases``), and "already ingested" means already a
+source *of that case*: the same file ingested in another case is a new source there. Legal-basis
+tags are checked against the closed vocabulary (:func:`moneytrail.authority.legal.canonical_tag`).
+In a workspace whose audit log was started, what an ingest changes in the authority state (the
+source, its tags, its case) is recorded in the log as it commits
+(:func:`moneytrail.authority.state.changing`).
 """
 
 from __future__ import annotations
@@ -55,10 +63,11 @@ class Reader(Protocol):
 
 def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: dict | None,
                      legal_basis: Iterable[str], force: bool) -> tuple[int, bool, str]:
-    """Returns (source_id, already_present, sha256). Copies the file into the evidence folder."""
+    """Returns (source_id, already_present, sha256). Copies the file into the evidence folder.
+    ``sources`` is the case's own (a case workspace) or every source (the whole workspace)."""
     sha = sha256_file(path)
     rows = ws.con.execute("SELECT source_id, legal_basis FROM sources WHERE sha256 = ? AND format = ? "
-                          "AND role = ?", [sha, fmt, role]).fetchall()
+                          "AND role = ? AND withdrawn_at IS NULL", [sha, fmt, role]).fetchall()
     row = rows[0] if rows else None
     if row and not force:
         # the same file again: nothing is re-read, but tags given now are added (a source found
@@ -70,20 +79,24 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
     rel = ws.store_evidence(path, sha)   # a new copy is settled by ingest_file (kept or removed)
     if row:
         sid = row[0]
-        for t in ("transactions", "quarantine", "labels"):
-            ws.con.execute(f"DELETE FROM {t} WHERE source_id = ?", [sid])
+        for t in ("transactions", "quarantine", "labels", "account_records"):
+            ws.con.execute(f"DELETE FROM main.{t} WHERE source_id = ?", [sid])
         ws.con.execute(
-            "UPDATE sources SET ingest_count = ingest_count + 1, received_at = ?, mapping = ?, "
+            "UPDATE main.sources SET ingest_count = ingest_count + 1, received_at = ?, mapping = ?, "
             "original_path = ? WHERE source_id = ?",
             [now_utc(), json.dumps(mapping) if mapping else None, str(path.resolve()), sid])
         add_legal_basis(ws, sid, legal_basis)   # tags given earlier are kept
         return sid, False, sha
     sid = ws.con.execute("SELECT nextval('seq_source')").fetchall()[0][0]
+    now = now_utc()
     ws.con.execute(
-        "INSERT INTO sources (source_id, file_name, original_path, evidence_path, size_bytes, sha256, "
+        "INSERT INTO main.sources (source_id, file_name, original_path, evidence_path, size_bytes, sha256, "
         "format, role, mapping, legal_basis, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         [sid, path.name, str(path.resolve()), rel, path.stat().st_size, sha, fmt, role,
-         json.dumps(mapping) if mapping else None, list(legal_basis), now_utc()])
+         json.dumps(mapping) if mapping else None, canonical_tags(legal_basis), now])
+    if ws.case is not None:
+        ws.con.execute("INSERT INTO main.source_cases VALUES (?, ?, 'ingest', ?, ?)",
+                       [sid, ws.case, now, getattr(ws, "actor", None)])
     ws.authority_changed()
     return sid, False, sha
 
@@ -93,18 +106,29 @@ def add_legal_basis(ws: Workspace, source_id: int, tags: Iterable[str]) -> list[
     ones it did not have. Decisions see them on the next command."""
     rows = ws.con.execute("SELECT legal_basis FROM sources WHERE source_id = ?", [source_id]).fetchall()
     if not rows:
-        raise WorkspaceError(f"no source {source_id} in this workspace (moneytrail sources lists them)")
+        where = f"case {ws.case}" if ws.case is not None else "this workspace"
+        raise WorkspaceError(f"no source {source_id} in {where} (moneytrail sources lists them)")
     have = list(rows[0][0] or [])
-    new = [t for t in dict.fromkeys(t.strip() for t in tags) if t and t not in have]
+    new = [t for t in canonical_tags(tags) if t not in have]
     if new:
-        ws.con.execute("UPDATE sources SET legal_basis = ? WHERE source_id = ?", [have + new, source_id])
+        ws.con.execute("UPDATE main.sources SET legal_basis = ? WHERE source_id = ?", [have + new, source_id])
         ws.authority_changed()
     return new
 
 
+def canonical_tags(tags: Iterable[str]) -> list[str]:
+    """Legal-basis tags in canonical form; outside the vocabulary: an InputError naming it."""
+    from moneytrail.authority.legal import canonical_tags as canon
+
+    try:
+        return canon(tags)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+
+
 def _finish_source(ws: Workspace, sid: int, counts: dict[str, int]) -> None:
     ws.con.execute(
-        "UPDATE sources SET rows_read = ?, rows_stored = ?, rows_quarantined = ?, ingested_at = ? "
+        "UPDATE main.sources SET rows_read = ?, rows_stored = ?, rows_quarantined = ?, ingested_at = ? "
         "WHERE source_id = ?",
         [counts["read"], counts["stored"], counts["quarantined"], now_utc(), sid])
 
@@ -177,9 +201,36 @@ def _rollback(ws: Workspace) -> None:
         pass   # the failed statement (a COMMIT) already ended the transaction
 
 
+def _transaction(ws: Workspace, actor: str | None, fmt: str, path: Path):
+    """The ingest's one transaction: recorded in the audit log as an authority-state change when
+    the workspace has a log (the sources, their tags and cases are part of the signed state)."""
+    from contextlib import contextmanager
+
+    from moneytrail.audit import AuditLog
+    from moneytrail.authority import state
+
+    if AuditLog.of(ws).started():
+        return state.changing(ws, officer=actor, case=ws.case, change=f"ingest {fmt}")
+
+    @contextmanager
+    def plain():
+        ws.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            _rollback(ws)
+            raise
+        try:
+            ws.con.execute("COMMIT")
+        except BaseException:
+            _rollback(ws)
+            raise
+    return plain()
+
+
 def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping | str | Path | dict | None = None,
                 legal_basis: Iterable[str] = (), force: bool = False,
-                on_read: Progress | None = None) -> IngestResult:
+                on_read: Progress | None = None, actor: str | None = None) -> IngestResult:
     """Ingest one evidence file (or an AMLSim folder) into ``ws``, atomically.
 
     Everything the ingest writes is one transaction: on any failure it is rolled back, and the
@@ -203,19 +254,18 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
     t0 = time.perf_counter()
     try:
         run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
-                                         "legal_basis": list(legal_basis)})
+                                         "legal_basis": canonical_tags(legal_basis)})
     except duckdb.Error as e:
         if is_disk_full(e):
             raise disk_full_error(ws.path, "writing the workspace's run log") from None
         raise
+    tags = canonical_tags(legal_basis)
     ws._ingest_tags_added = []  # tags added to sources already present (see _register_source)
-    ws.con.execute("BEGIN TRANSACTION")
+    ws.actor = actor
     try:
-        res = reader.ingest(ws, p, mapping=mapping, legal_basis=list(legal_basis), force=force,
-                            on_read=on_read)
-        ws.con.execute("COMMIT")
+        with _transaction(ws, actor, fmt, p):
+            res = reader.ingest(ws, p, mapping=mapping, legal_basis=tags, force=force, on_read=on_read)
     except BaseException as e:
-        _rollback(ws)
         ws.settle_evidence()   # the copies this ingest made are no one's evidence now: removed
         err: BaseException = e
         if is_disk_full(e):
@@ -230,6 +280,7 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
         raise
     finally:
         added, ws._ingest_tags_added = ws._ingest_tags_added, None
+        ws.actor = None
     ws.settle_evidence()
     res.tags_added = list(dict.fromkeys(added))
     res.seconds = round(time.perf_counter() - t0, 3)

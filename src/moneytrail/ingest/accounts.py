@@ -304,22 +304,14 @@ def load_accounts(ws: Workspace, sid: int, path: Path, m: AccountsMapping, *,
                 con.unregister("_batch")
             n_bad = insert_quarantine(con, sid, batch, "SELECT _row, col, reason FROM _acc "
                                                        "WHERE reason IS NOT NULL ORDER BY _row")
+            # a register's facts about each account it lists; the accounts view puts registers
+            # before statements and later registers before earlier ones (moneytrail.workspace.cases)
             con.execute("""
-                INSERT INTO accounts (account_id, owner_name, bank, branch, kind, currency, opened, closed,
-                                      attributes, source_id, source_row)
-                SELECT account_id, owner_name, bank, branch, kind, currency, opened, closed, attributes,
-                       ?, _row
-                FROM _acc WHERE reason IS NULL
-                ON CONFLICT (account_id) DO UPDATE SET
-                    owner_name = coalesce(excluded.owner_name, accounts.owner_name),
-                    bank = coalesce(excluded.bank, accounts.bank),
-                    branch = coalesce(excluded.branch, accounts.branch),
-                    kind = coalesce(excluded.kind, accounts.kind),
-                    currency = coalesce(excluded.currency, accounts.currency),
-                    opened = coalesce(excluded.opened, accounts.opened),
-                    closed = coalesce(excluded.closed, accounts.closed),
-                    attributes = json_merge_patch(coalesce(accounts.attributes, '{}'), excluded.attributes)
-                """, [sid])
+                INSERT INTO main.account_records (account_id, source_id, source_row, register, owner_name, bank,
+                                                  branch, kind, currency, opened, closed, attributes)
+                SELECT account_id, ?, _row, true, owner_name, bank, branch, kind, currency, opened, closed,
+                       attributes
+                FROM _acc WHERE reason IS NULL""", [sid])
             # an account may appear once per file: later rows (in any batch) naming it are refused
             con.execute("INSERT INTO _acc_seen SELECT account_id, min(_row) FROM _acc "
                         "WHERE account_id IS NOT NULL GROUP BY account_id")

@@ -100,7 +100,7 @@ class AmlsimReader:
             ws.con.register("_batch", stage_batch(batch, cols.used))
             try:
                 ws.con.execute(f"""
-                    INSERT INTO labels (tx_id, is_laundering, alert_id, source_id)
+                    INSERT INTO main.labels (tx_id, is_laundering, alert_id, source_id)
                     SELECT t.tx_id, lower(trim(b.{sar})) IN ('true', '1', 'yes'),
                            CASE WHEN TRY_CAST(b.{alert} AS BIGINT) >= 0 THEN TRY_CAST(b.{alert} AS BIGINT) END,
                            {int(sid)}
@@ -145,13 +145,10 @@ class AmlsimReader:
             n_bad = insert_quarantine(ws.con, sid, batch,
                                       "SELECT _row, col, reason FROM _acc WHERE reason IS NOT NULL ORDER BY _row")
             ws.con.execute("""
-                INSERT INTO accounts (account_id, owner_name, bank, branch, kind, currency, attributes,
-                                      source_id, source_row)
-                SELECT account_id, owner_name, bank, branch, kind, currency, attributes, ?, _row
-                FROM _acc WHERE reason IS NULL
-                ON CONFLICT (account_id) DO UPDATE SET owner_name = excluded.owner_name,
-                    bank = excluded.bank, branch = excluded.branch, kind = excluded.kind,
-                    currency = excluded.currency, attributes = excluded.attributes""", [sid])
+                INSERT INTO main.account_records (account_id, source_id, source_row, register, owner_name, bank,
+                                                  branch, kind, currency, attributes)
+                SELECT account_id, ?, _row, true, owner_name, bank, branch, kind, currency, attributes
+                FROM _acc WHERE reason IS NULL""", [sid])
             read += len(batch)
             stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _acc")
@@ -185,7 +182,7 @@ class AmlsimReader:
                 SELECT _row, coalesce(_pre_col, 'tran_id'), coalesce(_pre_reason, {q(missing)})
                 FROM _al WHERE _pre_reason IS NOT NULL OR tx_id IS NULL ORDER BY _row""")
             ws.con.execute("""
-                UPDATE labels SET alert_type = a.alert_type FROM _al a
+                UPDATE main.labels SET alert_type = a.alert_type FROM _al a
                 WHERE labels.tx_id = a.tx_id AND a._pre_reason IS NULL""")
             read += len(batch)
             stored += len(batch) - n_bad

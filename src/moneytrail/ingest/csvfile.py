@@ -368,7 +368,7 @@ def insert_quarantine(con, source_id: int, batch: Batch, select_sql: str) -> int
     })
     con.register("_quarantined", tbl)
     try:
-        con.execute("INSERT INTO quarantine SELECT ?, source_row, raw, column_name, reason "
+        con.execute("INSERT INTO main.quarantine SELECT ?, source_row, raw, column_name, reason "
                     "FROM _quarantined ORDER BY source_row", [source_id])
     finally:
         con.unregister("_quarantined")
@@ -395,25 +395,28 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
         finally:
             con.unregister("_batch")
         con.execute("""
-            INSERT INTO transactions
+            INSERT INTO main.transactions
             SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
                    channel, tx_type, description, location, balance_after, statement_account
             FROM _parsed WHERE _reason IS NULL ORDER BY _row""", [source_id])
         n_bad = insert_quarantine(con, source_id, batch, "SELECT _row, _col, _reason FROM _parsed "
                                                          "WHERE _reason IS NOT NULL ORDER BY _row")
+        # what this statement says about each account it names (the first row naming it); the
+        # accounts view combines every source's records (moneytrail.workspace.cases)
         con.execute("""
-            INSERT INTO accounts (account_id, owner_name, bank, kind, currency, source_id, source_row)
-            SELECT acct, arg_min(name, _row), arg_min(bank, _row),
+            INSERT INTO main.account_records (account_id, source_id, source_row, register, owner_name, bank, kind,
+                                              currency)
+            SELECT acct, ?, min(_row), false, arg_min(name, _row), arg_min(bank, _row),
                    CASE WHEN acct = 'cash' THEN 'cash'
                         WHEN acct LIKE 'name:%' OR acct LIKE 'unidentified:%' THEN 'external' END,
-                   arg_min(currency, _row), ?, min(_row)
+                   arg_min(currency, _row)
             FROM (SELECT orig_account AS acct, orig_name AS name, orig_bank AS bank, currency, _row
                   FROM _parsed WHERE _reason IS NULL
                   UNION ALL
                   SELECT bene_account, bene_name, bene_bank, currency, _row
                   FROM _parsed WHERE _reason IS NULL)
-            WHERE acct NOT IN (SELECT account_id FROM accounts)
-            GROUP BY acct""", [source_id])
+            WHERE acct NOT IN (SELECT account_id FROM main.account_records WHERE source_id = ?)
+            GROUP BY acct""", [source_id, source_id])
         read += len(batch)
         quarantined += n_bad
         stored += len(batch) - n_bad

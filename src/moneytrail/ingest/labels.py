@@ -135,12 +135,12 @@ def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dic
             FROM _lab l JOIN transactions t ON {match}
             WHERE l.reason IS NULL GROUP BY t.tx_id""")
         ws.con.execute("""
-            UPDATE labels SET is_laundering = labels.is_laundering OR n.pos,
+            UPDATE main.labels SET is_laundering = labels.is_laundering OR n.pos,
                               alert_type = CASE WHEN n.pos AND NOT labels.is_laundering THEN n.typology
                                                 ELSE coalesce(labels.alert_type, n.typology) END
             FROM _lab_tx n WHERE labels.tx_id = n.tx_id""")
         ws.con.execute(f"""
-            INSERT INTO labels (tx_id, is_laundering, alert_type, source_id)
+            INSERT INTO main.labels (tx_id, is_laundering, alert_type, source_id)
             SELECT tx_id, pos, typology, ? FROM _lab_tx WHERE tx_id NOT IN (SELECT tx_id FROM labels)""", [sid])
         read += len(batch)
         stored += len(batch) - n_bad

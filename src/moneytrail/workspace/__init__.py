@@ -27,6 +27,7 @@ import duckdb
 
 from moneytrail import __version__
 from moneytrail.errors import WorkspaceError
+from moneytrail.sqlkit import ident, lit
 
 DEFAULT_WORKSPACE = "moneytrail.duckdb"
 PENDING_MARKER = ".pending"   # in the evidence folder while new copies are not yet settled
@@ -133,7 +134,7 @@ class Workspace:
             raise WorkspaceError(f"cannot open workspace {p}: {str(e).splitlines()[0]}") from None
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # never mixed into CLI or JSON output
-        con.execute(f"SET memory_limit = '{memory_limit()}'")
+        con.execute(f"SET memory_limit = {lit(memory_limit())}")
         con.execute("SET enable_external_access = false")
         ws = cls(p, con)
         if not (read_only and p.exists()):
@@ -145,6 +146,8 @@ class Workspace:
         return ws
 
     def close(self) -> None:
+        for cw in self.__dict__.pop("_case_views", {}).values():
+            cw.close()
         try:
             self.con.close()
         except duckdb.Error:
@@ -253,7 +256,7 @@ class Workspace:
         removed = []
         try:
             for rel in dict.fromkeys(new):
-                if not self.con.execute("SELECT count(*) FROM sources WHERE evidence_path = ?",
+                if not self.con.execute("SELECT count(*) FROM main.sources WHERE evidence_path = ?",
                                         [rel]).fetchall()[0][0]:
                     self.evidence_file(rel).unlink(missing_ok=True)
                     removed.append(rel)
@@ -297,8 +300,27 @@ class Workspace:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def table_exists(self, name: str) -> bool:
+        """Whether ``name`` is a table or view of this workspace's schema (``main``, or the case's:
+        another schema's table of that name does not count)."""
         return bool(self.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+            [name]))
+
+    # -- cases -----------------------------------------------------------------------------
+    case: str | None = None      # the case a case workspace is confined to (None: the whole workspace)
+    actor: str | None = None     # the officer an ingest in progress acts for (recorded with its source)
+
+    def for_case(self, case_id: str) -> "Workspace":
+        """This workspace as one case sees it (:mod:`moneytrail.workspace.cases`): a connection
+        whose unqualified names reach only the case's own sources and what was derived from
+        them. Kept per case for as long as this workspace is open."""
+        from moneytrail.workspace.cases import CaseWorkspace
+
+        views = self.__dict__.setdefault("_case_views", {})
+        cw = views.get(case_id)
+        if cw is None:
+            cw = views[case_id] = CaseWorkspace(self, case_id)
+        return cw
 
     def counts(self) -> dict[str, int]:
         out = {}
@@ -341,25 +363,32 @@ def recover_interrupted(ws: Workspace) -> dict[str, Any]:
     one query and one ``stat``. Nothing is done while this process itself has another
     connection on the workspace in the middle of an ingest (its copy is in flight).
 
-    To extend (per-case schemas, each with its own ``runs`` table): mark the ``running`` rows
-    of each such table here, in the same way.
+    Every run log is covered: main's and each case schema's (:mod:`moneytrail.workspace.cases`).
     """
     out: dict[str, Any] = {"runs_failed": [], "evidence_removed": []}
     folder = ws.evidence_dir
     if _key(folder) in _IN_FLIGHT:
         return out
     try:
-        running = [r[0] for r in ws.con.execute("SELECT run_id FROM runs WHERE status = 'running' "
-                                                "ORDER BY run_id").fetchall()]
+        # the run logs: main's and each case's (moneytrail.workspace.cases)
+        logs = [r[0] for r in ws.con.execute("SELECT schema_name FROM duckdb_tables() WHERE table_name = 'runs' "
+                                             "AND NOT temporary ORDER BY schema_name = 'main' DESC, schema_name"
+                                             ).fetchall()]
+        running = {}
+        for schema in logs:
+            ids = [r[0] for r in ws.con.execute(f"SELECT run_id FROM {ident(schema)}.runs WHERE status = 'running' "
+                                                f"ORDER BY run_id").fetchall()]
+            if ids:
+                running[schema] = ids
         pending = (folder / PENDING_MARKER).exists()
         if not running and not pending:
             return out
-        if running:
-            ws.con.execute("UPDATE runs SET status = 'failed', finished_at = ?, error = ? "
-                           "WHERE status = 'running'", [now_utc(), INTERRUPTED])
-            out["runs_failed"] = running
+        for schema in running:
+            ws.con.execute(f"UPDATE {ident(schema)}.runs SET status = 'failed', finished_at = ?, error = ? "
+                           f"WHERE status = 'running'", [now_utc(), INTERRUPTED])
+        out["runs_failed"] = running.get("main", []) + [i for s, ids in running.items() if s != "main" for i in ids]
         if pending:
-            referenced = {r[0] for r in ws.con.execute("SELECT evidence_path FROM sources").fetchall()}
+            referenced = {r[0] for r in ws.con.execute("SELECT evidence_path FROM main.sources").fetchall()}
             base = folder / "sha256"
             for sub in sorted(base.iterdir()) if base.is_dir() else []:
                 if not sub.is_dir():

@@ -1,5 +1,6 @@
-"""What the reading commands return, as one query each (:class:`moneytrail.Session` calls these
-after the decision, and records the read before the rows leave)."""
+"""What the reading commands return, as one query each. Private: :class:`moneytrail.Session` calls
+these with the workspace of the case it decided on, after the decision, and records the read
+before the rows leave; nothing else should."""
 
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
 
 def sources(ws) -> list[dict[str, Any]]:
     return ws.records("SELECT source_id, file_name, format, role, sha256, size_bytes, legal_basis, "
-                      "received_at, rows_read, rows_stored, rows_quarantined, evidence_path "
-                      "FROM sources ORDER BY source_id")
+                      "received_at, rows_read, rows_stored, rows_quarantined, evidence_path, withdrawn_at, "
+                      "withdrawn_by, withdrawal_reason FROM sources ORDER BY source_id")
 
 
 def quarantine(ws, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
