@@ -237,3 +237,174 @@ def test_canonical_tags_are_taken_and_full_width_folds(case):
                 cwd=d, officer=AN))
     assert "fti:Acme Staffing LLC" in out and "subpoena:GJ-17" in out
     one_line_error(mt("findings", *w, cwd=d, officer=AN), "fti-needs-6103i-authority")
+
+
+# -- 5. one case's evidence closed to another ----------------------------------------------------------
+
+def _other_jurisdiction_officer(d, w):
+    """A registrar-recorded, approved, activated officer deputized for another jurisdiction only,
+    with a case of their own there; returns the case id."""
+    g = grant_fields()
+    ok(mt("authority", "officer", "add", "far-1", "--name", "F. Aranda", "--agency", "STATE-FCU", *w, cwd=d,
+          officer=REG))
+    ok(mt("authority", "grant", "add", "G-FAR", "--officer", "far-1", "--deputizing-official", SAC,
+          "--deputizing-agency", "TF-LEAD", "--consent-official", "Chief S. Poe", "--consent-date",
+          str(g["consent_date"]), "--statute", g["statute"], "--function", "asset-seizure", "--jurisdiction",
+          "Another District", "--valid-from", str(g["valid_from"]), "--valid-until", str(g["valid_until"]),
+          "--training-course", "T", "--training-date", str(g["training_date"]), "--training-expires",
+          str(g["training_expires"]), *w, cwd=d, officer=REG))
+    ok(mt("authority", "grant", "approve", "G-FAR", *w, cwd=d, officer=SAC))
+    ok(mt("authority", "grant", "activate", "G-FAR", *w, cwd=d, officer=REG))
+    ok(mt("case", "open", "OP-FAR", "--function", "asset-seizure", "--jurisdiction", "Another District",
+          "--predicate", "Structured deposits at a car dealer in another district", *w, cwd=d, officer="far-1"))
+    return "OP-FAR"
+
+
+def test_an_officer_of_another_case_reads_nothing_of_this_one(case, tmp_path):
+    d, w = case
+    ok(mt("detect", *w, cwd=d, officer=AN))
+    mine = json.loads(ok(mt("findings", "--format", "json", *w, cwd=d, officer=AN)))
+    other = _other_jurisdiction_officer(d, w)
+    far = dict(officer="far-1")
+    # every reading command, in their own case, sees none of OP-DEMO's evidence or findings
+    assert json.loads(ok(mt("findings", "--format", "json", *w, cwd=d, **far))) == []
+    assert json.loads(ok(mt("sources", "--json", *w, cwd=d, **far))) == []
+    assert json.loads(ok(mt("quarantine", "--json", *w, cwd=d, **far))) == []
+    out = ok(mt("export", "--out", str(tmp_path / "far-export"), *w, cwd=d, **far))
+    assert "findings.csv (0 rows)" in out and "finding_transactions.csv (0 rows)" in out
+    one_line_error(mt("trace", "--source", "10000000001", *w, cwd=d, **far), "no transactions")
+    report = tmp_path / "far.html"
+    ok(mt("report", "--out", str(report), *w, cwd=d, **far))
+    html = report.read_text()
+    assert "bank.csv" not in html and "A0" not in html and "OP-DEMO" not in html
+    # and nothing of OP-DEMO under their name
+    one_line_error(mt("findings", "--case", CASE, *w, cwd=d, **far), "not-a-case-member")
+    # the same through Python
+    from moneytrail import Session
+    with Session.open(d / "case.duckdb", officer="far-1", case=other) as s:
+        assert s.findings() == [] and s.sources() == []
+    assert mine                                          # (OP-DEMO itself has findings)
+
+
+def test_a_source_reaches_another_case_only_by_a_decision(case):
+    d, w = case
+    ok(mt("case", "open", "OP-2", "--function", "asset-seizure", "--jurisdiction", "Demo District", "--predicate",
+          "Second line of inquiry on the same accounts", *w, cwd=d, officer=AN))
+    assert json.loads(ok(mt("sources", "--json", "--case", "OP-2", *w, cwd=d, officer=AN))) == []
+    # shared into a case of another jurisdiction, where the analyst holds nothing: refused there
+    _other_jurisdiction_officer(d, w)
+    one_line_error(mt("source", "share", "1", "--to", "OP-FAR", "--case", CASE, *w, cwd=d, officer=AN),
+                   "access denied", "OP-FAR")
+    # shared into the analyst's other case: recorded, then visible there
+    out = ok(mt("source", "share", "1", "--to", "OP-2", "--case", CASE, *w, cwd=d, officer=AN))
+    assert "shared with case OP-2" in out
+    shared = json.loads(ok(mt("sources", "--json", "--case", "OP-2", *w, cwd=d, officer=AN)))
+    assert [s["source_id"] for s in shared] == [1]
+    log = json.loads(ok(mt("audit", "log", "--json", "--limit", "0", *w, cwd=d, officer=REG)))
+    st = [e for e in log if e["kind"] == "state" and e["change"] == "source.share"]
+    assert st and st[0]["ops"][0]["table"] == "source_cases" and st[0]["ops"][0]["add"][0]["case_id"] == "OP-2"
+    assert ok(mt("audit", "verify", *w, cwd=d, officer=REG)).startswith("audit log verified")
+
+
+# -- 8. a bad source has a way out ---------------------------------------------------------------------
+
+def test_a_source_can_be_withdrawn_and_the_case_goes_on(case):
+    d, w = case
+    (d / "wrong.csv").write_text("d,amt,from,to\n2024-03-09,77,W1,W2\n2024-03-09,88,W2,W3\n")
+    ok(mt("ingest", "wrong.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=d,
+          officer=AN))
+    one_line_error(mt("source", "withdraw", "2", "--reason", "n/a", *w, cwd=d, officer=AN), "--reason")
+    one_line_error(mt("source", "withdraw", "9", "--reason", "wrong file", *w, cwd=d, officer=AN), "no source 9")
+    one_line_error(mt("source", "withdraw", "2", "--reason", "wrong file", *w, cwd=d, officer="stranger"),
+                   "access denied")
+    out = ok(mt("source", "withdraw", "2", "--reason", "the bank sent another customer's statement", *w, cwd=d,
+                officer=AN))
+    assert "source 2 withdrawn" in out
+    one_line_error(mt("source", "withdraw", "2", "--reason", "again", *w, cwd=d, officer=AN), "already withdrawn")
+    listing = ok(mt("sources", *w, cwd=d, officer=AN))
+    assert "WITHDRAWN" in listing and "another customer's statement" in listing
+    ok(mt("detect", *w, cwd=d, officer=AN))
+    txs = {t for f in json.loads(ok(mt("findings", "--format", "json", *w, cwd=d, officer=AN))) for t in f["tx_ids"]}
+    assert not [t for t in txs if t // 10_000_000_000 == 2]
+    # the evidence copy and the record stay; the withdrawal is in the signed log
+    src = json.loads(ok(mt("sources", "--json", *w, cwd=d, officer=AN)))
+    gone = next(s for s in src if s["source_id"] == 2)
+    assert gone["withdrawn_by"] == AN and (d / "case.evidence" / gone["evidence_path"]).is_file()
+    # ingesting the same file again does not bring it back silently: it is a new source
+    out = ok(mt("ingest", "wrong.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=d,
+                officer=AN))
+    assert "source 3" in out
+    assert ok(mt("audit", "verify", *w, cwd=d, officer=REG)).startswith("audit log verified")
+
+
+# -- 11. the public API hands out nothing undecided ---------------------------------------------------
+
+def test_the_public_api_is_the_session_alone(case):
+    d, _ = case
+    import importlib
+
+    import moneytrail
+    from moneytrail import Session
+    assert moneytrail.__all__ == ["Session", "__version__"]
+    assert not hasattr(moneytrail, "Workspace")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("moneytrail.reads")
+    with Session.open(d / "case.duckdb", officer=AN, case=CASE) as s:
+        assert not hasattr(s, "ws") and not hasattr(s, "con")
+        public = {n for n in dir(s) if not n.startswith("_")}
+        assert public == {"case", "close", "detect", "export", "findings", "ingest", "models", "officer", "open",
+                          "quarantine", "report", "run", "score", "share", "sources", "tag", "trace", "train",
+                          "withdraw"}
+
+
+# -- also: files, identities, parameters --------------------------------------------------------------
+
+def test_key_and_audit_files_are_private(case, tmp_path, monkeypatch):
+    import os
+    import stat
+    from pathlib import Path
+    d, w = case
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)          # noqa: E731
+    keys = Path(os.environ["MONEYTRAIL_KEY_DIR"])
+    assert mode(keys) == 0o700
+    for p in keys.iterdir():
+        assert mode(p) == (0o644 if p.suffix == ".pub" else 0o600), p
+    audit = d / "case.audit"
+    assert mode(audit) == 0o700 and all(mode(p) == 0o600 for p in audit.iterdir() if p.is_file())
+    # a key folder others can read is never written into
+    loose = tmp_path / "loose-keys"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    line = one_line_error(mt("authority", "init", "--agency", "AG", "--agency-name", "An Agency", "--name", "R. One",
+                             "-w", str(tmp_path / "n.duckdb"), cwd=tmp_path, officer="reg-x",
+                             env={"MONEYTRAIL_KEY_DIR": str(loose)}), "open to other users")
+    assert "chmod 700" in line and not list(loose.iterdir())
+
+
+@pytest.mark.parametrize("officer", ["tf-analyst-1\n     7 2026-01-01T00:00:00 tf-registrar: ALLOW findings",
+                                     "x\x1b[2J", "a b", "x" * 100_000])
+def test_an_officer_id_cannot_forge_audit_lines_or_flood(case, officer):
+    d, w = case
+    before = (d / "case.audit" / "log.jsonl").read_bytes()
+    line = one_line_error(mt("findings", *w, cwd=d, env={"MONEYTRAIL_OFFICER": officer}), "is not an id")
+    assert len(line) < 400
+    assert (d / "case.audit" / "log.jsonl").read_bytes() == before      # nothing logged under it
+
+
+def test_audit_listings_print_control_characters_escaped():
+    from moneytrail.cli.authority_cmd import _printable
+    assert _printable("a\nb\x1b[2Jc\u2028") == "a\\x0ab\\x1b[2Jc\\x2028"
+
+
+def test_oversized_parameters_are_one_line(case):
+    d, w = case
+    one_line_error(mt("tag", "1", "--legal-basis", "subpoena:" + "9" * 20_000, *w, cwd=d, officer=AN),
+                   "longer than")
+    one_line_error(mt("detect", "-p", "fan_in.window_days=" + "9" * 5000, *w, cwd=d, officer=AN), "fan_in")
+
+
+def test_force_reingest_of_fti_needs_the_authority_to_read_it(case):
+    d, w = case
+    ok(mt("tag", "1", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=d, officer=AN))   # marking needs none
+    one_line_error(mt("ingest", "bank.csv", "-f", "csv", "-m", "map.yaml", "--force", *w, cwd=d, officer=AN),
+                   "access denied", "fti-needs-6103i-authority")

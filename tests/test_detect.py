@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moneytrail import Workspace
+from moneytrail.workspace import Workspace
 from moneytrail.ingest import ingest_file
 from moneytrail.detect import GRAPH
 from moneytrail.errors import ConfigError

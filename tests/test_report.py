@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from moneytrail import Workspace, __version__
+from moneytrail import __version__
+from moneytrail.workspace import Workspace
 from moneytrail.ingest import ingest_file
 from moneytrail.report import render_report
 from moneytrail.report.chart import compact, nice_ticks

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moneytrail import Workspace
+from moneytrail.workspace import Workspace
 from moneytrail.ingest import ingest_file
 from moneytrail.errors import WorkspaceError
 from moneytrail.score import FEATURES, load_model, score, train

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from typer.testing import CliRunner
 
-from moneytrail import Workspace
+from moneytrail.workspace import Workspace
 from moneytrail.cli.main import app
 from moneytrail.demo import DEMO_CASE, DEMO_OFFICER, setup_demo_authority
 from moneytrail.report import render_report

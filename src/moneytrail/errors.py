@@ -20,10 +20,14 @@ The tree::
     ├── PolicyError                 authority/decide.py: policies or schema cannot be loaded
     ├── RegistryError               authority/registry.py: a registry change is invalid (a grant
     │                               missing a required field, a placeholder 6103 authority, ...)
+    ├── StateError                  authority/state.py: the registry or the sources' authority data
+    │                               are not the state the signed audit log vouches for (changed
+    │                               outside moneytrail, or no log): every command is refused
     ├── IdentityError               cli/identity.py: no acting officer (--as, MONEYTRAIL_OFFICER,
-    │                               config file)
+    │                               config file), or one that is not an id
+    ├── KeyFolderError              audit/keys.py: the key folder is open to other users
     └── AuditError                  audit/log.py: the audit log cannot be appended to or fails
-                                    verification; the command fails with it
+                                    verification, or was never started; the command fails with it
 
 A *row* that cannot be used is never an exception: it is quarantined with a reason and the
 run goes on (see ``moneytrail.ingest``).  Exceptions are for what stops a whole command.

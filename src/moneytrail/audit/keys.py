@@ -24,6 +24,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from moneytrail.errors import MoneytrailError
+
 ENV_KEY_DIR = "MONEYTRAIL_KEY_DIR"
 
 _private: dict[tuple[str, str], Ed25519PrivateKey] = {}
@@ -49,6 +51,10 @@ def head_path(log_id: str) -> Path:
     return key_dir() / f"{log_id}.head.json"
 
 
+class KeyFolderError(MoneytrailError):
+    """The key folder cannot hold keys safely (others may read it)."""
+
+
 def ensure_key_dir() -> Path:
     """The key folder, created mode 0700 if missing; refused if others may read or write it."""
     import stat
@@ -59,7 +65,7 @@ def ensure_key_dir() -> Path:
         os.chmod(d, 0o700)
     mode = stat.S_IMODE(d.stat().st_mode)
     if mode & 0o077:
-        raise PermissionError(f"the key folder {d} is open to other users (mode {mode:04o}): chmod 700 {d} "
+        raise KeyFolderError(f"the key folder {d} is open to other users (mode {mode:04o}): chmod 700 {d} "
                               f"(or set {ENV_KEY_DIR} to a private folder)")
     return d
 
