@@ -408,3 +408,36 @@ def test_force_reingest_of_fti_needs_the_authority_to_read_it(case):
     ok(mt("tag", "1", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=d, officer=AN))   # marking needs none
     one_line_error(mt("ingest", "bank.csv", "-f", "csv", "-m", "map.yaml", "--force", *w, cwd=d, officer=AN),
                    "access denied", "fti-needs-6103i-authority")
+
+
+def test_fti_evidence_copies_are_sealed_at_rest(case):
+    d, w = case
+    from moneytrail.workspace import Workspace
+    from moneytrail.workspace.sealed import open_sealed
+
+    # a source found to hold FTI after it was ingested: its copy is sealed, the plaintext removed
+    src = json.loads(ok(mt("sources", "--json", *w, cwd=d, officer=AN)))[0]
+    plain = d / "case.evidence" / src["evidence_path"]
+    assert plain.is_file() and b"A0" in plain.read_bytes()
+    ok(mt("tag", "1", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=d, officer=AN))
+    ok(mt("case", "fti-order", CASE, "--judge", "Hon. A. Judge", "--court", "U.S. District Court", "--date",
+          str(TODAY - DAY), "--scope", "Tax years 2022-2024", "--subject", "Acme Staffing LLC", *w, cwd=d,
+          officer=COUNSEL))
+    src = json.loads(ok(mt("sources", "--json", *w, cwd=d, officer=AN)))[0]
+    sealed = d / "case.evidence" / src["evidence_path"]
+    assert src["evidence_path"].endswith(".enc") and sealed.is_file() and not plain.exists()
+    raw_bytes = sealed.read_bytes()
+    assert b"A0" not in raw_bytes and b"2024-03" not in raw_bytes
+    # only the key beside the signing key opens it, and it opens to the very file ingested
+    with Workspace.open(d / "case.duckdb") as ws:
+        key = ws.evidence_key()
+    assert b"".join(open_sealed(sealed, key, src["sha256"])) == (d / "bank.csv").read_bytes()
+    with pytest.raises(ValueError, match="does not decrypt"):
+        list(open_sealed(sealed, b"\0" * 32, src["sha256"]))
+    # a new FTI file is sealed as it is copied in
+    (d / "w2.csv").write_text("d,amt,from,to\n2024-04-01,5,W2-PAYER,W2-PAYEE\n")
+    ok(mt("ingest", "w2.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=d,
+          officer=AN))
+    w2 = [s for s in json.loads(ok(mt("sources", "--json", *w, cwd=d, officer=AN))) if s["file_name"] == "w2.csv"][0]
+    assert w2["evidence_path"].endswith(".enc")
+    assert b"W2-PAYER" not in (d / "case.evidence" / w2["evidence_path"]).read_bytes()

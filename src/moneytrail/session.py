@@ -187,8 +187,11 @@ class Session:
         tags = legal_tags(legal_basis)
         d = self._decide("source_tag", {"source": source, "legal_basis": tags})
         cw = self._in(d)
-        with state.changing(cw, officer=self.officer, case=d.case, change="source.tag"):
-            return add_legal_basis(cw, source, tags)
+        try:
+            with state.changing(cw, officer=self.officer, case=d.case, change="source.tag"):
+                return add_legal_basis(cw, source, tags)
+        finally:
+            cw.settle_evidence()        # a copy sealed or left plaintext by this change
 
     def withdraw(self, source: int, reason: str) -> dict[str, Any]:
         """Withdraw a source of this case (``moneytrail source withdraw``): a file that cannot be used

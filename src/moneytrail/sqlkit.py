@@ -19,11 +19,19 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlglot import exp
-
 DIALECT = "duckdb"
+
+
+@lru_cache(maxsize=1)
+def _exp():
+    """sqlglot's expressions, imported on first use (an import costs ~0.1 s per process, which a
+    command that builds no query should not pay)."""
+    from sqlglot import exp
+
+    return exp
 
 
 def lit(value: Any) -> str:
@@ -45,7 +53,7 @@ def lit(value: Any) -> str:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("a text value holds a NUL character")
-        return exp.Literal.string(value).sql(dialect=DIALECT)
+        return _exp().Literal.string(value).sql(dialect=DIALECT)
     if isinstance(value, _dt.datetime):
         return f"TIMESTAMP {lit(value.isoformat(sep=' '))}"
     if isinstance(value, _dt.date):
@@ -68,4 +76,4 @@ def ident(name: str) -> str:
     """A quoted SQL identifier for ``name`` (any text but NUL)."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ValueError(f"{name!r} is not a usable identifier")
-    return exp.to_identifier(name, quoted=True).sql(dialect=DIALECT)
+    return _exp().to_identifier(name, quoted=True).sql(dialect=DIALECT)

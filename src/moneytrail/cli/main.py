@@ -161,9 +161,11 @@ def _parse_params(param: list[str], config: Optional[Path]) -> dict:
         if not config.is_file():
             raise ConfigError(f"{config}: config file not found")
         try:
-            data = yaml.safe_load(config.read_text()) or {}
+            data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config}: not UTF-8 text") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{config}: not valid YAML: {e}") from None
+            raise ConfigError(f"{config}: not valid YAML: {' '.join(str(e).split())[:200]}") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise ConfigError(f"{config}: expected 'typology: {{parameter: value}}' mappings")
         out = {k: dict(v) for k, v in data.items()}
@@ -401,10 +403,10 @@ def bench_detect_cmd(
 
 @bench_app.command("scale")
 def bench_scale_cmd(
-    transactions: int = typer.Option(5_000_000, "--transactions", "-n"),
-    accounts: int = typer.Option(200_000, "--accounts"),
-    hubs: int = typer.Option(50, "--hubs", help="accounts that take part in a large share of transfers"),
-    seed: int = typer.Option(1, "--seed"),
+    transactions: int = typer.Option(5_000_000, "--transactions", "-n", min=1, max=10**9),
+    accounts: int = typer.Option(200_000, "--accounts", min=2, max=10**8),
+    hubs: int = typer.Option(50, "--hubs", min=0, max=10**6, help="accounts that take part in a large share of transfers"),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**31 - 1),
     format: str = typer.Option("json", "--format", "-f"),
 ):
     """Run the catalogue on a synthetic graph with hub accounts; time and peak memory."""
@@ -485,8 +487,9 @@ def main() -> None:
             sys.exit(2)
         if os.environ.get("MONEYTRAIL_DEBUG"):
             raise
-        first = (str(e).splitlines() or [""])[0]
-        _err(f"internal error: {type(e).__name__}: {first} (set MONEYTRAIL_DEBUG=1 for the traceback)")
+        # the error's own text can quote data (a library's conversion message): only its class
+        _err(f"internal error: {type(e).__name__} (a bug in moneytrail: set MONEYTRAIL_DEBUG=1 for the traceback, "
+             f"which may show data)")
         sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
 

@@ -318,12 +318,12 @@ def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
 
 @bench_app.command("trace")
 def bench_trace_cmd(
-    transactions: int = typer.Option(10_000_000, "--transactions", "-n"),
-    sources: int = typer.Option(1_000, "--sources"),
-    accounts: int = typer.Option(200_000, "--accounts"),
-    hubs: int = typer.Option(50, "--hubs"),
+    transactions: int = typer.Option(10_000_000, "--transactions", "-n", min=1, max=10**9),
+    sources: int = typer.Option(1_000, "--sources", min=1, max=10**7),
+    accounts: int = typer.Option(200_000, "--accounts", min=2, max=10**8),
+    hubs: int = typer.Option(50, "--hubs", min=0, max=10**6),
     rule: str = typer.Option("all", "--rule", "-r", help="one rule, a comma list, or all"),
-    seed: int = typer.Option(1, "--seed"),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**31 - 1),
     format: str = typer.Option("json", "--format", "-f", help="json | table"),
 ):
     """Forward-trace from random source transactions through a seeded synthetic ledger; tx/s, peak RSS."""

@@ -76,7 +76,11 @@ def _register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: di
         if getattr(ws, "_ingest_tags_added", None) is not None:
             ws._ingest_tags_added += added
         return row[0], True, sha
-    rel = ws.store_evidence(path, sha)   # a new copy is settled by ingest_file (kept or removed)
+    # a new copy is settled by ingest_file (kept or removed); federal tax information is sealed
+    from moneytrail.authority.legal import classify_tags
+
+    fti = classify_tags(canonical_tags(legal_basis))["fti"] or (row is not None and classify_tags(row[1] or [])["fti"])
+    rel = ws.store_evidence(path, sha, seal_key=ws.evidence_key() if fti else None)
     if row:
         sid = row[0]
         for t in ("transactions", "quarantine", "labels", "account_records"):
@@ -113,6 +117,10 @@ def add_legal_basis(ws: Workspace, source_id: int, tags: Iterable[str]) -> list[
     if new:
         ws.con.execute("UPDATE main.sources SET legal_basis = ? WHERE source_id = ?", [have + new, source_id])
         ws.authority_changed()
+        from moneytrail.authority.legal import classify_tags
+
+        if classify_tags(new)["fti"]:
+            ws.seal_evidence(source_id)      # found to hold FTI: its copy is sealed at rest from now on
     return new
 
 

@@ -49,12 +49,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from moneytrail.limits import MAX_AMOUNT
+from moneytrail.limits import MAX_AMOUNT, MONEY_ATTRIBUTES
 from moneytrail.sqlkit import lit
 
 DEFAULT_MAX_GAP_DAYS = 31
 MAX_GAP_DAYS = 3660
-ATTRIBUTE_KEYS = ("opening_balance", "initial_balance", "initial_deposit", "opening")
+# the account attributes read as an opening balance: the ones ingest checks as money (limits)
+ATTRIBUTE_KEYS = MONEY_ATTRIBUTES
 
 EVENTS_SQL = """
     SELECT e.src AS account_id, e.tx_id, e.ts, 'out' AS direction, -e.amount AS delta

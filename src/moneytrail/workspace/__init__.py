@@ -207,7 +207,7 @@ class Workspace:
             stem = stem[: -len(".duckdb")]
         return self.path.parent / f"{stem}.evidence"
 
-    def store_evidence(self, src: Path, sha256: str) -> str:
+    def store_evidence(self, src: Path, sha256: str, *, seal_key: bytes | None = None) -> str:
         """Copy ``src`` into the content-addressed evidence folder (once); return its relative path.
 
         A new copy is *pending* until the transaction that records its source ends: before the
@@ -218,8 +218,11 @@ class Workspace:
         removes what no source references. The copy is written as ``<sha256>.partial`` and
         renamed when complete and verified. A full disk is a :class:`WorkspaceError` saying so
         (:func:`disk_full_error`), with nothing of the copy left.
+
+        With ``seal_key`` (a source holding federal tax information) the copy is sealed at rest,
+        ``<sha256>.enc`` (:mod:`moneytrail.workspace.sealed`), and checked by decrypting it.
         """
-        rel = Path("sha256") / sha256[:2] / sha256
+        rel = Path("sha256") / sha256[:2] / (sha256 + (".enc" if seal_key else ""))
         dest = self.evidence_dir / rel
         if dest.exists():
             return rel.as_posix()
@@ -232,9 +235,20 @@ class Workspace:
             _IN_FLIGHT.add(_key(self.evidence_dir))
             self.__dict__.setdefault("_new_evidence", []).append(rel.as_posix())
             try:
-                shutil.copyfile(src, tmp)
-                if sha256_file(tmp) != sha256:
-                    raise WorkspaceError(f"{src} changed while it was being copied into the evidence folder")
+                if seal_key:
+                    from moneytrail.workspace.sealed import open_sealed, seal
+
+                    seal(src, tmp, seal_key, sha256)
+                    try:
+                        for _ in open_sealed(tmp, seal_key, sha256):
+                            pass
+                    except ValueError:
+                        raise WorkspaceError(f"{src} changed while it was being sealed into the evidence "
+                                             f"folder") from None
+                else:
+                    shutil.copyfile(src, tmp)
+                    if sha256_file(tmp) != sha256:
+                        raise WorkspaceError(f"{src} changed while it was being copied into the evidence folder")
                 os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
                 os.replace(tmp, dest)
             except BaseException:
@@ -269,6 +283,32 @@ class Workspace:
 
     def evidence_file(self, rel: str) -> Path:
         return self.evidence_dir / rel
+
+    def evidence_key(self) -> bytes:
+        """The key sealing this workspace's FTI evidence copies (from the secret beside its
+        signing key: :mod:`moneytrail.workspace.sealed`)."""
+        from moneytrail.audit import AuditLog, keys
+        from moneytrail.workspace.sealed import evidence_key
+
+        return evidence_key(keys.secret(AuditLog.of(self).log_id, create=True))
+
+    def seal_evidence(self, source_id: int) -> str | None:
+        """Seal a source's plaintext evidence copy (it was found to hold FTI after it was ingested):
+        the sealed copy is written and recorded; the plaintext one is removed once the transaction
+        ends, unless another source still points to it (:meth:`settle_evidence`). Returns the new
+        path, or None if the copy was sealed already."""
+        row = self.con.execute("SELECT evidence_path, sha256 FROM main.sources WHERE source_id = ?",
+                               [source_id]).fetchone()
+        if row is None or row[0].endswith(".enc"):
+            return None
+        rel, sha = row
+        plain = self.evidence_file(rel)
+        if not plain.is_file():
+            raise WorkspaceError(f"the evidence copy of source {source_id} is missing ({plain})")
+        new = self.store_evidence(plain, sha, seal_key=self.evidence_key())
+        self.con.execute("UPDATE main.sources SET evidence_path = ? WHERE source_id = ?", [new, source_id])
+        self.__dict__.setdefault("_new_evidence", []).append(rel)   # checked, and removed if unused, at settle
+        return new
 
     # -- run log -----------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any] | None = None) -> int:
@@ -336,7 +376,7 @@ class Workspace:
 
 # evidence folders (absolute) with a copy in flight in this process: recovery leaves them alone
 _IN_FLIGHT: set[str] = set()
-_HEX64 = re.compile(r"[0-9a-f]{64}(\.partial)?")
+_HEX64 = re.compile(r"[0-9a-f]{64}(\.enc)?(\.partial)?")
 
 
 def _key(folder: Path) -> str:
