@@ -56,3 +56,12 @@ def test_in_list_and_identifiers(con):
     assert rows == [("wire",)]
     assert con.execute(f"SELECT count(*) FROM {t} WHERE {in_list('1', [])}").fetchone() == (0,)
     assert con.execute(f"SELECT count(*) FROM {t} WHERE {in_list('1', [], negate=True)}").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_literals_and_identifiers_are_what_sqlglot_writes_for_duckdb(value):
+    from sqlglot import exp
+
+    assert lit(value) == exp.Literal.string(value).sql(dialect="duckdb")
+    if value:
+        assert ident(value) == exp.to_identifier(value, quoted=True).sql(dialect="duckdb")

@@ -7,7 +7,9 @@ a bound ``?`` parameter, which is preferred wherever the engine takes one). Noth
 quoted by hand with ``'...'`` and ``replace("'", "''")`` at the call site.
 
 - :func:`lit` — a literal for a Python value (str, int, float, Decimal, bool, None, date,
-  datetime, list/tuple), written by sqlglot for DuckDB; non-finite numbers are refused.
+  datetime, list/tuple), as DuckDB reads it (the same text sqlglot's DuckDB generator writes, a
+  test checks; written here so that opening a workspace does not import sqlglot); non-finite
+  numbers are refused.
 - :func:`in_list` — ``expr IN (v1, v2, ...)`` (or ``NOT IN``), correct for an empty list.
 - :func:`ident` — a quoted identifier (table, column, schema name), any text allowed.
 
@@ -19,19 +21,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Iterable
 
-DIALECT = "duckdb"
-
-
-@lru_cache(maxsize=1)
-def _exp():
-    """sqlglot's expressions, imported on first use (an import costs ~0.1 s per process, which a
-    command that builds no query should not pay)."""
-    from sqlglot import exp
-
-    return exp
 
 
 def lit(value: Any) -> str:
@@ -53,7 +44,9 @@ def lit(value: Any) -> str:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("a text value holds a NUL character")
-        return _exp().Literal.string(value).sql(dialect=DIALECT)
+        # a DuckDB string literal: quotes doubled, nothing else special (no backslash escapes);
+        # tests/test_sqlkit.py checks it against sqlglot's DuckDB generator and DuckDB itself
+        return "'" + value.replace("'", "''") + "'"
     if isinstance(value, _dt.datetime):
         return f"TIMESTAMP {lit(value.isoformat(sep=' '))}"
     if isinstance(value, _dt.date):
@@ -76,4 +69,4 @@ def ident(name: str) -> str:
     """A quoted SQL identifier for ``name`` (any text but NUL)."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ValueError(f"{name!r} is not a usable identifier")
-    return _exp().to_identifier(name, quoted=True).sql(dialect=DIALECT)
+    return '"' + name.replace('"', '""') + '"'

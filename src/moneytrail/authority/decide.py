@@ -190,7 +190,7 @@ def decision_state(ws) -> dict:
     cached = ws.__dict__.get("_decision_state")
     if cached is not None and cached[0] == key:
         return cached[1]
-    from moneytrail.audit import AuditLog, keys
+    from moneytrail.audit import AuditLog
     from moneytrail.authority import state
 
     log = AuditLog.of(ws)
@@ -311,19 +311,26 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
 _PROTECTED_KEYS = ("subjects", "scope", "addresses", "subject_addresses", "taxable_periods", "reason")
 
 
+def _secret(ws) -> bytes:
+    from moneytrail.audit import AuditLog, keys
+
+    return keys.secret(AuditLog.of(ws).log_id, create=True)
+
+
 def _redacted(ws, resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource as the audit log keeps it: protected values as keyed hashes (a ``reason`` only
+    in a 6103(i)(2) request, where it describes the taxpayer's matter; a revocation's is plain)."""
     tags = resource.get("legal_basis")
     fti = bool(tags) and classify_tags(tags)["fti"]
-    if not fti and not any(k in resource for k in _PROTECTED_KEYS):
+    keys_ = [k for k in _PROTECTED_KEYS if k in resource and (k != "reason" or resource.get("change") == "fti.request")]
+    if not fti and not keys_:
         return resource
-    from moneytrail.audit import AuditLog, keys
     from moneytrail.authority.state import keyed_hash, protect_tag
 
-    secret = keys.secret(AuditLog.of(ws).log_id, create=True)
+    secret = _secret(ws)
     out = dict(resource)
-    for k in _PROTECTED_KEYS:
-        if k in out and not (k == "reason" and action_is_plain(out)):
-            out[k] = keyed_hash(secret, out[k])
+    for k in keys_:
+        out[k] = keyed_hash(secret, out[k])
     if fti:
         out["legal_basis"] = [protect_tag(secret, t) for t in tags]
         for k in ("file", "taxpayer"):
@@ -343,10 +350,9 @@ def _redacted_command(ws, argv: list[str]) -> list[str]:
     protected = _PROTECTED_OPTIONS + (("--reason",) if "fti-request" in argv else ())
     if not fti and not any(a.split("=", 1)[0] in protected for a in argv):
         return list(argv)
-    from moneytrail.audit import AuditLog, keys
     from moneytrail.authority.state import keyed_hash, protect_tag
 
-    secret = keys.secret(AuditLog.of(ws).log_id, create=True)
+    secret = _secret(ws)
     out, hide_next = [], None
     for i, a in enumerate(argv):
         if hide_next is not None:
@@ -364,12 +370,6 @@ def _redacted_command(ws, argv: list[str]) -> list[str]:
         # the file an FTI source is ingested from may name the taxpayer
         out.append(keyed_hash(secret, a) if fti and i > 0 and argv[i - 1] == "ingest" else a)
     return out
-
-
-def action_is_plain(resource: dict[str, Any]) -> bool:
-    """A ``reason`` is protected only in a 6103(i) request (the specific reason names the
-    taxpayer's matter); a revocation's or a closing's reason is plain."""
-    return resource.get("change") != "fti.request"
 
 
 def _officer_entity(officer: str, snap: dict) -> dict:

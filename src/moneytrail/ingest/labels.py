@@ -139,7 +139,7 @@ def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dic
                               alert_type = CASE WHEN n.pos AND NOT labels.is_laundering THEN n.typology
                                                 ELSE coalesce(labels.alert_type, n.typology) END
             FROM _lab_tx n WHERE labels.tx_id = n.tx_id""")
-        ws.con.execute(f"""
+        ws.con.execute("""
             INSERT INTO main.labels (tx_id, is_laundering, alert_type, source_id)
             SELECT tx_id, pos, typology, ? FROM _lab_tx WHERE tx_id NOT IN (SELECT tx_id FROM labels)""", [sid])
         read += len(batch)
