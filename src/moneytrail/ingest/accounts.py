@@ -2,10 +2,11 @@
 
 A bank's account register (signature cards, CIP/KYC extract, business account profiles) is a
 delimited text file described by a YAML mapping (:class:`AccountsMapping`; every field in
-docs/mapping.md, "Account registers"). Each data row is one account. It is *upserted* into the
-``accounts`` table: a new account is inserted; an account already known (named by a statement,
-or by an earlier register) gets the register's owner name, kind, bank, branch and dates where
-the register gives them, and its ``attributes`` JSON is merged with the register's facts:
+docs/mapping.md, "Account registers"). Each data row is one account, recorded as what this
+register says about it (``account_records``, one row per account per source). The ``accounts``
+view combines every source's records (``moneytrail.workspace.cases``): an account named by a
+statement or an earlier register gets this register's owner name, kind, bank, branch and dates
+where it gives them, and its ``attributes`` JSON merged with the register's facts:
 
 ``address`` / ``address_norm``, ``phone`` / ``phone_norm``, ``category``, ``naics``, any column
 listed in ``keep``, and ``kyc_source_id`` / ``kyc_source_row`` (where the facts came from).
