@@ -31,6 +31,8 @@ from moneytrail.errors import ConfigError, EngineError
 from moneytrail.workspace import now_utc
 
 NAME = "detect"
+NEEDS = ("edges", "nodes", "transactions", "accounts")
+MAKES = ("findings", "finding_accounts", "finding_transactions")   # replaced per typology run: not products
 
 GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), Bipartite(),
                                Stack(), RoundTrip(), Cycles())
@@ -65,14 +67,8 @@ def select(names: list[str] | None) -> list[Typology]:
     return [BY_ID[n] for n in names]
 
 
-def _ensure_graph(ctx) -> None:
-    if not ctx.ws.table_exists("edges"):
-        from moneytrail import graph
-        graph.run(ctx)
-
-
 def run(ctx) -> dict:
-    _ensure_graph(ctx)
+    # what it NEEDS is brought up to date by the pipeline before it runs (moneytrail.freshness)
     params = resolve_params(ctx.params.get("parameters"))
     chosen = select(ctx.params.get("typologies"))
     ws, be = ctx.ws, ctx.backend

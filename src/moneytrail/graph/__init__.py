@@ -23,6 +23,9 @@ from moneytrail.sqlkit import lit
 
 NAME = "graph"
 DEFAULT_ESTABLISHED_MIN_MONTHS = 3
+NEEDS = ("transactions", "accounts", "account_map")
+MAKES = ("edges", "nodes")
+PARAMS = {"established_min_months": DEFAULT_ESTABLISHED_MIN_MONTHS}   # what changes what it makes, defaults
 MAX_MONTHS = 1200
 
 PSEUDO = "({col} = 'cash' OR {col} LIKE 'name:%' OR {col} LIKE 'unidentified:%')"
@@ -66,9 +69,6 @@ GROUP BY io.account_id, a.kind
 
 def run(ctx) -> dict:
     be = ctx.backend
-    if not ctx.ws.table_exists("account_map"):
-        from moneytrail import resolve
-        resolve.run(ctx)
     est = ctx.params.get("established_min_months", DEFAULT_ESTABLISHED_MIN_MONTHS)
     if isinstance(est, bool) or not isinstance(est, int) or not 1 <= est <= MAX_MONTHS:
         from moneytrail.errors import ConfigError

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 NAME = "report"
+NEEDS = ("sources", "transactions", "quarantine", "accounts", "parties", "labels", "runs", "findings",
+         "finding_accounts", "finding_transactions", "traces", "trace_accounts", "trace_flows", "trace_schedule",
+         "trace_funding")
+MAKES = ()                  # an HTML file, outside the workspace
 
 
 def run(ctx) -> dict:

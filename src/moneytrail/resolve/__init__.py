@@ -12,6 +12,9 @@ Rules now (entity resolution with reviewed match decisions is a later capability
 from __future__ import annotations
 
 NAME = "resolve"
+NEEDS = ("transactions", "accounts")
+MAKES = ("account_map",)
+PARAMS: dict = {}           # no parameter changes what it makes
 
 MAP_SQL = """
 SELECT account_id AS raw_account, account_id, 'identity' AS rule,

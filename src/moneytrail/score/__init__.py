@@ -10,7 +10,9 @@ per flagged account (its flagged transactions are the evidence) so scores show u
 ``moneytrail findings`` and in the report.
 
 As a pipeline stage, ``run(ctx)`` scores when the workspace holds a model and says it
-skipped otherwise.
+skipped otherwise. ``train`` and ``score`` bring the graph they read up to date first
+(:func:`moneytrail.freshness.ensure`); both take a ``backend`` that computes the features
+(default: the workspace's DuckDB).
 """
 
 from __future__ import annotations
@@ -21,35 +23,38 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from moneytrail.backends import get_backend
 from moneytrail.errors import WorkspaceError
+from moneytrail.freshness import backend_for, ensure
 from moneytrail.score.features import FEATURE_NAMES, FEATURES, compute_features, feature_matrix
 from moneytrail.score.model import (EARLY_STOP, LGB_PARAMS, MAX_TREES, data_hash, fit_one, reason_text, reasons,
                                     temporal_split)
 from moneytrail.workspace import Workspace, now_utc
 
 NAME = "score"
+NEEDS = ("edges", "nodes", "labels", "models")
+MAKES = ("features", "scores", "account_scores")   # and model_risk findings; records, not products
 TYPOLOGY = "model_risk"
 
 
-def _matrix(ws: Workspace) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    be = get_backend(ws)
-    if not ws.table_exists("edges"):
-        from moneytrail.pipeline import run_pipeline
-        run_pipeline(ws, stages=["resolve", "graph"])
+def _matrix(ws: Workspace, be) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features of every transaction, from what the pipeline has brought up to date."""
     compute_features(be)
     tbl, names = feature_matrix(be)
     X = np.column_stack([tbl.column(n).to_numpy(zero_copy_only=False).astype(np.float32) for n in names])
     return X, tbl.column("tx_id").to_numpy(), names
 
 
-def train(ws: Workspace, *, seed: int = 0, threads: int = 2) -> dict[str, Any]:
-    """Train and store a model; return its id and metrics."""
+def train(ws: Workspace, *, seed: int = 0, threads: int = 2, backend=None) -> dict[str, Any]:
+    """Train and store a model; return its id and metrics. ``backend``: what computes the features
+    (a :class:`~moneytrail.backends.Backend` or a name; default the workspace's DuckDB); the graph
+    they are computed from is brought up to date in the workspace first."""
     n_lab = ws.scalar("SELECT count(*) FROM labels")
     if not n_lab:
         raise WorkspaceError("this workspace has no labels to train on: ingest a labeled dataset "
                              "(--format amlsim) or labels (--format labels)")
-    X, tx, names = _matrix(ws)
+    ensure(ws, NEEDS)                         # the graph, up to date in the workspace
+    be = backend_for(ws, backend)
+    X, tx, names = _matrix(ws, be)
     lab = dict(ws.query("SELECT tx_id, is_laundering FROM labels"))
     y = np.array([1 if lab.get(int(t)) else 0 for t in tx], dtype=np.int8)
     if y.sum() < 3:
@@ -94,14 +99,22 @@ def load_model(ws: Workspace, model_id: int | None = None):
     return m, booster
 
 
-def score(ws: Workspace, *, model_id: int | None = None, top_k: int = 3) -> dict[str, Any]:
-    m, booster = load_model(ws, model_id)
+def score(ws: Workspace, *, model_id: int | None = None, top_k: int = 3, backend=None) -> dict[str, Any]:
+    """Score every transaction and account with the latest model (or ``model_id``); ``backend``:
+    where the features are computed (default the workspace's DuckDB)."""
+    model = load_model(ws, model_id)          # no model: said before anything is built
+    ensure(ws, NEEDS)                         # the graph, up to date in the workspace
+    return _score(ws, backend_for(ws, backend), model, top_k=top_k)
+
+
+def _score(ws: Workspace, be, model, *, top_k: int = 3) -> dict[str, Any]:
+    m, booster = model
     names = json.loads(m["features"])
     if names != FEATURE_NAMES:
         missing = sorted(set(names) - set(FEATURE_NAMES))
         if missing:
             raise WorkspaceError(f"model {m['model_id']} needs features this version does not compute: {missing}")
-    X, tx, cur = _matrix(ws)
+    X, tx, cur = _matrix(ws, be)
     X = X[:, [cur.index(n) for n in names]]
     p = booster.predict(X)
     thr = float(m["threshold"])
@@ -189,7 +202,8 @@ class _ModelRisk:
 def run(ctx) -> dict:
     if not ctx.ws.table_exists("models") or not ctx.ws.scalar("SELECT count(*) FROM models"):
         return {"skipped": "no model in this workspace (moneytrail model train)"}
-    return score(ctx.ws, model_id=ctx.params.get("model_id"))
+    # what it NEEDS is brought up to date by the pipeline before it runs (moneytrail.freshness)
+    return _score(ctx.ws, ctx.backend, load_model(ctx.ws, ctx.params.get("model_id")))
 
 
 __all__ = ["train", "score", "load_model", "FEATURES", "FEATURE_NAMES"]

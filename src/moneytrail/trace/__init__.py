@@ -21,13 +21,15 @@ rules, conventions and legal sources are in docs/tracing.md.
 
 from __future__ import annotations
 
+from moneytrail.trace.balances import DEFAULT_MAX_GAP_DAYS
+
 NAME = "trace"
+NEEDS = ("edges", "transactions", "accounts", "account_map")
+MAKES = ("balances", "balance_openings", "balance_breaks")
+PARAMS = {"openings": None, "max_gap_days": DEFAULT_MAX_GAP_DAYS}   # what changes what it makes, defaults
 
 
 def run(ctx) -> dict:
-    if not ctx.ws.table_exists("edges"):
-        from moneytrail import graph
-        graph.run(ctx)
     from moneytrail.trace import balances
     return balances.build(ctx)
 
@@ -38,4 +40,4 @@ def trace(*args, **kwargs):
     return _trace(*args, **kwargs)
 
 
-__all__ = ["NAME", "run", "trace"]
+__all__ = ["NAME", "NEEDS", "MAKES", "PARAMS", "run", "trace"]

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 import duckdb
 
 from moneytrail.errors import ConfigError, EngineError, WorkspaceError
+from moneytrail.freshness import ensure
 from moneytrail.trace import rules as _rules
 from moneytrail.trace.backward import DEFAULT_MAX_HOPS, Target, backward
 from moneytrail.trace.balances import opening_balances, parse_openings
@@ -17,6 +18,7 @@ from moneytrail.trace.engine import (ORDERING, Ledger, Source, check_tx_id, mone
                                      window_for)
 
 DIRECTIONS = ("forward", "backward")
+NEEDS = ("edges", "account_map", "accounts", "transactions")   # what a trace reads
 
 
 def _rule_names(rule: str | Iterable[str]) -> list[str]:
@@ -29,13 +31,11 @@ def _rule_names(rule: str | Iterable[str]) -> list[str]:
 
 
 def _ensure_graph(ws) -> None:
-    """Build (or rebuild, if evidence was ingested since) the resolved transfer graph."""
-    n_tx = ws.scalar("SELECT count(*) FROM transactions")
-    if not n_tx:
+    """The resolved transfer graph, brought up to date with the evidence by the one freshness rule
+    (:func:`moneytrail.freshness.ensure`: rebuilt after an ingest, a withdrawal or a share)."""
+    if not ws.scalar("SELECT count(*) FROM transactions"):
         raise WorkspaceError("no transactions in the workspace: ingest evidence first")
-    if not ws.table_exists("edges") or ws.scalar("SELECT count(*) FROM edges") != n_tx:
-        from moneytrail.pipeline import run_pipeline
-        run_pipeline(ws, stages=["resolve", "graph"])
+    ensure(ws, NEEDS)
 
 
 def trace(ws, sources: Iterable[Source | int] = (), *, rule: str | Iterable[str] = "libr",
