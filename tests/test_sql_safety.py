@@ -139,7 +139,7 @@ def test_the_workspace_engine_has_no_file_access(case, tmp_path):
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
-def _leaky_fan_in(self, p):
+def _leaky_fan_in(self, p, d):
     """A fan-in query that fails on a data value: DuckDB quotes the value in its message."""
     return "SELECT CAST(dst AS INTEGER) AS key FROM edges"
 

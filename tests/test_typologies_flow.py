@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from moneytrail.workspace import Workspace
 from moneytrail.ingest import ingest_file
 from moneytrail.detect import BY_ID, FLOW, TRAFFICKING
+from moneytrail.backends.dialect import DUCKDB, SPARK
 from moneytrail.detect.categories import classify, load
 from moneytrail.errors import ConfigError, InputError, MappingError
 from moneytrail.ingest.accounts import load_accounts_mapping, parse_accounts_mapping
@@ -72,9 +73,10 @@ def test_registered_with_families_sources_and_typed_parameters():
         assert is_dataclass(p) and p.__dataclass_params__.frozen
         for f in fields(p):
             assert f.default is not None, (t.id, f.name)
-        sql = t.sql(p)
-        assert sql.count("SELECT") >= 1 and ";" not in sql
-        t.query(p)  # parses as one canonical (DuckDB) query
+        for d in (DUCKDB, SPARK):
+            sql = t.sql(p, d)
+            assert sql.count("SELECT") >= 1 and ";" not in sql
+            t.query(p, d)  # parses as one canonical (DuckDB-syntax) query for either engine
     src = {t.id: t.source for t in FLOW + TRAFFICKING}
     assert "31 U.S.C. 5324" in src["structuring"] and "31 CFR 1010.311" in src["structuring"]
     assert "31 CFR 1010.410" in src["structuring"]

@@ -17,6 +17,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from moneytrail.backends.dialect import DUCKDB, Dialect
+
 CANONICAL_DIALECT = "duckdb"
 
 
@@ -29,9 +31,17 @@ class Backend(ABC):
     """Executes query trees. Subclasses: ``DuckDBBackend`` (embedded, default)."""
 
     name: str = "abstract"
-    dialect: str = CANONICAL_DIALECT
-    #: operations this backend can't run, e.g. {"count_distinct_window"}
-    unsupported: frozenset[str] = frozenset()
+    dialect: str = CANONICAL_DIALECT          # sqlglot's name for the engine's SQL
+    #: how the constructs engines write differently are built for this engine
+    #: (:mod:`moneytrail.backends.dialect`); its ``capabilities`` say what queries may use
+    sql_dialect: Dialect = DUCKDB
+
+    @property
+    def unsupported(self) -> frozenset[str]:
+        """The capabilities this backend's engine lacks (a typology needing one is skipped)."""
+        from moneytrail.backends.dialect import CAPABILITIES
+
+        return frozenset(CAPABILITIES) - self.sql_dialect.capabilities
 
     def sql(self, query: exp.Expression | str) -> str:
         tree = parse(query) if isinstance(query, str) else query

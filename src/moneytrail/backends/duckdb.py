@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from moneytrail.backends.base import Backend
+from moneytrail.backends.dialect import DUCKDB
 from moneytrail.errors import EngineError
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -22,7 +23,7 @@ _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 class DuckDBBackend(Backend):
     name = "duckdb"
     dialect = "duckdb"
-    unsupported = frozenset()
+    sql_dialect = DUCKDB
 
     def __init__(self, con):
         self.con = con

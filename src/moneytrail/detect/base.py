@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar
 from sqlglot import exp
 
 from moneytrail.backends.base import parse
+from moneytrail.backends.dialect import DUCKDB, Dialect
 from moneytrail.errors import ConfigError
 from moneytrail.limits import MAX_AMOUNT
 from moneytrail.sqlkit import lit
@@ -279,16 +280,28 @@ class Typology:
         """
         return None
 
-    def sql(self, p: Params) -> str:
+    #: what the typology's queries need beyond plain SQL (:data:`moneytrail.backends.dialect.CAPABILITIES`);
+    #: a backend whose dialect lacks one skips the typology with a reason
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def unsupported(self, backend) -> str | None:
+        """Why ``backend`` cannot run this typology (a capability its dialect lacks), or None."""
+        missing = sorted(self.needs - backend.sql_dialect.capabilities)
+        return (f"the {backend.name} backend lacks what this typology's query needs: {', '.join(missing)}"
+                if missing else None)
+
+    def sql(self, p: Params, d: Dialect) -> str:
+        """The typology's query, in the canonical dialect, with the constructs engines write
+        differently built by ``d`` (:mod:`moneytrail.backends.dialect`)."""
         raise NotImplementedError
 
-    def query(self, p: Params) -> exp.Expression:
-        return parse(self.sql(p))
+    def query(self, p: Params, d: Dialect = DUCKDB) -> exp.Expression:
+        return parse(self.sql(p, d))
 
     def run(self, backend, p: Params) -> list[dict[str, Any]]:
         """Finding rows. Default: one query; iterative typologies override this and still
         express every step as a query handed to the backend."""
-        return backend.execute(self.query(p)).to_pylist()
+        return backend.execute(self.query(p, backend.sql_dialect)).to_pylist()
 
     def explain(self, row: dict[str, Any], p: Params) -> str:
         raise NotImplementedError

@@ -26,6 +26,7 @@ from importlib import resources
 
 import yaml
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.sqlkit import lit
 
 
@@ -120,11 +121,11 @@ def order_sql() -> str:
     return lit(load().order)
 
 
-def first_of_sql(a: str, b: str) -> str:
+def first_of_sql(a: str, b: str, d: Dialect) -> str:
     """Whichever of two category expressions comes first in the catalogue (NULL = none)."""
     o = order_sql()
     return (f"CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} "
-            f"WHEN list_position({o}, {a}) <= list_position({o}, {b}) THEN {a} ELSE {b} END")
+            f"WHEN {d.list_position(o, a)} <= {d.list_position(o, b)} THEN {a} ELSE {b} END")
 
 
 def business_name_sql(name: str) -> str:
@@ -164,7 +165,7 @@ def account_cte() -> str:
     )"""
 
 
-def classified_edges_cte(acct: str = "acct") -> str:
+def classified_edges_cte(d: Dialect, acct: str = "acct") -> str:
     """``ce``: every edge with its description, ``cat_out`` (the payer's view) and ``cat_in``
     (the payee's view). Needs the ``acct`` CTE. Descriptions are classified once per distinct
     text (statements repeat them), then joined back."""
@@ -179,7 +180,7 @@ def classified_edges_cte(acct: str = "acct") -> str:
         LEFT JOIN {acct} s ON s.account_id = e.src
         LEFT JOIN {acct} d ON d.account_id = e.dst
     ), ce AS (
-        SELECT *, {first_of_sql('dcat', 'dst_cat')} AS cat_out, {first_of_sql('dcat', 'src_cat')} AS cat_in
+        SELECT *, {first_of_sql('dcat', 'dst_cat', d)} AS cat_out, {first_of_sql('dcat', 'src_cat', d)} AS cat_in
         FROM ce0
     )"""
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.detect.base import (TRANSFERS, Params, Typology, amount, count, day, days, money, order_check,
                                     ratio, whole)
 from moneytrail.detect.paths import MAX_LOOP_LENGTH, LoopSearch, find_loops
@@ -66,8 +67,8 @@ _REAL = TRANSFERS
 
 _GROUP = """
 WITH f AS (SELECT *, ordered_flag AS ordered FROM {found}),
-canon AS (SELECT *, list_position(seq, list_min(seq)) AS pos FROM f),
-keyed AS (SELECT *, list_concat(list_slice(seq, pos, len(seq)), list_slice(seq, 1, pos - 1)) AS ring FROM canon)
+canon AS (SELECT *, {pos} AS pos FROM f),
+keyed AS (SELECT *, list_concat({tail}, {head}) AS ring FROM canon)
 SELECT array_to_string(ring, ' -> ') || ' -> ' || ring[1] AS key,
        count(*) * any_value(len) / 2.0 * CASE WHEN bool_or(ordered) THEN 2 ELSE 1 END AS score,
        min(t0) AS first_ts, max(t1) AS last_ts,
@@ -75,9 +76,16 @@ SELECT array_to_string(ring, ' -> ') || ' -> ' || ring[1] AS key,
        list_transform(ring, x -> {{'account_id': x, 'role': 'cycle member'}}) AS accounts,
        {{'ring': ring, 'instances': count(*), 'length': any_value(len), 'ordered': bool_or(ordered),
          'max_days': max(date_diff('day', t0, t1)),
-         'started': sum(amounts[1]), 'returned': sum(amounts[len(amounts)])}} AS stats
+         'started': sum(amounts[1]), 'returned': sum({last_amount})}} AS stats
 FROM keyed GROUP BY ring
 """
+
+
+def _group(found: str, d: Dialect) -> str:
+    """The loops found, grouped per ring (rotated to start at its smallest account)."""
+    return _GROUP.format(found=found, pos=d.list_position("seq", "list_min(seq)"),
+                         tail=d.list_slice("seq", "pos", d.list_length("seq")),
+                         head=d.list_slice("seq", "1", "pos - 1"), last_amount=d.list_last("amounts"))
 
 _WITH_TOTAL = """
 SELECT g.*, t.total_amount FROM ({grouped}) g
@@ -122,10 +130,12 @@ class Cycles(Typology):
         backend.materialize(f"_{self.id}_all", " UNION ALL ".join(parts), temp=True)
         self.notes = [f"{k}: search stopped before length {v['stopped_before_length']} (about {v['bound']:,} "
                       f"paths would exceed the bound)" for k, v in self.last_stats.items() if v.get("truncated")]
-        backend.materialize(f"_{self.id}_g", _GROUP.format(found=f"_{self.id}_all"), temp=True)
+        backend.materialize(f"_{self.id}_g", _group(f"_{self.id}_all", backend.sql_dialect), temp=True)
         return backend.execute(_WITH_TOTAL.format(grouped=f"SELECT * FROM _{self.id}_g")).to_pylist()
 
-    def sql(self, p):  # a cycle search is iterative; see run()
+    needs = frozenset({"list_functions"})
+
+    def sql(self, p, d):  # a cycle search is iterative; see run()
         raise NotImplementedError
 
     def explain(self, row, p):
@@ -157,11 +167,13 @@ class RoundTrip(Typology):
             min_ratio=p.min_ratio, max_ratio=p.max_ratio, min_first_amount=p.min_amount,
             max_degree=p.max_degree, prefix=f"_{self.id}")
         found, _ = find_loops(backend, srch)
-        backend.materialize(f"_{self.id}_g", _GROUP.format(
-            found=f"(SELECT *, TRUE AS ordered_flag FROM {found})"), temp=True)
+        backend.materialize(f"_{self.id}_g", _group(f"(SELECT *, TRUE AS ordered_flag FROM {found})",
+                                                     backend.sql_dialect), temp=True)
         return backend.execute(_WITH_TOTAL.format(grouped=f"SELECT * FROM _{self.id}_g")).to_pylist()
 
-    def sql(self, p):
+    needs = frozenset({"list_functions"})
+
+    def sql(self, p, d):  # iterative; see run()
         raise NotImplementedError
 
     def explain(self, row, p):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.detect.base import Params, Typology, channels, count, day, days, flag, money, names
 from moneytrail.sqlkit import in_list, lit
 
@@ -47,8 +48,7 @@ c_{tier} AS (
       AND {edge_filter}
 ), w_{tier} AS (
     SELECT focal, ts,
-           count(DISTINCT cp) OVER (PARTITION BY focal ORDER BY ts
-                RANGE BETWEEN INTERVAL {window} DAY PRECEDING AND CURRENT ROW) AS n_cp
+           {n_cp} AS n_cp
     FROM c_{tier}
 ), q_{tier} AS (
     SELECT DISTINCT focal, ts - INTERVAL {window} DAY AS w_start, ts AS w_end
@@ -71,12 +71,12 @@ _FINAL = """
 SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') || '/' || {tier_lit} AS key,
        count(DISTINCT cp) / {min_cp}::DOUBLE AS score,
        min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
-       list(tx_id ORDER BY ts, tx_id) AS tx_ids,
+       {tx_ids} AS tx_ids,
        list_prepend({{'account_id': focal, 'role': {focal_role}}},
                     list(DISTINCT {{'account_id': cp, 'role': {cp_role}}})) AS accounts,
        {{'focal': focal, 'tier': {tier_lit}, 'counterparties': count(DISTINCT cp), 'transactions': count(*),
          'cash_places': count(DISTINCT cp) FILTER (WHERE cp LIKE 'cash@%'),
-         'median_amount': median(amount), 'days': date_diff('day', min(ts), max(ts)) + 1,
+         'median_amount': {median}, 'days': date_diff('day', min(ts), max(ts)) + 1,
          'window_days': {window}, 'min_counterparties': {min_cp}}} AS stats
 FROM ev_{tier}
 GROUP BY focal, island
@@ -95,7 +95,9 @@ class _Fan(Typology):
     Params = FanParams
     direction: str
 
-    def sql(self, p: FanParams) -> str:
+    needs = frozenset({"distinct_window_count", "ordered_list"})
+
+    def sql(self, p: FanParams, d: Dialect) -> str:
         if self.direction == "in":
             focal, cp_col, focal_pseudo = "dst", "src", "dst_pseudo"
             cp = "CASE WHEN src = 'cash' THEN 'cash@' || coalesce(location, '?') ELSE src END"
@@ -115,8 +117,11 @@ class _Fan(Typology):
         kw = dict(focal=focal, cp=cp, cp_col=cp_col, focal_pseudo=focal_pseudo, excluded=excluded,
                   focal_role=lit(roles[0]), cp_role=lit(roles[1]))
         # the tier names are the CTE suffixes (ours: burst, long) and, as literals, the stats' tier
-        ctes = [_CTES.format(tier=t, window=w, min_cp=k, edge_filter=f, **kw) for t, w, k, f in tiers]
-        finals = [_FINAL.format(tier=t, tier_lit=lit(t), window=w, min_cp=k, **kw) for t, w, k, f in tiers]
+        n_cp = lambda w: d.count_distinct_over(   # noqa: E731
+            "cp", f"PARTITION BY focal ORDER BY ts RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW")
+        ctes = [_CTES.format(tier=t, window=w, min_cp=k, edge_filter=f, n_cp=n_cp(w), **kw) for t, w, k, f in tiers]
+        finals = [_FINAL.format(tier=t, tier_lit=lit(t), window=w, min_cp=k, tx_ids=d.ordered_list("tx_id", ["ts", "tx_id"]), median=d.median("amount"),
+                                **kw) for t, w, k, f in tiers]
         return "WITH " + ",".join(ctes) + "\n" + "\nUNION ALL\n".join(finals)
 
 

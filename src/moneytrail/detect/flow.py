@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.detect.base import (MAX_DAYS, Params, Typology, amount, categories, channels, count, day, days, flag,
                                     money, names, num, order_check, ratio, whole)
 from moneytrail.detect.categories import account_cte, classified_edges_cte
@@ -79,11 +80,26 @@ class RapidPassThrough(Typology):
                 "(a pass-through or transit account with no apparent business purpose)")
     source = "FFIEC BSA/AML Examination Manual, Appendix F"
     Params = PassThroughParams
+    needs = frozenset({"ordered_list", "regex", "json", "list_functions"})
 
-    def sql(self, p: PassThroughParams) -> str:
+    def sql(self, p: PassThroughParams, d: Dialect) -> str:
         w, w_end = lit(p.window_days), lit(p.window_days + 1)
+        if "asof_join" in d.capabilities:   # each event falls in at most one episode: the latest begun by then
+            evid = """
+            SELECT ep.focal, ep.island, ev.tx_id, ev.ts, ev.a_in, ev.a_out, ev.cp, ev.cp_pseudo
+            FROM ev ASOF JOIN ep ON ev.focal = ep.focal AND ev.ts >= ep.ep_start
+            WHERE CAST(ev.ts AS DATE) <= ep.d_end
+              AND (ev.ts > ep.ep_start OR ev.tx_id >= ep.first_anchor)"""
+        else:   # the documented fallback: a range join keeping that latest episode per event
+            evid = """
+            SELECT focal, island, tx_id, ts, a_in, a_out, cp, cp_pseudo FROM (
+                SELECT ep.focal, ep.island, ep.ep_start, ep.d_end, ep.first_anchor, ev.tx_id, ev.ts, ev.a_in,
+                       ev.a_out, ev.cp, ev.cp_pseudo,
+                       row_number() OVER (PARTITION BY ev.focal, ev.tx_id ORDER BY ep.ep_start DESC) AS rn
+                FROM ev JOIN ep ON ev.focal = ep.focal AND ev.ts >= ep.ep_start)
+            WHERE rn = 1 AND CAST(ts AS DATE) <= d_end AND (ts > ep_start OR tx_id >= first_anchor)"""
         return f"""
-        WITH {account_cte()}, {classified_edges_cte()}, ev AS (
+        WITH {account_cte()}, {classified_edges_cte(d)}, ev AS (
             SELECT dst AS focal, tx_id, ts, amount AS a_in, 0 AS a_out, src AS cp, src_pseudo AS cp_pseudo
             FROM edges WHERE NOT dst_pseudo AND src <> dst AND {in_list("coalesce(channel, '')", p.exclude_channels, negate=True)}
             UNION ALL
@@ -128,11 +144,7 @@ class RapidPassThrough(Typology):
             FROM (SELECT *, first_value(anchor) OVER (PARTITION BY focal, island ORDER BY w_start, anchor)
                             AS first_anchor FROM isl)
             GROUP BY focal, island
-        ), evid AS (  -- each event falls in at most one episode: found by an ASOF join, not a range join
-            SELECT ep.focal, ep.island, ev.tx_id, ev.ts, ev.a_in, ev.a_out, ev.cp, ev.cp_pseudo
-            FROM ev ASOF JOIN ep ON ev.focal = ep.focal AND ev.ts >= ep.ep_start
-            WHERE CAST(ev.ts AS DATE) <= ep.d_end
-              AND (ev.ts > ep.ep_start OR ev.tx_id >= ep.first_anchor)
+        ), evid AS ({evid}
         ), share AS (
             SELECT p.focal, p.passed_in / t.all_in AS share
             FROM (SELECT focal, sum(a_in) AS passed_in
@@ -143,7 +155,7 @@ class RapidPassThrough(Typology):
         SELECT focal || '@' || strftime(min(ts), '%Y-%m-%d') AS key,
                least(sum(a_out), sum(a_in)) / sum(a_in) / {num(p.min_ratio)} AS score,
                min(ts) AS first_ts, max(ts) AS last_ts, sum(a_in) + sum(a_out) AS total_amount,
-               list(tx_id ORDER BY ts, tx_id) AS tx_ids,
+               {d.ordered_list("tx_id", ["ts", "tx_id"])} AS tx_ids,
                list_concat([{{'account_id': focal, 'role': 'pass-through account'}}],
                    coalesce(list(DISTINCT {{'account_id': cp, 'role': 'source'}}) FILTER (WHERE a_in > 0 AND NOT cp_pseudo), []),
                    coalesce(list(DISTINCT {{'account_id': cp, 'role': 'destination'}}) FILTER (WHERE a_out > 0 AND NOT cp_pseudo), [])) AS accounts,
@@ -232,7 +244,9 @@ class Structuring(Typology):
             return "no cash transactions and no wire transfers in the workspace"
         return None
 
-    def sql(self, p: StructuringParams) -> str:
+    needs = frozenset({"ordered_list"})
+
+    def sql(self, p: StructuringParams, d: Dialect) -> str:
         w = lit(p.window_days)
         lo = min(p.min_each, p.near_low)
         kinds = ["cash deposit", "wire"] + (["cash withdrawal"] if p.include_withdrawals else [])
@@ -284,7 +298,7 @@ class Structuring(Typology):
         SELECT any_value(evid.focal) || '|' || any_value(kind) || '@' || strftime(min(ts), '%Y-%m-%d') AS key,
                any_value(sc.score) AS score,
                min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
-               list(tx_id ORDER BY ts, tx_id) AS tx_ids,
+               {d.ordered_list("tx_id", ["ts", "tx_id"])} AS tx_ids,
                list_concat([{{'account_id': any_value(evid.focal),
                               'role': CASE any_value(kind) WHEN 'cash deposit' THEN 'depositor'
                                       WHEN 'cash withdrawal' THEN 'withdrawer' ELSE 'originator' END}}],
@@ -377,7 +391,9 @@ class FunnelAccount(Typology):
             self.notes.append(f"{n} cash transactions have no location (branch or ATM) and were left out")
         return rows
 
-    def sql(self, p: FunnelParams) -> str:
+    needs = frozenset({"distinct_window_count", "ordered_list", "regex"})
+
+    def sql(self, p: FunnelParams, d: Dialect) -> str:
         area = AREA_SQL.format(loc="location")
         return f"""
         WITH dep AS (
@@ -395,7 +411,7 @@ class FunnelAccount(Typology):
             SELECT d.*, EXISTS (SELECT 1 FROM pair WHERE pair.dep_tx = d.tx_id) AS funneled FROM dep d
         ), w AS (
             SELECT focal, ts,
-                   count(DISTINCT place) OVER win AS n_places,
+                   {d.count_distinct_over("place", "win")} AS n_places,
                    sum(CASE WHEN funneled THEN 1 ELSE 0 END) OVER win AS n_funneled
             FROM dep2
             WINDOW win AS (PARTITION BY focal ORDER BY ts
@@ -416,7 +432,7 @@ class FunnelAccount(Typology):
                    count(DISTINCT e.place) AS places, count(DISTINCT e.area) AS areas,
                    count(*) FILTER (WHERE e.funneled) AS funneled,
                    list(e.tx_id) AS dep_txs, list(e.ts) AS dep_ts,
-                   list(DISTINCT e.area ORDER BY e.area) AS dep_areas
+                   {d.sorted_distinct_list("e.area")} AS dep_areas
             FROM edep e GROUP BY e.focal, e.island
         ), wagg AS (
             SELECT focal, island, count(*) AS withdrawals, sum(amount) AS withdrawn,
@@ -425,7 +441,7 @@ class FunnelAccount(Typology):
         ), ex AS (
             SELECT e.focal, e.island, min(pr.minutes) AS min_minutes,
                    arg_min({{'dep_area': pr.dep_area, 'wd_area': pr.wd_area, 'minutes': pr.minutes}}, pr.minutes) AS example,
-                   list(DISTINCT pr.wd_area ORDER BY pr.wd_area) AS wd_areas
+                   {d.sorted_distinct_list("pr.wd_area")} AS wd_areas
             FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id GROUP BY e.focal, e.island
         )
         SELECT a.focal || '@' || strftime(a.first_dep, '%Y-%m-%d') AS key,

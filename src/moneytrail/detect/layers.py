@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.detect.base import TRANSFERS, Params, Typology, count, day, days, money, order_check
 from moneytrail.sqlkit import lit
 
@@ -37,9 +38,10 @@ class LayerParams(Params):
         order_check(typology, self, "min_receivers", "max_layer_size")
 
 
-def _kw(p: LayerParams) -> dict[str, str]:
+def _kw(p: LayerParams, d: Dialect) -> dict[str, str]:
     return dict(min_repeats=lit(p.min_repeats), burst_days=lit(p.burst_days), min_senders=lit(p.min_senders),
-                min_receivers=lit(p.min_receivers), max_layer=lit(p.max_layer_size))
+                min_receivers=lit(p.min_receivers), max_layer=lit(p.max_layer_size),
+                recv=d.ordered_list("dst", ["dst"]), senders=d.ordered_list("src", ["src"]))
 
 
 _BLOCKS = """
@@ -47,9 +49,9 @@ b AS (SELECT tx_id, src, dst, ts, amount FROM edges
       WHERE """ + TRANSFERS + """
         AND pair_tx >= {min_repeats} AND pair_span_days <= {burst_days}),
 pairs AS (SELECT src, dst, count(*) AS n, min(ts) AS f, max(ts) AS l FROM b GROUP BY src, dst),
-rs AS (SELECT src, list(dst ORDER BY dst) AS recv, min(f) AS f, max(l) AS l FROM pairs
+rs AS (SELECT src, {recv} AS recv, min(f) AS f, max(l) AS l FROM pairs
        GROUP BY src HAVING count(*) BETWEEN {min_receivers} AND {max_layer}),
-blocks AS (SELECT recv, list(src ORDER BY src) AS senders, min(f) AS f, max(l) AS l FROM rs
+blocks AS (SELECT recv, {senders} AS senders, min(f) AS f, max(l) AS l FROM rs
            GROUP BY recv HAVING count(*) BETWEEN {min_senders} AND {max_layer}),
 l1 AS (SELECT blk.recv AS block, e.* FROM blocks blk
        JOIN b e ON list_contains(blk.senders, e.src) AND list_contains(blk.recv, e.dst))
@@ -65,17 +67,20 @@ class Bipartite(Typology):
     source = "FFIEC BSA/AML Examination Manual, Appendix F; FATF, Professional Money Laundering (2018)"
     Params = LayerParams
 
-    def sql(self, p: LayerParams) -> str:
-        kw = _kw(p)
+    needs = frozenset({"ordered_list", "list_functions"})
+
+    def sql(self, p: LayerParams, d: Dialect) -> str:
+        kw = _kw(p, d)
+        n_senders, n_block = d.list_length("any_value(blk.senders)"), d.list_length("l1.block")
         return f"""
         WITH {_BLOCKS.format(**kw)}
         SELECT array_to_string(any_value(blk.senders), ',') || ' => ' || array_to_string(l1.block, ',') AS key,
-               len(any_value(blk.senders)) * len(l1.block) / ({kw['min_senders']} * {kw['min_receivers']})::DOUBLE AS score,
+               {n_senders} * {n_block} / ({kw['min_senders']} * {kw['min_receivers']})::DOUBLE AS score,
                min(l1.ts) AS first_ts, max(l1.ts) AS last_ts, sum(l1.amount) AS total_amount,
-               list(l1.tx_id ORDER BY l1.ts, l1.tx_id) AS tx_ids,
+               {d.ordered_list("l1.tx_id", ["l1.ts", "l1.tx_id"])} AS tx_ids,
                list_concat(list_transform(any_value(blk.senders), x -> {{'account_id': x, 'role': 'sender'}}),
                            list_transform(l1.block, x -> {{'account_id': x, 'role': 'receiver'}})) AS accounts,
-               {{'senders': len(any_value(blk.senders)), 'receivers': len(l1.block), 'transfers': count(*),
+               {{'senders': {n_senders}, 'receivers': {n_block}, 'transfers': count(*),
                  'days': date_diff('day', min(l1.ts), max(l1.ts)) + 1}} AS stats
         FROM l1 JOIN blocks blk ON blk.recv = l1.block
         GROUP BY l1.block
@@ -99,8 +104,11 @@ class Stack(Typology):
     source = "FATF, Professional Money Laundering (2018); FFIEC BSA/AML Examination Manual, Appendix F"
     Params = LayerParams
 
-    def sql(self, p: LayerParams) -> str:
-        kw = _kw(p)
+    needs = frozenset({"ordered_list", "list_functions"})
+
+    def sql(self, p: LayerParams, d: Dialect) -> str:
+        kw = _kw(p, d)
+        n_senders, n_block = d.list_length("any_value(blk.senders)"), d.list_length("a.block")
         return f"""
         WITH {_BLOCKS.format(**kw)},
         first_in AS (SELECT block, dst AS acct, min(ts) AS t FROM l1 GROUP BY block, dst),
@@ -116,12 +124,12 @@ class Stack(Typology):
                  UNION ALL SELECT block, 2, tx_id, src, dst, ts, amount FROM l2
                  UNION ALL SELECT block, 3, tx_id, src, dst, ts, amount FROM l3)
         SELECT array_to_string(any_value(blk.senders), ',') || ' => ' || array_to_string(a.block, ',') AS key,
-               count(*) / len(a.block)::DOUBLE * max(a.layer) / {kw['min_receivers']} AS score,
+               count(*) / {n_block}::DOUBLE * max(a.layer) / {kw['min_receivers']} AS score,
                min(a.ts) AS first_ts, max(a.ts) AS last_ts, sum(a.amount) AS total_amount,
                list(DISTINCT a.tx_id) AS tx_ids,
                list_concat(list_transform(any_value(blk.senders), x -> {{'account_id': x, 'role': 'layer 0'}}),
                            list(DISTINCT {{'account_id': a.dst, 'role': 'layer ' || a.layer::VARCHAR}})) AS accounts,
-               {{'depth': max(a.layer), 'sources': len(any_value(blk.senders)), 'first_layer': len(a.block),
+               {{'depth': max(a.layer), 'sources': {n_senders}, 'first_layer': {n_block},
                  'transfers': count(*), 'days': date_diff('day', min(a.ts), max(a.ts)) + 1}} AS stats
         FROM allx a JOIN blocks blk ON blk.recv = a.block
         GROUP BY a.block

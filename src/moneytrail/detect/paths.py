@@ -103,7 +103,8 @@ def find_loops(backend, s: LoopSearch) -> tuple[str, dict]:
             break
         n = backend.materialize(f"{cur}_all", step, temp=True)
         backend.materialize(f"{s.prefix}_f{k}", f"""
-            SELECT {lit(k)} AS len, list_slice(seq, 1, {lit(k)}) AS seq, txs, amounts, tmin AS t0, tmax AS t1
+            SELECT {lit(k)} AS len, {backend.sql_dialect.list_slice("seq", "1", lit(k))} AS seq, txs, amounts,
+                   tmin AS t0, tmax AS t1
             FROM {cur}_all WHERE last = start""", temp=True)
         if k >= s.min_length:
             found_parts.append(f"SELECT * FROM {s.prefix}_f{k}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import Dialect
 from moneytrail.detect.base import TRANSFERS, Params, Typology, count, day, days, money, num, ratio
 from moneytrail.sqlkit import lit
 
@@ -60,7 +61,7 @@ class ScatterGather(Typology):
     source = "FFIEC BSA/AML Examination Manual, Appendix F; FATF, Money Laundering Using Trust and Company Service Providers / mule networks"
     Params = ScatterGatherParams
 
-    def sql(self, p: ScatterGatherParams) -> str:
+    def sql(self, p: ScatterGatherParams, d: Dialect) -> str:
         return f"""
         WITH {_T.format(transient=lit(p.transient_days))}, {_DEG},
         legs AS (
@@ -107,7 +108,9 @@ class GatherScatter(Typology):
     source = "FFIEC BSA/AML Examination Manual, Appendix F; FinCEN FIN-2014-A005 (funnel accounts)"
     Params = GatherScatterParams
 
-    def sql(self, p: GatherScatterParams) -> str:
+    needs = frozenset({"ordered_list"})
+
+    def sql(self, p: GatherScatterParams, d: Dialect) -> str:
         return f"""
         WITH {_T.format(transient=lit(p.transient_days))}, {_DEG},
         ev AS (
@@ -137,7 +140,7 @@ class GatherScatter(Typology):
                    count(DISTINCT cp) FILTER (WHERE dir = 'out') AS nd,
                    list(DISTINCT cp) FILTER (WHERE dir = 'in') AS srcs,
                    list(DISTINCT cp) FILTER (WHERE dir = 'out') AS dsts,
-                   list(tx_id ORDER BY ts, tx_id) AS txs,
+                   {d.ordered_list("tx_id", ["ts", "tx_id"])} AS txs,
                    sum(amount) FILTER (WHERE dir = 'in') AS gathered,
                    sum(amount) FILTER (WHERE dir = 'out') AS scattered,
                    sum(amount) AS total, min(ts) AS first_ts, max(ts) AS last_ts

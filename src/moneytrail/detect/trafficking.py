@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moneytrail.backends.dialect import DUCKDB, Dialect
 from moneytrail.detect.base import (Params, Typology, amount, categories, channels, count, day, days, flag,
                                     identifiers, money, names, num, ratio, whole)
 from moneytrail.detect.categories import account_cte, classified_edges_cte, description_category_sql
@@ -86,10 +87,12 @@ class SharedIdentifiers(Typology):
                     "--format accounts)")
         return None
 
-    def sql(self, p: SharedIdParams) -> str:
+    needs = frozenset({"ordered_list", "regex", "json", "list_functions"})
+
+    def sql(self, p: SharedIdParams, d: Dialect) -> str:
         biz = "" if p.include_business_senders else "AND NOT coalesce(i.is_business, false)"
         return f"""
-        WITH {account_cte()}, {classified_edges_cte()},
+        WITH {account_cte()}, {classified_edges_cte(d)},
         pay AS (
             SELECT dst AS receiver, src AS sender, tx_id, ts, amount FROM ce
             WHERE NOT src_pseudo AND NOT dst_pseudo AND src <> dst
@@ -106,7 +109,7 @@ class SharedIdentifiers(Typology):
             FROM acct WHERE phone_norm IS NOT NULL
         ), shared AS (
             SELECT rs.receiver, i.id_type, i.id_value,
-                   list(DISTINCT rs.sender ORDER BY rs.sender) AS senders,
+                   {d.sorted_distinct_list("rs.sender")} AS senders,
                    count(DISTINCT rs.sender) AS n_senders, count(DISTINCT i.family) AS n_families
             FROM rs JOIN ids i ON i.account_id = rs.sender
             WHERE {in_list('i.id_type', p.identifiers)} {biz}
@@ -119,8 +122,9 @@ class SharedIdentifiers(Typology):
             SELECT receiver, count(*) AS n FROM fs GROUP BY receiver HAVING count(*) >= {lit(p.min_senders)}
         ), idl AS (
             SELECT s.receiver,
-                   list({{'type': s.id_type, 'value': s.id_value, 'senders': s.n_senders,
-                          'families': s.n_families}} ORDER BY s.n_senders DESC, s.id_type, s.id_value) AS identifiers,
+                   {d.ordered_list("{'type': s.id_type, 'value': s.id_value, 'senders': s.n_senders, "
+                                   "'families': s.n_families}", ["s.n_senders DESC", "s.id_type", "s.id_value"])}
+                       AS identifiers,
                    bool_or(r.account_id IS NOT NULL) AS receiver_shares
             FROM shared s LEFT JOIN ids r ON r.account_id = s.receiver AND r.id_type = s.id_type
                                          AND r.id_value = s.id_value
@@ -131,7 +135,7 @@ class SharedIdentifiers(Typology):
         SELECT ev.receiver || '@shared-identifiers' AS key,
                count(DISTINCT ev.sender) / {lit(p.min_senders)}::DOUBLE AS score,
                min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
-               list(tx_id ORDER BY ts, tx_id) AS tx_ids,
+               {d.ordered_list("tx_id", ["ts", "tx_id"])} AS tx_ids,
                list_concat([{{'account_id': ev.receiver, 'role': 'receiver'}}],
                            list(DISTINCT {{'account_id': sender, 'role': 'sender sharing an address or phone'}})) AS accounts,
                {{'focal': ev.receiver, 'senders': count(DISTINCT ev.sender), 'payments': count(*),
@@ -202,7 +206,9 @@ class HtExpenses(Typology):
                     "no transaction description matches one")
         return None
 
-    def sql(self, p: HtExpensesParams) -> str:
+    needs = frozenset({"distinct_window_count", "ordered_list", "regex", "json", "list_functions"})
+
+    def sql(self, p: HtExpensesParams, d: Dialect) -> str:
         w = lit(p.window_days)
         groups = (("rent", p.rent_categories), ("lodging", p.lodging_categories),
                   ("transport", p.transport_categories), ("food", p.food_categories),
@@ -210,7 +216,7 @@ class HtExpenses(Typology):
         grp = "CASE " + " ".join(f"WHEN {in_list('cat_out', c)} THEN {lit(g)}" for g, c in groups) + " END"
         allc = in_list("cat_out", [x for _, c in groups for x in c])
         return f"""
-        WITH {account_cte()}, {classified_edges_cte()},
+        WITH {account_cte()}, {classified_edges_cte(d)},
         sp AS (
             SELECT src AS payer, dst AS payee, dst_pseudo AS payee_pseudo, tx_id, ts, amount,
                    cat_out AS category, {grp} AS grp
@@ -218,8 +224,7 @@ class HtExpenses(Typology):
               AND dst <> 'cash' AND dst NOT LIKE 'unidentified:%'
         ), r AS (
             SELECT payer, ts,
-                   count(DISTINCT payee) OVER (PARTITION BY payer ORDER BY ts
-                        RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW) AS n_ll
+                   {d.count_distinct_over("payee", f"PARTITION BY payer ORDER BY ts RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW")} AS n_ll
             FROM sp WHERE grp = 'rent'
         ), q AS (
             SELECT DISTINCT payer, ts - INTERVAL {w} DAY AS w_start, ts AS w_end
@@ -239,13 +244,13 @@ class HtExpenses(Typology):
                    count(DISTINCT payee) FILTER (WHERE grp = 'lodging') AS lodging_places,
                    count(*) FILTER (WHERE grp = 'transport') AS transport_n,
                    coalesce(sum(amount) FILTER (WHERE grp = 'transport'), 0) AS transport_amt,
-                   list(DISTINCT category ORDER BY category) FILTER (WHERE grp = 'transport') AS transport_kinds,
+                   {d.sorted_distinct_list("category", "grp = 'transport'")} AS transport_kinds,
                    count(*) FILTER (WHERE grp = 'food') AS food_n,
                    coalesce(sum(amount) FILTER (WHERE grp = 'food'), 0) AS food_amt,
                    count(*) FILTER (WHERE grp = 'context') AS context_n,
-                   list(DISTINCT category ORDER BY category) FILTER (WHERE grp = 'context') AS context_kinds,
+                   {d.sorted_distinct_list("category", "grp = 'context'")} AS context_kinds,
                    min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total_amount,
-                   list(tx_id ORDER BY ts, tx_id) AS tx_ids,
+                   {d.ordered_list("tx_id", ["ts", "tx_id"])} AS tx_ids,
                    list(DISTINCT {{'account_id': payee,
                                    'role': CASE grp WHEN 'rent' THEN 'landlord' WHEN 'lodging' THEN 'hotel/motel'
                                            WHEN 'transport' THEN 'transport' WHEN 'food' THEN 'food'
@@ -323,9 +328,11 @@ class CashWithoutPayroll(Typology):
             return "no cash deposits in the workspace"
         return None
 
-    def sql(self, p: CashNoPayrollParams) -> str:
+    needs = frozenset({"ordered_list", "regex", "json", "list_functions"})
+
+    def sql(self, p: CashNoPayrollParams, d: Dialect) -> str:
         return f"""
-        WITH {account_cte()}, {classified_edges_cte()},
+        WITH {account_cte()}, {classified_edges_cte(d)},
         inflow AS (
             SELECT ce.dst AS focal, ce.tx_id, ce.ts, ce.amount, ce.location,
                    ce.src = 'cash' AND ce.channel = 'cash' AS is_cash,
@@ -340,8 +347,7 @@ class CashWithoutPayroll(Typology):
                    coalesce(sum(amount) FILTER (WHERE is_cash), 0) AS cash_total,
                    count(*) FILTER (WHERE is_income) AS n_income,
                    count(DISTINCT location) FILTER (WHERE is_cash) AS places,
-                   list(DISTINCT coalesce(channel, '?') ORDER BY coalesce(channel, '?'))
-                       FILTER (WHERE NOT is_cash) AS other_channels
+                   {d.sorted_distinct_list("coalesce(channel, '?')", "NOT is_cash")} AS other_channels
             FROM inflow GROUP BY focal
             HAVING count(*) FILTER (WHERE is_income) = 0
                AND count(*) FILTER (WHERE is_cash) >= {lit(p.min_deposits)}
@@ -351,7 +357,7 @@ class CashWithoutPayroll(Typology):
         SELECT i.focal || '@cash-without-payroll' AS key,
                any_value(per.cash_total) / {num(p.min_cash)} AS score,
                min(i.ts) AS first_ts, max(i.ts) AS last_ts, sum(i.amount) AS total_amount,
-               list(i.tx_id ORDER BY i.ts, i.tx_id) AS tx_ids,
+               {d.ordered_list("i.tx_id", ["i.ts", "i.tx_id"])} AS tx_ids,
                [{{'account_id': i.focal, 'role': 'account holder'}}] AS accounts,
                {{'focal': i.focal, 'deposits': any_value(per.n_cash), 'cash_total': any_value(per.cash_total),
                  'total_in': any_value(per.total_in), 'inflows': any_value(per.n_in),
@@ -379,6 +385,11 @@ class CashWithoutPayroll(Typology):
 # ==============================================================================================
 # 7. deposits at odd hours
 # ==============================================================================================
+
+# a timestamp that carries a time of day (not midnight); portable (sqlglot turns CAST(ts AS TIME)
+# into a TIMESTAMP for Spark, which changes the meaning)
+TIMED = "CAST(CAST(ts AS DATE) AS TIMESTAMP) <> ts"
+
 
 @dataclass(frozen=True)
 class OddHoursParams(Params):
@@ -413,14 +424,14 @@ class OddHoursDeposits(Typology):
     Params = OddHoursParams
 
     def skip_reason(self, ws):
-        if not ws.scalar("SELECT count(*) FROM transactions WHERE CAST(ts AS TIME) <> TIME '00:00:00'"):
+        if not ws.scalar(f"SELECT count(*) FROM transactions WHERE {TIMED}"):
             return "timestamps carry no time of day (all at midnight)"
         return None
 
     def run(self, backend, p: OddHoursParams):
         rows = super().run(backend, p)
-        dated = backend.rows("SELECT source_id, count(*) AS n FROM transactions GROUP BY source_id "
-                             "HAVING NOT bool_or(CAST(ts AS TIME) <> TIME '00:00:00') ORDER BY source_id")
+        dated = backend.rows(f"SELECT source_id, count(*) AS n FROM transactions GROUP BY source_id "
+                             f"HAVING NOT bool_or({TIMED}) ORDER BY source_id")
         if dated:
             self.notes.append(f"{sum(r['n'] for r in dated)} transactions of source(s) "
                               f"{', '.join(str(r['source_id']) for r in dated)} carry no time of day and "
@@ -433,12 +444,14 @@ class OddHoursDeposits(Typology):
             return f"(hour({col}) >= {a} OR hour({col}) < {b})"
         return f"(hour({col}) >= {a} AND hour({col}) < {b})"
 
-    def sql(self, p: OddHoursParams) -> str:
+    needs = frozenset({"ordered_list"})
+
+    def sql(self, p: OddHoursParams, d: Dialect) -> str:
         w = lit(p.window_days)
         return f"""
         WITH timed AS (
             SELECT source_id FROM transactions GROUP BY source_id
-            HAVING bool_or(CAST(ts AS TIME) <> TIME '00:00:00')
+            HAVING bool_or({TIMED})
         ), dep AS (
             SELECT e.dst AS focal, e.src, e.src_pseudo, e.tx_id, e.ts, e.amount, e.channel,
                    {self._odd(p, 'e.ts')} AS odd
@@ -465,7 +478,7 @@ class OddHoursDeposits(Typology):
                any_value(sc.best) / {lit(p.min_odd)}::DOUBLE AS score,
                min(ts) FILTER (WHERE odd) AS first_ts, max(ts) FILTER (WHERE odd) AS last_ts,
                sum(amount) FILTER (WHERE odd) AS total_amount,
-               list(tx_id ORDER BY ts, tx_id) FILTER (WHERE odd) AS tx_ids,
+               {d.ordered_list("tx_id", ["ts", "tx_id"], where="odd")} AS tx_ids,
                list_concat([{{'account_id': ev.focal, 'role': 'receiver'}}],
                    coalesce(list(DISTINCT {{'account_id': src, 'role': 'sender'}}) FILTER (WHERE odd AND NOT src_pseudo), [])) AS accounts,
                {{'focal': ev.focal, 'odd': count(*) FILTER (WHERE odd), 'deposits': count(*),
@@ -538,7 +551,7 @@ class BusinessWithoutPayroll(Typology):
         if not n_biz:
             return ("no business accounts: no account record says 'business' (ingest account records "
                     "with --format accounts) and no owner name looks like a business")
-        seen = ws.scalar(f"""WITH {account_cte()}, {classified_edges_cte()}
+        seen = ws.scalar(f"""WITH {account_cte()}, {classified_edges_cte(DUCKDB)}
             SELECT count(*) FROM ce WHERE {in_list('channel', p.payroll_channels)}
                OR {in_list('cat_out', p.payroll_categories + p.tax_categories)}""")
         if not seen:
@@ -546,9 +559,11 @@ class BusinessWithoutPayroll(Typology):
                     "in the workspace, so a missing payroll can't be told from missing data")
         return None
 
-    def sql(self, p: BizNoPayrollParams) -> str:
+    needs = frozenset({"ordered_list", "regex", "json", "list_functions"})
+
+    def sql(self, p: BizNoPayrollParams, d: Dialect) -> str:
         return f"""
-        WITH {account_cte()}, {classified_edges_cte()},
+        WITH {account_cte()}, {classified_edges_cte(d)},
         biz AS (
             SELECT account_id FROM acct
             WHERE is_business AND {in_list("coalesce(category, '')", p.exclude_categories, negate=True)}
@@ -585,7 +600,7 @@ class BusinessWithoutPayroll(Typology):
         SELECT per.focal || '@business-without-payroll' AS key,
                any_value(per.revenue) / {num(p.min_revenue)} AS score,
                min(io.ts) AS first_ts, max(io.ts) AS last_ts, sum(io.amount) AS total_amount,
-               list(io.tx_id ORDER BY io.ts, io.tx_id) AS tx_ids,
+               {d.ordered_list("io.tx_id", ["io.ts", "io.tx_id"])} AS tx_ids,
                [{{'account_id': per.focal, 'role': 'business'}}] AS accounts,
                {{'focal': per.focal, 'revenue': any_value(per.revenue), 'n_in': any_value(per.n_in),
                  'payers': any_value(per.payers), 'spent': any_value(per.spent), 'n_out': any_value(per.n_out),

@@ -132,6 +132,24 @@ FROM (SELECT *, ts - INTERVAL {w} DAY AS ts_back FROM _f_cum) c
 ASOF LEFT JOIN _f_cum p ON p.acct = c.acct AND c.ts_back > p.ts
 """
 
+# Without an ASOF join (Spark): the same match found by one sort. Each row is a probe at t - W
+# beside the account's own rows; ordered by time, a probe before the rows of its own instant
+# (the match must be strictly earlier), the largest earlier row time is the ASOF match.
+WIN_FALLBACK_SQL = """
+WITH k AS (
+    SELECT acct, ts AS probe_ts, ts - INTERVAL {w} DAY AS t, 0 AS kind, CAST(NULL AS TIMESTAMP) AS row_ts FROM _f_cum
+    UNION ALL
+    SELECT acct, NULL, ts, 1, ts FROM _f_cum
+), m AS (
+    SELECT acct, probe_ts, max(row_ts) OVER (PARTITION BY acct ORDER BY t, kind ROWS UNBOUNDED PRECEDING) AS p_ts
+    FROM k
+)
+SELECT c.acct, c.ts, {diffs}
+FROM m JOIN _f_cum c ON c.acct = m.acct AND c.ts = m.probe_ts
+LEFT JOIN _f_cum p ON p.acct = m.acct AND p.ts = m.p_ts
+WHERE m.probe_ts IS NOT NULL
+"""
+
 EV_SQL = """
 SELECT e.acct, e.dir, e.tx_id,
        date_diff('second', lag(e.ts) OVER (PARTITION BY e.acct ORDER BY e.ts, e.tx_id, e.dir), e.ts) / 86400.0 AS gap_days,
@@ -162,7 +180,20 @@ FROM _f_base b LEFT JOIN c2 USING (tx_id) LEFT JOIN c3 USING (tx_id) LEFT JOIN s
 """
 
 
-def _final_sql() -> str:
+# how many times the receiver had paid the sender by then: the reverse pair's counter at its
+# latest transfer at or before this one (an ASOF join) ...
+REV_ASOF = "ASOF LEFT JOIN _f_base r ON r.src = b.dst AND r.dst = b.src AND r.ts <= b.ts"
+# ... or, without one, the running maximum of that counter over the pair's transfers and this
+# transfer as a probe (the pair's transfers of the same instant first: "at or before")
+REV_FALLBACK = """LEFT JOIN (
+    SELECT tx_id, max(pn) OVER (PARTITION BY a, b ORDER BY ts, kind ROWS UNBOUNDED PRECEDING) AS pair_n
+    FROM (SELECT src AS a, dst AS b, ts, 0 AS kind, pair_n AS pn, CAST(NULL AS BIGINT) AS tx_id FROM _f_base
+          UNION ALL
+          SELECT dst, src, ts, 1, NULL, tx_id FROM _f_base)
+) r ON r.tx_id = b.tx_id"""
+
+
+def _final_sql(asof: bool = True) -> str:
     per = []
     for who, acct, d in (("s", "src", "out"), ("d", "dst", "in")):
         cols = [f"{who}.gap_days AS {who}_gap_days", f"{who}.age_days AS {who}_age_days",
@@ -185,14 +216,18 @@ FROM _f_base b
 JOIN _f_ev s ON s.tx_id = b.tx_id AND s.acct = b.src AND s.dir = 'out'
 JOIN _f_ev d ON d.tx_id = b.tx_id AND d.acct = b.dst AND d.dir = 'in'
 JOIN _f_struct st ON st.tx_id = b.tx_id
-ASOF LEFT JOIN _f_base r ON r.src = b.dst AND r.dst = b.src AND r.ts <= b.ts
+{REV_ASOF if asof else REV_FALLBACK}
 """
 
 
 def compute_features(backend, source: str = "SELECT tx_id, src, dst, ts, amount FROM edges "
                                             "WHERE src <> dst", *, table: str = "features") -> dict:
-    """Materialize ``table`` (tx_id, ts, then FEATURE_NAMES) from ``source``; return timings."""
+    """Materialize ``table`` (tx_id, ts, then FEATURE_NAMES) from ``source``; return timings.
+    On an engine without ASOF joins (``asof_join`` not among its dialect's capabilities) the two
+    ASOF matches are made by sorting instead (``WIN_FALLBACK_SQL``, ``REV_FALLBACK``): the same
+    values, as the parity tests check."""
     t0 = time.perf_counter()
+    asof = "asof_join" in backend.sql_dialect.capabilities
     backend.materialize("_f_base", BASE_SQL.format(source=source), temp=True)
     backend.materialize("_f_ev0", EV0_SQL.format(fresh_cols=_fresh_cols()), temp=True)
     m = _all_metrics()
@@ -201,12 +236,12 @@ def compute_features(backend, source: str = "SELECT tx_id, src, dst, ts, amount 
         cums=", ".join(f"sum({c}) OVER (PARTITION BY acct ORDER BY ts ROWS UNBOUNDED PRECEDING) AS {c}" for c in m)),
         temp=True)
     for w in WINDOWS:
-        backend.materialize(f"_f_w{w}", WIN_SQL.format(w=w, diffs=", ".join(
+        backend.materialize(f"_f_w{w}", (WIN_SQL if asof else WIN_FALLBACK_SQL).format(w=w, diffs=", ".join(
             f"c.{c} - coalesce(p.{c}, 0) AS {c}" for c in _metric_names(w))), temp=True)
     joins = " ".join(f"JOIN _f_w{w} w{w} ON w{w}.acct = e.acct AND w{w}.ts = e.ts" for w in WINDOWS)
     backend.materialize("_f_ev", EV_SQL.format(window_cols=_window_cols(), joins=joins), temp=True)
     backend.materialize("_f_struct", STRUCT_SQL, temp=True)
-    n = backend.materialize(table, _final_sql())
+    n = backend.materialize(table, _final_sql(asof))
     for t in ("_f_base", "_f_ev0", "_f_cum", "_f_ev", "_f_struct") + tuple(f"_f_w{w}" for w in WINDOWS):
         backend.run(f"DROP TABLE IF EXISTS {t}")
     return {"rows": n, "seconds": time.perf_counter() - t0}
