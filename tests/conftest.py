@@ -75,3 +75,21 @@ def check_conservation(ws: Workspace, source_id: int) -> dict:
         assert why and raw is not None, f"quarantined row {row} lacks a reason or its raw text"
     return {"read": read, "stored": stored, "quarantined": quarantined, "q": q}
 
+
+
+# One local Spark for the whole run (starting one costs seconds): tests that run the spark
+# backend take this fixture and pass ``master=spark_master``. Settings for small data: one shuffle
+# partition per core, no whole-stage code generation (compiling costs more than it saves on a
+# golden ledger). Semantics are the same as the defaults.
+SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.sql.codegen.wholeStage": "false",
+                   "spark.driver.memory": "3g"}
+
+
+@pytest.fixture(scope="session")
+def spark_master():
+    from moneytrail.backends import spark
+
+    master = "local[2]"
+    spark.session(master, SPARK_TEST_CONF)
+    yield master
+    spark.stop_all()

@@ -26,6 +26,9 @@ median of decimals        ``median(x)`` (exact DECIMAL)   the two middle values 
 days between timestamps   ``date_diff('day', a, b)``:     ``datediff(DAY, date_trunc('DAY', a), ...)``:
                           day boundaries crossed          sqlglot writes ``datediff(DAY, a, b)``,
                                                           whole days elapsed (a tree rewrite)
+division                  ``a / b`` is a DOUBLE           ``CAST(a AS DOUBLE) / b``: Spark divides
+                                                          DECIMALs as DECIMAL, to six places (a
+                                                          tree rewrite)
 day of the week           ``dayofweek(t)``, Sunday = 0    ``dayofweek(t) - 1`` (Spark's Sunday is 1;
                                                           a tree rewrite)
 ASOF join                 ``ASOF JOIN``                   none: a range join keeping each left row's
@@ -139,7 +142,7 @@ class SparkDialect(Dialect):
         # the sorted list, averaged in DECIMAL, are exact.
         srt = f"array_sort(collect_list({expr}))"
         return (f"((try_element_at({srt}, CAST((size({srt}) + 1) DIV 2 AS INT)) "
-                f"+ try_element_at({srt}, CAST(size({srt}) DIV 2 + 1 AS INT))) / 2)")
+                f"+ try_element_at({srt}, CAST(size({srt}) DIV 2 + 1 AS INT))) * 0.5)")
 
     def sorted_distinct_list(self, expr: str, where: str | None = None) -> str:
         f = f" FILTER (WHERE {where})" if where else ""
@@ -156,6 +159,12 @@ def _spark_node(node: exp.Expression) -> exp.Expression:
         for arg in ("this", "expression"):
             node.set(arg, exp.TimestampTrunc(this=node.args[arg], unit=exp.Var(this=name)))
         node.set("date_part_boundary", None)
+        return node
+    if isinstance(node, exp.Div) and not node.args.get("_double"):
+        # DuckDB's / is a DOUBLE division; Spark divides DECIMALs as DECIMAL, rounded to six
+        # places (2.1666666666666665 days comes back as 2.1666667)
+        node.set("_double", True)
+        node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("DOUBLE")))
         return node
     if isinstance(node, exp.DayOfWeek) and not node.args.get("_shifted"):
         # DuckDB: Sunday = 0 .. Saturday = 6; Spark's dayofweek: Sunday = 1 .. Saturday = 7

@@ -217,8 +217,11 @@ class SparkBackend(Backend):
 
     @property
     def spark(self):
+        """This backend's own Spark session: its temporary views are its own (two cases, or two
+        workspaces, can run at once on one Spark), the Spark context under it shared."""
         if self._spark is None:
-            self._spark = session(self.master, self._conf)
+            shared = session(self.master, self._conf)
+            self._spark = shared if self.connect else shared.newSession()
         return self._spark
 
     def _stage_dir(self) -> Path:
