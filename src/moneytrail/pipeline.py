@@ -70,22 +70,25 @@ def run_pipeline(ws: Workspace, *, stages: list[str] | None = None,
     be = _backend(ws, backend, backend_options)
     named = {n: params.get(n, {}) for n in wanted}   # named stages build with these (defaults filled in)
     out: dict[str, Any] = {"stages": {}, "rebuilt": {}}
-    for mod in _stages():
-        if mod.NAME not in wanted:
-            continue
-        producer = mod.__name__ in PRODUCERS
-        # a producer's products (and what they need), or what another stage needs: up to date, built
-        # in the workspace (where every backend reads them from and their versions are recorded)
-        built = ensure(ws, mod.MAKES if producer else getattr(mod, "NEEDS", ()), params=named, log=log)
-        for name, summary in built.items():
-            (out["stages"] if name in wanted else out["rebuilt"])[name] = summary
-        if producer:
-            if mod.NAME not in built:
-                out["stages"][mod.NAME] = _up_to_date(ws, mod, named[mod.NAME], log)
-            continue
-        _, summary = run_stage(ws, mod, be, named[mod.NAME], log)
-        out["stages"][mod.NAME] = summary
-        log(f"{mod.NAME}: {summary}")
+    try:
+        for mod in _stages():
+            if mod.NAME not in wanted:
+                continue
+            producer = mod.__name__ in PRODUCERS
+            # a producer's products (and what they need), or what another stage needs: up to date, built
+            # in the workspace (where every backend reads them from and their versions are recorded)
+            built = ensure(ws, mod.MAKES if producer else getattr(mod, "NEEDS", ()), params=named, log=log)
+            for name, summary in built.items():
+                (out["stages"] if name in wanted else out["rebuilt"])[name] = summary
+            if producer:
+                if mod.NAME not in built:
+                    out["stages"][mod.NAME] = _up_to_date(ws, mod, named[mod.NAME], log)
+                continue
+            _, summary = run_stage(ws, mod, be, named[mod.NAME], log)
+            out["stages"][mod.NAME] = summary
+            log(f"{mod.NAME}: {summary}")
+    finally:
+        be.close()
     return out
 
 

@@ -62,6 +62,10 @@ class Backend(ABC):
     def run(self, statement: exp.Expression | str, params: list | None = None) -> None:
         """Run a statement (INSERT/DELETE/...) for its effect."""
 
+    def close(self) -> None:
+        """Release what the backend holds beside the workspace (nothing for DuckDB; Spark's views
+        and staged files). The workspace stays open."""
+
     def rows(self, query: exp.Expression | str, params: list | None = None) -> list[dict[str, Any]]:
         return self.execute(query, params).to_pylist()
 

@@ -80,7 +80,7 @@ def run(ctx) -> dict:
         t0 = time.perf_counter()
         p = params[typ.id]
         try:
-            why = typ.skip_reason(ws)
+            why = typ.unsupported(be) or typ.skip_reason(ws)
             if why:
                 skipped[typ.id] = why
                 ctx.log(f"{typ.id}: skipped: {why}")

@@ -36,12 +36,15 @@ MAKES = ("features", "scores", "account_scores")   # and model_risk findings; re
 TYPOLOGY = "model_risk"
 
 
-def _matrix(ws: Workspace, be) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features of every transaction, from what the pipeline has brought up to date."""
+def _matrix(ws: Workspace, be) -> tuple[np.ndarray, np.ndarray, list[str], list]:
+    """Features of every transaction (in time order), from what the pipeline has brought up to
+    date: the matrix, the transaction ids, the feature names and the timestamps. The features
+    table lives in the backend that computed it (a Spark view on Spark), so everything needed
+    is read from it here."""
     compute_features(be)
     tbl, names = feature_matrix(be)
     X = np.column_stack([tbl.column(n).to_numpy(zero_copy_only=False).astype(np.float32) for n in names])
-    return X, tbl.column("tx_id").to_numpy(), names
+    return X, tbl.column("tx_id").to_numpy(), names, tbl.column("ts").to_pylist()
 
 
 def train(ws: Workspace, *, seed: int = 0, threads: int = 2, backend=None) -> dict[str, Any]:
@@ -54,7 +57,7 @@ def train(ws: Workspace, *, seed: int = 0, threads: int = 2, backend=None) -> di
                              "(--format amlsim) or labels (--format labels)")
     ensure(ws, NEEDS)                         # the graph, up to date in the workspace
     be = backend_for(ws, backend)
-    X, tx, names = _matrix(ws, be)
+    X, tx, names, ts = _matrix(ws, be)
     lab = dict(ws.query("SELECT tx_id, is_laundering FROM labels"))
     y = np.array([1 if lab.get(int(t)) else 0 for t in tx], dtype=np.int8)
     if y.sum() < 3:
@@ -65,12 +68,11 @@ def train(ws: Workspace, *, seed: int = 0, threads: int = 2, backend=None) -> di
             raise WorkspaceError(f"no positive label in the {part} part of the temporal split (rows in time "
                                  f"order, 60/20/20): the labeled activity is too concentrated in time to train")
     fit = fit_one(X, y, idx, seed, threads, names)
-    order = ws.records("SELECT ts FROM features ORDER BY ts, tx_id")
     split = {}
     for part, ix in zip(("train", "validation", "test"), idx):
         split[part] = {"rows": int(len(ix)), "positives": int(y[ix].sum()),
-                       "from": str(order[ix[0]]["ts"]) if len(ix) else None,
-                       "to": str(order[ix[-1]]["ts"]) if len(ix) else None}
+                       "from": str(ts[ix[0]]) if len(ix) else None,
+                       "to": str(ts[ix[-1]]) if len(ix) else None}
     model_id = ws.scalar("SELECT nextval('seq_model')")
     params = dict(LGB_PARAMS, seed=seed, num_threads=threads, max_trees=MAX_TREES, early_stopping_rounds=EARLY_STOP,
                   best_iteration=fit.best_iteration)
@@ -114,7 +116,7 @@ def _score(ws: Workspace, be, model, *, top_k: int = 3) -> dict[str, Any]:
         missing = sorted(set(names) - set(FEATURE_NAMES))
         if missing:
             raise WorkspaceError(f"model {m['model_id']} needs features this version does not compute: {missing}")
-    X, tx, cur = _matrix(ws, be)
+    X, tx, cur, _ = _matrix(ws, be)
     X = X[:, [cur.index(n) for n in names]]
     p = booster.predict(X)
     thr = float(m["threshold"])

@@ -182,7 +182,9 @@ FROM _f_base b LEFT JOIN c2 USING (tx_id) LEFT JOIN c3 USING (tx_id) LEFT JOIN s
 
 # how many times the receiver had paid the sender by then: the reverse pair's counter at its
 # latest transfer at or before this one (an ASOF join) ...
-REV_ASOF = "ASOF LEFT JOIN _f_base r ON r.src = b.dst AND r.dst = b.src AND r.ts <= b.ts"
+# (the pair's transfers of one instant taken together: an ASOF join picks any one of tied rows)
+REV_ASOF = ("ASOF LEFT JOIN (SELECT src, dst, ts, max(pair_n) AS pair_n FROM _f_base GROUP BY src, dst, ts) r "
+            "ON r.src = b.dst AND r.dst = b.src AND r.ts <= b.ts")
 # ... or, without one, the running maximum of that counter over the pair's transfers and this
 # transfer as a probe (the pair's transfers of the same instant first: "at or before")
 REV_FALLBACK = """LEFT JOIN (
