@@ -100,7 +100,8 @@ def run_stage(ws: Workspace, mod, backend, params: dict[str, Any], log: Callable
 
     A failure in the query engine raises :class:`EngineError` naming the stage, the error class and
     the run; the engine's message, which can quote data, goes to ``runs.error`` only."""
-    logged = {**params, **({"freshness": note} if note else {})}
+    logged = {**params, **({"freshness": note} if note else {}),
+              **({"engine": backend.describe()} if backend is not None and backend.name != "duckdb" else {})}
     run_id = ws.start_run(mod.NAME, logged)
     t0 = time.perf_counter()
     ctx = StageContext(ws, backend, run_id, params, log)
@@ -131,7 +132,9 @@ def _log_failure(ws: Workspace, run_id: int, error: str) -> None:
 
 def evidence_version(ws: Workspace) -> str:
     """The version of the evidence this schema reads: one query over its ``sources`` view."""
-    n, digest = ws.con.execute(EVIDENCE_SQL).fetchone()
+    # fetchall, not fetchone: a result read only in part stays open on the connection, and the
+    # next relation on it (con.sql) is refused until it is finished
+    n, digest = ws.con.execute(EVIDENCE_SQL).fetchall()[0]
     return f"{n}:{digest}"
 
 

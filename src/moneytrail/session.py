@@ -31,6 +31,7 @@ See docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -42,6 +43,28 @@ from moneytrail.workspace import Workspace
 def _log_text(e: BaseException) -> str:
     """What a failed run's log says: an engine error's full text (it stays in the workspace)."""
     return e.log_text() if isinstance(e, EngineError) else (str(e) or type(e).__name__)
+
+
+def _engine(backend: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The engine, for a decision's resource (nothing for the default: decisions read as before);
+    a Spark Connect URL's parameters (";token=...") are left out."""
+    if backend == "duckdb" and not options:
+        return {}
+    out: dict[str, Any] = {"backend": backend}
+    if options and options.get("master"):
+        out["master"] = str(options["master"]).split(";", 1)[0]
+    return out
+
+
+@contextlib.contextmanager
+def _backend(ws: Workspace, backend: str, options: dict[str, Any] | None):
+    from moneytrail.backends import get_backend
+
+    be = get_backend(ws, backend, **(options or {}))
+    try:
+        yield be
+    finally:
+        be.close()
 
 
 def legal_tags(tags: Iterable[str]) -> list[str]:
@@ -129,30 +152,35 @@ class Session:
         return [t for (tags,) in rows for t in tags or []]
 
     def detect(self, typologies: Sequence[str] | None = None,
-               parameters: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+               parameters: dict[str, dict[str, Any]] | None = None, *, backend: str = "duckdb",
+               backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resolve, build the graph and run the typology catalogue (``moneytrail detect``);
-        returns the detect stage's summary (findings per typology, skipped ones with why)."""
+        returns the detect stage's summary (findings per typology, skipped ones with why).
+        ``backend="spark"`` (``backend_options={"master": ...}``) runs the catalogue on Spark."""
         from moneytrail.pipeline import run_pipeline
 
-        d = self._decide("detect", {"typologies": list(typologies or [])})
+        d = self._decide("detect", {"typologies": list(typologies or []), **_engine(backend, backend_options)})
         out = run_pipeline(self._in(d), stages=["resolve", "graph", "detect"],
                            params={"detect": {"typologies": list(typologies) if typologies else None,
-                                              "parameters": parameters or {}}})
+                                              "parameters": parameters or {}}},
+                           backend=backend, backend_options=backend_options)
         s = out["stages"]["detect"]
         self._read(d, {"detect_summary": {"findings": s.get("findings", {}), "skipped": sorted(s.get("skipped", {}))}})
         return s
 
     def run(self, stages: Sequence[str] | None = None, *, report: str | os.PathLike | None = None,
-            title: str | None = None, log=None) -> dict[str, Any]:
+            title: str | None = None, log=None, backend: str = "duckdb",
+            backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the pipeline (``moneytrail run``); the report, if it is among the stages, is a read.
-        ``log`` is called with a line per stage."""
+        ``log`` is called with a line per stage; ``backend`` runs the analysing stages."""
         from moneytrail.pipeline import run_pipeline
 
-        d = self._decide("run", {"stages": list(stages or [])})
+        d = self._decide("run", {"stages": list(stages or []), **_engine(backend, backend_options)})
         if not stages or "report" in stages:
             self._read(d, {"report": str(report) if report else "default path beside the workspace"})
         res = run_pipeline(self._in(d), stages=list(stages) if stages else None,
                            params={"report": {"out": Path(report) if report else None, "title": title}},
+                           backend=backend, backend_options=backend_options,
                            **({"log": log} if log else {}))
         self._read(d, {"run_summary": sorted(res["stages"])})
         return res
@@ -324,12 +352,16 @@ class Session:
             raise
         return result
 
-    def train(self, *, seed: int = 0) -> dict[str, Any]:
-        """Train and store a risk model on the workspace's labels (``moneytrail model train``)."""
+    def train(self, *, seed: int = 0, backend: str = "duckdb",
+              backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Train and store a risk model on the workspace's labels (``moneytrail model train``);
+        ``backend`` computes the features."""
         from moneytrail.score import train
 
-        d = self._decide("score")
-        res = train(self._in(d), seed=seed)
+        d = self._decide("score", _engine(backend, backend_options) or None)
+        cw = self._in(d)
+        with _backend(cw, backend, backend_options) as be:
+            res = train(cw, seed=seed, backend=be)
         self._read(d, {"model": res["model_id"], "metrics": ["validation", "test"]})
         return res
 
@@ -342,15 +374,17 @@ class Session:
         self._read(d, {"table": "models", "rows": len(rows)})
         return rows
 
-    def score(self, *, model_id: int | None = None, top: int = 20) -> dict[str, Any]:
+    def score(self, *, model_id: int | None = None, top: int = 20, backend: str = "duckdb",
+              backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Score transactions and accounts (``moneytrail score``); the summary with the ``top``
-        highest-scoring accounts and their reasons."""
+        highest-scoring accounts and their reasons. ``backend`` computes the features."""
         from moneytrail import _reads
         from moneytrail.score import score
 
-        d = self._decide("score")
+        d = self._decide("score", _engine(backend, backend_options) or None)
         cw = self._in(d)
-        res = score(cw, model_id=model_id)
+        with _backend(cw, backend, backend_options) as be:
+            res = score(cw, model_id=model_id, backend=be)
         accts = _reads.top_accounts(cw, res["model_id"], top)
         self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
                        "accounts": [a["account_id"] for a in accts]})

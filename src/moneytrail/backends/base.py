@@ -62,6 +62,10 @@ class Backend(ABC):
     def run(self, statement: exp.Expression | str, params: list | None = None) -> None:
         """Run a statement (INSERT/DELETE/...) for its effect."""
 
+    def describe(self) -> dict[str, Any]:
+        """What ran a stage, for the run log (``runs.parameters.engine``)."""
+        return {"backend": self.name}
+
     def close(self) -> None:
         """Release what the backend holds beside the workspace (nothing for DuckDB; Spark's views
         and staged files). The workspace stays open."""

@@ -236,11 +236,14 @@ class SparkBackend(Backend):
         """Make workspace table ``name`` a Spark view (once per backend): its rows as Parquet."""
         from moneytrail.sqlkit import ident
 
+        import duckdb
+
         try:
             tbl = self.ws.con.sql(f"SELECT * FROM {ident(name)}").to_arrow_table()
-        except Exception as e:   # not a workspace table: let Spark say what is missing
-            del e
+        except duckdb.CatalogException:   # not a workspace table: Spark says what is missing
             return
+        except duckdb.Error as e:
+            raise EngineError.wrap(e) from None
         if self.connect:
             df = self.spark.createDataFrame(tbl)
         else:
@@ -285,6 +288,16 @@ class SparkBackend(Backend):
                 shutil.rmtree(self._staging, ignore_errors=True)
         except Exception:
             pass
+
+    def describe(self) -> dict[str, Any]:
+        # a Spark Connect URL's parameters (";token=...") can hold a secret: not logged
+        out = {"backend": self.name, "master": self.master.split(";", 1)[0]}
+        if self._spark is not None:
+            try:
+                out["spark_version"] = self._spark.version
+            except Exception:
+                pass
+        return out
 
     # -- the Backend interface -------------------------------------------------------------------
 

@@ -32,6 +32,26 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", envvar="MONEYTRAIL_WORKSPACE",
                             help="workspace file (default ./moneytrail.duckdb)")
+BackendOpt = typer.Option("duckdb", "--backend", envvar="MONEYTRAIL_BACKEND", metavar="ENGINE",
+                          help="engine for detection and score features: duckdb (embedded, default) or spark")
+SparkMasterOpt = typer.Option(None, "--spark-master", metavar="URL",
+                              help="with --backend spark: local[N] (default local[*]), spark://host:port, yarn, "
+                                   "k8s://..., or a Spark Connect URL sc://host:port (else $MONEYTRAIL_SPARK_MASTER)")
+
+
+def _engine(backend: str, spark_master: Optional[str]) -> dict:
+    """--backend and --spark-master as Session keywords; one line when they do not fit."""
+    from moneytrail.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if spark_master is not None and backend != "spark":
+        raise ConfigError("--spark-master is for --backend spark")
+    if backend == "spark" and spark_master is not None:
+        from moneytrail.backends.spark import check_master
+
+        check_master(spark_master)
+    return {"backend": backend, "backend_options": {"master": spark_master} if spark_master else None}
 
 
 @app.callback()
@@ -184,12 +204,15 @@ def detect(
     param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML of parameter overrides"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    backend: str = BackendOpt,
+    spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Resolve accounts, build the graph and run the typology catalogue; findings go to the workspace."""
     parameters = _parse_params(param, config)
+    engine = _engine(backend, spark_master)
     with _session(workspace) as sess:
-        s = sess.detect(typology or None, parameters)
+        s = sess.detect(typology or None, parameters, **engine)
     if as_json:
         typer.echo(json.dumps(s, default=str))
         return
@@ -204,11 +227,14 @@ def detect(
 def run(
     stage: List[str] = typer.Option([], "--stage", "-s", help="run only these stages"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="report file"),
+    backend: str = BackendOpt,
+    spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
+    engine = _engine(backend, spark_master)
     with _session(workspace) as sess:
-        res = sess.run(stage or None, report=out)
+        res = sess.run(stage or None, report=out, **engine)
     for name, s in res["stages"].items():
         brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
         typer.echo(f"{name}: {json.dumps(brief, default=str)}")

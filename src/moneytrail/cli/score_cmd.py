@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _session, app, bench_app
+from moneytrail.cli.main import BackendOpt, SparkMasterOpt, WorkspaceOpt, _engine, _session, app, bench_app
 from moneytrail.errors import ConfigError
 
 MAX_TOP = 1_000_000
@@ -21,13 +21,16 @@ app.add_typer(model_app, name="model")
 def model_train(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json"),
+    backend: str = BackendOpt,
+    spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Train a LightGBM model on a labeled workspace (temporal split 60/20/20) and store it."""
     if not 0 <= seed < 2**31:
         raise ConfigError(f"--seed {seed}: a whole number from 0 to {2**31 - 1}")
+    engine = _engine(backend, spark_master)
     with _session(workspace) as sess:
-        res = sess.train(seed=seed)
+        res = sess.train(seed=seed, **engine)
     if as_json:
         typer.echo(json.dumps(res, default=str))
         return
@@ -53,6 +56,8 @@ def score_cmd(
     model: Optional[int] = typer.Option(None, "--model", help="model id (default: the latest)"),
     top: int = typer.Option(20, "--top", help="list this many highest-scoring accounts"),
     as_json: bool = typer.Option(False, "--json"),
+    backend: str = BackendOpt,
+    spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Score every transaction and account with the stored model; reasons in words for flagged ones."""
@@ -62,8 +67,9 @@ def score_cmd(
         raise ConfigError(f"--model {model}: no such model id (a whole number from 0 to {2**31 - 1})")
     if not 0 <= top <= MAX_TOP:
         raise ConfigError(f"--top {top}: a whole number from 0 to {MAX_TOP:,}")
+    engine = _engine(backend, spark_master)
     with _session(workspace) as sess:
-        res = sess.score(model_id=model, top=top)
+        res = sess.score(model_id=model, top=top, **engine)
     accts = res["top_accounts"]
     if as_json:
         for a in accts:

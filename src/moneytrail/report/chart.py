@@ -91,7 +91,7 @@ def _as_date(v: Any) -> _dt.date:
 
 def compute_flows(ws: Workspace) -> Flows | None:
     """Aggregate transactions per bucket (all in SQL); None when there are no transactions."""
-    first, last, n = ws.con.execute("SELECT min(ts), max(ts), count(*) FROM transactions").fetchone()
+    first, last, n = ws.con.execute("SELECT min(ts), max(ts), count(*) FROM transactions").fetchall()[0]
     if not n:
         return None
     unit = _choose_unit(first, last)

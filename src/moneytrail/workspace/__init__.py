@@ -298,7 +298,8 @@ class Workspace:
         ends, unless another source still points to it (:meth:`settle_evidence`). Returns the new
         path, or None if the copy was sealed already."""
         row = self.con.execute("SELECT evidence_path, sha256 FROM main.sources WHERE source_id = ?",
-                               [source_id]).fetchone()
+                               [source_id]).fetchall()
+        row = row[0] if row else None
         if row is None or row[0].endswith(".enc"):
             return None
         rel, sha = row

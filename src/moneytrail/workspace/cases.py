@@ -60,9 +60,10 @@ def ensure_schema(con, case_id: str, schema_version: int) -> str:
     schema = schema_name(case_id)
     s = ident(schema)
     have = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'case_meta'",
-                       [schema]).fetchone()[0]
+                       [schema]).fetchall()[0][0]
     if have:
-        row = con.execute(f"SELECT case_id, schema_version FROM {s}.case_meta").fetchone()
+        rows = con.execute(f"SELECT case_id, schema_version FROM {s}.case_meta").fetchall()
+        row = rows[0] if rows else None
         if row and row[0] == case_id and row[1] == schema_version:
             return schema
     con.execute("BEGIN TRANSACTION")
