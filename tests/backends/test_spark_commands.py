@@ -151,3 +151,22 @@ def test_a_spark_failure_names_stage_typology_and_class_only(tmp_path, spark_mas
                           "--spark-master", spark_master, "-w", str(p))
     assert code == 2 and SECRET not in err and err.count("\n") == 1
     assert err.startswith("error: detect: typology fan_in failed in the query engine (")
+
+
+def test_bench_scale_on_both_engines(tmp_path, spark_master):
+    """The scale benchmark runs the catalogue on each engine over the same graph: both find every
+    planted pattern, the evidence found is the same, and each engine's figures are reported."""
+    from moneytrail.bench.scale import bench_scale
+
+    res = bench_scale(transactions=6_000, accounts=800, hubs=3, seed=5, planted=3, workdir=tmp_path,
+                      backends=("duckdb", "spark"), backend_options={"spark": {"master": spark_master}})
+    assert set(res["backends"]) == {"duckdb", "spark"}
+    assert res["identical_findings"] is True
+    for b in ("duckdb", "spark"):
+        r = res["backends"][b]
+        assert r["backend"] == b and r["detect_seconds"] > 0
+        assert r["planted_found"] == {"cycles": 3, "scatter_gathers": 3, "fan_ins": 3}
+    assert res["ratio"]["spark"]["detect_seconds"] > 0
+    stats = res["backends"]["spark"]["engine_stats"]
+    assert stats["fan_in"]["queries"] >= 1 and res["backends"]["spark"]["jvm_peak_rss_mb"] > 0
+    assert "engine_stats" not in res["backends"]["duckdb"]

@@ -10,6 +10,7 @@ fallback or a test can mark a known gap, instead of finding out from a stack tra
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -61,6 +62,16 @@ class Backend(ABC):
     @abstractmethod
     def run(self, statement: exp.Expression | str, params: list | None = None) -> None:
         """Run a statement (INSERT/DELETE/...) for its effect."""
+
+    @contextlib.contextmanager
+    def phase(self, label: str):
+        """Attribute the queries run inside to ``label`` (a typology) in :meth:`stats`."""
+        yield
+
+    def stats(self) -> dict[str, Any]:
+        """What the engine did, per phase (Spark: queries, shuffles, broadcasts, windows in the
+        physical plans); empty for DuckDB."""
+        return {}
 
     def describe(self) -> dict[str, Any]:
         """What ran a stage, for the run log (``runs.parameters.engine``)."""

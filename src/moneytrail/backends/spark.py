@@ -23,6 +23,7 @@ Spark Connect the rows travel to the server over the connection instead of as fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -51,6 +52,7 @@ _LOG4J = Path(__file__).with_name("log4j2.properties")
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
+_jvm_pids: dict[str, int | None] = {}
 
 
 class SparkUnavailable(ConfigError):
@@ -164,12 +166,25 @@ def _start_local_jvm(master: str, settings: dict[str, str]):
         with open(log, "ab") as out:
             gateway = launch_gateway(conf=conf, popen_kwargs={"stdout": out, "stderr": out})
         sc = SparkContext(gateway=gateway, conf=conf)
+        _jvm_pids[master] = getattr(getattr(gateway, "proc", None), "pid", None)
     except Exception as e:
         first = str(e).splitlines()[0][:200] if str(e) else ""
         raise SparkUnavailable(f"Spark did not start on {master} ({type(e).__name__}: {first}; "
                                f"the JVM's output is in {log})") from None
     sc.setLogLevel("OFF")
     return SparkSession(sc)
+
+
+def jvm_peak_rss_mb() -> float | None:
+    """The peak resident memory of the local driver JVM this process started (Linux), in MB."""
+    for pid in _jvm_pids.values():
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def stop_all() -> None:
@@ -181,6 +196,7 @@ def stop_all() -> None:
             except Exception:
                 pass
         _sessions.clear()
+        _jvm_pids.clear()
 
 
 def _engine_error(e: BaseException) -> EngineError:
@@ -212,6 +228,8 @@ class SparkBackend(Backend):
         self._loaded: dict[str, int] = {}        # workspace table -> rows handed to Spark
         self._made: dict[str, Any] = {}          # views this backend created -> their DataFrame
         self._n = 0
+        self._label = "other"
+        self._stats: dict[str, dict[str, int]] = {}
 
     # -- the session and the tables it sees ------------------------------------------------------
 
@@ -289,6 +307,32 @@ class SparkBackend(Backend):
         except Exception:
             pass
 
+    @contextlib.contextmanager
+    def phase(self, label: str):
+        prev, self._label = self._label, label
+        try:
+            yield
+        finally:
+            self._label = prev
+
+    def stats(self) -> dict[str, Any]:
+        return {k: dict(v) for k, v in self._stats.items()}
+
+    def _count(self, df) -> None:
+        """Queries, shuffles (Exchange), broadcasts and window operators in a query's physical
+        plan, under the current phase: where the work would spread over a cluster."""
+        st = self._stats.setdefault(self._label, {"queries": 0, "shuffles": 0, "broadcasts": 0, "windows": 0})
+        st["queries"] += 1
+        if self.connect:
+            return
+        try:
+            plan = df._jdf.queryExecution().executedPlan().toString()
+        except Exception:
+            return
+        st["broadcasts"] += plan.count("BroadcastExchange")
+        st["shuffles"] += len(re.findall(r"(?<!Broadcast)Exchange (hashpartitioning|rangepartitioning|SinglePartition|RoundRobinPartitioning)", plan))
+        st["windows"] += len(re.findall(r"\bWindow \[", plan))
+
     def describe(self) -> dict[str, Any]:
         # a Spark Connect URL's parameters (";token=...") can hold a secret: not logged
         out = {"backend": self.name, "master": self.master.split(";", 1)[0]}
@@ -309,11 +353,13 @@ class SparkBackend(Backend):
     def _df(self, query, params: list | None):
         sql = self._prepare(query)
         try:
-            return self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+            df = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
         except SparkUnavailable:
             raise
         except Exception as e:
             raise _engine_error(e) from None
+        self._count(df)
+        return df
 
     def execute(self, query: exp.Expression | str, params: list | None = None) -> pa.Table:
         df = self._df(query, params)

@@ -57,8 +57,19 @@ def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> d
     return out
 
 
+def _evidence(ws) -> set[tuple[str, tuple[int, ...]]]:
+    return {(t, tuple(sorted(txs))) for t, txs in ws.query(
+        "SELECT f.typology, list(ft.tx_id) FROM findings f JOIN finding_transactions ft USING (finding_id) "
+        "GROUP BY f.finding_id, f.typology")}
+
+
 def bench_detect(data: str | Path, *, workdir: str | Path | None = None,
-                 parameters: dict | None = None) -> dict[str, Any]:
+                 parameters: dict | None = None, backends: tuple[str, ...] = ("duckdb",),
+                 backend_options: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The catalogue on one dataset, on each of ``backends`` in turn over the same workspace
+    (ingest, resolve and graph once). One backend: its figures at the top level, as before.
+    Several: the first backend's figures at the top level, every backend's under ``backends``,
+    their ratios and whether they found the same evidence."""
     from moneytrail.detect import TYPOLOGIES
     from moneytrail.ingest import ingest_file
     from moneytrail.pipeline import run_pipeline
@@ -67,6 +78,8 @@ def bench_detect(data: str | Path, *, workdir: str | Path | None = None,
     data = Path(data)
     if not data.exists():
         raise InputError("AMLSim dataset folder not found", path=str(data))
+    runs: dict[str, dict[str, Any]] = {}
+    evidence: dict[str, set] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         with Workspace.open(Path(tmp) / "bench.duckdb") as ws:
             t0 = time.perf_counter()
@@ -76,21 +89,60 @@ def bench_detect(data: str | Path, *, workdir: str | Path | None = None,
                 raise InputError("no alert typologies found (alert_transactions.csv[.gz] missing?)",
                                  path=str(data))
             t1 = time.perf_counter()
-            res = run_pipeline(ws, stages=["resolve", "graph", "detect"],
-                               params={"detect": {"parameters": parameters or {}}})
-            seconds = time.perf_counter() - t1
-            det = res["stages"]["detect"]
-            typ = score_workspace(ws, [t.id for t in TYPOLOGIES], det["timings"])
+            prep = run_pipeline(ws, stages=["resolve", "graph"])
+            prep_s = time.perf_counter() - t1
             n = ing.stored
-    return {
-        "typologies": typ,
-        "transactions": n,
-        "seconds": round(seconds, 3),
-        "transactions_per_second": round(n / seconds, 1) if seconds else None,
-        "ingest_seconds": round(t_ingest, 3),
-        "stage_seconds": {k: v.get("seconds") for k, v in res["stages"].items()},
-        "findings": det["findings"],
-        "skipped": det.get("skipped", {}),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "dataset": os.path.abspath(data),
-    }
+            for b in backends:
+                t2 = time.perf_counter()
+                res = run_pipeline(ws, stages=["detect"], params={"detect": {"parameters": parameters or {}}},
+                                   backend=b, backend_options=(backend_options or {}).get(b))
+                detect_s = time.perf_counter() - t2
+                det = res["stages"]["detect"]
+                seconds = prep_s + detect_s
+                runs[b] = {
+                    "typologies": score_workspace(ws, [t.id for t in TYPOLOGIES], det["timings"]),
+                    "transactions": n,
+                    "seconds": round(seconds, 3),
+                    "detect_seconds": round(detect_s, 3),
+                    "transactions_per_second": round(n / seconds, 1) if seconds else None,
+                    "ingest_seconds": round(t_ingest, 3),
+                    "stage_seconds": {**{k: v.get("seconds") for k, v in prep["stages"].items()},
+                                      "detect": det.get("seconds")},
+                    "typology_seconds": det["timings"],
+                    "findings": det["findings"],
+                    "skipped": det.get("skipped", {}),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "dataset": os.path.abspath(data),
+                    "backend": b,
+                    **_engine_figures(det),
+                }
+                evidence[b] = _evidence(ws)
+    return _combine(runs, evidence)
+
+
+def _engine_figures(det: dict[str, Any]) -> dict[str, Any]:
+    """For Spark: the driver JVM's peak memory and, per typology, its plans' shuffles."""
+    out: dict[str, Any] = {}
+    if "engine_stats" in det:
+        out["engine_stats"] = det["engine_stats"]
+        from moneytrail.backends.spark import jvm_peak_rss_mb
+
+        out["jvm_peak_rss_mb"] = jvm_peak_rss_mb()
+    return out
+
+
+def _combine(runs: dict[str, dict[str, Any]], evidence: dict[str, set]) -> dict[str, Any]:
+    first = next(iter(runs))
+    out = dict(runs[first])
+    if len(runs) > 1:
+        base = runs[first]
+        out["backends"] = runs
+        out["ratio"] = {b: {"detect_seconds": round(r["detect_seconds"] / base["detect_seconds"], 2)
+                            if base["detect_seconds"] else None,
+                            "typologies": {t: round(s / base["typology_seconds"][t], 1)
+                                           for t, s in r["typology_seconds"].items()
+                                           if base["typology_seconds"].get(t)}}
+                        for b, r in runs.items() if b != first}
+        out["identical_findings"] = all(evidence[b] == evidence[first] for b in evidence)
+        out["findings_by_backend"] = {b: len(e) for b, e in evidence.items()}
+    return out

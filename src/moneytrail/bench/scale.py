@@ -77,10 +77,29 @@ def _plant(con, n_base: int, seed: int, count: int) -> dict[str, int]:
     return {"cycles": count, "scatter_gathers": count, "fan_ins": count}
 
 
+_FOUND = {
+    "cycles": "SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa "
+              "USING (finding_id) WHERE f.typology = 'cycle' AND fa.account_id LIKE 'C%a'",
+    "scatter_gathers": "SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa USING (finding_id) "
+                       "WHERE f.typology = 'scatter_gather' AND fa.role = 'source' AND fa.account_id LIKE 'S%s'",
+    "fan_ins": "SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa "
+               "USING (finding_id) WHERE f.typology = 'fan_in' AND fa.role = 'receiver' AND fa.account_id LIKE 'F%f'",
+}
+
+
 def bench_scale(*, transactions: int = 5_000_000, accounts: int = 200_000, hubs: int = 50,
-                seed: int = 1, planted: int = 20, workdir: str | Path | None = None) -> dict[str, Any]:
+                seed: int = 1, planted: int = 20, workdir: str | Path | None = None,
+                backends: tuple[str, ...] = ("duckdb",),
+                backend_options: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The graph generated and built once (resolve, graph: in the workspace); the catalogue then
+    run by each of ``backends``. One backend: its figures at the top level as before; several:
+    the first one's at the top level, each one's under ``backends``, ratios and whether the
+    evidence found is the same."""
+    from moneytrail.bench.detect import _combine, _engine_figures, _evidence
     from moneytrail.pipeline import run_pipeline
 
+    runs: dict[str, dict[str, Any]] = {}
+    evidence: dict[str, set] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         with Workspace.open(Path(tmp) / "scale.duckdb") as ws:
             con = ws.con
@@ -104,32 +123,33 @@ def bench_scale(*, transactions: int = 5_000_000, accounts: int = 200_000, hubs:
             n = ws.scalar("SELECT count(*) FROM transactions")
             gen_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            res = run_pipeline(ws, stages=["resolve", "graph", "detect"])
-            seconds = time.perf_counter() - t1
-            det = res["stages"]["detect"]
-            found = {
-                "cycles": ws.scalar("SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa "
-                                    "USING (finding_id) WHERE f.typology = 'cycle' AND fa.account_id LIKE 'C%a'"),
-                "scatter_gathers": ws.scalar(
-                    "SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa USING (finding_id) "
-                    "WHERE f.typology = 'scatter_gather' AND fa.role = 'source' AND fa.account_id LIKE 'S%s'"),
-                "fan_ins": ws.scalar("SELECT count(DISTINCT fa.account_id) FROM findings f JOIN finding_accounts fa "
-                                     "USING (finding_id) WHERE f.typology = 'fan_in' AND fa.role = 'receiver' "
-                                     "AND fa.account_id LIKE 'F%f'"),
-            }
+            prep = run_pipeline(ws, stages=["resolve", "graph"])
+            prep_s = time.perf_counter() - t1
             hub_degree = ws.scalar("SELECT max(in_degree + out_degree) FROM nodes")
-    return {
-        "transactions": n,
-        "accounts": accounts,
-        "hubs": hubs,
-        "max_degree": hub_degree,
-        "generate_seconds": round(gen_s, 2),
-        "seconds": round(seconds, 2),
-        "transactions_per_second": round(n / seconds, 1),
-        "stage_seconds": {k: v.get("seconds") for k, v in res["stages"].items()},
-        "typology_seconds": det["timings"],
-        "findings": det["findings"],
-        "planted": plants,
-        "planted_found": found,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
+            for b in backends:
+                t2 = time.perf_counter()
+                res = run_pipeline(ws, stages=["detect"], backend=b, backend_options=(backend_options or {}).get(b))
+                detect_s = time.perf_counter() - t2
+                seconds = prep_s + detect_s
+                det = res["stages"]["detect"]
+                runs[b] = {
+                    "transactions": n,
+                    "accounts": accounts,
+                    "hubs": hubs,
+                    "max_degree": hub_degree,
+                    "generate_seconds": round(gen_s, 2),
+                    "seconds": round(seconds, 2),
+                    "detect_seconds": round(detect_s, 2),
+                    "transactions_per_second": round(n / seconds, 1),
+                    "stage_seconds": {**{k: v.get("seconds") for k, v in prep["stages"].items()},
+                                      "detect": det.get("seconds")},
+                    "typology_seconds": det["timings"],
+                    "findings": det["findings"],
+                    "planted": plants,
+                    "planted_found": {k: ws.scalar(q) for k, q in _FOUND.items()},
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "backend": b,
+                    **_engine_figures(det),
+                }
+                evidence[b] = _evidence(ws)
+    return _combine(runs, evidence)

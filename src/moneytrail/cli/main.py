@@ -410,21 +410,43 @@ def bench_detect_cmd(
     data: Path = typer.Option(..., "--data", help="AMLSim output folder (transactions, accounts, alert_transactions)"),
     format: str = typer.Option("json", "--format", "-f", help="json | table"),
     param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
+    backend: List[str] = typer.Option(["duckdb"], "--backend", metavar="ENGINE",
+                                      help="duckdb and/or spark (repeatable, or duckdb,spark): each runs the "
+                                           "catalogue on the same workspace, compared in one result"),
+    spark_master: Optional[str] = SparkMasterOpt,
 ):
     """Run the typology catalogue on an AMLSim dataset; recall and precision per alert type."""
     from moneytrail.bench.detect import bench_detect
 
     if format not in ("json", "table"):
         raise ConfigError(f"--format {format!r}: choose json or table")
-    res = bench_detect(data, parameters=_parse_params(param, None))
+    backends, options = _bench_engines(backend, spark_master)
+    res = bench_detect(data, parameters=_parse_params(param, None), backends=backends, backend_options=options)
     if format == "json":
         typer.echo(json.dumps(res))
         return
-    typer.echo(f"{res['transactions']} transactions, catalogue {res['seconds']} s "
-               f"({res['transactions_per_second']:,.0f} tx/s)")
-    for k, v in res["typologies"].items():
-        typer.echo(f"  {k:15s} recall {v['recall']}  precision {v['precision']}  findings {v['findings']}  "
-                   f"{v['seconds']} s")
+    for b, r in res.get("backends", {res.get("backend", "duckdb"): res}).items():
+        typer.echo(f"{b}: {r['transactions']} transactions, catalogue {r['detect_seconds']} s "
+                   f"(with resolve and graph {r['seconds']} s, {r['transactions_per_second']:,.0f} tx/s)")
+        for k, v in r["typologies"].items():
+            typer.echo(f"  {k:15s} recall {v['recall']}  precision {v['precision']}  findings {v['findings']}  "
+                       f"{v['seconds']} s")
+    if "identical_findings" in res:
+        typer.echo(f"same evidence on every engine: {res['identical_findings']}; "
+                   f"ratios: {json.dumps({b: r['detect_seconds'] for b, r in res['ratio'].items()})}")
+
+
+def _bench_engines(backend: List[str], spark_master: Optional[str]) -> tuple[tuple[str, ...], dict]:
+    """--backend duckdb --backend spark (or duckdb,spark) for a bench: the engines, in order, and
+    their options."""
+    names = tuple(dict.fromkeys(n.strip() for b in backend for n in b.split(",") if n.strip()))
+    if not names:
+        raise ConfigError("--backend: name duckdb and/or spark")
+    for n in names:
+        _engine(n, spark_master if n == "spark" else None)
+    if spark_master is not None and "spark" not in names:
+        raise ConfigError("--spark-master is for --backend spark")
+    return names, ({"spark": {"master": spark_master}} if spark_master else {})
 
 
 @bench_app.command("scale")
@@ -434,11 +456,16 @@ def bench_scale_cmd(
     hubs: int = typer.Option(50, "--hubs", min=0, max=10**6, help="accounts that take part in a large share of transfers"),
     seed: int = typer.Option(1, "--seed", min=0, max=2**31 - 1),
     format: str = typer.Option("json", "--format", "-f"),
+    backend: List[str] = typer.Option(["duckdb"], "--backend", metavar="ENGINE",
+                                      help="duckdb and/or spark (repeatable, or duckdb,spark)"),
+    spark_master: Optional[str] = SparkMasterOpt,
 ):
     """Run the catalogue on a synthetic graph with hub accounts; time and peak memory."""
     from moneytrail.bench.scale import bench_scale
 
-    res = bench_scale(transactions=transactions, accounts=accounts, hubs=hubs, seed=seed)
+    backends, options = _bench_engines(backend, spark_master)
+    res = bench_scale(transactions=transactions, accounts=accounts, hubs=hubs, seed=seed,
+                      backends=backends, backend_options=options)
     typer.echo(json.dumps(res) if format == "json" else json.dumps(res, indent=1))
 
 

@@ -86,7 +86,8 @@ def run(ctx) -> dict:
                 ctx.log(f"{typ.id}: skipped: {why}")
                 continue
             typ.notes = []
-            rows = typ.run(be, p)
+            with be.phase(typ.id):
+                rows = typ.run(be, p)
             if typ.notes:
                 notes[typ.id] = list(typ.notes)
                 for n in typ.notes:
@@ -105,8 +106,11 @@ def run(ctx) -> dict:
         summary[typ.id] = len(rows)
         timings[typ.id] = round(time.perf_counter() - t0, 3)
         ctx.log(f"{typ.id}: {len(rows)} findings")
-    return {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
-            "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
+    out = {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
+           "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
+    if be.stats():
+        out["engine_stats"] = be.stats()
+    return out
 
 
 def _write(ws, run_id: int, typ: Typology, p: Params, rows: list[dict[str, Any]]) -> None:
