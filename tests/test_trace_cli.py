@@ -153,3 +153,24 @@ def test_bench_trace_small(tmp_path):
         assert res["rules"][r]["transactions_per_second"] > 0 and res["rules"][r]["accounts_reached"] > 0
     assert res["rules"]["poison"]["held"] >= res["rules"]["libr"]["held"]
     assert res["peak_rss_mb"] > 0
+    cc = res["components"]
+    assert cc["components"] >= 1 and 0 < cc["largest_transfer_share"] <= 1
+    assert cc["components_with_sources"] >= 1
+
+
+def test_bench_trace_components_of_a_known_ledger():
+    """Two islands (a-b-c and d-e), money out to cash joins nothing, a lone account f paid from
+    cash: three components; the source in the first island reaches it alone."""
+    import duckdb
+
+    from moneytrail.bench.trace import components
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE edges (tx_id BIGINT, src VARCHAR, dst VARCHAR, src_pseudo BOOLEAN, dst_pseudo BOOLEAN)")
+    con.execute("""INSERT INTO edges VALUES (1, 'a', 'b', false, false), (2, 'b', 'c', false, false),
+        (3, 'c', 'a', false, false), (4, 'd', 'e', false, false), (5, 'e', 'cash', false, true),
+        (6, 'cash', 'f', true, false), (7, 'f', 'cash', false, true)""")
+    cc = components(con, [2])
+    assert cc["components"] == 3 and cc["accounts"] == 6 and cc["transfers_between_accounts"] == 4
+    assert cc["largest_accounts"] == 3 and cc["largest_transfer_share"] == 0.75
+    assert cc["components_with_sources"] == 1 and cc["transfer_share_in_source_components"] == 0.75
