@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import threading
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,8 @@ class SparkBackend(Backend):
         self._n = 0
         self._label = "other"
         self._stats: dict[str, dict[str, int]] = {}
+        # where time goes besides the queries: starting (or joining) Spark, handing tables over
+        self._session_figures = {"start_seconds": 0.0, "handover_seconds": 0.0, "handover_rows": 0}
 
     # -- the session and the tables it sees ------------------------------------------------------
 
@@ -238,8 +241,10 @@ class SparkBackend(Backend):
         """This backend's own Spark session: its temporary views are its own (two cases, or two
         workspaces, can run at once on one Spark), the Spark context under it shared."""
         if self._spark is None:
+            t0 = time.perf_counter()
             shared = session(self.master, self._conf)
             self._spark = shared if self.connect else shared.newSession()
+            self._session_figures["start_seconds"] += round(time.perf_counter() - t0, 3)
         return self._spark
 
     def _stage_dir(self) -> Path:
@@ -256,6 +261,8 @@ class SparkBackend(Backend):
 
         import duckdb
 
+        spark = self.spark   # started first: its start is not counted as hand-over
+        t0 = time.perf_counter()
         try:
             tbl = self.ws.con.sql(f"SELECT * FROM {ident(name)}").to_arrow_table()
         except duckdb.CatalogException:   # not a workspace table: Spark says what is missing
@@ -263,14 +270,17 @@ class SparkBackend(Backend):
         except duckdb.Error as e:
             raise EngineError.wrap(e) from None
         if self.connect:
-            df = self.spark.createDataFrame(tbl)
+            df = spark.createDataFrame(tbl)
         else:
             self._n += 1
             path = self._stage_dir() / f"{name}-{self._n}.parquet"
             pq.write_table(tbl, path)
-            df = self.spark.read.parquet(str(path))
+            df = spark.read.parquet(str(path))
         df.createOrReplaceTempView(name)
         self._loaded[name] = tbl.num_rows
+        f = self._session_figures
+        f["handover_seconds"] = round(f["handover_seconds"] + time.perf_counter() - t0, 3)
+        f["handover_rows"] += tbl.num_rows
 
     def _tables(self, tree: exp.Expression) -> None:
         ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
@@ -316,7 +326,12 @@ class SparkBackend(Backend):
             self._label = prev
 
     def stats(self) -> dict[str, Any]:
-        return {k: dict(v) for k, v in self._stats.items()}
+        """Per phase (typology), the plans' figures; under ``"_session"``, the seconds spent
+        starting or joining Spark and handing the workspace's tables over (and their rows)."""
+        out: dict[str, Any] = {k: dict(v) for k, v in self._stats.items()}
+        if out:
+            out["_session"] = dict(self._session_figures)
+        return out
 
     def _count(self, df) -> None:
         """Queries, shuffles (Exchange), broadcasts and window operators in a query's physical
