@@ -13,12 +13,10 @@ Parameters: defaults are each typology's ``Params`` dataclass; a run overrides t
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from moneytrail.detect.base import Params, Typology, shown
 from moneytrail.detect.cycles import Cycles, RoundTrip
@@ -26,9 +24,9 @@ from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
 from moneytrail.detect.layers import Bipartite, Stack
 from moneytrail.detect.scatter import GatherScatter, ScatterGather
+from moneytrail.detect.store import write_findings
 from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError, EngineError
-from moneytrail.workspace import now_utc
 
 NAME = "detect"
 NEEDS = ("edges", "nodes", "transactions", "accounts")
@@ -93,12 +91,7 @@ def run(ctx) -> dict:
                 for n in typ.notes:
                     ctx.log(f"{typ.id}: {n}")
             rows.sort(key=lambda r: (-r["score"], r["key"]))
-            ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
-                           "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
-            ws.con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
-                           "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
-            ws.con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
-            _write(ws, ctx.run_id, typ, p, rows)
+            write_findings(ws, ctx.run_id, typ, p, rows)
         except (EngineError, duckdb.Error) as e:
             # which typology failed travels with the error; the engine's message (it can quote
             # data) only to the run log (see moneytrail.pipeline)
@@ -111,52 +104,3 @@ def run(ctx) -> dict:
     if be.stats():
         out["engine_stats"] = be.stats()
     return out
-
-
-def _write(ws, run_id: int, typ: Typology, p: Params, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    start = ws.scalar("SELECT nextval('seq_finding')")
-    n = len(rows)
-    ws.con.execute("SELECT setval('seq_finding', ?)", [start + n - 1]).fetchall()
-    ids = list(range(start, start + n))
-    now = now_utc()
-    pjson = json.dumps(p.to_dict(), sort_keys=True)
-    findings = pa.table({
-        "finding_id": pa.array(ids, pa.int32()),
-        "run_id": pa.array([run_id] * n, pa.int32()),
-        "typology": [typ.id] * n,
-        "typology_version": [typ.version] * n,
-        "parameters": [pjson] * n,
-        "score": pa.array([float(r["score"]) for r in rows], pa.float64()),
-        "first_ts": [r["first_ts"] for r in rows],
-        "last_ts": [r["last_ts"] for r in rows],
-        "total_amount": pa.array([r["total_amount"] for r in rows], pa.decimal128(38, 4)),
-        "explanation": [typ.explain(r, p) for r in rows],
-        "red_flag_source": [typ.source] * n,
-        "created_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-    })
-    acc_f, acc_a, acc_r, tx_f, tx_t = [], [], [], [], []
-    for fid, r in zip(ids, rows):
-        seen = set()
-        for a in r["accounts"]:
-            k = (a["account_id"], a["role"])
-            if k not in seen:
-                seen.add(k)
-                acc_f.append(fid)
-                acc_a.append(a["account_id"])
-                acc_r.append(a["role"])
-        for t in dict.fromkeys(r["tx_ids"]):
-            tx_f.append(fid)
-            tx_t.append(t)
-    accounts = pa.table({"finding_id": pa.array(acc_f, pa.int32()), "account_id": acc_a, "role": acc_r})
-    txs = pa.table({"finding_id": pa.array(tx_f, pa.int32()), "tx_id": pa.array(tx_t, pa.int64())})
-    con = ws.con
-    for name, tbl in (("findings", findings), ("finding_accounts", accounts),
-                      ("finding_transactions", txs)):
-        con.register("_new", tbl)
-        try:
-            cols = ", ".join(tbl.column_names)
-            con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _new")
-        finally:
-            con.unregister("_new")

@@ -38,10 +38,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moneytrail.errors import InputError, MappingError
-from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
-from moneytrail.ingest.csvfile import (DATE_OUT_OF_RANGE, _Cols, insert_quarantine, money_out_of_range, q,
+from moneytrail.ingest.sources import IngestResult, finish_source, register_source, require_file, skipped
+from moneytrail.ingest.csvfile import (DATE_OUT_OF_RANGE, Columns, insert_quarantine, money_out_of_range, q,
                                        special_time, stage_batch)
-from moneytrail.ingest.mapping import Field_, _coerce_field, read_mapping_file, validate_mapping
+from moneytrail.ingest.mapping import Field_, coerce_field, read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.limits import MONEY_ATTRIBUTES, amount_limit_text, year_limit_text, year_range_text
 from moneytrail.workspace import Workspace
@@ -97,10 +97,10 @@ class AccountsMapping(_Strict):
         for k in ("account", "owner_name", "kind", "phone", "category", "naics", "bank", "branch",
                   "currency"):
             if k in data:
-                data[k] = _coerce_field(data[k])
+                data[k] = coerce_field(data[k])
         if "address" in data and data["address"] is not None:
             a = data["address"]
-            data["address"] = [_coerce_field(x) for x in (a if isinstance(a, list) else [a])]
+            data["address"] = [coerce_field(x) for x in (a if isinstance(a, list) else [a])]
         for k in ("opened", "closed"):
             if isinstance(data.get(k), str):
                 data[k] = {"column": data[k]}
@@ -165,8 +165,9 @@ class AccountsReader:
     load_mapping = staticmethod(load_accounts_mapping)
     parse_mapping = staticmethod(parse_accounts_mapping)
 
-    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read) -> IngestResult:
-        _require_file(path)
+    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read,
+               actor: str | None = None) -> IngestResult:
+        require_file(path)
         if mapping is None:
             raise InputError("format accounts needs --mapping MAP.yaml describing the columns "
                              "(see docs/mapping.md, 'Account registers')", path=str(path))
@@ -178,17 +179,17 @@ class AccountsReader:
             raise MappingError("format accounts needs an accounts mapping (account, owner_name, "
                                "kind, address, phone, ...; see docs/mapping.md), not a statement "
                                "mapping")
-        sid, present, sha = _register_source(ws, path, "accounts", "accounts",
-                                             mapping.model_dump(exclude_none=True), legal_basis, force)
-        if present:
-            return _skipped(ws, sid, path, "accounts", sha)
-        counts = load_accounts(ws, sid, path, mapping, on_read=on_read)
-        _finish_source(ws, sid, counts)
-        return IngestResult(sid, str(path), "accounts", sha, counts["read"], counts["stored"],
+        reg = register_source(ws, path, "accounts", "accounts", mapping.model_dump(exclude_none=True),
+                              legal_basis, force, actor=actor)
+        if reg.present:
+            return skipped(ws, reg, path, "accounts")
+        counts = load_accounts(ws, reg.source_id, path, mapping, on_read=on_read)
+        finish_source(ws, reg.source_id, counts)
+        return IngestResult(reg.source_id, str(path), "accounts", reg.sha256, counts["read"], counts["stored"],
                             counts["quarantined"])
 
 
-def _build_sql(m: AccountsMapping, cols: _Cols, sid: int) -> str:
+def _build_sql(m: AccountsMapping, cols: Columns, sid: int) -> str:
     f = cols.field
 
     def opt(fld):
@@ -291,7 +292,7 @@ def load_accounts(ws: Workspace, sid: int, path: Path, m: AccountsMapping, *,
     header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
                                    skip_rows=m.skip_rows, batch_size=batch_size,
                                    strict_text=check.valid, on_read=on_read)
-    cols = _Cols(header, path)
+    cols = Columns(header, path)
     sql = _build_sql(m, cols, sid)  # raises InputError on a missing mapped column
     con = ws.con
     con.execute("CREATE OR REPLACE TEMP TABLE _acc_seen (account_id VARCHAR, _row BIGINT)")

@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from moneytrail.errors import InputError
-from moneytrail.ingest import IngestResult, _finish_source, _register_source, _skipped
-from moneytrail.ingest.csvfile import _Cols, insert_quarantine, load_csv, money_out_of_range, q, stage_batch
+from moneytrail.ingest.sources import IngestResult, finish_source, register_source, skipped
+from moneytrail.ingest.csvfile import Columns, insert_quarantine, load_csv, money_out_of_range, q, stage_batch
 from moneytrail.ingest.mapping import parse_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.limits import amount_limit_text
@@ -56,7 +56,8 @@ class AmlsimReader:
     reads_folders = True   # the folder holding transactions.csv (and accounts, alerts)
     needs_mapping = False
 
-    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read) -> IngestResult:
+    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read,
+               actor: str | None = None) -> IngestResult:
         if not path.exists():
             raise InputError("file or folder not found", path=str(path))
         if path.is_dir():
@@ -67,23 +68,24 @@ class AmlsimReader:
         else:
             tx, folder = path, path.parent
         m = parse_mapping(TRANSACTIONS_MAPPING, "amlsim built-in mapping")
-        sid, present, sha = _register_source(ws, tx, "amlsim", "transactions", TRANSACTIONS_MAPPING,
-                                             legal_basis, force)
+        reg = register_source(ws, tx, "amlsim", "transactions", TRANSACTIONS_MAPPING, legal_basis, force,
+                              actor=actor)
+        sid, present, sha = reg.source_id, reg.present, reg.sha256
         if present:
-            res = _skipped(ws, sid, tx, "amlsim", sha)
+            res = skipped(ws, reg, tx, "amlsim")
         else:
             counts = load_csv(ws, sid, tx, m, on_read=on_read)
-            _finish_source(ws, sid, counts)
+            finish_source(ws, sid, counts)
             res = IngestResult(sid, str(tx), "amlsim", sha, counts["read"], counts["stored"],
                                counts["quarantined"])
             self._labels(ws, sid, tx)
         related = []
         acc = _find(folder, "accounts")
         if acc is not None:
-            related.append(self._accounts(ws, acc, legal_basis, force))
+            related.append(self._accounts(ws, acc, legal_basis, force, actor))
         alerts = _find(folder, "alert_transactions")
         if alerts is not None:
-            related.append(self._alert_types(ws, alerts, sid, legal_basis, force or not present))
+            related.append(self._alert_types(ws, alerts, sid, legal_basis, force or not present, actor))
         res.related = related
         return res
 
@@ -91,7 +93,7 @@ class AmlsimReader:
     def _labels(self, ws: Workspace, sid: int, tx: Path) -> None:
         header, batches = read_records(tx, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
                                        strict_text=check_text(tx, "utf-8").valid)
-        cols = _Cols(header, tx)
+        cols = Columns(header, tx)
         if "is_sar" not in cols.index:
             return
         sar = cols.ref("is_sar")
@@ -109,13 +111,14 @@ class AmlsimReader:
                 ws.con.unregister("_batch")
 
     # -- accounts --------------------------------------------------------------------------------
-    def _accounts(self, ws: Workspace, path: Path, legal_basis, force) -> dict:
-        sid, present, sha = _register_source(ws, path, "amlsim", "accounts", None, legal_basis, force)
-        if present:
-            return _skipped(ws, sid, path, "amlsim", sha).to_dict()
+    def _accounts(self, ws: Workspace, path: Path, legal_basis, force, actor: str | None) -> dict:
+        reg = register_source(ws, path, "amlsim", "accounts", None, legal_basis, force, actor=actor)
+        sid, sha = reg.source_id, reg.sha256
+        if reg.present:
+            return skipped(ws, reg, path, "amlsim").to_dict()
         header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
                                        strict_text=check_text(path, "utf-8").valid)
-        cols = _Cols(header, path)
+        cols = Columns(header, path)
         acct = cols.ref("acct_id")
         get = {c: (f"nullif(trim(b.{cols.ref(c)}), '')" if c in cols.index else "NULL") for c in ACCOUNT_COLUMNS}
         attrs = ", ".join(f"{q(c)}: {get[c]}" for c in ACCOUNT_COLUMNS if c in cols.index)
@@ -153,17 +156,18 @@ class AmlsimReader:
             stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _acc")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
-        _finish_source(ws, sid, counts)
+        finish_source(ws, sid, counts)
         return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()
 
     # -- alert typologies -----------------------------------------------------------------------
-    def _alert_types(self, ws: Workspace, path: Path, tx_sid: int, legal_basis, force) -> dict:
-        sid, present, sha = _register_source(ws, path, "amlsim", "labels", None, legal_basis, force)
-        if present:
-            return _skipped(ws, sid, path, "amlsim", sha).to_dict()
+    def _alert_types(self, ws: Workspace, path: Path, tx_sid: int, legal_basis, force, actor: str | None) -> dict:
+        reg = register_source(ws, path, "amlsim", "labels", None, legal_basis, force, actor=actor)
+        sid, sha = reg.source_id, reg.sha256
+        if reg.present:
+            return skipped(ws, reg, path, "amlsim").to_dict()
         header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
                                        strict_text=check_text(path, "utf-8").valid)
-        cols = _Cols(header, path)
+        cols = Columns(header, path)
         tid, atype = cols.ref("tran_id"), cols.ref("alert_type")
         missing = f"tran_id not among the transactions of source {int(tx_sid)}"
         read = stored = 0
@@ -188,5 +192,5 @@ class AmlsimReader:
             stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _al")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
-        _finish_source(ws, sid, counts)
+        finish_source(ws, sid, counts)
         return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()

@@ -73,7 +73,7 @@ TS_OUT_OF_RANGE = (f"NOT ({{ts}} >= TIMESTAMP '{MIN_YEAR:04d}-01-01' "
 DATE_OUT_OF_RANGE = (f"NOT ({{d}} >= DATE '{MIN_YEAR:04d}-01-01' AND {{d}} < DATE '{MAX_YEAR + 1:04d}-01-01')")
 
 
-class _Cols:
+class Columns:
     """The header's columns by name; remembers which ones the SQL refers to (``used``): only
     those are staged."""
 
@@ -152,7 +152,7 @@ def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[list[str], list[tupl
     return exprs, checks
 
 
-def build_parse_sql(m: Mapping, cols: _Cols, source_id: int, holder_default: str | None = None) -> str:
+def build_parse_sql(m: Mapping, cols: Columns, source_id: int, holder_default: str | None = None) -> str:
     """SQL that turns the staged batch ``_batch`` into parsed rows with a quarantine reason."""
     date_c = cols.ref(m.date.column)
     fmts = m.date.format if isinstance(m.date.format, list) else [m.date.format]
@@ -335,7 +335,7 @@ def _colname(f: Field_) -> str | None:
 
 def stage_batch(batch: Batch, used: set[int] | list[int]) -> pa.Table:
     """Arrow table ``_batch``: the columns ``c{j}`` for ``j`` in ``used`` (the ones the SQL reads,
-    see ``_Cols.used``), ``_row``, and ``_pre_col`` / ``_pre_reason`` (set only for records with a
+    see ``Columns.used``), ``_row``, and ``_pre_col`` / ``_pre_reason`` (set only for records with a
     reading problem)."""
     n = len(batch.rows)
     arrays = {f"c{j}": pa.array(batch.column(j), type=pa.string()) for j in sorted(used)}
@@ -383,7 +383,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
     header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
                                    skip_rows=m.skip_rows, batch_size=batch_size,
                                    strict_text=check.valid, on_read=on_read)
-    cols = _Cols(header, path)
+    cols = Columns(header, path)
     sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
     width = len(header)
     con = ws.con

@@ -28,8 +28,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from moneytrail.errors import InputError, MappingError
-from moneytrail.ingest import IngestResult, _finish_source, _register_source, _require_file, _skipped
-from moneytrail.ingest.csvfile import _Cols, insert_quarantine, q, stage_batch
+from moneytrail.ingest.sources import IngestResult, finish_source, register_source, require_file, skipped
+from moneytrail.ingest.csvfile import Columns, insert_quarantine, q, stage_batch
 from moneytrail.ingest.mapping import read_mapping_file, validate_mapping
 from moneytrail.ingest.textfile import check_text, read_records
 from moneytrail.sqlkit import in_list
@@ -74,8 +74,9 @@ class LabelsReader:
     load_mapping = staticmethod(load_labels_mapping)
     parse_mapping = staticmethod(parse_labels_mapping)
 
-    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read) -> IngestResult:
-        _require_file(path)
+    def ingest(self, ws: Workspace, path: Path, *, mapping, legal_basis, force, on_read,
+               actor: str | None = None) -> IngestResult:
+        require_file(path)
         if mapping is None:
             raise InputError("format labels needs --mapping MAP.yaml (account or transaction column, "
                              "optional label and typology columns)", path=str(path))
@@ -83,20 +84,21 @@ class LabelsReader:
             mapping = parse_labels_mapping(mapping)
         if not isinstance(mapping, LabelsMapping):
             raise MappingError("format labels needs a labels mapping (account or transaction, label, typology)")
-        sid, present, sha = _register_source(ws, path, "labels", "labels", mapping.model_dump(exclude_none=True),
-                                             legal_basis, force)
-        if present:
-            return _skipped(ws, sid, path, "labels", sha)
-        counts = _load(ws, sid, path, mapping, on_read)
-        _finish_source(ws, sid, counts)
-        return IngestResult(sid, str(path), "labels", sha, counts["read"], counts["stored"], counts["quarantined"])
+        reg = register_source(ws, path, "labels", "labels", mapping.model_dump(exclude_none=True),
+                              legal_basis, force, actor=actor)
+        if reg.present:
+            return skipped(ws, reg, path, "labels")
+        counts = _load(ws, reg.source_id, path, mapping, on_read)
+        finish_source(ws, reg.source_id, counts)
+        return IngestResult(reg.source_id, str(path), "labels", reg.sha256, counts["read"], counts["stored"],
+                            counts["quarantined"])
 
 
 def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dict[str, int]:
     check = check_text(path, m.encoding)
     header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
                                    skip_rows=m.skip_rows, strict_text=check.valid, on_read=on_read)
-    cols = _Cols(header, path)
+    cols = Columns(header, path)
     key_col = m.account or m.transaction
     key = f"nullif(trim(b.{cols.ref(key_col)}), '')"
     lab = f"lower(trim(b.{cols.ref(m.label)}))" if m.label else "'true'"

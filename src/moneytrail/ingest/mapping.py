@@ -43,7 +43,7 @@ class Field_(_Strict):
         return self
 
 
-def _coerce_field(v):
+def coerce_field(v):
     if v is None or isinstance(v, Field_):
         return v
     if isinstance(v, str):
@@ -62,7 +62,7 @@ class Party(_Strict):
     @classmethod
     def _fields(cls, data):
         if isinstance(data, dict):
-            return {k: _coerce_field(v) for k, v in data.items()}
+            return {k: coerce_field(v) for k, v in data.items()}
         return data
 
 
@@ -124,7 +124,7 @@ class Mapping(_Strict):
             data = dict(data)
             for k in ("currency", "channel"):
                 if k in data:
-                    data[k] = _coerce_field(data[k])
+                    data[k] = coerce_field(data[k])
             if isinstance(data.get("date"), str):
                 data["date"] = {"column": data["date"]}
         return data

@@ -142,7 +142,8 @@ def _is_url(s: Any) -> bool:
     return isinstance(s, str) and re.match(r"https?://\S+$", s.strip()) is not None
 
 
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
+    """The report templates (autoescaped, strict): the case report and the trace pages use it."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("moneytrail.report", "templates"),
         autoescape=True,  # every value is escaped; the only Markup is the SVG built in chart.py
@@ -384,7 +385,7 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "max_runs": MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
     }
-    template = _env().get_template("report.html.j2")
+    template = template_env().get_template("report.html.j2")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
     try:

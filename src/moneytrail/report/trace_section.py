@@ -301,8 +301,8 @@ def render_trace_page(result: dict[str, Any], title: str | None = None) -> str:
     import datetime as _dt
 
     from moneytrail import __version__
-    from moneytrail.report import _env
-    tpl = _env().get_template("trace_page.html.j2")
+    from moneytrail.report import template_env
+    tpl = template_env().get_template("trace_page.html.j2")
     return tpl.render(t=trace_view(result), title=title or f"moneytrail fund trace ({result['direction']})",
                       version=__version__,
                       generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0))

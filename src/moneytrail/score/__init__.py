@@ -155,7 +155,7 @@ def _score(ws: Workspace, be, model, *, top_k: int = 3) -> dict[str, Any]:
 
 def _findings(ws: Workspace, model_id: int, thr: float) -> int:
     """One model_risk finding per flagged account, its flagged transactions as evidence."""
-    from moneytrail.detect import _write
+    from moneytrail.detect.store import write_findings
     from moneytrail.detect.base import Params
 
     rows = ws.records("""
@@ -168,9 +168,6 @@ def _findings(ws: Workspace, model_id: int, thr: float) -> int:
         WHERE a.model_id = ? AND a.flagged_transactions > 0
         GROUP BY a.account_id, a.score, a.reasons, a.flagged_transactions""", [model_id])
     typ = _ModelRisk(model_id, thr)
-    ws.con.execute("DELETE FROM finding_transactions WHERE finding_id IN (SELECT finding_id FROM findings WHERE typology = ?)", [TYPOLOGY])
-    ws.con.execute("DELETE FROM finding_accounts WHERE finding_id IN (SELECT finding_id FROM findings WHERE typology = ?)", [TYPOLOGY])
-    ws.con.execute("DELETE FROM findings WHERE typology = ?", [TYPOLOGY])
     out = []
     for r in rows:
         out.append({"key": r["account_id"], "score": float(r["score"]), "first_ts": r["first_ts"],
@@ -180,7 +177,7 @@ def _findings(ws: Workspace, model_id: int, thr: float) -> int:
                               "reasons": json.loads(r["reasons"] or "[]")}})
     out.sort(key=lambda r: (-r["score"], r["key"]))
     run_id = ws.start_run("score-findings", {"model_id": model_id})
-    _write(ws, run_id, typ, Params(), out)
+    write_findings(ws, run_id, typ, Params(), out)
     ws.finish_run(run_id, {"findings": len(out)})
     return len(out)
 

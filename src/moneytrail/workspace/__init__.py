@@ -349,7 +349,6 @@ class Workspace:
 
     # -- cases -----------------------------------------------------------------------------
     case: str | None = None      # the case a case workspace is confined to (None: the whole workspace)
-    actor: str | None = None     # the officer an ingest in progress acts for (recorded with its source)
 
     def for_case(self, case_id: str) -> "Workspace":
         """This workspace as one case sees it (:mod:`moneytrail.workspace.cases`): a connection

@@ -25,7 +25,7 @@ Choice made where sources differ
 
 from __future__ import annotations
 
-from moneytrail.trace.rules import _lots
+from moneytrail.trace.rules import lots
 
 NAME = "lifo"
 TITLE = "LIFO (last in, first out)"
@@ -36,11 +36,11 @@ CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ()
 
-new = _lots.new
-withdraw = _lots.withdraw_back
-deposit = _lots.deposit
-inject = _lots.inject
-inert = _lots.inert
+new = lots.new
+withdraw = lots.withdraw_back
+deposit = lots.deposit
+inject = lots.inject
+inert = lots.inert
 
 
 def ops(presumption: str | None = None):

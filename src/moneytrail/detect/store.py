@@ -1,0 +1,87 @@
+"""Where findings are written: one function for every producer of findings (the typology
+catalogue, the risk model's ``model_risk`` findings).
+
+:func:`write_findings` replaces a typology's findings with new ones (the documented rule: findings
+are replaced per typology each time it runs), giving each its accounts with their roles and its
+exact evidence transaction ids, all under the run that produced them. What is read back is a
+:class:`moneytrail.model.Finding`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from moneytrail.workspace import now_utc
+
+
+class FindingSource(Protocol):
+    """What :func:`write_findings` needs of whatever produced the rows (a
+    :class:`~moneytrail.detect.base.Typology`, or the risk model)."""
+
+    id: str
+    version: str
+    source: str
+
+    def explain(self, row: dict[str, Any], p: Any) -> str: ...
+
+
+def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[dict[str, Any]]) -> int:
+    """Replace the findings of ``typ.id`` in ``ws`` with ``rows`` (each: ``score``, ``first_ts``,
+    ``last_ts``, ``total_amount``, ``accounts`` [{account_id, role}], ``tx_ids``, and what
+    ``typ.explain`` reads), written under run ``run_id`` in the order given; ``params`` (with
+    ``to_dict()``) is recorded with each. Returns how many were written."""
+    con = ws.con
+    con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
+                "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
+    con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
+                "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
+    con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
+    if not rows:
+        return 0
+    start = ws.scalar("SELECT nextval('seq_finding')")
+    n = len(rows)
+    con.execute("SELECT setval('seq_finding', ?)", [start + n - 1]).fetchall()
+    ids = list(range(start, start + n))
+    now = now_utc()
+    pjson = json.dumps(params.to_dict(), sort_keys=True)
+    findings = pa.table({
+        "finding_id": pa.array(ids, pa.int32()),
+        "run_id": pa.array([run_id] * n, pa.int32()),
+        "typology": [typ.id] * n,
+        "typology_version": [typ.version] * n,
+        "parameters": [pjson] * n,
+        "score": pa.array([float(r["score"]) for r in rows], pa.float64()),
+        "first_ts": [r["first_ts"] for r in rows],
+        "last_ts": [r["last_ts"] for r in rows],
+        "total_amount": pa.array([r["total_amount"] for r in rows], pa.decimal128(38, 4)),
+        "explanation": [typ.explain(r, params) for r in rows],
+        "red_flag_source": [typ.source] * n,
+        "created_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+    })
+    acc_f, acc_a, acc_r, tx_f, tx_t = [], [], [], [], []
+    for fid, r in zip(ids, rows):
+        seen = set()
+        for a in r["accounts"]:
+            k = (a["account_id"], a["role"])
+            if k not in seen:
+                seen.add(k)
+                acc_f.append(fid)
+                acc_a.append(a["account_id"])
+                acc_r.append(a["role"])
+        for t in dict.fromkeys(r["tx_ids"]):
+            tx_f.append(fid)
+            tx_t.append(t)
+    accounts = pa.table({"finding_id": pa.array(acc_f, pa.int32()), "account_id": acc_a, "role": acc_r})
+    txs = pa.table({"finding_id": pa.array(tx_f, pa.int32()), "tx_id": pa.array(tx_t, pa.int64())})
+    for name, tbl in (("findings", findings), ("finding_accounts", accounts),
+                      ("finding_transactions", txs)):
+        con.register("_new", tbl)
+        try:
+            cols = ", ".join(tbl.column_names)
+            con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _new")
+        finally:
+            con.unregister("_new")
+    return n
