@@ -108,7 +108,7 @@ def run_stage(ws: Workspace, mod, backend, params: dict[str, Any], log: Callable
     try:
         summary = mod.run(ctx) or {}
     except (EngineError, duckdb.Error) as e:
-        err = EngineError.wrap(e, where=mod.NAME, run_id=run_id)
+        err = EngineError.wrap(e, stage=mod.NAME, run_id=run_id)
         _log_failure(ws, run_id, err.log_text())
         raise err from None
     except BaseException as e:

@@ -41,8 +41,33 @@ from moneytrail.workspace import Workspace
 
 
 def _log_text(e: BaseException) -> str:
-    """What a failed run's log says: an engine error's full text (it stays in the workspace)."""
+    """What a failed run's log says: an engine error's full text, with its SQL (it stays in the
+    workspace)."""
     return e.log_text() if isinstance(e, EngineError) else (str(e) or type(e).__name__)
+
+
+@contextlib.contextmanager
+def _logged_run(ws: Workspace, command: str, params: dict[str, Any], run_id: int | None = None):
+    """A command run outside the pipeline, under a run-log entry (``runs``): yields a dict whose
+    ``"summary"`` is logged when it ends; a failure is logged with its full text, and an engine
+    error raised from it names this run (where its message and SQL are)."""
+    import duckdb
+
+    run_id = ws.start_run(command, params) if run_id is None else run_id
+    box: dict[str, Any] = {"run_id": run_id}
+    try:
+        yield box
+    except BaseException as e:
+        engine = isinstance(e, (EngineError, duckdb.Error))
+        err = EngineError.wrap(e, stage=command, run_id=run_id) if engine else e
+        try:
+            ws.finish_run(run_id, error=_log_text(err))
+        except duckdb.Error:
+            pass        # a connection the engine invalidated: the error matters more than its log line
+        if engine:
+            raise err from None
+        raise
+    ws.finish_run(run_id, box.get("summary"))
 
 
 def _engine(backend: str, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -331,8 +356,7 @@ class Session:
         d = self._decide("trace", {"direction": direction, "rules": rules, "taint_sources": params["sources"],
                                    "target": params["target"]})
         cw = self._in(d)
-        run_id = cw.start_run("trace", params) if save else None
-        try:
+        with _logged_run(cw, "trace", params) if save else contextlib.nullcontext({}) as run:
             result = trace(cw, srcs, **options)
             what = {"trace": direction, "rules": list(result["rules"]),
                     "accounts": sum(len(r.get("accounts") or {}) for r in result["rules"].values()),
@@ -341,15 +365,11 @@ class Session:
             if save:
                 from moneytrail.trace.store import save as save_trace
 
-                result["trace_id"] = save_trace(cw, result, params, run_id)
-                cw.finish_run(run_id, {
+                result["trace_id"] = save_trace(cw, result, params, run["run_id"])
+                run["summary"] = {
                     "trace_id": result["trace_id"], "direction": direction,
                     "rules": {n: (r.get("totals") or {}) if direction == "forward" else {"tainted": r.get("tainted")}
-                              for n, r in result["rules"].items()}})
-        except BaseException as e:
-            if run_id is not None:
-                cw.finish_run(run_id, error=_log_text(e))
-            raise
+                              for n, r in result["rules"].items()}}
         return result
 
     def train(self, *, seed: int = 0, backend: str = "duckdb",
@@ -360,8 +380,9 @@ class Session:
 
         d = self._decide("score", _engine(backend, backend_options) or None)
         cw = self._in(d)
-        with _backend(cw, backend, backend_options) as be:
-            res = train(cw, seed=seed, backend=be)
+        with _logged_run(cw, "model train", {"seed": seed, **_engine(backend, backend_options)}) as run, \
+                _backend(cw, backend, backend_options) as be:
+            res = run["summary"] = train(cw, seed=seed, backend=be)
         self._read(d, {"model": res["model_id"], "metrics": ["validation", "test"]})
         return res
 
@@ -383,8 +404,9 @@ class Session:
 
         d = self._decide("score", _engine(backend, backend_options) or None)
         cw = self._in(d)
-        with _backend(cw, backend, backend_options) as be:
-            res = score(cw, model_id=model_id, backend=be)
+        with _logged_run(cw, "score", {"model_id": model_id, **_engine(backend, backend_options)}) as run, \
+                _backend(cw, backend, backend_options) as be:
+            res = run["summary"] = score(cw, model_id=model_id, backend=be)
         accts = _reads.top_accounts(cw, res["model_id"], top)
         self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
                        "accounts": [a["account_id"] for a in accts]})

@@ -125,6 +125,7 @@ def test_an_engine_error_names_its_class_and_quotes_no_data(small, spark_master)
     finally:
         be.close()
     assert SECRET not in str(e.value) and "failed in the query engine" in str(e.value)
+    assert "ASSERT_TRUE" in e.value.sql.upper()          # the Spark SQL that failed travels with the error
     assert e.value.kind.split(":")[0] in ("AnalysisException", "PythonException", "Py4JJavaError",
                                           "SparkRuntimeException", "IllegalArgumentException")
 

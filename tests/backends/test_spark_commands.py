@@ -147,6 +147,11 @@ def test_a_spark_failure_names_stage_typology_and_class_only(tmp_path, spark_mas
         with pytest.raises(EngineError) as e:
             s.detect(["fan_in"], backend="spark", backend_options={"master": spark_master})
     assert SECRET not in str(e.value) and str(e.value).startswith("detect: typology fan_in failed in the query engine (")
+    # the Spark SQL that failed and Spark's message are in the run log, not in the line
+    assert (e.value.stage, e.value.typology) == ("detect", "fan_in") and "ASSERT_TRUE" in e.value.sql.upper()
+    with Workspace.open(p) as ws:
+        error = ws.for_case(CASE).scalar("SELECT error FROM runs WHERE run_id = ?", [e.value.run_id])
+    assert SECRET in error and "\nSQL: " in error and "SQL" not in str(e.value)
     code, out, err = _cli(monkeypatch, capsys, "detect", "-t", "fan_in", "--backend", "spark",
                           "--spark-master", spark_master, "-w", str(p))
     assert code == 2 and SECRET not in err and err.count("\n") == 1

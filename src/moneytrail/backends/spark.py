@@ -200,16 +200,16 @@ def stop_all() -> None:
         _jvm_pids.clear()
 
 
-def _engine_error(e: BaseException) -> EngineError:
+def _engine_error(e: BaseException, sql: str | None = None) -> EngineError:
     # PySpark's errors carry an error class (e.g. UNRESOLVED_COLUMN.WITH_SUGGESTION); the message
-    # (which can quote data) goes to ``detail`` only
+    # (which can quote data) goes to ``detail`` only, with the Spark SQL that failed (``sql``)
     kind = type(e).__name__
     get = getattr(e, "getCondition", None) or getattr(e, "getErrorClass", None)
     try:
         cls = get() if get else None
     except Exception:
         cls = None
-    return EngineError(f"{kind}: {cls}" if cls else kind, str(e))
+    return EngineError(f"{kind}: {cls}" if cls else kind, str(e), sql=sql)
 
 
 class SparkBackend(Backend):
@@ -263,12 +263,13 @@ class SparkBackend(Backend):
 
         spark = self.spark   # started first: its start is not counted as hand-over
         t0 = time.perf_counter()
+        read = f"SELECT * FROM {ident(name)}"
         try:
-            tbl = self.ws.con.sql(f"SELECT * FROM {ident(name)}").to_arrow_table()
+            tbl = self.ws.con.sql(read).to_arrow_table()
         except duckdb.CatalogException:   # not a workspace table: Spark says what is missing
             return
         except duckdb.Error as e:
-            raise EngineError.wrap(e) from None
+            raise EngineError.wrap(e, sql=read, where=f"handing {name} to Spark") from None
         if self.connect:
             df = spark.createDataFrame(tbl)
         else:
@@ -366,33 +367,34 @@ class SparkBackend(Backend):
         return self.sql_dialect.rewrite(tree).sql(dialect=self.dialect)
 
     def _df(self, query, params: list | None):
+        """The query as a Spark data frame, and the Spark SQL it was made from (for errors)."""
         sql = self._prepare(query)
         try:
             df = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
         except SparkUnavailable:
             raise
         except Exception as e:
-            raise _engine_error(e) from None
+            raise _engine_error(e, sql) from None
         self._count(df)
-        return df
+        return df, sql
 
     def execute(self, query: exp.Expression | str, params: list | None = None) -> pa.Table:
-        df = self._df(query, params)
+        df, sql = self._df(query, params)
         try:
             return _plain(df.toArrow())
         except Exception as e:
-            raise _engine_error(e) from None
+            raise _engine_error(e, sql) from None
 
     def materialize(self, name: str, query: exp.Expression | str, *, temp: bool = False) -> int:
         # table names are the code's own (edges, _fan_in_p1, ...), never a value from outside
         if not _TABLE_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a table name this backend creates")
-        df = self._df(query, None)
+        df, sql = self._df(query, None)
         try:
             df = df.localCheckpoint(eager=True) if not self.connect else df.cache()
             n = df.count()
         except Exception as e:
-            raise _engine_error(e) from None
+            raise _engine_error(e, sql) from None
         self._drop(name)
         df.createOrReplaceTempView(name)
         self._made[name] = df
@@ -417,11 +419,11 @@ class SparkBackend(Backend):
             # a table this backend made is a temporary view: dropping it is the backend's own step
             self._drop(tree.this.name if isinstance(tree.this, exp.Table) else tree.find(exp.Table).name)
             return
-        df = self._df(tree, params)
+        df, sql = self._df(tree, params)
         try:
             df.collect()
         except Exception as e:
-            raise _engine_error(e) from None
+            raise _engine_error(e, sql) from None
 
 
 def _plain(t: pa.Table) -> pa.Table:

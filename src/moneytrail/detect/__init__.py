@@ -95,7 +95,7 @@ def run(ctx) -> dict:
         except (EngineError, duckdb.Error) as e:
             # which typology failed travels with the error; the engine's message (it can quote
             # data) only to the run log (see moneytrail.pipeline)
-            raise EngineError.wrap(e, where=f"{NAME}: typology {typ.id}") from None
+            raise EngineError.wrap(e, stage=NAME, typology=typ.id) from None
         summary[typ.id] = len(rows)
         timings[typ.id] = round(time.perf_counter() - t0, 3)
         ctx.log(f"{typ.id}: {len(rows)} findings")

@@ -17,13 +17,15 @@ skipped otherwise. ``train`` and ``score`` bring the graph they read up to date 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
-from moneytrail.errors import WorkspaceError
+from moneytrail.errors import EngineError, WorkspaceError
 from moneytrail.freshness import backend_for, ensure
 from moneytrail.score.features import FEATURE_NAMES, FEATURES, compute_features, feature_matrix
 from moneytrail.score.model import (EARLY_STOP, LGB_PARAMS, MAX_TREES, data_hash, fit_one, reason_text, reasons,
@@ -50,7 +52,22 @@ def _matrix(ws: Workspace, be) -> tuple[np.ndarray, np.ndarray, list[str], list]
 def train(ws: Workspace, *, seed: int = 0, threads: int = 2, backend=None) -> dict[str, Any]:
     """Train and store a model; return its id and metrics. ``backend``: what computes the features
     (a :class:`~moneytrail.backends.Backend` or a name; default the workspace's DuckDB); the graph
-    they are computed from is brought up to date in the workspace first."""
+    they are computed from is brought up to date in the workspace first. A failure in the query
+    engine is an :class:`~moneytrail.errors.EngineError` of stage ``model train``."""
+    with _engine_errors("model train"):
+        return _train(ws, seed=seed, threads=threads, backend=backend)
+
+
+@contextlib.contextmanager
+def _engine_errors(stage: str):
+    """Engine failures as EngineError naming ``stage`` (the SQL, where a backend ran it, kept)."""
+    try:
+        yield
+    except (EngineError, duckdb.Error) as e:
+        raise EngineError.wrap(e, stage=stage) from None
+
+
+def _train(ws: Workspace, *, seed: int, threads: int, backend) -> dict[str, Any]:
     n_lab = ws.scalar("SELECT count(*) FROM labels")
     if not n_lab:
         raise WorkspaceError("this workspace has no labels to train on: ingest a labeled dataset "
@@ -103,10 +120,12 @@ def load_model(ws: Workspace, model_id: int | None = None):
 
 def score(ws: Workspace, *, model_id: int | None = None, top_k: int = 3, backend=None) -> dict[str, Any]:
     """Score every transaction and account with the latest model (or ``model_id``); ``backend``:
-    where the features are computed (default the workspace's DuckDB)."""
+    where the features are computed (default the workspace's DuckDB). A failure in the query
+    engine is an :class:`~moneytrail.errors.EngineError` of stage ``score``."""
     model = load_model(ws, model_id)          # no model: said before anything is built
-    ensure(ws, NEEDS)                         # the graph, up to date in the workspace
-    return _score(ws, backend_for(ws, backend), model, top_k=top_k)
+    with _engine_errors(NAME):
+        ensure(ws, NEEDS)                     # the graph, up to date in the workspace
+        return _score(ws, backend_for(ws, backend), model, top_k=top_k)
 
 
 def _score(ws: Workspace, be, model, *, top_k: int = 3) -> dict[str, Any]:

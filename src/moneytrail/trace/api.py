@@ -59,7 +59,7 @@ def trace(ws, sources: Iterable[Source | int] = (), *, rule: str | Iterable[str]
                       openings=openings, as_of=as_of, schedule=schedule, schedule_limit=schedule_limit,
                       max_hops=max_hops, flows_limit=flows_limit)
     except (EngineError, duckdb.Error) as e:
-        raise EngineError.wrap(e, where="trace") from None
+        raise EngineError.wrap(e, stage="trace") from None
 
 
 def _trace(ws, sources, *, rule, direction, target, presumption, openings, as_of, schedule, schedule_limit,
