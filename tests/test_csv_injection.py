@@ -77,7 +77,7 @@ def test_the_neutraliser():
 
 
 def test_export_csv_cells_are_neutralised_and_read_back_exactly(s, tmp_path):
-    found = {f["finding_id"]: f for f in s.findings()}
+    found = {f.finding_id: f.to_dict() for f in s.findings()}
     starts = {f["explanation"].split(" sent money")[0] for f in found.values()}
     assert starts == set(HOSTILE), "every hostile name starts an explanation"
     s.export(tmp_path / "out")
@@ -116,7 +116,7 @@ def test_findings_csv_command(case):
     assert p.returncode == 0, p.stderr
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     with Session.open(d / "case.duckdb", officer=AN, case=CASE) as s:
-        found = {f["finding_id"]: f for f in s.findings()}
+        found = {f.finding_id: f.to_dict() for f in s.findings()}
     assert len(rows) == len(HOSTILE)
     for r in rows:
         f = found[int(r["finding_id"])]

@@ -59,8 +59,8 @@ def test_export_holds_every_finding_with_its_transactions_and_provenance(session
         return pq.read_table(out / f"{name}.parquet").to_pylist()
 
     fx, tx, src = read("findings"), read("finding_transactions"), read("sources")
-    assert [int(r["finding_id"]) for r in fx] == [f["finding_id"] for f in findings]
-    want = {(f["finding_id"], t) for f in findings for t in f["tx_ids"]}
+    assert [int(r["finding_id"]) for r in fx] == [f.finding_id for f in findings]
+    want = {(f.finding_id, t) for f in findings for t in f.tx_ids}
     assert {(int(r["finding_id"]), int(r["tx_id"])) for r in tx} == want
     raw = (tmp_path / "bank.csv").read_text().splitlines()[1:]
     for r in tx:     # provenance: the row of the file it names, with the file's hash
@@ -78,8 +78,8 @@ def test_export_holds_every_finding_with_its_transactions_and_provenance(session
 
 def test_export_filters_and_refusals(session, tmp_path):
     top = session.findings(limit=1)[0]
-    man = session.export(tmp_path / "one", typologies=[top["typology"]], min_score=top["score"])
-    assert 1 <= man["files"]["findings.csv"]["rows"] <= len(session.findings(typologies=[top["typology"]]))
+    man = session.export(tmp_path / "one", typologies=[top.typology], min_score=top.score)
+    assert 1 <= man["files"]["findings.csv"]["rows"] <= len(session.findings(typologies=[top.typology]))
     session._ws.close()
     with Session.open(tmp_path / "case.duckdb", officer="stranger") as other, \
             pytest.raises(AccessDenied, match="unregistered-officer"):

@@ -8,6 +8,7 @@ import json
 from typing import Any, Sequence
 
 from moneytrail.errors import ConfigError, WorkspaceError
+from moneytrail.model import Finding
 
 MAX_ROWS = 2**62      # a count or an id bound into a query: a BIGINT holds it
 
@@ -19,7 +20,7 @@ def _limit(v: Any, opt: str) -> int:
     return v
 
 
-def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
+def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding]:
     """Findings, highest score first, each with its accounts (and roles) and evidence tx ids."""
     where, args = "", []
     if typologies:
@@ -28,7 +29,7 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
     limit = _limit(limit, "--limit")
     if limit:
         args.append(limit)
-    return ws.records(f"""
+    return [Finding.from_record(r) for r in ws.records(f"""
         SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
                f.total_amount, f.explanation, f.red_flag_source, f.parameters,
                (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
@@ -36,7 +37,7 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[st
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
                   WHERE t.finding_id = f.finding_id) AS tx_ids
         FROM findings f {where} ORDER BY f.score DESC, f.finding_id
-        {'LIMIT ?' if limit else ''}""", args)
+        {'LIMIT ?' if limit else ''}""", args)]
 
 
 def sources(ws) -> list[dict[str, Any]]:

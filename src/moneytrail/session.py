@@ -10,8 +10,8 @@ the method returns is recorded as a read in the audit log before it is returned:
     with Session.open("case.duckdb", officer="tf-analyst-1", case="OP-DEMO") as s:
         s.ingest("statement.csv", "csv", mapping="bank-b.yaml", legal_basis=["subpoena"])
         s.detect()
-        for f in s.findings(limit=10):
-            print(f["typology"], f["explanation"])
+        for f in s.findings(limit=10):          # moneytrail.model.Finding records
+            print(f.typology, f.score, f.explanation, f.tx_ids)
         s.report("report.html")
 
 The officer comes from ``officer=``, else ``$MONEYTRAIL_OFFICER`` or the configuration file (as
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from moneytrail.errors import ConfigError, EngineError, WorkspaceError
+from moneytrail.model import Finding
 from moneytrail.workspace import Workspace
 
 
@@ -210,13 +211,14 @@ class Session:
         self._read(d, {"run_summary": sorted(res["stages"])})
         return res
 
-    def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[dict[str, Any]]:
-        """Findings with their accounts and evidence transactions (``moneytrail findings``)."""
+    def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding]:
+        """Findings, highest score first, with their accounts and evidence transactions
+        (``moneytrail findings``): :class:`~moneytrail.model.Finding` records."""
         from moneytrail import _reads
 
         d = self._decide("findings", {"typologies": list(typologies), "limit": limit})
         rows = _reads.findings(self._in(d), typologies, limit)
-        ids = [r["finding_id"] for r in rows]
+        ids = [r.finding_id for r in rows]
         self._read(d, {"table": "findings", "rows": len(rows),
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
         return rows

@@ -39,8 +39,8 @@ def case(tmp_path, monkeypatch):
 
 
 def _evidence(s: Session) -> list:
-    return sorted((f["typology"], sorted(a["account_id"] for a in f["accounts"]), sorted(f["tx_ids"]),
-                   f["explanation"]) for f in s.findings())
+    return sorted((f.typology, sorted(a.account_id for a in f.accounts), sorted(f.tx_ids),
+                   f.explanation) for f in s.findings())
 
 
 def test_detect_on_spark_finds_what_duckdb_finds_and_says_where_it_ran(case, spark_master):

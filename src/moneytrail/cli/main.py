@@ -253,10 +253,12 @@ def findings(
     with _session(workspace) as sess:
         rows = sess.findings(typology, limit)
     if format == "json":
-        for r in rows:
-            r["parameters"] = json.loads(r["parameters"])
-            r["total_amount"] = float(r["total_amount"]) if r["total_amount"] is not None else None
-        typer.echo(json.dumps(rows, default=str, indent=1))
+        out = []
+        for f in rows:
+            d = f.to_dict()
+            d["total_amount"] = float(f.total_amount) if f.total_amount is not None else None
+            out.append(d)
+        typer.echo(json.dumps(out, default=str, indent=1))
     elif format == "csv":
         from decimal import Decimal
 
@@ -267,22 +269,22 @@ def findings(
         w = csv.writer(sys.stdout)
         w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
                     "accounts", "tx_ids", "explanation", "source"])
-        for r in rows:
-            w.writerow([r["finding_id"], csv_safe(r["typology"]), csv_safe(r["typology_version"]),
-                        Decimal(f"{r['score']:.3f}"), r["first_ts"], r["last_ts"], r["total_amount"],
-                        csv_safe(";".join(f"{a['account_id']}:{a['role']}" for a in r["accounts"] or [])),
-                        ";".join(str(t) for t in r["tx_ids"] or []), csv_safe(r["explanation"]),
-                        csv_safe(r["red_flag_source"])])
+        for f in rows:
+            w.writerow([f.finding_id, csv_safe(f.typology), csv_safe(f.typology_version),
+                        Decimal(f"{f.score:.3f}"), f.first_ts, f.last_ts, f.total_amount,
+                        csv_safe(";".join(f"{a.account_id}:{a.role}" for a in f.accounts)),
+                        ";".join(str(t) for t in f.tx_ids), csv_safe(f.explanation),
+                        csv_safe(f.red_flag_source)])
     else:
         from rich.console import Console
         from rich.table import Table
         t = Table(title=f"{len(rows)} finding(s)", show_lines=True)
         for c in ("id", "typology", "score", "period", "amount", "tx", "explanation"):
             t.add_column(c, overflow="fold")
-        for r in rows:
-            t.add_row(str(r["finding_id"]), r["typology"], f"{r['score']:.2f}",
-                      f"{r['first_ts']:%Y-%m-%d} … {r['last_ts']:%Y-%m-%d}",
-                      f"{float(r['total_amount']):,.2f}", str(len(r["tx_ids"] or [])), r["explanation"])
+        for f in rows:
+            t.add_row(str(f.finding_id), f.typology, f"{f.score:.2f}",
+                      f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
+                      f"{float(f.total_amount):,.2f}", str(len(f.tx_ids)), f.explanation)
         Console(width=max(100, int(os.environ.get("COLUMNS", "160")))).print(t)
 
 

@@ -1,0 +1,74 @@
+"""Findings are a typed record at the API's boundary (issue 11, item 5): ``Session.findings``
+returns frozen :class:`moneytrail.model.Finding` records, and the CLI's JSON is their ``to_dict``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from cli_helpers import mt, ok
+from moneytrail import Session
+from moneytrail.demo import DEMO_CASE as CASE
+from moneytrail.demo import DEMO_OFFICER as AN
+from moneytrail.demo import setup_demo_authority
+from moneytrail.ingest import parse_mapping
+from moneytrail.model import Finding, FindingAccount
+from moneytrail.workspace import Workspace
+
+MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+                         "payee": {"account": "to"}})
+
+
+@pytest.fixture
+def path(tmp_path):
+    p = tmp_path / "case.duckdb"
+    with Workspace.open(p) as ws:
+        setup_demo_authority(ws)
+    rows = ["d,amt,from,to"] + [f"2024-03-0{1 + i % 9},{900 + i}.25,S{i},FUNNEL" for i in range(14)]
+    (tmp_path / "bank.csv").write_text("\n".join(rows) + "\n")
+    with Session.open(p, officer=AN, case=CASE) as s:
+        s.ingest(tmp_path / "bank.csv", "csv", mapping=MAPPING, legal_basis=["subpoena"])
+        s.detect(["fan_in"], {"fan_in": {"min_counterparties": 8}})
+    return p
+
+
+def test_session_findings_are_typed_frozen_records(path):
+    with Session.open(path, officer=AN, case=CASE) as s:
+        (f,) = s.findings()
+    assert isinstance(f, Finding) and f.typology == "fan_in" and isinstance(f.typology_version, str)
+    assert isinstance(f.score, float) and isinstance(f.total_amount, Decimal)
+    assert f.total_amount == sum(Decimal(f"{900 + i}.25") for i in range(14))
+    assert isinstance(f.first_ts, dt.datetime) and f.first_ts <= f.last_ts
+    assert f.accounts[0] == FindingAccount("FUNNEL", f.accounts[0].role) and len(f.accounts) == 15
+    assert isinstance(f.tx_ids, tuple) and len(f.tx_ids) == 14 and all(isinstance(t, int) for t in f.tx_ids)
+    assert list(f.tx_ids) == sorted(f.tx_ids)
+    assert f.parameters["min_counterparties"] == 8 and f.red_flag_source and "FUNNEL" in f.explanation
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.score = 0.0  # type: ignore[misc]
+
+
+def test_the_cli_json_is_the_records_to_dict(path):
+    out = json.loads(ok(mt("findings", "--format", "json", "-w", str(path), "--case", CASE,
+                           cwd=path.parent, officer=AN)))
+    with Session.open(path, officer=AN, case=CASE) as s:
+        found = s.findings()
+    assert [o["finding_id"] for o in out] == [f.finding_id for f in found]
+    (o,), (f,) = out, found
+    # every field, in field order; the amount as a number; accounts as {account_id, role}
+    assert list(o) == [x.name for x in dataclasses.fields(Finding)]
+    assert o == json.loads(json.dumps({**f.to_dict(), "total_amount": float(f.total_amount)}, default=str))
+    assert o["accounts"][0] == {"account_id": f.accounts[0].account_id, "role": f.accounts[0].role}
+
+
+def test_from_record_and_to_dict_round_trip():
+    rec = {"finding_id": 3, "typology": "cycle", "typology_version": "1", "score": 2, "first_ts": None,
+           "last_ts": None, "total_amount": None, "explanation": "e", "red_flag_source": "s",
+           "parameters": '{"a": 1}', "accounts": [{"account_id": "A", "role": "member"}], "tx_ids": [5, 4]}
+    f = Finding.from_record(rec)
+    assert f.score == 2.0 and f.parameters == {"a": 1} and f.tx_ids == (5, 4)
+    assert f.to_dict() == {**rec, "score": 2.0, "parameters": {"a": 1}}
+    assert Finding.from_record({**rec, "accounts": None, "tx_ids": None}).accounts == ()
