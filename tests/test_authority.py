@@ -20,7 +20,8 @@ from moneytrail.authority.registry import (RegistryError, activate_grant, add_ag
                                            add_member, add_officer, close_case, import_taskforce, init_registry,
                                            open_case, record_fti_order, record_fti_request, remove_member,
                                            revoke_grant)
-from moneytrail.cli.identity import IdentityError, current_case, current_officer, extract_global_options, set_global
+from moneytrail.cli.identity import GlobalOptions, extract_global_options
+from moneytrail.identity import IdentityError, resolve, resolve_case, resolve_officer
 from moneytrail.demo import DEMO_CASE as CASE
 from moneytrail.demo import DEMO_JURISDICTION as JUR
 from moneytrail.demo import DEMO_OFFICER as AN
@@ -384,29 +385,34 @@ def test_if_the_decision_cannot_be_logged_nothing_proceeds(ws, tmp_path, monkeyp
 # -- identity -------------------------------------------------------------------------------------------
 
 def test_global_options_anywhere_on_the_command_line():
-    assert extract_global_options(["findings", "--as", "a-1", "-w", "x"]) == ["findings", "-w", "x"]
-    assert current_officer() == "a-1"
-    assert extract_global_options(["--case=C-1", "case", "show", "--as=b-2"]) == ["case", "show"]
-    assert (current_officer(), current_case()) == ("b-2", "C-1")
-    assert extract_global_options(["ingest", "f", "--", "--as", "x"]) == ["ingest", "f", "--", "--as", "x"]
-    assert extract_global_options(["findings", "--as"]) == ["findings", "--as"]   # left for the parser
-    set_global(None, None)
+    # taken out of argv wherever they stand, and returned (nothing is kept in the process)
+    assert extract_global_options(["findings", "--as", "a-1", "-w", "x"]) == (
+        ["findings", "-w", "x"], GlobalOptions("a-1", None, ("moneytrail", "findings", "-w", "x")))
+    rest, opts = extract_global_options(["--case=C-1", "case", "show", "--as=b-2"])
+    assert rest == ["case", "show"] and (opts.as_officer, opts.case) == ("b-2", "C-1")
+    assert opts.command == ("moneytrail", "case", "show")
+    assert extract_global_options(["ingest", "f", "--", "--as", "x"])[0] == ["ingest", "f", "--", "--as", "x"]
+    assert extract_global_options(["findings", "--as"])[0] == ["findings", "--as"]   # left for the parser
+    assert extract_global_options(["findings"])[1] == GlobalOptions(None, None, ("moneytrail", "findings"))
 
 
 def test_identity_order_and_refusal(tmp_path, monkeypatch):
-    set_global(None, None)
     with pytest.raises(IdentityError, match="no acting officer.*--as OFFICER"):
-        current_officer()
+        resolve_officer()
     cfg = tmp_path / "config.toml"
     cfg.write_text('officer = "from-config"\ncase = "C-9"\n')
     monkeypatch.setenv("MONEYTRAIL_CONFIG", str(cfg))
-    assert (current_officer(), current_case()) == ("from-config", "C-9")
+    assert (resolve_officer(), resolve_case()) == ("from-config", "C-9")
     monkeypatch.setenv("MONEYTRAIL_OFFICER", "from-env")
-    assert current_officer() == "from-env"
-    set_global("from-flag", None)
-    assert current_officer() == "from-flag" and current_officer("explicit") == "explicit"
-    set_global(None, None)
+    assert resolve_officer() == "from-env"
+    assert resolve_officer("from-flag", origin="--as") == "from-flag"
+    ident = resolve("explicit", "C-1", command=["moneytrail", "findings"])
+    assert (ident.officer, ident.case, ident.command) == ("explicit", "C-1", ("moneytrail", "findings"))
+    with pytest.raises(IdentityError, match="officer 'a b' from --as is not an id"):
+        resolve("a b", officer_origin="--as")
+    with pytest.raises(IdentityError, match="case 'C 1' from --case is not an id"):
+        resolve("x", "C 1", case_origin="--case")
     cfg.write_text("officer = [broken")
     monkeypatch.delenv("MONEYTRAIL_OFFICER")
     with pytest.raises(IdentityError, match="not a valid TOML"):
-        current_officer()
+        resolve_officer()

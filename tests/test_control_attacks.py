@@ -352,9 +352,15 @@ def test_the_public_api_is_the_session_alone(case):
     with Session.open(d / "case.duckdb", officer=AN, case=CASE) as s:
         assert not hasattr(s, "ws") and not hasattr(s, "con")
         public = {n for n in dir(s) if not n.startswith("_")}
-        assert public == {"case", "close", "detect", "export", "findings", "ingest", "models", "officer", "open",
-                          "quarantine", "report", "run", "score", "share", "sources", "tag", "trace", "train",
-                          "withdraw"}
+        assert public == {"case", "close", "command", "detect", "export", "findings", "ingest", "models", "officer",
+                          "open", "quarantine", "report", "run", "score", "share", "sources", "tag", "trace", "train",
+                          "withdraw",
+                          # the registry, cases and the audit log: each method decided like its command
+                          "init_registry", "import_taskforce", "registry", "whoami", "add_agency", "add_officer",
+                          "add_grant", "approve_grant", "activate_grant", "revoke_grant", "open_case", "case_info",
+                          "cases", "add_member", "remove_member", "disclose", "record_fti_order",
+                          "record_fti_request", "close_case", "audit_verify", "audit_repair", "audit_prove",
+                          "audit_consistency", "audit_log", "audit_head"}
 
 
 # -- also: files, identities, parameters --------------------------------------------------------------

@@ -12,7 +12,7 @@ from moneytrail import Session
 from moneytrail.audit import AuditLog
 from moneytrail.authority import AccessDenied
 from moneytrail.authority.registry import record_fti_order, revoke_grant
-from moneytrail.cli.identity import IdentityError
+from moneytrail.identity import IdentityError
 from moneytrail.demo import DEMO_COUNSEL as COUNSEL
 from moneytrail.demo import DEMO_CASE as CASE
 from moneytrail.demo import DEMO_OFFICER as AN

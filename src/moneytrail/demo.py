@@ -15,13 +15,16 @@ officers, on a workspace it creates. It writes only into a new or empty folder.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import datetime as _dt
 
 from moneytrail.errors import WorkspaceError
+from moneytrail.identity import Identity
+from moneytrail.session import Session
 from moneytrail.workspace import Workspace
 
 DEMO_REGISTRAR = "tf-registrar"
@@ -64,24 +67,36 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
     }
 
 
-def setup_demo_authority(ws: Workspace, taskforce_file: Path | None = None, *, case: str = DEMO_CASE) -> str:
+def setup_demo_authority(ws: Workspace, taskforce_file: Path | None = None, *, case: str = DEMO_CASE,
+                         command: Sequence[str] = ()) -> str:
     """Import the demo task force into ``ws``, have its deputizing official approve the analyst's
-    grant and the registrar activate it, and open ``case`` as the analyst; returns the case."""
-    import yaml
+    grant and the registrar activate it, and open ``case`` as the analyst; returns the case.
+    Each step is a :class:`~moneytrail.Session` method of the officer who takes it, on ``ws``
+    (which stays open), decided and recorded with ``command``."""
+    return _setup(lambda officer: contextlib.nullcontext(Session(ws, officer, command=command)),
+                  taskforce_file, case)
 
-    from moneytrail.authority.registry import activate_grant, approve_grant, import_taskforce, open_case
+
+def _setup(session_for: Callable[[str], Any], taskforce_file: Path | None, case: str) -> str:
+    """The demo's set-up, each step a Session of the officer who takes it (``session_for(officer)``,
+    a context manager)."""
+    import yaml
 
     tf = demo_taskforce()
     if taskforce_file is not None:
         taskforce_file.write_text(yaml.safe_dump(tf, sort_keys=False), encoding="utf-8")
-    import_taskforce(ws, DEMO_REGISTRAR, tf)
+    with session_for(DEMO_REGISTRAR) as s:
+        s.import_taskforce(tf)             # into the empty registry: starts the audit log
     for g in tf["grants"]:
-        approve_grant(ws, g["deputizing_official"], g["id"])
-        activate_grant(ws, DEMO_REGISTRAR, g["id"])
-    open_case(ws, DEMO_OFFICER, case, function="human-trafficking-finance", jurisdiction=DEMO_JURISDICTION,
-              title="Synthetic funnel, front company and laundering cycle",
-              predicate="Synthetic bank exports show a funnel account receiving structured cash deposits "
-                        "and a front company paying workers through a labor broker")
+        with session_for(g["deputizing_official"]) as s:
+            s.approve_grant(g["id"])
+        with session_for(DEMO_REGISTRAR) as s:
+            s.activate_grant(g["id"])
+    with session_for(DEMO_OFFICER) as s:
+        s.open_case(case, function="human-trafficking-finance", jurisdiction=DEMO_JURISDICTION,
+                    title="Synthetic funnel, front company and laundering cycle",
+                    predicate="Synthetic bank exports show a funnel account receiving structured cash deposits "
+                              "and a front company paying workers through a labor broker")
     return case
 
 
@@ -97,11 +112,12 @@ def demo_folder(base: str | Path = "moneytrail-demo") -> Path:
 
 
 def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: int = 3000,
-             months: int = 6, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+             months: int = 6, log: Callable[[str], None] = lambda m: None,
+             command: Sequence[str] = ()) -> dict[str, Any]:
     """Generate the synthetic case into ``out`` (which must be absent or empty: the demo never
     overwrites or deletes anything, a workspace or an audit log least of all), set up its task
-    force, and work the case through :class:`moneytrail.Session` as the demo's analyst."""
-    from moneytrail.session import Session
+    force, and work the case through :class:`moneytrail.Session` as the demo's analyst. Every
+    decision records ``command`` (the CLI's command line; none from Python)."""
     from moneytrail.synth import generate
 
     out = Path(out)
@@ -115,11 +131,15 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     log(f"generated {scenario.n_transactions} transactions for {scenario.n_accounts} accounts "
         f"in {len(scenario.files)} files")
     ingested = []
-    with Workspace.open(ws_path) as ws:
-        case = setup_demo_authority(ws, out / "taskforce.yaml")
-        log(f"task force imported from {out / 'taskforce.yaml'}; grant G-DEMO-1 approved by {DEMO_SAC} and "
-            f"activated by {DEMO_REGISTRAR}; case {case} opened by {DEMO_OFFICER}")
-        s = Session(ws, DEMO_OFFICER, case)
+
+    def session_for(officer: str) -> Session:
+        # the demo acts as its own officers (whatever --as said), on the workspace it creates
+        return Session.open(ws_path, identity=Identity(officer, None, tuple(command)), create=True)
+
+    case = _setup(session_for, out / "taskforce.yaml", DEMO_CASE)
+    log(f"task force imported from {out / 'taskforce.yaml'}; grant G-DEMO-1 approved by {DEMO_SAC} and "
+        f"activated by {DEMO_REGISTRAR}; case {case} opened by {DEMO_OFFICER}")
+    with Session.open(ws_path, identity=Identity(DEMO_OFFICER, case, tuple(command))) as s:
         inputs = [(p, m, "accounts") for p, m in getattr(scenario, "account_files", [])]
         inputs += [(p, m, "csv") for p, m in scenario.files]
         for csv_path, mapping, fmt in inputs:

@@ -25,7 +25,7 @@ The tree::
     ├── StateError                  authority/state.py: the registry or the sources' authority data
     │                               are not the state the signed audit log vouches for (changed
     │                               outside moneytrail, or no log): every command is refused
-    ├── IdentityError               cli/identity.py: no acting officer (--as, MONEYTRAIL_OFFICER,
+    ├── IdentityError               identity.py: no acting officer (--as, MONEYTRAIL_OFFICER,
     │                               config file), or one that is not an id
     ├── KeyFolderError              audit/keys.py: the key folder is open to other users
     └── AuditError                  audit/log.py: the audit log cannot be appended to or fails

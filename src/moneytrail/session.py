@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from moneytrail.errors import ConfigError, EngineError, WorkspaceError
+from moneytrail.identity import Identity
 from moneytrail.model import Finding
 from moneytrail.workspace import Workspace
 
@@ -107,24 +108,37 @@ def legal_tags(tags: Iterable[str]) -> list[str]:
 class Session:
     """An officer working on a workspace (and a case). Get one with :meth:`open`."""
 
-    def __init__(self, ws: Workspace, officer: str, case: str | None = None):
-        # (the CLI builds one around the workspace it opened; from Python, use Session.open)
+    def __init__(self, ws: Workspace, officer: str, case: str | None = None, *, command: Sequence[str] = ()):
+        # (the demo's setup wraps a workspace it holds; otherwise use Session.open)
         self._ws = ws
         self.officer = officer
         self.case = case
+        #: the command line this session acts through (the CLI's argv; empty from Python),
+        #: recorded with every decision it takes
+        self.command: tuple[str, ...] = tuple(command)
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, *, officer: str | None = None,
-             case: str | None = None, create: bool = False) -> "Session":
+             case: str | None = None, create: bool = False, command: Sequence[str] = (),
+             identity: Identity | None = None) -> "Session":
         """Open the workspace at ``path`` (default: ``$MONEYTRAIL_WORKSPACE`` or
         ``./moneytrail.duckdb``) as ``officer`` in ``case`` (default: ``$MONEYTRAIL_CASE``, the
-        configuration, else the officer's one open case, decided per command). A missing
-        workspace is an error unless ``create`` (a new one has an empty registry: set it up with
-        ``moneytrail.authority.registry.init_registry`` or ``import_taskforce``)."""
-        from moneytrail.cli.identity import current_case, current_officer
+        configuration, else the officer's one open case, decided per command); or as an
+        :class:`~moneytrail.identity.Identity` resolved already (``identity``: what the CLI
+        passes, with its command line). No officer: :class:`~moneytrail.identity.IdentityError`,
+        before the file is touched. A missing workspace is an error unless ``create``: a new one
+        has an empty registry, which only :meth:`init_registry` or :meth:`import_taskforce` (as
+        the officer who becomes its registrar) can set up; that also starts its audit log."""
+        from moneytrail.identity import resolve
+        from moneytrail.workspace import resolve_path
 
-        who = current_officer(officer)          # no identity: IdentityError, before the file is touched
-        return cls(Workspace.open(path, create=create), who, current_case(case))
+        if identity is None:
+            identity = resolve(officer, case, command=command)
+        p = resolve_path(path)
+        if not create and not p.exists():
+            raise WorkspaceError(f"no workspace at {p}: start one with moneytrail authority init (or authority "
+                                 f"import TASKFORCE.yaml), open a case, then ingest; or pass --workspace PATH")
+        return cls(Workspace.open(p, create=create), identity.officer, identity.case, command=identity.command)
 
     def close(self) -> None:
         self._ws.close()
@@ -139,7 +153,8 @@ class Session:
     def _decide(self, action: str, resource: dict[str, Any] | None = None, *, case: str | None = None):
         from moneytrail.authority import guard
 
-        return guard(self._ws, action, officer=self.officer, case=case or self.case, resource=resource)
+        return guard(self._ws, action, officer=self.officer, case=case or self.case, resource=resource,
+                     command=self.command)
 
     def _in(self, decision) -> Workspace:
         """The workspace as the decision's case sees it: its sources and its derived data only."""
@@ -413,3 +428,253 @@ class Session:
         self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
                        "accounts": [a["account_id"] for a in accts]})
         return {**res, "top_accounts": accts}
+
+    # -- the registry (moneytrail authority ...) --------------------------------------------------
+    #
+    # Each decided with its action (registry_change, registry_read, grant_approve) and recorded,
+    # as the registry functions (moneytrail.authority.registry) do for the session's officer; a
+    # change is itself an audit entry carrying it. They return the Decision (its audit_seq says
+    # which entry recorded it).
+
+    def init_registry(self, *, agency: str, agency_name: str, officer_name: str,
+                      agency_kind: str | None = None, roles: Iterable[str] = ()):
+        """Set up the registry of a new, empty workspace (``moneytrail authority init``; open it
+        with ``Session.open(path, officer=..., create=True)``): ``agency`` and the session's
+        officer, who becomes its registrar. The one way, with :meth:`import_taskforce`, that a
+        workspace's audit log is started (its genesis entry); refused for a workspace that holds
+        anything or ever had a log."""
+        from moneytrail.authority.registry import init_registry
+
+        return init_registry(self._ws, self.officer, agency=agency, agency_name=agency_name,
+                             officer_name=officer_name, agency_kind=agency_kind, roles=roles, command=self.command)
+
+    def import_taskforce(self, taskforce: dict | str | os.PathLike) -> dict[str, Any]:
+        """Import a task-force file (a path, or its content as a mapping: agencies, officers,
+        grants; ``moneytrail authority import``): into an empty registry only as an officer it
+        names as registrar (this starts the audit log, as :meth:`init_registry` does), into a
+        registry as a registrar. Returns the ids ``added`` and ``skipped`` (already present)."""
+        from moneytrail.authority.registry import RegistryError, import_taskforce
+
+        if not isinstance(taskforce, dict) and not Path(taskforce).is_file():
+            raise RegistryError(f"{taskforce}: task-force file not found")
+        return import_taskforce(self._ws, self.officer, taskforce if isinstance(taskforce, dict) else Path(taskforce),
+                                command=self.command)
+
+    def registry(self) -> dict[str, Any]:
+        """Agencies, officers and grants, each grant with its ``state`` (and, for a draft, why it
+        cannot be activated yet): ``moneytrail authority list``."""
+        from moneytrail.authority.registry import registry_view
+
+        return registry_view(self._ws, self.officer, command=self.command)
+
+    def whoami(self) -> dict[str, Any]:
+        """The session's officer and case, the officer's grants (with their ``state``) and open
+        cases (``moneytrail authority whoami``)."""
+        from moneytrail.authority.registry import grant_state
+
+        self._decide("registry_read", {"what": "whoami"})
+        grants = self._ws.records("SELECT * FROM grants WHERE officer_id = ? ORDER BY grant_id", [self.officer])
+        for g in grants:
+            g["state"] = grant_state(g)
+        cases = [r[0] for r in self._ws.query(
+            "SELECT c.case_id FROM cases c JOIN case_members m ON m.case_id = c.case_id AND m.removed_at IS NULL "
+            "WHERE m.officer_id = ? AND c.status = 'open' ORDER BY 1", [self.officer])]
+        return {"officer": self.officer, "case": self.case, "grants": grants, "open_cases": cases}
+
+    def add_agency(self, agency: str, name: str, kind: str | None = None):
+        """Register an agency (a registrar)."""
+        from moneytrail.authority.registry import add_agency
+
+        return add_agency(self._ws, self.officer, agency, name, kind, command=self.command)
+
+    def add_officer(self, officer: str, name: str, agency: str, roles: Iterable[str] = ()):
+        """Register an officer with a home agency and roles (registrar, auditor, counsel)."""
+        from moneytrail.authority.registry import add_officer
+
+        return add_officer(self._ws, self.officer, officer, name, agency, roles, command=self.command)
+
+    def add_grant(self, grant: str, officer: str, **fields: Any):
+        """Record a deputization grant for ``officer``, as a draft (the fields of
+        :func:`moneytrail.authority.registry.add_grant`); never the session officer's own."""
+        from moneytrail.authority.registry import add_grant
+
+        return add_grant(self._ws, self.officer, grant, officer, command=self.command, **fields)
+
+    def approve_grant(self, grant: str):
+        """Approve a draft grant, as the deputizing official it names."""
+        from moneytrail.authority.registry import approve_grant
+
+        return approve_grant(self._ws, self.officer, grant, command=self.command)
+
+    def activate_grant(self, grant: str):
+        """Activate an approved grant (a registrar); refused, naming every problem, unless complete."""
+        from moneytrail.authority.registry import activate_grant
+
+        return activate_grant(self._ws, self.officer, grant, command=self.command)
+
+    def revoke_grant(self, grant: str, reason: str):
+        """Revoke a grant (final; it takes effect on the next decision)."""
+        from moneytrail.authority.registry import revoke_grant
+
+        return revoke_grant(self._ws, self.officer, grant, reason, command=self.command)
+
+    # -- cases (moneytrail case ...) ----------------------------------------------------------------
+
+    def open_case(self, case: str, *, function: str, jurisdiction: str, predicate: str,
+                  title: str | None = None, members: Iterable[str] = ()):
+        """Open a case under one of the officer's grants; the officer becomes its lead."""
+        from moneytrail.authority.registry import open_case
+
+        return open_case(self._ws, self.officer, case, function=function, jurisdiction=jurisdiction,
+                         predicate=predicate, title=title, members=members, command=self.command)
+
+    def case_info(self, case: str | None = None) -> dict[str, Any]:
+        """A case (default: the session's, else the officer's one open case): function,
+        jurisdiction, predicate, members, disclosure list, 6103(i) authorities; recorded as a read."""
+        from moneytrail.authority.registry import case_view
+        from moneytrail.identity import check_id
+
+        case = check_id(case, "case", "the case given") if case and case.strip() else self.case
+        return case_view(self._ws, self.officer, case, command=self.command)
+
+    def cases(self) -> list[dict[str, Any]]:
+        """Every case in the workspace: ids, functions, jurisdictions, status, member counts."""
+        from moneytrail.authority.registry import list_cases
+
+        return list_cases(self._ws, self.officer, command=self.command)
+
+    def add_member(self, case: str, officer: str):
+        """Add an officer to a case."""
+        from moneytrail.authority.registry import add_member
+
+        return add_member(self._ws, self.officer, case, officer, command=self.command)
+
+    def remove_member(self, case: str, officer: str):
+        """Remove an officer from a case (and from its disclosure list)."""
+        from moneytrail.authority.registry import remove_member
+
+        return remove_member(self._ws, self.officer, case, officer, command=self.command)
+
+    def disclose(self, case: str, officer: str, *, attorney: str):
+        """Put a case member on the grand-jury disclosure list (counsel or a registrar, not a member)."""
+        from moneytrail.authority.registry import add_disclosure
+
+        return add_disclosure(self._ws, self.officer, case, officer, attorney=attorney, command=self.command)
+
+    def record_fti_order(self, case: str, *, judge: str, court: str, order_date, scope: str,
+                         subjects: Iterable[str]):
+        """Record a 26 U.S.C. 6103(i)(1) ex parte court order on a case (counsel or a registrar,
+        not a member)."""
+        from moneytrail.authority.registry import record_fti_order
+
+        return record_fti_order(self._ws, self.officer, case, judge=judge, court=court, order_date=order_date,
+                                scope=scope, subjects=subjects, command=self.command)
+
+    def record_fti_request(self, case: str, *, official: str, title: str, request_date, subjects: Iterable[str],
+                           addresses: Iterable[str], taxable_periods: str, statutory_authority: str, reason: str):
+        """Record a complete 26 U.S.C. 6103(i)(2) written request on a case (counsel or a
+        registrar, not a member)."""
+        from moneytrail.authority.registry import record_fti_request
+
+        return record_fti_request(self._ws, self.officer, case, official=official, title=title,
+                                  request_date=request_date, subjects=subjects, addresses=addresses,
+                                  taxable_periods=taxable_periods, statutory_authority=statutory_authority,
+                                  reason=reason, command=self.command)
+
+    def close_case(self, case: str, reason: str):
+        """Close a case: nothing more can be done in it."""
+        from moneytrail.authority.registry import close_case
+
+        return close_case(self._ws, self.officer, case, reason, command=self.command)
+
+    # -- the audit log (moneytrail audit ...) ----------------------------------------------------------
+
+    def _audit_decide(self, action: str, resource: dict[str, Any] | None = None):
+        """Decide an audit action: ``(decision, why it could not be logged or None)``. If the
+        workspace's authority state was changed outside moneytrail, decide on the registry the
+        signed log builds; if the log cannot take the entry (it is damaged), still decide, unlogged,
+        so that verifying can say what is wrong (an allowed, unlogged decision says why)."""
+        from moneytrail.audit import AuditError, AuditLog
+        from moneytrail.authority.decide import AccessDenied, decide, guard
+        from moneytrail.authority.state import StateError
+
+        ws, who = self._ws, self.officer
+        signed = False
+        try:
+            decide(ws, action, officer=who, resource=resource)
+        except StateError:
+            if not AuditLog.of(ws).started():
+                raise                   # no log to build a registry from: say that, not "unregistered"
+            signed = True
+        except AuditError:
+            pass
+        try:
+            return guard(ws, action, officer=who, resource=resource, signed=signed, command=self.command), None
+        except AuditError as e:
+            try:
+                d = decide(ws, action, officer=who, resource=resource, signed=signed)
+            except (AuditError, StateError):
+                d = decide(ws, action, officer=who, resource=resource, signed=True)
+            if not d.allowed:
+                raise AccessDenied(d) from None
+            return d, str(e)
+
+    def audit_verify(self, public_key: str | os.PathLike | None = None):
+        """Verify the whole audit log (``moneytrail audit verify``; any registered officer): its
+        entries, the signed tree heads, the authority state they vouch for, and the head kept
+        beside the key. Returns the :class:`~moneytrail.audit.log.VerifyReport` (``ok``,
+        ``problems``, ``first_bad``, ``warnings``: one says so if this check could not be logged)."""
+        from moneytrail.audit import AuditLog
+
+        _, unlogged = self._audit_decide("audit_verify")
+        rep = AuditLog.of(self._ws).verify(public_key)
+        if unlogged:
+            rep.warnings.append(f"this verification could not be logged: {unlogged}")
+        return rep
+
+    def audit_repair(self) -> dict[str, Any]:
+        """After a crash in the middle of an append: move what no signed tree head covers into the
+        log's ``repaired/`` folder, check the rest, and log the repair (auditor or registrar).
+        Returns what was done, with ``audit_seq``, the entry that records the repair."""
+        from moneytrail.audit import AuditLog
+        from moneytrail.authority.decide import guard
+
+        d, unlogged = self._audit_decide("audit_repair")
+        res = AuditLog.of(self._ws).repair()
+        if unlogged:     # the decision could not be logged before the repair: log it now, with the repair
+            d = guard(self._ws, "audit_repair", officer=self.officer,
+                      resource={"repair": res, "decided_unlogged": unlogged}, command=self.command)
+        elif res["repaired"]:
+            guard(self._ws, "audit_repair", officer=self.officer, resource={"repair": res}, command=self.command)
+        return {**res, "audit_seq": d.audit_seq}
+
+    def audit_prove(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """An RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (default: the
+        latest signed head), checked before it is returned (auditor or registrar)."""
+        from moneytrail.audit import AuditLog
+
+        self._audit_decide("audit_read", {"prove": index, "size": size})
+        return AuditLog.of(self._ws).inclusion(index, size)
+
+    def audit_consistency(self, old: int, new: int) -> dict[str, Any]:
+        """An RFC 9162 consistency proof between two tree sizes, checked (auditor or registrar)."""
+        from moneytrail.audit import AuditLog
+
+        self._audit_decide("audit_read", {"consistency": [old, new]})
+        return AuditLog.of(self._ws).consistency(old, new)
+
+    def audit_log(self, start: int = 0, limit: int = 50) -> list[dict[str, Any]]:
+        """Audit entries from ``start`` (at most ``limit``; 0: all): who decided or read what, when,
+        under which policy and grant (auditor or registrar)."""
+        from moneytrail.audit import AuditLog
+
+        self._audit_decide("audit_read", {"from": start, "limit": limit})
+        return list(AuditLog.of(self._ws).entries(start, start + limit if limit else None))
+
+    def audit_head(self) -> dict[str, Any] | None:
+        """The latest signed tree head, to publish or compare elsewhere (auditor or registrar)."""
+        from moneytrail.audit import AuditLog
+
+        self._audit_decide("audit_read", {"head": True})
+        h = AuditLog.of(self._ws).last_head()
+        return h.to_dict() if h else None

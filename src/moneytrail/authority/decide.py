@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Sequence
 
 from moneytrail.authority.legal import classify_tags, norm_key
 from moneytrail.errors import MoneytrailError
@@ -241,14 +241,6 @@ def epoch(d: _dt.date | _dt.datetime) -> int:
 
 # -- guard ------------------------------------------------------------------------------------------------
 
-_COMMAND: list[str] = []
-
-
-def set_command(argv: list[str] | None) -> None:
-    """The command line being run, for the audit entries (set by the CLI)."""
-    _COMMAND[:] = list(argv or [])
-
-
 def decide(ws, action: str, *, officer: str, case: str | None = None,
            resource: dict[str, Any] | None = None, now: float | None = None, signed: bool = False) -> Decision:
     """The decision :func:`guard` would take, without recording it (for previews and for
@@ -267,7 +259,7 @@ def decide(ws, action: str, *, officer: str, case: str | None = None,
 
 def guard(ws, action: str, *, officer: str, case: str | None = None,
           resource: dict[str, Any] | None = None, now: float | None = None,
-          raise_on_deny: bool = True, signed: bool = False) -> Decision:
+          raise_on_deny: bool = True, signed: bool = False, command: Sequence[str] = ()) -> Decision:
     """Decide ``action`` for ``officer`` (in ``case``) with the Cedar policies, append the
     decision to the workspace's audit log, and return it; raise :class:`AccessDenied` when it is
     a denial (after it is logged). If the decision cannot be logged, :class:`AuditError` is raised
@@ -278,8 +270,10 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
     source's ``legal_basis`` tags; for reading commands optionally ``sources`` (ids read; default
     all); for ``case_open`` the prospective case's ``function`` and ``jurisdiction``; for registry
     changes ``becomes_registrar`` when bootstrapping an empty registry. Everything in it is
-    recorded in the audit entry. ``now`` (seconds since the epoch) is for tests of the Python API
-    only; commands always decide on the server's clock.
+    recorded in the audit entry. ``command`` is the command line the officer acts through (the
+    CLI's argv, from :class:`moneytrail.identity.Identity`), recorded with the decision (protected
+    values as keyed hashes); none from Python. ``now`` (seconds since the epoch) is for tests of
+    the Python API only; commands always decide on the server's clock.
     """
     from moneytrail.audit import AuditError, AuditLog, append
 
@@ -289,8 +283,8 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
              "reasons": list(d.reasons), "resource": _redacted(ws, d.resource)}
     if now is not None:
         entry["decided_at"] = int(now)
-    if _COMMAND:
-        entry["command"] = _redacted_command(ws, _COMMAND)
+    if command:
+        entry["command"] = _redacted_command(ws, list(command))
     try:
         seq = append(ws, entry)
     except AuditError:

@@ -1,8 +1,8 @@
 """The registry: agencies, officers, deputization grants and cases, with their validation.
 
 Every function here takes the acting officer (``actor``), asks :func:`guard` first (so the
-change is decided by the Cedar policies and recorded in the audit log before anything is
-written) and raises :class:`RegistryError` for a request that cannot be carried out. Inputs
+change is decided by the Cedar policies and recorded in the audit log, with ``command``, the
+command line it was asked through, before anything is written) and raises :class:`RegistryError` for a request that cannot be carried out. Inputs
 that can be checked without the workspace (placeholders, dates, the enumerated functions) are
 checked before the decision; checks against the registry after it, so an officer without
 access learns nothing about the registry's contents from the error.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from moneytrail.authority import state
 from moneytrail.authority.decide import Decision, epoch, guard
@@ -94,7 +94,8 @@ def _exists(ws, table: str, col: str, value: str) -> bool:
 # -- registry -----------------------------------------------------------------------------------
 
 def init_registry(ws, actor: str, *, agency: str, agency_name: str, officer_name: str,
-                  agency_kind: str | None = None, roles: Iterable[str] = ()) -> Decision:
+                  agency_kind: str | None = None, roles: Iterable[str] = (),
+                  command: Sequence[str] = ()) -> Decision:
     """Bootstrap an empty registry: the agency and the acting officer, as its registrar."""
     actor = _check_id(actor, "officer")
     agency = _check_id(agency, "agency")
@@ -103,7 +104,7 @@ def init_registry(ws, actor: str, *, agency: str, agency_name: str, officer_name
     kind = _kind(agency_kind)
     roles = _roles(["registrar", *roles])
     _start_log(ws, actor)
-    d = guard(ws, "registry_change", officer=actor,
+    d = guard(ws, "registry_change", officer=actor, command=command,
               resource={"change": "init", "agency": agency, "officer": actor, "roles": roles,
                         "becomes_registrar": True})
     if ws.scalar("SELECT count(*) FROM officers"):
@@ -145,11 +146,12 @@ def _roles(roles: Iterable[str]) -> list[str]:
     return out
 
 
-def add_agency(ws, actor: str, agency: str, name: str, kind: str | None = None) -> Decision:
+def add_agency(ws, actor: str, agency: str, name: str, kind: str | None = None, *,
+               command: Sequence[str] = ()) -> Decision:
     agency = _check_id(agency, "agency")
     name = _text(name, f"agency {agency}: name")
     kind = _kind(kind)
-    d = guard(ws, "registry_change", officer=actor, resource={"change": "agency.add", "agency": agency})
+    d = guard(ws, "registry_change", officer=actor, command=command, resource={"change": "agency.add", "agency": agency})
     if _exists(ws, "agencies", "agency_id", agency):
         raise RegistryError(f"agency {agency} is already registered")
     with _changing(ws, actor, "agency.add"):
@@ -157,12 +159,13 @@ def add_agency(ws, actor: str, agency: str, name: str, kind: str | None = None) 
     return d
 
 
-def add_officer(ws, actor: str, officer: str, name: str, agency: str, roles: Iterable[str] = ()) -> Decision:
+def add_officer(ws, actor: str, officer: str, name: str, agency: str, roles: Iterable[str] = (), *,
+                command: Sequence[str] = ()) -> Decision:
     officer = _check_id(officer, "officer")
     name = _text(name, f"officer {officer}: name")
     agency = _check_id(agency, "agency")
     roles = _roles(roles)
-    d = guard(ws, "registry_change", officer=actor,
+    d = guard(ws, "registry_change", officer=actor, command=command,
               resource={"change": "officer.add", "officer": officer, "agency": agency, "roles": roles})
     if _exists(ws, "officers", "officer_id", officer):
         raise RegistryError(f"officer {officer} is already registered (officer ids are unique)")
@@ -202,14 +205,14 @@ def _grant_row(grant: str, fields: dict) -> dict:
     }
 
 
-def add_grant(ws, actor: str, grant: str, officer: str, **fields) -> Decision:
+def add_grant(ws, actor: str, grant: str, officer: str, *, command: Sequence[str] = (), **fields) -> Decision:
     """Record a deputization grant, as a draft: it is activated (:func:`activate_grant`) once every
     required field is there and its deputizing official has approved it (:func:`approve_grant`).
     Nobody records their own grant."""
     grant = _check_id(grant, "grant")
     officer = _check_id(officer, "officer")
     row = _grant_row(grant, fields)
-    d = guard(ws, "registry_change", officer=actor,
+    d = guard(ws, "registry_change", officer=actor, command=command,
               resource={"change": "grant.add", "grant": grant, "officer": officer,
                         "deputizing_official": row["deputizing_official"], "functions": row["functions"],
                         "jurisdictions": row["jurisdictions"], "self_grant": officer == actor})
@@ -295,12 +298,12 @@ def grant_problems(ws, grant: str) -> list[str]:
     return out
 
 
-def approve_grant(ws, actor: str, grant: str) -> Decision:
+def approve_grant(ws, actor: str, grant: str, *, command: Sequence[str] = ()) -> Decision:
     """The deputizing official a draft grant names approves it (not the grantee: nobody approves
     their own grant); a registrar may then activate it."""
     grant = _check_id(grant, "grant")
     grantee, official = _grant_people(ws, grant)
-    d = guard(ws, "grant_approve", officer=actor,
+    d = guard(ws, "grant_approve", officer=actor, command=command,
               resource={"change": "grant.approve", "grant": grant, "grantee": grantee,
                         "deputizing_official": official})
     status = ws.scalar("SELECT status FROM grants WHERE grant_id = ?", [grant])
@@ -313,11 +316,11 @@ def approve_grant(ws, actor: str, grant: str) -> Decision:
     return d
 
 
-def activate_grant(ws, actor: str, grant: str) -> Decision:
+def activate_grant(ws, actor: str, grant: str, *, command: Sequence[str] = ()) -> Decision:
     """Activate a complete grant its deputizing official approved (a registrar; not the grantee)."""
     grant = _check_id(grant, "grant")
     grantee, _ = _grant_people(ws, grant)
-    d = guard(ws, "registry_change", officer=actor,
+    d = guard(ws, "registry_change", officer=actor, command=command,
               resource={"change": "grant.activate", "grant": grant, "self_grant": grantee == actor})
     problems = grant_problems(ws, grant)
     if problems:
@@ -328,10 +331,10 @@ def activate_grant(ws, actor: str, grant: str) -> Decision:
     return d
 
 
-def revoke_grant(ws, actor: str, grant: str, reason: str) -> Decision:
+def revoke_grant(ws, actor: str, grant: str, reason: str, *, command: Sequence[str] = ()) -> Decision:
     grant = _check_id(grant, "grant")
     reason = _text(reason, f"grant {grant}: revocation reason")
-    d = guard(ws, "registry_change", officer=actor,
+    d = guard(ws, "registry_change", officer=actor, command=command,
               resource={"change": "grant.revoke", "grant": grant, "reason": reason})
     status = ws.scalar("SELECT status FROM grants WHERE grant_id = ?", [grant])
     if status is None:
@@ -359,8 +362,8 @@ def grant_state(g: dict, now: _dt.datetime | None = None) -> str:
     return "active"
 
 
-def registry_view(ws, actor: str) -> dict[str, Any]:
-    guard(ws, "registry_read", officer=actor)
+def registry_view(ws, actor: str, *, command: Sequence[str] = ()) -> dict[str, Any]:
+    guard(ws, "registry_read", officer=actor, command=command)
     grants = ws.records("SELECT * FROM grants ORDER BY grant_id")
     for g in grants:
         g["state"] = grant_state(g)
@@ -373,7 +376,7 @@ def registry_view(ws, actor: str) -> dict[str, Any]:
 
 # -- import ------------------------------------------------------------------------------------------
 
-def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
+def import_taskforce(ws, actor: str, data: dict | str | Path, *, command: Sequence[str] = ()) -> dict[str, Any]:
     """Import a task-force file (YAML: agencies, officers, grants; see docs/authority.md).
 
     Into an empty registry only an officer the file names as registrar may import it; into a
@@ -410,7 +413,7 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
     becomes = empty and actor in registrars
     if becomes:
         _start_log(ws, actor)
-    guard(ws, "registry_change", officer=actor,
+    guard(ws, "registry_change", officer=actor, command=command,
           resource={"change": "import", "agencies": [a.get("id") for a in agencies],
                     "officers": [o.get("id") for o in officers], "grants": [g.get("id") for g in grants],
                     "becomes_registrar": becomes,
@@ -463,7 +466,7 @@ def import_taskforce(ws, actor: str, data: dict | str | Path) -> dict[str, Any]:
 # -- cases ---------------------------------------------------------------------------------------------
 
 def open_case(ws, actor: str, case: str, *, function: str, jurisdiction: str, predicate: str,
-              title: str | None = None, members: Iterable[str] = ()) -> Decision:
+              title: str | None = None, members: Iterable[str] = (), command: Sequence[str] = ()) -> Decision:
     """Open a case under a financial-investigation function; the opener is its lead."""
     case = _check_id(case, "case")
     f = function_id(function or "")
@@ -475,7 +478,7 @@ def open_case(ws, actor: str, case: str, *, function: str, jurisdiction: str, pr
         raise RegistryError(f"case {case}: the predicate must state the facts the case is opened on")
     title = _text(title, f"case {case}: title", required=False)
     members = [_check_id(m, "member") for m in members or () if m != actor]
-    d = guard(ws, "case_open", officer=actor, case=case,
+    d = guard(ws, "case_open", officer=actor, command=command, case=case,
               resource={"function": f, "jurisdiction": jurisdiction, "members": members})
     if _exists(ws, "cases", "case_id", case):
         raise RegistryError(f"case {case} already exists")
@@ -498,9 +501,9 @@ def _member(ws, case: str, officer: str) -> bool:
                           "AND removed_at IS NULL", [case, officer]))
 
 
-def add_member(ws, actor: str, case: str, officer: str) -> Decision:
+def add_member(ws, actor: str, case: str, officer: str, *, command: Sequence[str] = ()) -> Decision:
     case, officer = _check_id(case, "case"), _check_id(officer, "officer")
-    d = guard(ws, "case_update", officer=actor, case=case, resource={"change": "member.add", "member": officer})
+    d = guard(ws, "case_update", officer=actor, command=command, case=case, resource={"change": "member.add", "member": officer})
     if not _exists(ws, "officers", "officer_id", officer):
         raise RegistryError(f"officer {officer} is not registered")
     if _member(ws, case, officer):
@@ -511,9 +514,9 @@ def add_member(ws, actor: str, case: str, officer: str) -> Decision:
     return d
 
 
-def remove_member(ws, actor: str, case: str, officer: str) -> Decision:
+def remove_member(ws, actor: str, case: str, officer: str, *, command: Sequence[str] = ()) -> Decision:
     case, officer = _check_id(case, "case"), _check_id(officer, "officer")
-    d = guard(ws, "case_update", officer=actor, case=case, resource={"change": "member.remove", "member": officer})
+    d = guard(ws, "case_update", officer=actor, command=command, case=case, resource={"change": "member.remove", "member": officer})
     if not _member(ws, case, officer):
         raise RegistryError(f"{officer} is not a member of case {case}")
     now = _now()
@@ -525,12 +528,13 @@ def remove_member(ws, actor: str, case: str, officer: str) -> Decision:
     return d
 
 
-def add_disclosure(ws, actor: str, case: str, officer: str, *, attorney: str) -> Decision:
+def add_disclosure(ws, actor: str, case: str, officer: str, *, attorney: str,
+                   command: Sequence[str] = ()) -> Decision:
     """Put a case member on the grand-jury disclosure list (Fed. R. Crim. P. 6(e)(3)(B)): recorded
     by counsel or a registrar who is not a member of the case (nobody lists themselves)."""
     case, officer = _check_id(case, "case"), _check_id(officer, "officer")
     attorney = _text(attorney, "the attorney for the government making the disclosure")
-    d = guard(ws, "case_legal", officer=actor, case=case,
+    d = guard(ws, "case_legal", officer=actor, command=command, case=case,
               resource={"change": "disclosure.add", "member": officer, "attorney": attorney})
     if not _member(ws, case, officer):
         raise RegistryError(f"{officer} is not a member of case {case}: add them to the case first")
@@ -560,7 +564,7 @@ def _subjects(subjects: Iterable[str], where: str) -> list[str]:
 
 
 def record_fti_order(ws, actor: str, case: str, *, judge: str, court: str, order_date, scope: str,
-                     subjects: Iterable[str]) -> Decision:
+                     subjects: Iterable[str], command: Sequence[str] = ()) -> Decision:
     """Record a 26 U.S.C. 6103(i)(1) ex parte court order on the case."""
     case = _check_id(case, "case")
     where = f"case {case}: 6103(i)(1) order"
@@ -569,7 +573,7 @@ def record_fti_order(ws, actor: str, case: str, *, judge: str, court: str, order
     od = _date(order_date, f"{where}: order date", not_future=True)
     scope = _text(scope, f"{where}: scope")
     subs = _subjects(subjects, where)
-    d = guard(ws, "case_legal", officer=actor, case=case,
+    d = guard(ws, "case_legal", officer=actor, command=command, case=case,
               resource={"change": "fti.order", "judge": judge, "court": court, "order_date": str(od),
                         "subjects": subs, "scope": scope})
     _insert_authority(ws, actor, case, "6103(i)(1)", subs, dict(judge=judge, court=court, order_date=od, scope=scope))
@@ -578,7 +582,7 @@ def record_fti_order(ws, actor: str, case: str, *, judge: str, court: str, order
 
 def record_fti_request(ws, actor: str, case: str, *, official: str, title: str, request_date,
                        subjects: Iterable[str], addresses: Iterable[str], taxable_periods: str,
-                       statutory_authority: str, reason: str) -> Decision:
+                       statutory_authority: str, reason: str, command: Sequence[str] = ()) -> Decision:
     """Record a complete 26 U.S.C. 6103(i)(2) written request on the case: the requesting
     official and title, the date, and (i)(2)(B)'s four elements: each taxpayer's name and
     address, the taxable periods, the statutory authority, the specific reason."""
@@ -595,7 +599,7 @@ def record_fti_request(ws, actor: str, case: str, *, official: str, title: str, 
     periods = _text(taxable_periods, f"{where}: taxable periods")
     statute = _text(statutory_authority, f"{where}: statutory authority")
     reason = _text(reason, f"{where}: reason")
-    d = guard(ws, "case_legal", officer=actor, case=case,
+    d = guard(ws, "case_legal", officer=actor, command=command, case=case,
               resource={"change": "fti.request", "official": official, "request_date": str(rd),
                         "subjects": subs})
     _insert_authority(ws, actor, case, "6103(i)(2)", subs,
@@ -615,18 +619,18 @@ def _insert_authority(ws, actor, case, kind, subjects, fields):
                        [aid, case, kind, subjects, *fields.values(), _now(), actor])
 
 
-def close_case(ws, actor: str, case: str, reason: str) -> Decision:
+def close_case(ws, actor: str, case: str, reason: str, *, command: Sequence[str] = ()) -> Decision:
     case = _check_id(case, "case")
     reason = _text(reason, f"case {case}: reason for closing")
-    d = guard(ws, "case_update", officer=actor, case=case, resource={"change": "close", "reason": reason})
+    d = guard(ws, "case_update", officer=actor, command=command, case=case, resource={"change": "close", "reason": reason})
     with _changing(ws, actor, "case.close", case):
         ws.con.execute("UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ?, close_reason = ? "
                        "WHERE case_id = ?", [actor, _now(), reason, case])
     return d
 
 
-def case_view(ws, actor: str, case: str | None = None) -> dict[str, Any]:
-    d = guard(ws, "case_read", officer=actor, case=case)
+def case_view(ws, actor: str, case: str | None = None, *, command: Sequence[str] = ()) -> dict[str, Any]:
+    d = guard(ws, "case_read", officer=actor, command=command, case=case)
     c = d.case
     view = ws.records("SELECT * FROM cases WHERE case_id = ?", [c])[0]
     view["members"] = ws.records("SELECT officer_id, role, added_at, added_by FROM case_members "
@@ -641,8 +645,8 @@ def case_view(ws, actor: str, case: str | None = None) -> dict[str, Any]:
     return view
 
 
-def list_cases(ws, actor: str) -> list[dict[str, Any]]:
-    guard(ws, "registry_read", officer=actor, resource={"what": "cases"})
+def list_cases(ws, actor: str, *, command: Sequence[str] = ()) -> list[dict[str, Any]]:
+    guard(ws, "registry_read", officer=actor, command=command, resource={"what": "cases"})
     return ws.records("SELECT c.case_id, c.title, c.function, c.jurisdiction, c.status, c.opened_by, c.opened_at, "
                       "(SELECT count(*) FROM case_members m WHERE m.case_id = c.case_id AND m.removed_at IS NULL) "
                       "AS members FROM cases c ORDER BY c.case_id")

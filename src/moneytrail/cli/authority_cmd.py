@@ -1,7 +1,7 @@
 """``moneytrail authority``, ``moneytrail case``, ``moneytrail audit`` and ``moneytrail bench audit``.
 
 Registered on the main app by ``moneytrail.cli.main._load_command_modules``. Thin commands over
-:mod:`moneytrail.authority.registry` and :mod:`moneytrail.audit`; every one is decided by the
+the registry, case and audit methods of :class:`moneytrail.Session`; every one is decided by the
 Cedar policies and recorded in the audit log (docs/authority.md).
 """
 
@@ -13,8 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from moneytrail.cli.identity import current_case, current_officer
-from moneytrail.cli.main import WorkspaceOpt, _open, app, bench_app
+from moneytrail.cli.main import WorkspaceOpt, app, bench_app, open_session
 
 authority_app = typer.Typer(no_args_is_help=True, help="The registry: agencies, officers, deputization grants.")
 agency_app = typer.Typer(no_args_is_help=True, help="Agencies of the task force.")
@@ -47,6 +46,7 @@ def _ok(d) -> None:
 
 @authority_app.command("init")
 def authority_init(
+    ctx: typer.Context,
     agency: str = typer.Option(..., "--agency", help="id of your agency"),
     agency_name: str = typer.Option(..., "--agency-name"),
     agency_kind: Optional[str] = typer.Option(None, "--agency-kind", help="federal | state | local | tribal | other"),
@@ -55,41 +55,44 @@ def authority_init(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Start the registry of a new workspace, with you (--as) as its registrar."""
-    from moneytrail.authority.registry import init_registry
+    from moneytrail.workspace import resolve_path
 
-    officer = current_officer()
-    with _open(workspace, create=True) as ws:
-        d = init_registry(ws, officer, agency=agency, agency_name=agency_name, agency_kind=agency_kind,
-                          officer_name=name, roles=role)
-        typer.echo(f"{ws.path}: registry started; {officer} is its registrar [audit entry {d.audit_seq}]")
+    with open_session(ctx, workspace, create=True) as s:
+        d = s.init_registry(agency=agency, agency_name=agency_name, agency_kind=agency_kind, officer_name=name,
+                            roles=role)
+        typer.echo(f"{resolve_path(workspace)}: registry started; {s.officer} is its registrar "
+                   f"[audit entry {d.audit_seq}]")
 
 
 @authority_app.command("import")
 def authority_import(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="task-force YAML: agencies, officers, grants (docs/authority.md)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Import a task force's agencies, officers and grants (creates the workspace if needed)."""
-    from moneytrail.authority.registry import RegistryError, import_taskforce
+    from moneytrail.authority.registry import RegistryError
+    from moneytrail.cli.identity import identity
 
-    officer = current_officer()
-    if not file.is_file():
+    identity(ctx)                       # no officer: said first
+    if not file.is_file():              # (before a workspace is created for nothing)
         raise RegistryError(f"{file}: task-force file not found")
-    with _open(workspace, create=True) as ws:
-        res = import_taskforce(ws, officer, file)
+    with open_session(ctx, workspace, create=True) as s:
+        res = s.import_taskforce(file)
     typer.echo(f"{file}: added {len(res['added'])} record(s)"
                + (f", skipped {len(res['skipped'])} already present ({', '.join(res['skipped'])})"
                   if res["skipped"] else ""))
 
 
 @authority_app.command("list")
-def authority_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+def authority_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Agencies, officers and grants, with each grant's state (active, expired, revoked, draft)."""
-    from moneytrail.authority.registry import registry_view
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        v = registry_view(ws, officer)
+    with open_session(ctx, workspace) as s:
+        v = s.registry()
     if as_json:
         typer.echo(_json(v))
         return
@@ -110,51 +113,50 @@ def authority_list(as_json: bool = typer.Option(False, "--json"), workspace: Opt
 
 
 @authority_app.command("whoami")
-def authority_whoami(workspace: Optional[Path] = WorkspaceOpt):
+def authority_whoami(
+    ctx: typer.Context,
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """The acting officer (and where that came from), their grants and open cases."""
-    from moneytrail.authority.registry import grant_state
-    from moneytrail.authority.decide import guard
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        guard(ws, "registry_read", officer=officer, resource={"what": "whoami"})
-        grants = ws.records("SELECT * FROM grants WHERE officer_id = ? ORDER BY grant_id", [officer])
-        cases = [r[0] for r in ws.query(
-            "SELECT c.case_id FROM cases c JOIN case_members m ON m.case_id = c.case_id AND m.removed_at IS NULL "
-            "WHERE m.officer_id = ? AND c.status = 'open' ORDER BY 1", [officer])]
-    typer.echo(f"officer {officer}" + (f", case {current_case()}" if current_case() else ""))
-    for g in grants:
-        typer.echo(f"  grant {g['grant_id']}: {grant_state(g)}: {', '.join(g['functions'])} in "
+    with open_session(ctx, workspace) as s:
+        me = s.whoami()
+    typer.echo(f"officer {me['officer']}" + (f", case {me['case']}" if me["case"] else ""))
+    for g in me["grants"]:
+        typer.echo(f"  grant {g['grant_id']}: {g['state']}: {', '.join(g['functions'])} in "
                    f"{', '.join(g['jurisdictions'])}")
-    typer.echo(f"  open cases: {', '.join(cases) or 'none'}")
+    typer.echo(f"  open cases: {', '.join(me['open_cases']) or 'none'}")
 
 
 @agency_app.command("add")
-def agency_add(agency: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
-               kind: Optional[str] = typer.Option(None, "--kind"), workspace: Optional[Path] = WorkspaceOpt):
+def agency_add(
+    ctx: typer.Context,
+    agency: str = typer.Argument(...),
+    name: str = typer.Option(..., "--name"),
+    kind: Optional[str] = typer.Option(None, "--kind"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Register an agency."""
-    from moneytrail.authority.registry import add_agency
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(add_agency(ws, officer, agency, name, kind))
+    with open_session(ctx, workspace) as s:
+        _ok(s.add_agency(agency, name, kind))
 
 
 @officer_app.command("add")
-def officer_add(officer_id: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
-                agency: str = typer.Option(..., "--agency", help="home agency"),
-                role: List[str] = typer.Option([], "--role", help="registrar | auditor | counsel (repeatable)"),
-                workspace: Optional[Path] = WorkspaceOpt):
+def officer_add(
+    ctx: typer.Context,
+    officer_id: str = typer.Argument(...),
+    name: str = typer.Option(..., "--name"),
+    agency: str = typer.Option(..., "--agency", help="home agency"),
+    role: List[str] = typer.Option([], "--role", help="registrar | auditor | counsel (repeatable)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Register an officer (unique id, home agency)."""
-    from moneytrail.authority.registry import add_officer
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(add_officer(ws, officer, officer_id, name, agency, role))
+    with open_session(ctx, workspace) as s:
+        _ok(s.add_officer(officer_id, name, agency, role))
 
 
 @grant_app.command("add")
 def grant_add(
+    ctx: typer.Context,
     grant: str = typer.Argument(..., help="grant id"),
     officer_id: str = typer.Option(..., "--officer", help="the deputized officer"),
     deputizing_official: Optional[str] = typer.Option(None, "--deputizing-official",
@@ -176,54 +178,55 @@ def grant_add(
 ):
     """Record a deputization grant: a draft until its deputizing official approves it (grant
     approve) and a registrar activates it (grant activate). Nobody records their own grant."""
-    from moneytrail.authority.registry import add_grant
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(add_grant(ws, officer, grant, officer_id,
-                      deputizing_official=deputizing_official, deputizing_agency=deputizing_agency,
-                      consent_official=consent_official, consent_date=consent_date, statute=statute,
-                      functions=function, jurisdictions=jurisdiction, valid_from=valid_from,
-                      valid_until=valid_until, training_course=training_course, training_date=training_date,
-                      training_expires=training_expires))
+    with open_session(ctx, workspace) as s:
+        _ok(s.add_grant(grant, officer_id,
+                        deputizing_official=deputizing_official, deputizing_agency=deputizing_agency,
+                        consent_official=consent_official, consent_date=consent_date, statute=statute,
+                        functions=function, jurisdictions=jurisdiction, valid_from=valid_from,
+                        valid_until=valid_until, training_course=training_course, training_date=training_date,
+                        training_expires=training_expires))
 
 
 @grant_app.command("approve")
-def grant_approve(grant: str = typer.Argument(...), workspace: Optional[Path] = WorkspaceOpt):
+def grant_approve(
+    ctx: typer.Context,
+    grant: str = typer.Argument(...),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Approve a draft grant, as the deputizing official it names (never your own grant)."""
-    from moneytrail.authority.registry import approve_grant
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(approve_grant(ws, officer, grant))
+    with open_session(ctx, workspace) as s:
+        _ok(s.approve_grant(grant))
 
 
 @grant_app.command("activate")
-def grant_activate(grant: str = typer.Argument(...), workspace: Optional[Path] = WorkspaceOpt):
+def grant_activate(
+    ctx: typer.Context,
+    grant: str = typer.Argument(...),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Activate a grant its deputizing official approved; refused, with every missing or invalid
     field named, unless complete (a registrar; never your own grant)."""
-    from moneytrail.authority.registry import activate_grant
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(activate_grant(ws, officer, grant))
+    with open_session(ctx, workspace) as s:
+        _ok(s.activate_grant(grant))
 
 
 @grant_app.command("revoke")
-def grant_revoke(grant: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
-                 workspace: Optional[Path] = WorkspaceOpt):
+def grant_revoke(
+    ctx: typer.Context,
+    grant: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Revoke a grant (final; takes effect on the next command)."""
-    from moneytrail.authority.registry import revoke_grant
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(revoke_grant(ws, officer, grant, reason))
+    with open_session(ctx, workspace) as s:
+        _ok(s.revoke_grant(grant, reason))
 
 
 # -- case -------------------------------------------------------------------------------------------
 
 @case_app.command("open")
 def case_open(
+    ctx: typer.Context,
     case: str = typer.Argument(..., help="case id"),
     function: str = typer.Option(..., "--function", help="the financial-investigation function"),
     jurisdiction: str = typer.Option(..., "--jurisdiction"),
@@ -233,23 +236,21 @@ def case_open(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Open a case under one of your grants; you become its lead."""
-    from moneytrail.authority.registry import open_case
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(open_case(ws, officer, case, function=function, jurisdiction=jurisdiction, predicate=predicate,
-                      title=title, members=member))
+    with open_session(ctx, workspace) as s:
+        _ok(s.open_case(case, function=function, jurisdiction=jurisdiction, predicate=predicate,
+                        title=title, members=member))
 
 
 @case_app.command("show")
-def case_show(case: Optional[str] = typer.Argument(None, help="default: --case, or your one open case"),
-              as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+def case_show(
+    ctx: typer.Context,
+    case: Optional[str] = typer.Argument(None, help="default: --case, or your one open case"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """A case: function, jurisdiction, predicate, members, disclosure list, 6103(i) authorities."""
-    from moneytrail.authority.registry import case_view
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        v = case_view(ws, officer, current_case(case))
+    with open_session(ctx, workspace) as s:
+        v = s.case_info(case)
     if as_json:
         typer.echo(_json(v))
         return
@@ -267,13 +268,14 @@ def case_show(case: Optional[str] = typer.Argument(None, help="default: --case, 
 
 
 @case_app.command("list")
-def case_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+def case_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Every case in the workspace (ids, functions, status)."""
-    from moneytrail.authority.registry import list_cases
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        rows = list_cases(ws, officer)
+    with open_session(ctx, workspace) as s:
+        rows = s.cases()
     if as_json:
         typer.echo(_json(rows))
         return
@@ -283,42 +285,45 @@ def case_list(as_json: bool = typer.Option(False, "--json"), workspace: Optional
 
 
 @case_app.command("add-member")
-def case_add_member(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
-                    workspace: Optional[Path] = WorkspaceOpt):
+def case_add_member(
+    ctx: typer.Context,
+    case: str = typer.Argument(...),
+    officer_id: str = typer.Argument(...),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Add an officer to a case."""
-    from moneytrail.authority.registry import add_member
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(add_member(ws, officer, case, officer_id))
+    with open_session(ctx, workspace) as s:
+        _ok(s.add_member(case, officer_id))
 
 
 @case_app.command("remove-member")
-def case_remove_member(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
-                       workspace: Optional[Path] = WorkspaceOpt):
+def case_remove_member(
+    ctx: typer.Context,
+    case: str = typer.Argument(...),
+    officer_id: str = typer.Argument(...),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Remove an officer from a case (and from its disclosure list)."""
-    from moneytrail.authority.registry import remove_member
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(remove_member(ws, officer, case, officer_id))
+    with open_session(ctx, workspace) as s:
+        _ok(s.remove_member(case, officer_id))
 
 
 @case_app.command("disclose")
-def case_disclose(case: str = typer.Argument(...), officer_id: str = typer.Argument(...),
-                  attorney: str = typer.Option(..., "--attorney",
-                                               help="the attorney for the government making the disclosure"),
-                  workspace: Optional[Path] = WorkspaceOpt):
+def case_disclose(
+    ctx: typer.Context,
+    case: str = typer.Argument(...),
+    officer_id: str = typer.Argument(...),
+    attorney: str = typer.Option(..., "--attorney", help="the attorney for the government making the disclosure"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Put a case member on the grand-jury disclosure list (Fed. R. Crim. P. 6(e)(3)(B))."""
-    from moneytrail.authority.registry import add_disclosure
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(add_disclosure(ws, officer, case, officer_id, attorney=attorney))
+    with open_session(ctx, workspace) as s:
+        _ok(s.disclose(case, officer_id, attorney=attorney))
 
 
 @case_app.command("fti-order")
 def case_fti_order(
+    ctx: typer.Context,
     case: str = typer.Argument(...),
     judge: str = typer.Option(..., "--judge"),
     court: str = typer.Option(..., "--court"),
@@ -328,16 +333,13 @@ def case_fti_order(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Record a 26 U.S.C. 6103(i)(1) ex parte court order on the case."""
-    from moneytrail.authority.registry import record_fti_order
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(record_fti_order(ws, officer, case, judge=judge, court=court, order_date=date, scope=scope,
-                             subjects=subject))
+    with open_session(ctx, workspace) as s:
+        _ok(s.record_fti_order(case, judge=judge, court=court, order_date=date, scope=scope, subjects=subject))
 
 
 @case_app.command("fti-request")
 def case_fti_request(
+    ctx: typer.Context,
     case: str = typer.Argument(...),
     official: str = typer.Option(..., "--official", help="the requesting official"),
     title: str = typer.Option(..., "--title", help="the official's title"),
@@ -350,74 +352,38 @@ def case_fti_request(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Record a complete 26 U.S.C. 6103(i)(2) written request on the case."""
-    from moneytrail.authority.registry import record_fti_request
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(record_fti_request(ws, officer, case, official=official, title=title, request_date=date,
-                               subjects=subject, addresses=address, taxable_periods=periods,
-                               statutory_authority=statute, reason=reason))
+    with open_session(ctx, workspace) as s:
+        _ok(s.record_fti_request(case, official=official, title=title, request_date=date,
+                                 subjects=subject, addresses=address, taxable_periods=periods,
+                                 statutory_authority=statute, reason=reason))
 
 
 @case_app.command("close")
-def case_close(case: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
-               workspace: Optional[Path] = WorkspaceOpt):
+def case_close(
+    ctx: typer.Context,
+    case: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Close a case: nothing more can be done in it."""
-    from moneytrail.authority.registry import close_case
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _ok(close_case(ws, officer, case, reason))
+    with open_session(ctx, workspace) as s:
+        _ok(s.close_case(case, reason))
 
 
 # -- audit --------------------------------------------------------------------------------------------
 
-def _audit_guard(ws, action: str, officer: str, resource: dict | None = None):
-    """Decide an audit command. If the workspace's authority state was changed outside moneytrail,
-    decide on the registry the signed log builds (and say so); if the log itself cannot take the
-    entry (it is damaged), still decide (unlogged) so that ``audit verify`` can say what is wrong."""
-    from moneytrail.audit import AuditError
-    from moneytrail.authority.decide import AccessDenied, decide, guard
-    from moneytrail.authority.state import StateError
-
-    from moneytrail.audit import AuditLog
-
-    signed = False
-    try:
-        decide(ws, action, officer=officer, resource=resource)
-    except StateError:
-        if not AuditLog.of(ws).started():
-            raise                   # no log to build a registry from: say that, not "unregistered"
-        signed = True
-    except AuditError:
-        pass
-    try:
-        return guard(ws, action, officer=officer, resource=resource, signed=signed), None
-    except AuditError as e:
-        try:
-            d = decide(ws, action, officer=officer, resource=resource, signed=signed)
-        except (AuditError, StateError):
-            d = decide(ws, action, officer=officer, resource=resource, signed=True)
-        if not d.allowed:
-            raise AccessDenied(d) from None
-        return d, str(e)
-
-
 @audit_app.command("verify")
 def audit_verify(
+    ctx: typer.Context,
     public_key: Optional[str] = typer.Option(None, "--public-key", help="hex or a file (default: the key folder's)"),
     as_json: bool = typer.Option(False, "--json"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Check the whole log: entries, signed tree heads, and the head kept beside the key."""
-    from moneytrail.audit import AuditError, AuditLog
+    from moneytrail.audit import AuditError
 
-    officer = current_officer()
-    with _open(workspace) as ws:
-        d, unlogged = _audit_guard(ws, "audit_verify", officer)
-        rep = AuditLog.of(ws).verify(public_key)
-    if unlogged:
-        rep.warnings.append(f"this verification could not be logged: {unlogged}")
+    with open_session(ctx, workspace) as s:
+        rep = s.audit_verify(public_key)
     if as_json:
         typer.echo(_json(rep.to_dict()))
         if not rep.ok:
@@ -437,69 +403,61 @@ def audit_verify(
 
 
 @audit_app.command("repair")
-def audit_repair(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+def audit_repair(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """After a crash mid-append: move the entries past the last signed tree head (and a torn head
     line) into the log's repaired/ folder, check the rest verifies, and log the repair."""
-    from moneytrail.audit import AuditLog
-    from moneytrail.authority.decide import guard
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        d, unlogged = _audit_guard(ws, "audit_repair", officer)
-        res = AuditLog.of(ws).repair()
-        if unlogged:     # the decision could not be logged before the repair: log it now, with the repair
-            d = guard(ws, "audit_repair", officer=officer, resource={"repair": res, "decided_unlogged": unlogged})
-        elif res["repaired"]:
-            guard(ws, "audit_repair", officer=officer, resource={"repair": res})
+    with open_session(ctx, workspace) as s:
+        res = s.audit_repair()
     if as_json:
-        typer.echo(_json({**res, "audit_seq": d.audit_seq}))
+        typer.echo(_json(res))
         return
     if not res["repaired"]:
         typer.echo(res["why"])
         return
     typer.echo(f"audit log repaired: removed {res['entries_removed']} entries never covered by a signed tree head"
                + (f" and a torn head line ({res['heads_bytes_removed']} bytes)" if res.get("heads_bytes_removed") else "")
-               + f"; kept in {', '.join(res['saved'])}; the repair is audit entry {d.audit_seq}")
+               + f"; kept in {', '.join(res['saved'])}; the repair is audit entry {res['audit_seq']}")
 
 
 @audit_app.command("prove")
-def audit_prove(index: int = typer.Argument(..., help="entry number (from 0)"),
-                size: Optional[int] = typer.Option(None, "--size", help="tree size (default: the latest head)"),
-                workspace: Optional[Path] = WorkspaceOpt):
+def audit_prove(
+    ctx: typer.Context,
+    index: int = typer.Argument(..., help="entry number (from 0)"),
+    size: Optional[int] = typer.Option(None, "--size", help="tree size (default: the latest head)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Print an RFC 9162 inclusion proof of entry N (JSON)."""
-    from moneytrail.audit import AuditLog
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _audit_guard(ws, "audit_read", officer, {"prove": index, "size": size})
-        typer.echo(_json(AuditLog.of(ws).inclusion(index, size)))
+    with open_session(ctx, workspace) as s:
+        typer.echo(_json(s.audit_prove(index, size)))
 
 
 @audit_app.command("consistency")
-def audit_consistency(old: int = typer.Argument(..., help="older tree size"),
-                      new: int = typer.Argument(..., help="newer tree size"),
-                      workspace: Optional[Path] = WorkspaceOpt):
+def audit_consistency(
+    ctx: typer.Context,
+    old: int = typer.Argument(..., help="older tree size"),
+    new: int = typer.Argument(..., help="newer tree size"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Print an RFC 9162 consistency proof between two tree sizes (JSON)."""
-    from moneytrail.audit import AuditLog
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _audit_guard(ws, "audit_read", officer, {"consistency": [old, new]})
-        typer.echo(_json(AuditLog.of(ws).consistency(old, new)))
+    with open_session(ctx, workspace) as s:
+        typer.echo(_json(s.audit_consistency(old, new)))
 
 
 @audit_app.command("log")
-def audit_log(start: int = typer.Option(0, "--from", help="first entry"),
-              limit: int = typer.Option(50, "--limit"),
-              as_json: bool = typer.Option(False, "--json"),
-              workspace: Optional[Path] = WorkspaceOpt):
+def audit_log(
+    ctx: typer.Context,
+    start: int = typer.Option(0, "--from", help="first entry"),
+    limit: int = typer.Option(50, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """List audit entries: who decided or read what, when, under which policy and grant."""
-    from moneytrail.audit import AuditLog
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _audit_guard(ws, "audit_read", officer, {"from": start, "limit": limit})
-        rows = list(AuditLog.of(ws).entries(start, start + limit if limit else None))
+    with open_session(ctx, workspace) as s:
+        rows = s.audit_log(start, limit)
     if as_json:
         typer.echo(_json(rows))
         return
@@ -522,15 +480,14 @@ def audit_log(start: int = typer.Option(0, "--from", help="first entry"),
 
 
 @audit_app.command("head")
-def audit_head(workspace: Optional[Path] = WorkspaceOpt):
+def audit_head(
+    ctx: typer.Context,
+    workspace: Optional[Path] = WorkspaceOpt,
+):
     """Print the latest signed tree head (JSON), to publish or compare elsewhere."""
-    from moneytrail.audit import AuditLog
-
-    officer = current_officer()
-    with _open(workspace) as ws:
-        _audit_guard(ws, "audit_read", officer, {"head": True})
-        h = AuditLog.of(ws).last_head()
-    typer.echo(_json(h.to_dict() if h else None))
+    with open_session(ctx, workspace) as s:
+        h = s.audit_head()
+    typer.echo(_json(h))
 
 
 @bench_app.command("audit")

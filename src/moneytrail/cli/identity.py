@@ -1,116 +1,33 @@
-"""Who is acting, and in which case: one place for every command to ask.
-
-The acting officer is, in order: ``--as OFFICER`` (anywhere on the command line),
-``$MONEYTRAIL_OFFICER``, ``officer = "..."`` in the configuration file. The case likewise:
-``--case CASE``, ``$MONEYTRAIL_CASE``, ``case = "..."``; with none of them, the one open case
-the officer is a member of (decided and recorded by :func:`moneytrail.authority.guard`).
-
-The configuration file is ``$MONEYTRAIL_CONFIG``, else ``$XDG_CONFIG_HOME/moneytrail/config.toml``,
-else ``~/.config/moneytrail/config.toml``::
-
-    officer = "analyst-1"
-    case = "OP-DEMO"        # optional
-
-A command that reads or changes a workspace calls :func:`authorize` (or :func:`current_officer`
-and :func:`moneytrail.authority.guard` itself); with no identity it is refused before the
-workspace is opened.
+"""The CLI's side of identity: ``--as OFFICER`` and ``--case CASE`` may stand anywhere on the
+command line, so :func:`extract_global_options` takes them out of argv before typer parses it;
+``moneytrail.cli.main.main`` hands them, with the command line, to the app as its context
+object (:class:`GlobalOptions`, ``ctx.obj``), and a command turns them into a
+:class:`moneytrail.identity.Identity` with :func:`identity` (the library resolves the rest:
+``$MONEYTRAIL_OFFICER``, ``$MONEYTRAIL_CASE``, the configuration file). Nothing is kept in the
+process between commands: two commands run in one process each act as their own officer.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from moneytrail.errors import MoneytrailError
-
-ENV_OFFICER = "MONEYTRAIL_OFFICER"
-ENV_CASE = "MONEYTRAIL_CASE"
-ENV_CONFIG = "MONEYTRAIL_CONFIG"
-
-_GLOBAL: dict[str, str | None] = {"as": None, "case": None}
+from moneytrail.identity import Identity, resolve
 
 
-class IdentityError(MoneytrailError):
-    """No acting officer could be determined (or the configuration file is unreadable)."""
+@dataclass(frozen=True)
+class GlobalOptions:
+    """What the command line said: ``--as``, ``--case`` and the command line itself (recorded
+    with every decision the command takes)."""
+
+    as_officer: str | None = None
+    case: str | None = None
+    command: tuple[str, ...] = ()
 
 
-def set_global(as_officer: str | None = None, case: str | None = None) -> None:
-    """Set by the CLI from ``--as`` / ``--case`` wherever they stood on the command line."""
-    _GLOBAL["as"] = as_officer
-    _GLOBAL["case"] = case
-
-
-def config_path() -> Path:
-    env = os.environ.get(ENV_CONFIG)
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "moneytrail" / "config.toml"
-
-
-def read_config() -> dict[str, Any]:
-    p = config_path()
-    if not p.is_file():
-        return {}
-    import tomllib
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise IdentityError(f"{p}: not a valid TOML configuration file: {' '.join(str(e).split())}") from None
-    return data if isinstance(data, dict) else {}
-
-
-def _valid(value: str, what: str, origin: str) -> str:
-    from moneytrail.authority.legal import ID_RE
-
-    v = value.strip()
-    if not ID_RE.fullmatch(v):
-        shown = repr(v[:40]) + ("..." if len(v) > 40 else "")
-        raise IdentityError(f"{what} {shown} from {origin} is not an id: 1-64 letters, digits and . _ : / - "
-                            f"(no blanks or control characters)")
-    return v
-
-
-def current_officer(as_option: str | None = None, *, required: bool = True) -> str | None:
-    """The acting officer: ``as_option`` / ``--as``, then $MONEYTRAIL_OFFICER, then the config file.
-    An officer id is an id (:data:`moneytrail.authority.legal.ID_RE`): anything else is refused."""
-    for v, origin in ((as_option, "the officer given"), (_GLOBAL["as"], "--as"),
-                      (os.environ.get(ENV_OFFICER), f"${ENV_OFFICER}")):
-        if v and v.strip():
-            return _valid(v, "officer", origin)
-    v = read_config().get("officer")
-    if isinstance(v, str) and v.strip():
-        return _valid(v, "officer", str(config_path()))
-    if required:
-        raise IdentityError(f"no acting officer: every command that reads or changes a workspace needs one; "
-                            f"pass --as OFFICER, set {ENV_OFFICER}, or put officer = \"ID\" in {config_path()}")
-    return None
-
-
-def current_case(case_option: str | None = None) -> str | None:
-    """The case: ``case_option`` / ``--case``, then $MONEYTRAIL_CASE, then the config file; else None
-    (the guard then uses the officer's only open case)."""
-    for v, origin in ((case_option, "the case given"), (_GLOBAL["case"], "--case"),
-                      (os.environ.get(ENV_CASE), f"${ENV_CASE}")):
-        if v and v.strip():
-            return _valid(v, "case", origin)
-    v = read_config().get("case")
-    return _valid(v, "case", str(config_path())) if isinstance(v, str) and v.strip() else None
-
-
-def authorize(ws, action: str, *, resource: dict[str, Any] | None = None, officer: str | None = None,
-              case: str | None = None):
-    """:func:`moneytrail.authority.guard` for the acting officer and case; returns the Decision
-    (``.officer``, ``.case``: pass them to :func:`moneytrail.audit.record_read`)."""
-    from moneytrail.authority import guard
-    return guard(ws, action, officer=officer or current_officer(), case=current_case(case), resource=resource)
-
-
-def extract_global_options(argv: list[str]) -> list[str]:
+def extract_global_options(argv: list[str]) -> tuple[list[str], GlobalOptions]:
     """Take ``--as X`` / ``--as=X`` and ``--case X`` / ``--case=X`` out of ``argv`` wherever they are
-    (before a ``--``), record them, and return the rest. A trailing option without its value is left
-    for the parser to report."""
+    (before a ``--``); return the rest and what they said (the command line is the rest, after
+    ``moneytrail``). A trailing option without its value is left for the parser to report."""
     out: list[str] = []
     found: dict[str, str | None] = {"as": None, "case": None}
     i = 0
@@ -133,5 +50,18 @@ def extract_global_options(argv: list[str]) -> list[str]:
         else:
             out.append(a)
             i += 1
-    set_global(found["as"], found["case"])
-    return out
+    return out, GlobalOptions(found["as"], found["case"], ("moneytrail", *out))
+
+
+def options(ctx) -> GlobalOptions:
+    """The command's global options (a typer context's object; none given: empty)."""
+    found = ctx.find_object(GlobalOptions) if ctx is not None else None
+    return found or GlobalOptions()
+
+
+def identity(ctx) -> Identity:
+    """Who the command acts as: ``--as`` (else the environment or the configuration), in ``--case``
+    (else the environment, the configuration, or the officer's one open case), through this
+    command line. No officer: IdentityError."""
+    o = options(ctx)
+    return resolve(o.as_officer, o.case, command=o.command, officer_origin="--as", case_origin="--case")

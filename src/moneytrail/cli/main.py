@@ -6,12 +6,14 @@ anything unexpected prints one line too (set ``MONEYTRAIL_DEBUG=1`` for the trac
 
 Authority (docs/authority.md): ``--as OFFICER`` and ``--case CASE`` are global options that may
 stand anywhere on the command line (else ``$MONEYTRAIL_OFFICER`` / ``$MONEYTRAIL_CASE`` / the
-configuration file, see ``moneytrail.cli.identity``). A command works through
-:func:`_session`: a :class:`moneytrail.Session` for the acting officer (none: refused before the
-workspace is opened), whose methods have the Cedar policies decide the action before anything is
-read, record the decision in the audit log, and record what they return as a read before it is
-printed. The ``authority``, ``case`` and ``audit`` commands open with :func:`_open` and call
-functions that decide and log each step themselves.
+configuration file, see :mod:`moneytrail.identity`). :func:`main` takes them out of argv and
+hands them, with the command line, to the app as its context object
+(:class:`moneytrail.cli.identity.GlobalOptions`); nothing is kept in the process. Every command
+that reads or changes a workspace works through :func:`open_session`: a
+:class:`moneytrail.Session` for that identity (no officer: refused before the workspace is
+opened), whose methods have the Cedar policies decide the action before anything is read, record
+the decision (with the command line) in the audit log, and record what they return as a read
+before it is printed. The CLI decides nothing itself.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SparkMasterOpt = typer.Option(None, "--spark-master", metavar="URL",
                                    "k8s://..., or a Spark Connect URL sc://host:port (else $MONEYTRAIL_SPARK_MASTER)")
 
 
-def _engine(backend: str, spark_master: Optional[str]) -> dict:
+def engine_options(backend: str, spark_master: Optional[str]) -> dict:
     """--backend and --spark-master as Session keywords; one line when they do not fit."""
     from moneytrail.backends import BACKENDS
 
@@ -65,39 +67,27 @@ def _global_options(
                                             "or your one open case)"),
 ):
     """moneytrail: follow the money. Ingest evidence, detect typologies, report."""
-    from moneytrail.cli.identity import _GLOBAL, set_global
+    from dataclasses import replace
 
+    from moneytrail.cli.identity import options
+
+    # main() took --as and --case out of argv wherever they stood; given here, they are typer's
+    opts = options(ctx)
     if as_officer or case:
-        set_global(as_officer or _GLOBAL["as"], case or _GLOBAL["case"])
+        opts = replace(opts, as_officer=as_officer or opts.as_officer, case=case or opts.case)
+    ctx.obj = opts
 
 
-def _open(workspace: Optional[Path], create: bool = False):
-    """Open the workspace for a command: the acting officer is resolved first (no identity:
-    refused before the workspace is touched), and a missing workspace is an error unless
-    ``create``. Deciding is the caller's: :func:`_session`'s methods, or the registry, case and
-    audit functions, each decide and log every step."""
-    from moneytrail.cli.identity import current_officer
-    from moneytrail.errors import WorkspaceError
-    from moneytrail.workspace import Workspace, resolve_path
-
-    current_officer()
-    p = resolve_path(workspace)
-    if not create and not p.exists():
-        raise WorkspaceError(f"no workspace at {p}: start one with moneytrail authority init (or authority "
-                             f"import TASKFORCE.yaml), open a case, then ingest; or pass --workspace PATH")
-    return Workspace.open(p, create=create)
-
-
-def _session(workspace: Optional[Path]):
-    """The workspace opened as a :class:`moneytrail.Session` for the acting officer and case: each
-    method has the Cedar policies decide its action, logs the decision, and records what it
-    returns as a read before returning it (one code path for the CLI and the Python API). Use as
-    a context manager."""
-    from moneytrail.cli.identity import current_case, current_officer
+def open_session(ctx: typer.Context, workspace: Optional[Path], *, create: bool = False):
+    """The workspace opened as a :class:`moneytrail.Session` for the command's identity (``--as``,
+    ``--case`` and the command line, from ``ctx``): no officer, refused before the workspace is
+    touched; a missing workspace is an error unless ``create``. Each method has the Cedar policies
+    decide its action, logs the decision, and records what it returns as a read before returning
+    it (one code path for the CLI and the Python API). Use as a context manager."""
+    from moneytrail.cli.identity import identity
     from moneytrail.session import Session
 
-    ws = _open(workspace)                   # identity first, then the workspace must exist
-    return Session(ws, current_officer(), current_case())
+    return Session.open(workspace, identity=identity(ctx), create=create)
 
 
 def _err(msg: str) -> None:
@@ -117,6 +107,7 @@ def _progress_bar(total: int, label: str):
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="evidence file (or, for amlsim, the folder holding it)"),
     format: str = typer.Option(..., "--format", "-f", help="csv | amlsim"),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv)"),
@@ -149,7 +140,7 @@ def ingest(
                          f"(see docs/mapping.md)", path=str(file))
     size = file.stat().st_size if file.is_file() else 0
     prog, on_read = _progress_bar(size, f"ingesting {file.name}")
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         if prog:
             with prog:
                 res = sess.ingest(file, format, mapping=mapping, legal_basis=legal_basis, force=force,
@@ -200,6 +191,7 @@ def _parse_params(param: list[str], config: Optional[Path]) -> dict:
 
 @app.command()
 def detect(
+    ctx: typer.Context,
     typology: List[str] = typer.Option([], "--typology", "-t", help="run only these (repeatable)"),
     param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML of parameter overrides"),
@@ -210,8 +202,8 @@ def detect(
 ):
     """Resolve accounts, build the graph and run the typology catalogue; findings go to the workspace."""
     parameters = _parse_params(param, config)
-    engine = _engine(backend, spark_master)
-    with _session(workspace) as sess:
+    engine = engine_options(backend, spark_master)
+    with open_session(ctx, workspace) as sess:
         s = sess.detect(typology or None, parameters, **engine)
     if as_json:
         typer.echo(json.dumps(s, default=str))
@@ -225,6 +217,7 @@ def detect(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     stage: List[str] = typer.Option([], "--stage", "-s", help="run only these stages"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="report file"),
     backend: str = BackendOpt,
@@ -232,8 +225,8 @@ def run(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
-    engine = _engine(backend, spark_master)
-    with _session(workspace) as sess:
+    engine = engine_options(backend, spark_master)
+    with open_session(ctx, workspace) as sess:
         res = sess.run(stage or None, report=out, **engine)
     for name, s in res["stages"].items():
         brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
@@ -242,6 +235,7 @@ def run(
 
 @app.command()
 def findings(
+    ctx: typer.Context,
     format: str = typer.Option("table", "--format", "-f", help="table | json | csv"),
     typology: List[str] = typer.Option([], "--typology", "-t"),
     limit: int = typer.Option(0, "--limit", help="at most this many (0: all)"),
@@ -250,7 +244,7 @@ def findings(
     """List findings with their evidence transaction ids."""
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         rows = sess.findings(typology, limit)
     if format == "json":
         out = []
@@ -290,18 +284,20 @@ def findings(
 
 @app.command()
 def report(
+    ctx: typer.Context,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write"),
     title: Optional[str] = typer.Option(None, "--title"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Render the HTML case report for a workspace; prints its path."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         path = sess.report(out, title=title)
     typer.echo(str(path))
 
 
 @app.command()
 def export(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", "-o", help="folder to write (created if missing)"),
     format: str = typer.Option("csv", "--format", "-f", help="csv | parquet"),
     typology: List[str] = typer.Option([], "--typology", "-t", help="only these typologies (repeatable)"),
@@ -313,16 +309,17 @@ def export(
 
     if format not in ex.FORMATS:
         raise ConfigError(f"--format {format!r}: choose csv or parquet")
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         man = sess.export(out, format=format, typologies=typology, min_score=min_score)
     typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" for name, f in man["files"].items())
                + ", manifest.json")
 
 
 @app.command()
-def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[Path] = WorkspaceOpt):
+def sources(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"),
+            workspace: Optional[Path] = WorkspaceOpt):
     """List the evidence sources with their hashes and row accounting."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         rows = sess.sources()
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
@@ -337,6 +334,7 @@ def sources(as_json: bool = typer.Option(False, "--json"), workspace: Optional[P
 
 @app.command()
 def tag(
+    ctx: typer.Context,
     source: int = typer.Argument(..., help="source id (moneytrail sources lists them)"),
     legal_basis: List[str] = typer.Option(..., "--legal-basis", help="legal-basis tag to add (repeatable)"),
     workspace: Optional[Path] = WorkspaceOpt,
@@ -344,20 +342,21 @@ def tag(
     """Add legal-basis tags to an ingested source, e.g. when it turns out to hold federal tax
     information (fti:NAME) or grand-jury material; tags are never removed. Reading the source then
     needs the authority the tags call for, from the next command on."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         added = sess.tag(source, legal_basis)
     typer.echo(f"source {source}: " + (f"tags added: {', '.join(added)}" if added else "already carries those tags"))
 
 
 @app.command()
 def quarantine(
+    ctx: typer.Context,
     source: Optional[int] = typer.Option(None, "--source", help="only this source id"),
     limit: int = typer.Option(50, "--limit"),
     as_json: bool = typer.Option(False, "--json"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Show quarantined rows: source, row, column, reason and the raw row."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         rows = sess.quarantine(source, limit)
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
@@ -383,6 +382,7 @@ def typologies(as_json: bool = typer.Option(False, "--json")):
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="a new or empty folder for the demo case (default: moneytrail-demo, "
                                             "or moneytrail-demo-2, -3, ... if that one is taken)"),
@@ -395,7 +395,9 @@ def demo(
     if out is None:
         out = demo_folder()
         _err(f"writing the demo case into {out}")
-    res = run_demo(out, seed=seed, log=lambda m: _err(m))
+    from moneytrail.cli.identity import options
+
+    res = run_demo(out, seed=seed, log=lambda m: _err(m), command=options(ctx).command)
     typer.echo(str(res["report"]))
 
 
@@ -445,7 +447,7 @@ def _bench_engines(backend: List[str], spark_master: Optional[str]) -> tuple[tup
     if not names:
         raise ConfigError("--backend: name duckdb and/or spark")
     for n in names:
-        _engine(n, spark_master if n == "spark" else None)
+        engine_options(n, spark_master if n == "spark" else None)
     if spark_master is not None and "spark" not in names:
         raise ConfigError("--spark-master is for --backend spark")
     return names, ({"spark": {"master": spark_master}} if spark_master else {})
@@ -507,12 +509,11 @@ def main() -> None:
         return f"error: the query engine failed ({kind}); set MONEYTRAIL_DEBUG=1 to see its message"
 
     try:
-        from moneytrail.authority.decide import set_command
         from moneytrail.cli.identity import extract_global_options
 
-        argv = extract_global_options(sys.argv[1:])
-        set_command(["moneytrail", *argv])
-        rc = app(args=argv, standalone_mode=False)
+        # --as and --case, wherever they stand, and the command line: the command's context object
+        argv, opts = extract_global_options(sys.argv[1:])
+        rc = app(args=argv, standalone_mode=False, obj=opts)
     except EngineError as e:
         _err(engine_line(e))
         sys.exit(e.exit_code)

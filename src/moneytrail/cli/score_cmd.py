@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import BackendOpt, SparkMasterOpt, WorkspaceOpt, _engine, _session, app, bench_app
+from moneytrail.cli.main import BackendOpt, SparkMasterOpt, WorkspaceOpt, app, bench_app, engine_options, open_session
 from moneytrail.errors import ConfigError
 
 MAX_TOP = 1_000_000
@@ -19,6 +19,7 @@ app.add_typer(model_app, name="model")
 
 @model_app.command("train")
 def model_train(
+    ctx: typer.Context,
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json"),
     backend: str = BackendOpt,
@@ -28,8 +29,8 @@ def model_train(
     """Train a LightGBM model on a labeled workspace (temporal split 60/20/20) and store it."""
     if not 0 <= seed < 2**31:
         raise ConfigError(f"--seed {seed}: a whole number from 0 to {2**31 - 1}")
-    engine = _engine(backend, spark_master)
-    with _session(workspace) as sess:
+    engine = engine_options(backend, spark_master)
+    with open_session(ctx, workspace) as sess:
         res = sess.train(seed=seed, **engine)
     if as_json:
         typer.echo(json.dumps(res, default=str))
@@ -44,15 +45,16 @@ def model_train(
 
 
 @model_app.command("show")
-def model_show(workspace: Optional[Path] = WorkspaceOpt):
+def model_show(ctx: typer.Context, workspace: Optional[Path] = WorkspaceOpt):
     """Show the stored models: features, training-data hash, parameters, validation metrics."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         rows = sess.models()
     typer.echo(json.dumps(rows, default=str, indent=1))
 
 
 @app.command("score")
 def score_cmd(
+    ctx: typer.Context,
     model: Optional[int] = typer.Option(None, "--model", help="model id (default: the latest)"),
     top: int = typer.Option(20, "--top", help="list this many highest-scoring accounts"),
     as_json: bool = typer.Option(False, "--json"),
@@ -67,8 +69,8 @@ def score_cmd(
         raise ConfigError(f"--model {model}: no such model id (a whole number from 0 to {2**31 - 1})")
     if not 0 <= top <= MAX_TOP:
         raise ConfigError(f"--top {top}: a whole number from 0 to {MAX_TOP:,}")
-    engine = _engine(backend, spark_master)
-    with _session(workspace) as sess:
+    engine = engine_options(backend, spark_master)
+    with open_session(ctx, workspace) as sess:
         res = sess.score(model_id=model, top=top, **engine)
     accts = res["top_accounts"]
     if as_json:

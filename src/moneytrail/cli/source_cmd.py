@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _session, app
+from moneytrail.cli.main import WorkspaceOpt, app, open_session
 
 source_app = typer.Typer(no_args_is_help=True, help="A source's place in cases: withdraw it, share it.")
 app.add_typer(source_app, name="source")
@@ -21,6 +21,7 @@ app.add_typer(source_app, name="source")
 
 @source_app.command("withdraw")
 def source_withdraw(
+    ctx: typer.Context,
     source: int = typer.Argument(..., help="source id (moneytrail sources lists them)"),
     reason: str = typer.Option(..., "--reason", help="why it is withdrawn (recorded)"),
     as_json: bool = typer.Option(False, "--json"),
@@ -28,7 +29,7 @@ def source_withdraw(
 ):
     """Withdraw a source ingested in your case: no case reads it any more; its evidence copy, its
     record and its rows stay. Results computed from it earlier stay until the stage runs again."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         res = sess.withdraw(source, reason)
     if as_json:
         typer.echo(json.dumps(res, default=str))
@@ -40,13 +41,14 @@ def source_withdraw(
 
 @source_app.command("share")
 def source_share(
+    ctx: typer.Context,
     source: int = typer.Argument(..., help="source id of your case"),
     to: str = typer.Option(..., "--to", help="the case to share it with (you must be able to ingest there)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Share a source of your case with another case: decided as reading it here and as ingesting it
     there (its legal-basis tags apply in that case too)."""
-    with _session(workspace) as sess:
+    with open_session(ctx, workspace) as sess:
         res = sess.share(source, to)
     typer.echo(f"source {source} of case {res['from_case']} shared with case {res['to_case']} "
                f"[audit entries {', '.join(str(x) for x in res['audit_entries'])}]")

@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, _session, app, bench_app
+from moneytrail.cli.main import WorkspaceOpt, app, bench_app, open_session
 from moneytrail.errors import ConfigError
 
 FORMATS = ("table", "json", "csv", "html")
@@ -51,6 +51,7 @@ def _amount(value: Optional[str]) -> Optional[Decimal]:
 
 @app.command("trace")
 def trace_cmd(
+    ctx: typer.Context,
     source: List[int] = typer.Option([], "--source", "-s", help="tainted transaction id (repeatable); "
                                      "backward: known taint sources for the tainted share"),
     account: Optional[str] = typer.Option(None, "--account", help="forward: account holding the tainted "
@@ -126,7 +127,7 @@ def trace_cmd(
         if as_of_ts is not None:
             raise ConfigError("--as-of is for forward tracing; backward, the target's time is the horizon")
 
-    with _session(workspace) as sess:      # decided and audited first; the read recorded before output
+    with open_session(ctx, workspace) as sess:      # decided and audited first; the read recorded before output
         result = sess.trace(srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
                             openings=openings, as_of=as_of_ts, max_hops=max_hops, save=save,
                             destination=str(out) if out else "stdout")
