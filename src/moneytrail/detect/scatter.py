@@ -65,11 +65,13 @@ class ScatterGather(Typology):
         return f"""
         WITH {_T.format(transient=lit(p.transient_days))}, {_DEG},
         legs AS (
+            -- the intermediary's degree bound before the second leg is joined: engines that join
+            -- in the order written (Spark without statistics) never pair a hub's ins and outs
             SELECT a.src AS s, a.dst AS m, b.dst AS d, a.tx_id AS tx1, b.tx_id AS tx2,
                    a.ts AS t1, b.ts AS t2, a.amount AS a1, b.amount AS a2
-            FROM t a JOIN t b ON b.src = a.dst
-            JOIN deg ON deg.a = a.dst
-            WHERE deg.d <= {lit(p.max_intermediary_degree)} AND b.dst <> a.src
+            FROM t a JOIN deg ON deg.a = a.dst AND deg.d <= {lit(p.max_intermediary_degree)}
+            JOIN t b ON b.src = a.dst
+            WHERE b.dst <> a.src
               AND b.ts >= a.ts AND b.ts <= a.ts + INTERVAL {lit(p.window_days)} DAY
         ), g AS (
             SELECT s, d, count(DISTINCT m) AS k,
