@@ -15,9 +15,17 @@ the method returns is recorded as a read in the audit log before it is returned:
         s.report("report.html")
 
 The officer comes from ``officer=``, else ``$MONEYTRAIL_OFFICER`` or the configuration file (as
-``--as`` for the CLI); a session without one is refused. Each method works in the case its
-decision names, on that case's own sources and what was derived from them
-(:mod:`moneytrail.workspace.cases`): another case's evidence is not on its path.
+``--as`` for the CLI; :mod:`moneytrail.identity` resolves it, and the session keeps it: nothing
+is kept in the process, so sessions of different officers can live side by side); a session
+without one is refused. Each method works in the case its decision names, on that case's own
+sources and what was derived from them (:mod:`moneytrail.workspace.cases`): another case's
+evidence is not on its path.
+
+Besides the commands on a case's data, a session holds the registry's operations
+(:meth:`init_registry` and :meth:`import_taskforce`, which set up a new workspace and start its
+audit log; :meth:`add_grant`, :meth:`activate_grant`, ...), the cases' (:meth:`open_case`,
+:meth:`case_info`, ...) and the audit log's (:meth:`audit_verify`, :meth:`audit_log`, ...), each
+decided like the command it stands for: the CLI and the demo decide nothing themselves.
 
 The trust boundary. ``Session`` is the public API and the only one: it hands out no connection
 and no workspace, and every method is a decided, recorded operation. The functions it calls
@@ -132,6 +140,8 @@ class Session:
         from moneytrail.identity import resolve
         from moneytrail.workspace import resolve_path
 
+        if identity is not None and (officer or case or command):
+            raise ValueError("give identity= or officer=/case=/command=, not both")
         if identity is None:
             identity = resolve(officer, case, command=command)
         p = resolve_path(path)
