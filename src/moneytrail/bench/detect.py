@@ -57,7 +57,7 @@ def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> d
     return out
 
 
-def _evidence(ws) -> set[tuple[str, tuple[int, ...]]]:
+def evidence_set(ws) -> set[tuple[str, tuple[int, ...]]]:
     return {(t, tuple(sorted(txs))) for t, txs in ws.query(
         "SELECT f.typology, list(ft.tx_id) FROM findings f JOIN finding_transactions ft USING (finding_id) "
         "GROUP BY f.finding_id, f.typology")}
@@ -114,13 +114,13 @@ def bench_detect(data: str | Path, *, workdir: str | Path | None = None,
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "dataset": os.path.abspath(data),
                     "backend": b,
-                    **_engine_figures(det),
+                    **engine_figures(det),
                 }
-                evidence[b] = _evidence(ws)
-    return _combine(runs, evidence)
+                evidence[b] = evidence_set(ws)
+    return combine_engines(runs, evidence)
 
 
-def _engine_figures(det: dict[str, Any]) -> dict[str, Any]:
+def engine_figures(det: dict[str, Any]) -> dict[str, Any]:
     """For Spark: the driver JVM's peak memory and, per typology, its plans' shuffles."""
     out: dict[str, Any] = {}
     if "engine_stats" in det:
@@ -131,7 +131,7 @@ def _engine_figures(det: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _combine(runs: dict[str, dict[str, Any]], evidence: dict[str, set]) -> dict[str, Any]:
+def combine_engines(runs: dict[str, dict[str, Any]], evidence: dict[str, set]) -> dict[str, Any]:
     first = next(iter(runs))
     out = dict(runs[first])
     if len(runs) > 1:

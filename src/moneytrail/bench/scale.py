@@ -95,7 +95,7 @@ def bench_scale(*, transactions: int = 5_000_000, accounts: int = 200_000, hubs:
     run by each of ``backends``. One backend: its figures at the top level as before; several:
     the first one's at the top level, each one's under ``backends``, ratios and whether the
     evidence found is the same."""
-    from moneytrail.bench.detect import _combine, _engine_figures, _evidence
+    from moneytrail.bench.detect import combine_engines, engine_figures, evidence_set
     from moneytrail.pipeline import run_pipeline
 
     runs: dict[str, dict[str, Any]] = {}
@@ -149,7 +149,7 @@ def bench_scale(*, transactions: int = 5_000_000, accounts: int = 200_000, hubs:
                     "planted_found": {k: ws.scalar(q) for k, q in _FOUND.items()},
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "backend": b,
-                    **_engine_figures(det),
+                    **engine_figures(det),
                 }
-                evidence[b] = _evidence(ws)
-    return _combine(runs, evidence)
+                evidence[b] = evidence_set(ws)
+    return combine_engines(runs, evidence)
