@@ -175,3 +175,13 @@ def test_bench_scale_on_both_engines(tmp_path, spark_master):
     stats = res["backends"]["spark"]["engine_stats"]
     assert stats["fan_in"]["queries"] >= 1 and res["backends"]["spark"]["jvm_peak_rss_mb"] > 0
     assert "engine_stats" not in res["backends"]["duckdb"]
+
+
+@pytest.mark.parametrize("args,line", [
+    (["--backend", "postgres"], "error: --backend 'postgres': choose one of duckdb, spark"),
+    (["--spark-master", "local[2]"], "error: --spark-master is for --backend spark"),
+])
+def test_bench_score_engine_options_are_one_line(tmp_path, monkeypatch, capsys, args, line):
+    """bench score takes the engine like score does: a wrong one is one line, before any data is read."""
+    code, out, err = _cli(monkeypatch, capsys, "bench", "score", "--data", str(tmp_path), "--no-baseline", *args)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(line), err

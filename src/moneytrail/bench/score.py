@@ -30,7 +30,7 @@ DAY = 86400
 BINS = list(range(2, 13))
 
 
-def _load(data: Path, workdir) -> dict[str, Any]:
+def _load(data: Path, workdir, backend: str = "duckdb", backend_options: dict | None = None) -> dict[str, Any]:
     from moneytrail.backends import get_backend
     from moneytrail.ingest import ingest_file
     from moneytrail.pipeline import run_pipeline
@@ -43,16 +43,19 @@ def _load(data: Path, workdir) -> dict[str, Any]:
             if not ws.scalar("SELECT count(*) FROM labels"):
                 raise InputError("no labels (is_sar) in this dataset: scoring needs labeled data", path=str(data))
             run_pipeline(ws, stages=["resolve", "graph"])
-            be = get_backend(ws)
-            t0 = time.perf_counter()
-            compute_features(be)
-            feat_s = time.perf_counter() - t0
-            tbl, names = feature_matrix(be)
-            lab = be.execute("""
-                SELECT f.tx_id, coalesce(l.is_laundering, FALSE) AS y, t.orig_account, t.bene_account,
-                       epoch(t.ts)::BIGINT AS ts, t.amount::DOUBLE AS amount, t.external_id
-                FROM features f JOIN transactions t USING (tx_id) LEFT JOIN labels l USING (tx_id)
-                ORDER BY f.ts, f.tx_id""")
+            be = get_backend(ws, backend, **(backend_options or {}))
+            try:
+                t0 = time.perf_counter()
+                compute_features(be)
+                feat_s = time.perf_counter() - t0
+                tbl, names = feature_matrix(be)
+                lab = be.execute("""
+                    SELECT f.tx_id, coalesce(l.is_laundering, FALSE) AS y, t.orig_account, t.bene_account,
+                           epoch(t.ts)::BIGINT AS ts, t.amount::DOUBLE AS amount, t.external_id
+                    FROM features f JOIN transactions t USING (tx_id) LEFT JOIN labels l USING (tx_id)
+                    ORDER BY f.ts, f.tx_id""")
+            finally:
+                be.close()
     X = np.column_stack([tbl.column(n).to_numpy(zero_copy_only=False).astype(np.float32) for n in names])
     return {"X": X, "names": names, "y": lab.column("y").to_numpy(zero_copy_only=False).astype(np.int8),
             "src": lab.column("orig_account").to_pylist(), "dst": lab.column("bene_account").to_pylist(),
@@ -106,13 +109,16 @@ def _gfp_features(d: dict[str, Any], days: int) -> tuple[np.ndarray, float]:
 
 
 def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline: bool | None = None,
-                settings=(7, 14, 28), workdir=None) -> dict[str, Any]:
+                settings=(7, 14, 28), workdir=None, backend: str = "duckdb",
+                backend_options: dict | None = None) -> dict[str, Any]:
+    """``backend`` computes the graph features (DuckDB, or Spark: the same values, so the same
+    model and metrics; only ``feature_seconds`` differ)."""
     from moneytrail.score.model import evaluate
 
     data = Path(data)
     if not data.exists():
         raise InputError("AMLSim dataset folder not found", path=str(data))
-    d = _load(data, workdir)
+    d = _load(data, workdir, backend, backend_options)
     n = len(d["y"])
     raw = np.column_stack([d["amount"].astype(np.float32),
                            ((d["ts"] // DAY + 3) % 7).astype(np.float32)])  # day of week, Monday = 0
@@ -124,6 +130,7 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
         "feature_transactions_per_second": round(n / d["feature_seconds"], 1),
         "transactions": n, "positives": int(d["y"].sum()), "features": len(d["names"]),
         "val_f1": round(ours["val_f1"], 4), "best_iterations": ours["best_iterations"],
+        "backend": backend,
     }
     if baseline is None:
         try:

@@ -93,6 +93,8 @@ def bench_score_cmd(
     seeds: str = typer.Option("0,1,2", "--seeds"),
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
                                             help="run GFP+LightGBM too (default: when snapml is installed)"),
+    backend: str = BackendOpt,
+    spark_master: Optional[str] = SparkMasterOpt,
 ):
     """Learned scoring vs GFP+LightGBM on the same split, seeds, threshold rule and metrics."""
     from moneytrail.bench.score import bench_score
@@ -105,5 +107,7 @@ def bench_score_cmd(
         seed_list = None
     if seed_list is None or not all(0 <= s < 2**31 for s in seed_list):
         raise ConfigError(f"--seeds {seeds[:80]!r}: expected whole numbers from 0 to {2**31 - 1} separated by commas")
-    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline)
+    engine = engine_options(backend, spark_master)
+    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, backend=engine["backend"],
+                      backend_options=engine["backend_options"])
     typer.echo(json.dumps(res))
