@@ -114,8 +114,8 @@ class Workspace:
         if not p.exists():
             if not create:
                 raise WorkspaceError(
-                    f"no workspace at {p}: ingest a file first (moneytrail ingest FILE --format ...) "
-                    f"or pass --workspace PATH")
+                    f"no workspace at {p}: start one with moneytrail authority init (or authority import "
+                    f"TASKFORCE.yaml), open a case, then ingest; or pass --workspace PATH")
             if p.parent and not p.parent.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
         elif p.is_dir():
