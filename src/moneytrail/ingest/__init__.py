@@ -63,9 +63,7 @@ class CsvReader:
         if reg.present:
             return skipped(ws, reg, path, "csv")
         counts = load_csv(ws, reg.source_id, path, mapping, on_read=on_read)
-        finish_source(ws, reg.source_id, counts)
-        return IngestResult(reg.source_id, str(path), "csv", reg.sha256, counts["read"], counts["stored"],
-                            counts["quarantined"])
+        return finish_source(ws, reg, path, "csv", counts)
 
 
 def _amlsim_reader():

@@ -184,9 +184,7 @@ class AccountsReader:
         if reg.present:
             return skipped(ws, reg, path, "accounts")
         counts = load_accounts(ws, reg.source_id, path, mapping, on_read=on_read)
-        finish_source(ws, reg.source_id, counts)
-        return IngestResult(reg.source_id, str(path), "accounts", reg.sha256, counts["read"], counts["stored"],
-                            counts["quarantined"])
+        return finish_source(ws, reg, path, "accounts", counts)
 
 
 def _build_sql(m: AccountsMapping, cols: Columns, sid: int) -> str:

@@ -70,14 +70,12 @@ class AmlsimReader:
         m = parse_mapping(TRANSACTIONS_MAPPING, "amlsim built-in mapping")
         reg = register_source(ws, tx, "amlsim", "transactions", TRANSACTIONS_MAPPING, legal_basis, force,
                               actor=actor)
-        sid, present, sha = reg.source_id, reg.present, reg.sha256
+        sid, present = reg.source_id, reg.present
         if present:
             res = skipped(ws, reg, tx, "amlsim")
         else:
             counts = load_csv(ws, sid, tx, m, on_read=on_read)
-            finish_source(ws, sid, counts)
-            res = IngestResult(sid, str(tx), "amlsim", sha, counts["read"], counts["stored"],
-                               counts["quarantined"])
+            res = finish_source(ws, reg, tx, "amlsim", counts)
             self._labels(ws, sid, tx)
         related = []
         acc = _find(folder, "accounts")
@@ -113,7 +111,7 @@ class AmlsimReader:
     # -- accounts --------------------------------------------------------------------------------
     def _accounts(self, ws: Workspace, path: Path, legal_basis, force, actor: str | None) -> dict:
         reg = register_source(ws, path, "amlsim", "accounts", None, legal_basis, force, actor=actor)
-        sid, sha = reg.source_id, reg.sha256
+        sid = reg.source_id
         if reg.present:
             return skipped(ws, reg, path, "amlsim").to_dict()
         header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
@@ -156,13 +154,12 @@ class AmlsimReader:
             stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _acc")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
-        finish_source(ws, sid, counts)
-        return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()
+        return finish_source(ws, reg, path, "amlsim", counts).to_dict()
 
     # -- alert typologies -----------------------------------------------------------------------
     def _alert_types(self, ws: Workspace, path: Path, tx_sid: int, legal_basis, force, actor: str | None) -> dict:
         reg = register_source(ws, path, "amlsim", "labels", None, legal_basis, force, actor=actor)
-        sid, sha = reg.source_id, reg.sha256
+        sid = reg.source_id
         if reg.present:
             return skipped(ws, reg, path, "amlsim").to_dict()
         header, batches = read_records(path, encoding="utf-8", delimiter=",", quote='"', skip_rows=0,
@@ -192,5 +189,4 @@ class AmlsimReader:
             stored += len(batch) - n_bad
         ws.con.execute("DROP TABLE IF EXISTS _al")
         counts = {"read": read, "stored": stored, "quarantined": read - stored}
-        finish_source(ws, sid, counts)
-        return IngestResult(sid, str(path), "amlsim", sha, **counts).to_dict()
+        return finish_source(ws, reg, path, "amlsim", counts).to_dict()

@@ -89,9 +89,7 @@ class LabelsReader:
         if reg.present:
             return skipped(ws, reg, path, "labels")
         counts = _load(ws, reg.source_id, path, mapping, on_read)
-        finish_source(ws, reg.source_id, counts)
-        return IngestResult(reg.source_id, str(path), "labels", reg.sha256, counts["read"], counts["stored"],
-                            counts["quarantined"])
+        return finish_source(ws, reg, path, "labels", counts)
 
 
 def _load(ws: Workspace, sid: int, path: Path, m: LabelsMapping, on_read) -> dict[str, int]:

@@ -117,12 +117,15 @@ def add_legal_basis(ws: Workspace, source_id: int, tags: Iterable[str]) -> list[
     return new
 
 
-def finish_source(ws: Workspace, sid: int, counts: dict[str, int]) -> None:
-    """Record a loaded source's row accounting (read = stored + quarantined) and when it ended."""
+def finish_source(ws: Workspace, reg: Registered, path: Path, fmt: str, counts: dict[str, int]) -> IngestResult:
+    """Record a loaded source's row accounting (read = stored + quarantined) and when it ended;
+    the ingest's result."""
     ws.con.execute(
         "UPDATE main.sources SET rows_read = ?, rows_stored = ?, rows_quarantined = ?, ingested_at = ? "
         "WHERE source_id = ?",
-        [counts["read"], counts["stored"], counts["quarantined"], now_utc(), sid])
+        [counts["read"], counts["stored"], counts["quarantined"], now_utc(), reg.source_id])
+    return IngestResult(reg.source_id, str(path), fmt, reg.sha256, counts["read"], counts["stored"],
+                        counts["quarantined"])
 
 
 def skipped(ws: Workspace, reg: Registered, path: Path, fmt: str) -> IngestResult:
