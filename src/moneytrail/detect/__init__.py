@@ -101,6 +101,7 @@ def run(ctx) -> dict:
         ctx.log(f"{typ.id}: {len(rows)} findings")
     out = {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
            "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
-    if be.stats():
-        out["engine_stats"] = be.stats()
+    stats = be.stats()
+    if stats:
+        out["engine_stats"] = stats
     return out
