@@ -67,8 +67,22 @@ def test_the_cli_json_is_the_records_to_dict(path):
 def test_from_record_and_to_dict_round_trip():
     rec = {"finding_id": 3, "typology": "cycle", "typology_version": "1", "score": 2, "first_ts": None,
            "last_ts": None, "total_amount": None, "explanation": "e", "red_flag_source": "s",
-           "parameters": '{"a": 1}', "accounts": [{"account_id": "A", "role": "member"}], "tx_ids": [5, 4]}
+           "parameters": '{"a": 1}', "accounts": [{"account_id": "A", "role": "member"}], "tx_ids": [5, 4],
+           "key": None}
     f = Finding.from_record(rec)
     assert f.score == 2.0 and f.parameters == {"a": 1} and f.tx_ids == (5, 4)
     assert f.to_dict() == {**rec, "score": 2.0, "parameters": {"a": 1}}
     assert Finding.from_record({**rec, "accounts": None, "tx_ids": None}).accounts == ()
+
+
+def test_finding_key_is_stable_and_content_derived():
+    from moneytrail.detect.store import finding_key
+
+    accts = [{"account_id": "A", "role": "member"}, {"account_id": "B", "role": "member"}]
+    k = finding_key("cycle", "1", [3, 1, 2], accts)
+    # the order found and repeated ids do not change it; the evidence, the accounts and the version do
+    assert k == finding_key("cycle", "1", [2, 3, 1, 1], list(reversed(accts)))
+    assert k != finding_key("cycle", "1", [1, 2], accts)
+    assert k != finding_key("cycle", "2", [1, 2, 3], accts)
+    assert k != finding_key("fan_in", "1", [1, 2, 3], accts)
+    assert k.startswith("F") and len(k) == 17

@@ -30,7 +30,7 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding
     if limit:
         args.append(limit)
     return [Finding.from_record(r) for r in ws.records(f"""
-        SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
+        SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
                f.total_amount, f.explanation, f.red_flag_source, f.parameters,
                (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
@@ -73,3 +73,229 @@ def models(ws) -> list[dict[str, Any]]:
         for k in ("features", "parameters", "validation", "split"):
             r[k] = json.loads(r[k])
     return rows
+
+
+# -- what the web app shows (moneytrail serve): filtered pages of findings, a finding with its
+# -- triage, an account's profile and transactions, a neighbourhood graph ------------------------
+
+TRIAGE_STATUSES = ("open", "under_review", "confirmed", "dismissed")
+FINDING_SORTS = {"score": "f.score", "amount": "f.total_amount", "first": "f.first_ts", "last": "f.last_ts",
+                 "typology": "f.typology", "status": "status"}
+
+
+def _opt_num(v: Any, opt: str) -> float | None:
+    """An optional number from outside (a filter), checked and bound as a parameter."""
+    if v is None or v == "":
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{opt} {str(v)[:40]!r}: a number") from None
+    if x != x or abs(x) > 1e15:
+        raise ConfigError(f"{opt} {str(v)[:40]!r}: a number below 10^15")
+    return x
+
+
+def findings_page(ws, *, typologies: Sequence[str] = (), account: str | None = None,
+                  min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
+                  status: str | None = None, sort: str = "score", descending: bool = True,
+                  limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of findings with their triage (status, assignee) and accounts, filtered and
+    sorted; with the number of findings the filters match."""
+    if sort not in FINDING_SORTS:
+        raise ConfigError(f"sort {str(sort)[:40]!r}: one of {', '.join(FINDING_SORTS)}")
+    if status not in (None, "", *TRIAGE_STATUSES):
+        raise ConfigError(f"status {str(status)[:40]!r}: one of {', '.join(TRIAGE_STATUSES)}")
+    conds, args = [], []
+    if typologies:
+        conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
+        args += list(typologies)
+    if account:
+        conds.append("EXISTS (SELECT 1 FROM finding_accounts a WHERE a.finding_id = f.finding_id "
+                     "AND a.account_id = ?)")
+        args.append(str(account))
+    for v, opt, cond in ((min_score, "min score", "f.score >= ?"), (min_amount, "min amount", "f.total_amount >= ?"),
+                         (max_amount, "max amount", "f.total_amount <= ?")):
+        x = _opt_num(v, opt)
+        if x is not None:
+            conds.append(cond)
+            args.append(x)
+    if status:
+        conds.append("coalesce(t.status, 'open') = ?")
+        args.append(status)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
+    base = f"FROM findings f LEFT JOIN finding_triage t ON t.finding_key = f.finding_key {where}"
+    total = ws.scalar(f"SELECT count(*) {base}", args)
+    order = f"{FINDING_SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, f.finding_id"
+    rows = ws.records(f"""
+        SELECT f.finding_id, f.finding_key, f.typology, f.score, f.first_ts, f.last_ts, f.total_amount,
+               f.explanation, coalesce(t.status, 'open') AS status, t.assignee,
+               (SELECT list(DISTINCT a.account_id ORDER BY a.account_id) FROM finding_accounts a
+                  WHERE a.finding_id = f.finding_id) AS accounts,
+               (SELECT count(*) FROM finding_transactions x WHERE x.finding_id = f.finding_id) AS n_tx
+        {base} ORDER BY {order} LIMIT ? OFFSET ?""", [*args, _limit(limit, "limit"), _limit(offset, "offset")])
+    return rows, int(total)
+
+
+def finding(ws, key: str) -> dict[str, Any]:
+    """One finding by its stable key: the finding (or, if a re-run no longer finds it, its
+    superseded record), its triage and every triage event."""
+    rows = ws.records("""
+        SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
+               f.total_amount, f.explanation, f.red_flag_source, f.parameters,
+               (SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
+                  FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
+               (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
+                  WHERE t.finding_id = f.finding_id) AS tx_ids
+        FROM findings f WHERE f.finding_key = ? ORDER BY f.finding_id LIMIT 1""", [str(key)])
+    superseded = None
+    if rows:
+        out: dict[str, Any] = {"finding": Finding.from_record(rows[0])}
+    else:
+        old = ws.records("SELECT * FROM findings_superseded WHERE finding_key = ? ORDER BY superseded_at DESC "
+                         "LIMIT 1", [str(key)])
+        if not old:
+            raise WorkspaceError(f"no finding {str(key)[:40]!r} in this case")
+        o = old[0]
+        superseded = {"at": o["superseded_at"], "by_run": o["superseded_by_run"]}
+        out = {"finding": Finding.from_record({**o, "red_flag_source": "", "parameters": "{}",
+                                                "accounts": json.loads(o["accounts"] or "[]")})}
+    t = ws.records("SELECT status, assignee, reason, updated_at, updated_by FROM finding_triage "
+                   "WHERE finding_key = ?", [str(key)])
+    out["triage"] = t[0] if t else {"status": "open", "assignee": None, "reason": None, "updated_at": None,
+                                    "updated_by": None}
+    out["events"] = ws.records("SELECT event_at, officer_id, status, assignee, reason, note, audit_seq FROM finding_events "
+                               "WHERE finding_key = ? ORDER BY event_at, audit_seq", [str(key)])
+    out["superseded"] = superseded
+    out["transactions"] = transactions_by_id(ws, list(out["finding"].tx_ids[:200]))
+    return out
+
+
+def transactions_by_id(ws, tx_ids: list[int]) -> list[dict[str, Any]]:
+    if not tx_ids:
+        return []
+    return ws.records("SELECT t.tx_id, t.external_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, "
+                      "t.channel, t.description, t.source_id, t.source_row, s.file_name FROM transactions t "
+                      "JOIN sources s USING (source_id) WHERE list_contains(?, t.tx_id) ORDER BY t.ts, t.tx_id",
+                      [[int(x) for x in tx_ids]])
+
+
+def account(ws, account_id: str) -> dict[str, Any]:
+    """An account's profile: what the case's sources say about it (owner, bank, kind, ...), its
+    flows in and out, balance over time (statement balances where given, else the running net
+    flow), its main counterparties and the findings that name it."""
+    acct = str(account_id)
+    prof = ws.records("SELECT * FROM accounts WHERE account_id = ?", [acct])
+    flows = ws.records("""
+        SELECT count(*) FILTER (WHERE orig_account = ?) AS n_out, count(*) FILTER (WHERE bene_account = ?) AS n_in,
+               coalesce(sum(amount) FILTER (WHERE orig_account = ?), 0) AS out_total,
+               coalesce(sum(amount) FILTER (WHERE bene_account = ?), 0) AS in_total,
+               min(ts) AS first_ts, max(ts) AS last_ts
+        FROM transactions WHERE orig_account = ? OR bene_account = ?""", [acct] * 6)[0]
+    if not prof and not (flows["n_in"] or flows["n_out"]):
+        raise WorkspaceError(f"no account {acct[:60]!r} in this case's evidence")
+    balance = ws.records("""
+        WITH d AS (
+            SELECT CAST(ts AS DATE) AS day,
+                   sum(CASE WHEN bene_account = ? THEN amount ELSE -amount END) AS net,
+                   arg_max(balance_after, (ts, tx_id)) FILTER (WHERE statement_account = ?) AS stated
+            FROM transactions WHERE orig_account = ? OR bene_account = ? GROUP BY 1)
+        SELECT day, sum(net) OVER (ORDER BY day) AS running_net, stated FROM d ORDER BY day""", [acct] * 4)
+    counterparties = ws.records("""
+        SELECT cp AS account_id, sum(amt_in) AS in_total, sum(amt_out) AS out_total, count(*) AS n
+        FROM (SELECT CASE WHEN orig_account = ? THEN bene_account ELSE orig_account END AS cp,
+                     CASE WHEN bene_account = ? THEN amount ELSE 0 END AS amt_in,
+                     CASE WHEN orig_account = ? THEN amount ELSE 0 END AS amt_out
+              FROM transactions WHERE orig_account = ? OR bene_account = ?)
+        GROUP BY cp ORDER BY sum(amt_in) + sum(amt_out) DESC, cp LIMIT 50""", [acct] * 5)
+    found = ws.records("""
+        SELECT f.finding_key, f.typology, f.score, f.total_amount, a.role, coalesce(t.status, 'open') AS status
+        FROM finding_accounts a JOIN findings f USING (finding_id)
+        LEFT JOIN finding_triage t ON t.finding_key = f.finding_key
+        WHERE a.account_id = ? ORDER BY f.score DESC, f.finding_id LIMIT 200""", [acct])
+    return {"account_id": acct, "records": prof, "flows": flows, "balance": balance,
+            "counterparties": counterparties, "findings": found}
+
+
+def transactions(ws, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,
+                 max_amount: Any = None, date_from: Any = None, date_to: Any = None,
+                 limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the case's transactions (newest first) filtered by account, the bank's own
+    reference (``external_id``, or ``SOURCE:ROW``), amount and date range; with the match count."""
+    import datetime as _dt
+
+    conds, args = [], []
+    if account:
+        conds.append("(t.orig_account = ? OR t.bene_account = ?)")
+        args += [str(account)] * 2
+    if ref:
+        r = str(ref).strip()
+        parts = r.split(":")
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            conds.append("((t.source_id = ? AND t.source_row = ?) OR t.external_id = ?)")
+            args += [int(parts[0]), int(parts[1]), r]
+        else:
+            conds.append("t.external_id = ?")
+            args.append(r)
+    for v, opt, cond in ((min_amount, "min amount", "t.amount >= ?"), (max_amount, "max amount", "t.amount <= ?")):
+        x = _opt_num(v, opt)
+        if x is not None:
+            conds.append(cond)
+            args.append(x)
+    for v, opt, cond in ((date_from, "from", "t.ts >= ?"), (date_to, "to", "t.ts < ? + INTERVAL 1 DAY")):
+        if v in (None, ""):
+            continue
+        try:
+            d = v if isinstance(v, _dt.date) else _dt.date.fromisoformat(str(v))
+        except ValueError:
+            raise ConfigError(f"{opt} {str(v)[:40]!r}: a date YYYY-MM-DD") from None
+        conds.append(cond)
+        args.append(d)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
+    total = ws.scalar(f"SELECT count(*) FROM transactions t {where}", args)
+    rows = ws.records(f"SELECT t.tx_id, t.external_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, "
+                      f"t.channel, t.description, t.source_id, t.source_row FROM transactions t {where} "
+                      f"ORDER BY t.ts DESC, t.tx_id DESC LIMIT ? OFFSET ?",
+                      [*args, _limit(limit, "limit"), _limit(offset, "offset")])
+    return rows, int(total)
+
+
+def graph(ws, *, finding_key: str | None = None, account: str | None = None, hub_degree: int = 25,
+          max_edges: int = 400) -> dict[str, Any]:
+    """A network to draw: a finding's accounts and the money between them, or one account and its
+    counterparties. Edges are aggregated per ordered pair (amount, count, first and last date);
+    a neighbour with more than ``hub_degree`` counterparties of its own is marked a hub (drawn
+    collapsed: expanding it is a new request); at most ``max_edges`` edges, the largest first."""
+    if finding_key:
+        fid = ws.records("SELECT finding_id FROM findings WHERE finding_key = ? LIMIT 1", [str(finding_key)])
+        if not fid:
+            raise WorkspaceError(f"no finding {str(finding_key)[:40]!r} in this case")
+        centre = [r["account_id"] for r in ws.records(
+            "SELECT DISTINCT account_id FROM finding_accounts WHERE finding_id = ?", [fid[0]["finding_id"]])]
+        edges = ws.records("""
+            SELECT t.orig_account AS source, t.bene_account AS target, sum(t.amount) AS amount, count(*) AS n,
+                   min(t.ts) AS first_ts, max(t.ts) AS last_ts
+            FROM finding_transactions x JOIN transactions t USING (tx_id)
+            WHERE x.finding_id = ? GROUP BY 1, 2 ORDER BY amount DESC LIMIT ?""",
+                           [fid[0]["finding_id"], _limit(max_edges, "max edges")])
+    elif account:
+        centre = [str(account)]
+        edges = ws.records("""
+            SELECT orig_account AS source, bene_account AS target, sum(amount) AS amount, count(*) AS n,
+                   min(ts) AS first_ts, max(ts) AS last_ts
+            FROM transactions WHERE orig_account = ? OR bene_account = ?
+            GROUP BY 1, 2 ORDER BY amount DESC LIMIT ?""", [str(account), str(account), _limit(max_edges, "max edges")])
+    else:
+        raise ConfigError("graph: name a finding or an account")
+    ids = sorted({e["source"] for e in edges} | {e["target"] for e in edges} | set(centre))
+    degree = {r["a"]: r["d"] for r in ws.records("""
+        SELECT a, count(DISTINCT b) AS d FROM (
+            SELECT orig_account AS a, bene_account AS b FROM transactions WHERE list_contains(?, orig_account)
+            UNION ALL SELECT bene_account, orig_account FROM transactions WHERE list_contains(?, bene_account))
+        GROUP BY a""", [ids, ids])} if ids else {}
+    owners = {r["account_id"]: r["owner_name"] for r in ws.records(
+        "SELECT account_id, any_value(owner_name) AS owner_name FROM accounts WHERE list_contains(?, account_id) "
+        "GROUP BY 1", [ids])} if ids else {}
+    nodes = [{"id": a, "owner": owners.get(a), "degree": int(degree.get(a, 0)), "centre": a in centre,
+              "hub": a not in centre and int(degree.get(a, 0)) > hub_degree} for a in ids]
+    return {"nodes": nodes, "edges": edges, "centre": centre}

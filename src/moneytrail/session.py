@@ -248,6 +248,129 @@ class Session:
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
         return rows
 
+    def findings_page(self, *, typologies: Sequence[str] = (), account: str | None = None,
+                      min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
+                      status: str | None = None, sort: str = "score", descending: bool = True,
+                      limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """One page of the findings queue, filtered (typology, account, score, amount, triage
+        status) and sorted, each with its stable key, triage status and accounts; ``total`` is how
+        many the filters match (the web app's findings queue)."""
+        from moneytrail import _reads
+
+        d = self._decide("findings", {"typologies": list(typologies), "limit": limit, "offset": offset,
+                                      **({"account": account} if account else {})})
+        rows, total = _reads.findings_page(self._in(d), typologies=typologies, account=account,
+                                           min_score=min_score, min_amount=min_amount, max_amount=max_amount,
+                                           status=status, sort=sort, descending=descending, limit=limit,
+                                           offset=offset)
+        self._read(d, {"table": "findings", "rows": len(rows), "offset": offset,
+                       "finding_keys": [r["finding_key"] for r in rows]})
+        return {"rows": rows, "total": total, "limit": limit, "offset": offset}
+
+    def finding(self, key: str) -> dict[str, Any]:
+        """A finding by its stable key (``finding``: the :class:`~moneytrail.model.Finding`), its
+        triage, every triage event, its evidence transactions, and ``superseded`` (when and by
+        which run) if a re-run no longer finds it."""
+        from moneytrail import _reads
+
+        d = self._decide("findings", {"finding": str(key)[:64]})
+        out = _reads.finding(self._in(d), key)
+        self._read(d, {"table": "findings", "finding_keys": [key], "transactions": len(out["transactions"])})
+        return out
+
+    def triage(self, key: str, *, status: str | None = None, reason: str | None = None,
+               assignee: str | None = None, note: str | None = None) -> dict[str, Any]:
+        """Triage a finding (by its stable key): move it open -> under_review -> confirmed or
+        dismissed (confirming or dismissing needs a reason), assign it to a case member, add a
+        note. Each change is decided (``triage``) and kept as an event; the report shows the
+        disposition. Returns the finding's triage after the change."""
+        from moneytrail import _reads
+        from moneytrail.authority.legal import is_placeholder
+        from moneytrail.workspace import now_utc
+
+        def clean(v, what, n=2000):
+            v = " ".join(str(v).split()) if v is not None else None
+            if v is not None and len(v) > n:
+                raise ConfigError(f"{what}: at most {n:,} characters")
+            return v or None
+
+        reason, note, assignee = clean(reason, "reason"), clean(note, "note"), clean(assignee, "assignee", 200)
+        if status is not None and status not in _reads.TRIAGE_STATUSES:
+            raise ConfigError(f"status {str(status)[:40]!r}: one of {', '.join(_reads.TRIAGE_STATUSES)}")
+        if status in ("confirmed", "dismissed") and (reason is None or is_placeholder(reason)):
+            raise ConfigError(f"a finding {status} needs a reason: say why")
+        if status is None and note is None and assignee is None:
+            raise ConfigError("nothing to record: a status, an assignee or a note")
+        d = self._decide("triage", {"finding": str(key)[:64], "status": status, "assignee": assignee})
+        cw = self._in(d)
+        if assignee is not None:
+            members = cw.query("SELECT officer_id FROM main.case_members WHERE case_id = ? AND removed_at IS NULL",
+                               [d.case])
+            if assignee not in {r[0] for r in members}:
+                raise ConfigError(f"assignee {assignee[:60]!r} is not a member of case {d.case}")
+        row = cw.records("SELECT typology FROM findings WHERE finding_key = ? LIMIT 1", [str(key)]) or \
+            cw.records("SELECT typology FROM findings_superseded WHERE finding_key = ? LIMIT 1", [str(key)])
+        if not row:
+            raise WorkspaceError(f"no finding {str(key)[:40]!r} in this case")
+        cur = cw.records("SELECT status, assignee, reason FROM finding_triage WHERE finding_key = ?", [str(key)])
+        now = now_utc()
+        new = {"status": status or (cur[0]["status"] if cur else "open"),
+               "assignee": assignee if assignee is not None else (cur[0]["assignee"] if cur else None),
+               "reason": reason if status is not None else (cur[0]["reason"] if cur else None)}
+        cw.con.execute("BEGIN TRANSACTION")
+        try:
+            cw.con.execute("DELETE FROM finding_triage WHERE finding_key = ?", [str(key)])
+            cw.con.execute("INSERT INTO finding_triage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [str(key), row[0]["typology"], new["status"], new["assignee"], new["reason"], now,
+                            self.officer])
+            cw.con.execute("INSERT INTO finding_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [str(key), now, self.officer, status, assignee, reason, note, d.audit_seq])
+            cw.con.execute("COMMIT")
+        except BaseException:
+            cw.con.execute("ROLLBACK")
+            raise
+        return {**new, "finding_key": key, "updated_at": now, "updated_by": self.officer, "audit_entry": d.audit_seq}
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        """An account's profile in this case: what the sources say about it, flows in and out,
+        balance over time, counterparties, and the findings naming it."""
+        from moneytrail import _reads
+
+        d = self._decide("explore", {"account": str(account_id)[:200]})
+        out = _reads.account(self._in(d), account_id)
+        self._read(d, {"account": out["account_id"], "counterparties": len(out["counterparties"]),
+                       "findings": len(out["findings"])})
+        return out
+
+    def transactions(self, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,
+                     max_amount: Any = None, date_from: Any = None, date_to: Any = None, limit: int = 50,
+                     offset: int = 0) -> dict[str, Any]:
+        """A page of the case's transactions, newest first, filtered by account, the bank's own
+        reference (or ``SOURCE:ROW``), amount and date range; ``total`` is how many match."""
+        from moneytrail import _reads
+
+        d = self._decide("explore", {"transactions": {"account": account, "ref": ref}})
+        rows, total = _reads.transactions(self._in(d), account=account, ref=ref, min_amount=min_amount,
+                                          max_amount=max_amount, date_from=date_from, date_to=date_to,
+                                          limit=limit, offset=offset)
+        self._read(d, {"table": "transactions", "rows": len(rows), "account": account, "ref": ref,
+                       "tx_ids": [r["tx_id"] for r in rows]})
+        return {"rows": rows, "total": total, "limit": limit, "offset": offset}
+
+    def graph(self, *, finding: str | None = None, account: str | None = None, hub_degree: int = 25,
+              max_edges: int = 400) -> dict[str, Any]:
+        """The network of a finding (its accounts and evidence) or of an account (its
+        counterparties), edges aggregated with amounts and counts, hubs marked."""
+        from moneytrail import _reads
+
+        d = self._decide("findings" if finding else "explore",
+                         {"graph": {"finding": finding, "account": account}})
+        g = _reads.graph(self._in(d), finding_key=finding, account=account, hub_degree=hub_degree,
+                         max_edges=max_edges)
+        self._read(d, {"graph": {"finding": finding, "account": account}, "nodes": len(g["nodes"]),
+                       "edges": len(g["edges"])})
+        return g
+
     def sources(self) -> list[dict[str, Any]]:
         """The case's evidence sources with hashes, legal-basis tags, row accounting and, for a
         withdrawn one, when, by whom and why."""

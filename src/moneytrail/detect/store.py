@@ -9,8 +9,9 @@ exact evidence transaction ids, all under the run that produced them. What is re
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import pyarrow as pa
 
@@ -28,12 +29,41 @@ class FindingSource(Protocol):
     def explain(self, row: dict[str, Any], p: Any) -> str: ...
 
 
+def finding_key(typology: str, version: str, tx_ids: Iterable[int], accounts: Iterable[dict[str, Any]]) -> str:
+    """A finding's stable key, derived from its content: the typology, its version, the evidence
+    transactions and the accounts with their roles (not the score, the run or the order found).
+    A re-run that finds the same pattern gives the same key: triage recorded against it stays."""
+    doc = [typology, version, sorted({int(t) for t in tx_ids}),
+           sorted({(str(a["account_id"]), str(a["role"])) for a in accounts})]
+    return "F" + hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def _supersede(ws, run_id: int, typology: str, keep: set[str]) -> None:
+    """Keep the typology's findings that this run no longer finds in ``findings_superseded``
+    (with their accounts and evidence) before they are replaced: never deleted."""
+    con = ws.con
+    con.execute("""
+        INSERT INTO findings_superseded
+        SELECT f.finding_key, f.finding_id, f.run_id, f.typology, f.typology_version, f.score, f.first_ts,
+               f.last_ts, f.total_amount, f.explanation,
+               to_json((SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
+                          FROM finding_accounts a WHERE a.finding_id = f.finding_id)),
+               (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t WHERE t.finding_id = f.finding_id),
+               ?, ?
+        FROM findings f
+        WHERE f.typology = ? AND f.finding_key IS NOT NULL AND NOT list_contains(?, f.finding_key)""",
+                [now_utc(), run_id, typology, sorted(keep)])
+
+
 def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[dict[str, Any]]) -> int:
     """Replace the findings of ``typ.id`` in ``ws`` with ``rows`` (each: ``score``, ``first_ts``,
     ``last_ts``, ``total_amount``, ``accounts`` [{account_id, role}], ``tx_ids``, and what
     ``typ.explain`` reads), written under run ``run_id`` in the order given; ``params`` (with
-    ``to_dict()``) is recorded with each. Returns how many were written."""
+    ``to_dict()``) is recorded with each. Each gets its stable :func:`finding_key`; a finding of
+    the previous run that is not found again is kept as superseded. Returns how many were written."""
     con = ws.con
+    keys = [finding_key(typ.id, typ.version, r["tx_ids"], r["accounts"]) for r in rows]
+    _supersede(ws, run_id, typ.id, set(keys))
     con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
                 "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
     con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
@@ -49,6 +79,7 @@ def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[
     pjson = json.dumps(params.to_dict(), sort_keys=True)
     findings = pa.table({
         "finding_id": pa.array(ids, pa.int32()),
+        "finding_key": keys,
         "run_id": pa.array([run_id] * n, pa.int32()),
         "typology": [typ.id] * n,
         "typology_version": [typ.version] * n,
