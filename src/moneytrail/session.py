@@ -651,6 +651,26 @@ class Session:
 
         return revoke_grant(self._ws, self.officer, grant, reason, command=self.command)
 
+    def issue_login(self, officer: str, *, hours: int = 72) -> dict[str, Any]:
+        """Issue (or re-issue) a web sign-in for a registered officer (a registrar; ``moneytrail
+        authority officer login``): the one-time enrolment code, shown once, and when it expires.
+        Re-issuing resets the officer's password and second factor."""
+        from moneytrail.web.logins import issue
+
+        return issue(self._ws, self.officer, officer, hours=hours, command=self.command)
+
+    def remove_login(self, officer: str, reason: str) -> dict[str, Any]:
+        """Remove an officer's web sign-in (a registrar): refused from the officer's next request."""
+        from moneytrail.web.logins import remove
+
+        return remove(self._ws, self.officer, officer, reason, command=self.command)
+
+    def logins(self) -> list[dict[str, Any]]:
+        """Every web sign-in's state (issued, enrolled, locked, removed); never a secret."""
+        from moneytrail.web.logins import listing
+
+        return listing(self._ws, self.officer, command=self.command)
+
     # -- cases (moneytrail case ...) ----------------------------------------------------------------
 
     def open_case(self, case: str, *, function: str, jurisdiction: str, predicate: str,

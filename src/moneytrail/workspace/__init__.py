@@ -93,6 +93,31 @@ class Run:
     summary: dict[str, Any]
 
 
+def serving_marker(path: str | os.PathLike) -> Path:
+    """The file a server leaves beside a workspace it serves (moneytrail serve)."""
+    p = Path(path)
+    return p.with_name(p.name + ".serving")
+
+
+def served_by(path: str | os.PathLike) -> str | None:
+    """The address of the server (another process, still running) that owns this workspace, if any."""
+    m = serving_marker(path)
+    try:
+        info = json.loads(m.read_text())
+        pid, address = int(info["pid"]), str(info["address"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None                     # a server that ended without tidying up
+    except PermissionError:
+        pass
+    return address
+
+
 class Workspace:
     """An open case workspace. Use as a context manager or call ``close()``."""
 
@@ -111,6 +136,10 @@ class Workspace:
     def open(cls, path: str | os.PathLike | None = None, *, create: bool = True,
              read_only: bool = False) -> "Workspace":
         p = resolve_path(path)
+        server = served_by(p)
+        if server:
+            raise WorkspaceError(f"{p} is served by moneytrail serve at {server}: work in the web app there, "
+                                 f"or stop the server first")
         if not p.exists():
             if not create:
                 raise WorkspaceError(
