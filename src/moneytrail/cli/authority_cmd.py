@@ -154,6 +154,29 @@ def officer_add(
         _ok(s.add_officer(officer_id, name, agency, role))
 
 
+@officer_app.command("login")
+def officer_login(
+    ctx: typer.Context,
+    officer_id: str = typer.Argument(..., help="the registered officer who will sign in to the web app"),
+    remove: bool = typer.Option(False, "--remove", help="remove the officer's sign-in instead (needs --reason)"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="why the sign-in is removed"),
+    valid_hours: int = typer.Option(72, "--valid-hours", help="how long the enrolment code stays valid"),
+    workspace: Optional[Path] = WorkspaceOpt,
+):
+    """Issue a one-time enrolment code for the web app (a registrar): the officer enrols at
+    /enrol with it, chooses a password and adds a TOTP second factor. Issuing again resets the
+    officer's password and second factor; --remove ends the sign-in."""
+    with open_session(ctx, workspace) as s:
+        if remove:
+            r = s.remove_login(officer_id, reason or "")
+            typer.echo(f"sign-in of {r['officer']} removed [audit entry {r['audit_entry']}]")
+            return
+        r = s.issue_login(officer_id, hours=valid_hours)
+    typer.echo(f"enrolment code for {r['officer']}: {r['code']}")
+    typer.echo(f"valid until {r['expires_at']:%Y-%m-%d %H:%M} UTC, once; shown only now: give it to the officer "
+               f"over a channel you trust [audit entry {r['audit_entry']}]")
+
+
 @grant_app.command("add")
 def grant_add(
     ctx: typer.Context,

@@ -479,7 +479,7 @@ def _load_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd"):
+    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd", "serve_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

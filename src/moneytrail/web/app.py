@@ -834,14 +834,14 @@ def create_app(config: WebConfig, owner: Owner | None = None) -> Starlette:
         Route("/registry", endpoint(registry, case=False), methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    class Headers(BaseHTTPMiddleware):          # static files and 404s get the headers too
+        async def dispatch(self, request: Request, call_next):
+            resp = await call_next(request)
+            return _headers(resp, request.app.state.mt, cache=request.url.path.startswith("/static/"))
+
+    app = Starlette(routes=routes, middleware=[Middleware(Headers)])
     app.state.mt = AppState(config, owner)
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next):       # static files and 404s get the headers too
-        resp = await call_next(request)
-        if request.url.path.startswith("/static/"):
-            return _headers(resp, app.state.mt, cache=True)
-        return _headers(resp, app.state.mt)
-
     return app

@@ -41,6 +41,7 @@ MAX_FAILURES = 5                 # consecutive failures before a lockout
 LOCKOUT = _dt.timedelta(minutes=15)
 MAX_LOCKOUT = _dt.timedelta(hours=24)
 TOTP_ISSUER = "moneytrail"
+clock = time.time                # the TOTP check's clock (tests move it a step at a time)
 
 
 class LoginError(MoneytrailError):
@@ -227,7 +228,7 @@ def _totp_step(secret: str, code: str, at: float | None = None) -> int | None:
     if not (code.isdigit() and len(code) == 6):
         return None
     t = pyotp.TOTP(secret)
-    now = time.time() if at is None else at
+    now = clock() if at is None else at
     for off in (0, -1, 1):
         step = t.timecode(_dt.datetime.fromtimestamp(now + off * t.interval, _dt.timezone.utc))
         if hmac.compare_digest(t.generate_otp(step), code):
