@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from moneytrail.demo import DEMO_CASE
+from moneytrail.demo import DEMO_CASE, DEMO_LOGIN_OFFICERS, DEMO_REGISTRAR
 from moneytrail.workspace.cases import schema_name
 
 
@@ -103,7 +103,12 @@ def test_demo_runs_under_its_own_task_force_and_logs_every_decision(demo):
     acts = [e["action"] for e in decisions if e["officer"] == DEMO_OFFICER]
     assert acts[0] == "case_open" and acts.count("ingest") >= 3 and acts[-1] == "run"
     assert all(e["case"] == DEMO_CASE and e["grant"] == "G-DEMO-1" for e in decisions if e["officer"] == DEMO_OFFICER)
-    assert entries[-1]["kind"] == "read"      # the report, recorded before it was written
+    # then the registrar issues the demo officers' web sign-ins (demo-logins.txt), each decided
+    issued = [e for e in entries if e.get("resource", {}).get("change") == "login.issue"]
+    assert [e["resource"]["login"] for e in issued] == list(DEMO_LOGIN_OFFICERS)
+    assert all(e["officer"] == DEMO_REGISTRAR and e["allowed"] for e in issued)
+    run_reads = [e for e in entries if e["kind"] == "read" and e["officer"] == DEMO_OFFICER]
+    assert run_reads[-1]["what"].get("run_summary")      # the run's summary, the last read of the analyst
 
 
 def test_report_command_renders_any_workspace(demo, tmp_path):

@@ -100,6 +100,29 @@ def _setup(session_for: Callable[[str], Any], taskforce_file: Path | None, case:
     return case
 
 
+DEMO_LOGIN_OFFICERS = (DEMO_OFFICER, DEMO_REGISTRAR, DEMO_COUNSEL, DEMO_SAC)
+
+
+def write_demo_logins(ws_path: Path, dest: Path, *, command: Sequence[str] = ()) -> Path:
+    """Issue web sign-ins (one-time enrolment codes) for the demo's synthetic officers, as its
+    registrar, and write them to ``dest`` (owner-only), marked synthetic."""
+    import os
+
+    with Session.open(ws_path, identity=Identity(DEMO_REGISTRAR, None, tuple(command))) as s:
+        issued = [s.issue_login(o, hours=24 * 14) for o in DEMO_LOGIN_OFFICERS]
+    lines = ["# moneytrail demo: web sign-ins for the demo's SYNTHETIC officers (not real people, not real data).",
+             "# Start the web app:   moneytrail serve --workspace " + str(ws_path),
+             "# then open http://127.0.0.1:8000/enrol, enter an officer id and its one-time code below,",
+             "# choose a password and add the second factor to an authenticator app (TOTP).",
+             "# Codes are valid once, for 14 days; a registrar re-issues one with",
+             "#   moneytrail authority officer login OFFICER --as " + DEMO_REGISTRAR, ""]
+    lines += [f"{r['officer']:<16} {r['code']}   (until {r['expires_at']:%Y-%m-%d %H:%M} UTC)" for r in issued]
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return dest
+
+
 def demo_folder(base: str | Path = "moneytrail-demo") -> Path:
     """Where a demo goes when no folder is named: ``base`` if it is absent or empty, else the first
     of ``base-2``, ``base-3``, ... that is (a demo never writes over an earlier one)."""
@@ -147,6 +170,9 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
             ingested.append(r.to_dict())
             log(f"ingested {csv_path.name}: read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
         res = s.run(report=out / "report.html", title="moneytrail demo case (synthetic data)", log=log)
+    logins = write_demo_logins(ws_path, out / "demo-logins.txt", command=command)
+    log(f"web sign-ins for the demo's officers: {logins} (synthetic; start the web app with "
+        f"moneytrail serve --workspace {ws_path})")
     return {"report": Path(res["stages"]["report"]["report"]), "workspace": ws_path, "case": case,
             "officer": DEMO_OFFICER, "taskforce": out / "taskforce.yaml",
             "ingested": ingested, "pipeline": res, "schemes": scenario.schemes,

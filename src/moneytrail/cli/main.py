@@ -398,6 +398,7 @@ def demo(
     from moneytrail.cli.identity import options
 
     res = run_demo(out, seed=seed, log=lambda m: _err(m), command=options(ctx).command)
+    _err(f"web app: moneytrail serve --workspace {res['workspace']}  (sign-ins in {out / 'demo-logins.txt'})")
     typer.echo(str(res["report"]))
 
 

@@ -248,14 +248,17 @@ def _quarantine(ws: Workspace) -> dict[str, Any]:
 _FINDING_COLS = """
     f.finding_id, f.run_id, f.typology, f.typology_version, f.parameters, f.score, f.first_ts,
     f.last_ts, f.total_amount, f.explanation, f.red_flag_source, f.created_at,
-    coalesce(ft.n, 0) AS n_tx, coalesce(fa.n, 0) AS n_accounts"""
+    coalesce(ft.n, 0) AS n_tx, coalesce(fa.n, 0) AS n_accounts, f.finding_key,
+    coalesce(tr.status, 'open') AS disposition, tr.reason AS disposition_reason, tr.updated_by AS disposition_by,
+    tr.assignee AS assignee"""
 
 _FINDING_FROM = """
     findings f
     LEFT JOIN (SELECT finding_id, count(DISTINCT tx_id) AS n FROM finding_transactions GROUP BY 1) ft
         USING (finding_id)
     LEFT JOIN (SELECT finding_id, count(*) AS n FROM finding_accounts GROUP BY 1) fa
-        USING (finding_id)"""
+        USING (finding_id)
+    LEFT JOIN finding_triage tr ON tr.finding_key = f.finding_key"""
 
 _ORDER = "f.score DESC, f.finding_id"
 
