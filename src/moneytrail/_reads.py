@@ -180,41 +180,53 @@ def transactions_by_id(ws, tx_ids: list[int]) -> list[dict[str, Any]]:
                       [[int(x) for x in tx_ids]])
 
 
+def _sides(ws, acct: str) -> tuple[str, str, list, list]:
+    """How a transaction is this account's outflow and inflow: the account id itself, or, for a
+    pseudo-account the detectors name (``cash@PLACE``: cash handled at one place), cash at that
+    place. ``(out_sql, in_sql, out_args, in_args)``, to be bound."""
+    if acct.startswith("cash@") and not ws.scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM transactions WHERE orig_account = ? OR bene_account = ? LIMIT 1)",
+            [acct, acct]):
+        place = acct[len("cash@"):]
+        return ("(orig_account = 'cash' AND location = ?)", "(bene_account = 'cash' AND location = ?)",
+                [place], [place])
+    return "orig_account = ?", "bene_account = ?", [acct], [acct]
+
+
 def account(ws, account_id: str) -> dict[str, Any]:
     """An account's profile: what the case's sources say about it (owner, bank, kind, ...), its
     flows in and out, balance over time (statement balances where given, else the running net
     flow), its main counterparties and the findings that name it."""
     acct = str(account_id)
+    o, i, oa, ia = _sides(ws, acct)
+    mine = (f"WITH m AS (SELECT t.*, {o} AS is_out, {i} AS is_in FROM transactions t WHERE {o} OR {i}) ")
+    margs = [*oa, *ia, *oa, *ia]
     prof = ws.records("SELECT * FROM accounts WHERE account_id = ?", [acct])
-    flows = ws.records("""
-        SELECT count(*) FILTER (WHERE orig_account = ?) AS n_out, count(*) FILTER (WHERE bene_account = ?) AS n_in,
-               coalesce(sum(amount) FILTER (WHERE orig_account = ?), 0) AS out_total,
-               coalesce(sum(amount) FILTER (WHERE bene_account = ?), 0) AS in_total,
-               min(ts) AS first_ts, max(ts) AS last_ts
-        FROM transactions WHERE orig_account = ? OR bene_account = ?""", [acct] * 6)[0]
-    if not prof and not (flows["n_in"] or flows["n_out"]):
-        raise WorkspaceError(f"no account {acct[:60]!r} in this case's evidence")
-    balance = ws.records("""
-        WITH d AS (
-            SELECT CAST(ts AS DATE) AS day,
-                   sum(CASE WHEN bene_account = ? THEN amount ELSE -amount END) AS net,
-                   arg_max(balance_after, (ts, tx_id)) FILTER (WHERE statement_account = ?) AS stated
-            FROM transactions WHERE orig_account = ? OR bene_account = ? GROUP BY 1)
-        SELECT day, sum(net) OVER (ORDER BY day) AS running_net, stated FROM d ORDER BY day""", [acct] * 4)
-    counterparties = ws.records("""
-        SELECT cp AS account_id, sum(amt_in) AS in_total, sum(amt_out) AS out_total, count(*) AS n
-        FROM (SELECT CASE WHEN orig_account = ? THEN bene_account ELSE orig_account END AS cp,
-                     CASE WHEN bene_account = ? THEN amount ELSE 0 END AS amt_in,
-                     CASE WHEN orig_account = ? THEN amount ELSE 0 END AS amt_out
-              FROM transactions WHERE orig_account = ? OR bene_account = ?)
-        GROUP BY cp ORDER BY sum(amt_in) + sum(amt_out) DESC, cp LIMIT 50""", [acct] * 5)
+    flows = ws.records(mine + """
+        SELECT count(*) FILTER (WHERE is_out) AS n_out, count(*) FILTER (WHERE is_in) AS n_in,
+               coalesce(sum(amount) FILTER (WHERE is_out), 0) AS out_total,
+               coalesce(sum(amount) FILTER (WHERE is_in), 0) AS in_total,
+               min(ts) AS first_ts, max(ts) AS last_ts FROM m""", margs)[0]
     found = ws.records("""
         SELECT f.finding_key, f.typology, f.score, f.total_amount, a.role, coalesce(t.status, 'open') AS status
         FROM finding_accounts a JOIN findings f USING (finding_id)
         LEFT JOIN finding_triage t ON t.finding_key = f.finding_key
         WHERE a.account_id = ? ORDER BY f.score DESC, f.finding_id LIMIT 200""", [acct])
+    if not prof and not (flows["n_in"] or flows["n_out"]) and not found:
+        raise WorkspaceError(f"no account {acct[:60]!r} in this case's evidence")
+    balance = ws.records(mine + """, d AS (
+            SELECT CAST(ts AS DATE) AS day, sum(CASE WHEN is_in THEN amount ELSE -amount END) AS net,
+                   arg_max(balance_after, (ts, tx_id)) FILTER (WHERE statement_account = ?) AS stated
+            FROM m GROUP BY 1)
+        SELECT day, sum(net) OVER (ORDER BY day) AS running_net, stated FROM d ORDER BY day""", [*margs, acct])
+    counterparties = ws.records(mine + """
+        SELECT cp AS account_id, sum(amt_in) AS in_total, sum(amt_out) AS out_total, count(*) AS n
+        FROM (SELECT CASE WHEN is_out THEN bene_account ELSE orig_account END AS cp,
+                     CASE WHEN is_in THEN amount ELSE 0 END AS amt_in,
+                     CASE WHEN is_out THEN amount ELSE 0 END AS amt_out FROM m)
+        GROUP BY cp ORDER BY sum(amt_in) + sum(amt_out) DESC, cp LIMIT 50""", margs)
     return {"account_id": acct, "records": prof, "flows": flows, "balance": balance,
-            "counterparties": counterparties, "findings": found}
+            "counterparties": counterparties, "findings": found, "pseudo": o.startswith("(")}
 
 
 def transactions(ws, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,
@@ -226,8 +238,9 @@ def transactions(ws, *, account: str | None = None, ref: str | None = None, min_
 
     conds, args = [], []
     if account:
-        conds.append("(t.orig_account = ? OR t.bene_account = ?)")
-        args += [str(account)] * 2
+        o, i, oa, ia = _sides(ws, str(account))
+        conds.append(f"({o} OR {i})")
+        args += [*oa, *ia]
     if ref:
         r = str(ref).strip()
         parts = r.split(":")
@@ -273,18 +286,24 @@ def graph(ws, *, finding_key: str | None = None, account: str | None = None, hub
         centre = [r["account_id"] for r in ws.records(
             "SELECT DISTINCT account_id FROM finding_accounts WHERE finding_id = ?", [fid[0]["finding_id"]])]
         edges = ws.records("""
-            SELECT t.orig_account AS source, t.bene_account AS target, sum(t.amount) AS amount, count(*) AS n,
-                   min(t.ts) AS first_ts, max(t.ts) AS last_ts
+            SELECT CASE WHEN t.orig_account = 'cash' AND list_contains(?, 'cash@' || t.location)
+                        THEN 'cash@' || t.location ELSE t.orig_account END AS source,
+                   CASE WHEN t.bene_account = 'cash' AND list_contains(?, 'cash@' || t.location)
+                        THEN 'cash@' || t.location ELSE t.bene_account END AS target,
+                   sum(t.amount) AS amount, count(*) AS n, min(t.ts) AS first_ts, max(t.ts) AS last_ts
             FROM finding_transactions x JOIN transactions t USING (tx_id)
             WHERE x.finding_id = ? GROUP BY 1, 2 ORDER BY amount DESC LIMIT ?""",
-                           [fid[0]["finding_id"], _limit(max_edges, "max edges")])
+                           [centre, centre, fid[0]["finding_id"], _limit(max_edges, "max edges")])
     elif account:
-        centre = [str(account)]
-        edges = ws.records("""
-            SELECT orig_account AS source, bene_account AS target, sum(amount) AS amount, count(*) AS n,
-                   min(ts) AS first_ts, max(ts) AS last_ts
-            FROM transactions WHERE orig_account = ? OR bene_account = ?
-            GROUP BY 1, 2 ORDER BY amount DESC LIMIT ?""", [str(account), str(account), _limit(max_edges, "max edges")])
+        acct = str(account)
+        centre = [acct]
+        o, i, oa, ia = _sides(ws, acct)
+        edges = ws.records(f"""
+            SELECT CASE WHEN {o} THEN ? ELSE orig_account END AS source,
+                   CASE WHEN {i} THEN ? ELSE bene_account END AS target,
+                   sum(amount) AS amount, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
+            FROM transactions WHERE {o} OR {i}
+            GROUP BY 1, 2 ORDER BY amount DESC LIMIT ?""", [*oa, acct, *ia, acct, *oa, *ia, _limit(max_edges, "max edges")])
     else:
         raise ConfigError("graph: name a finding or an account")
     ids = sorted({e["source"] for e in edges} | {e["target"] for e in edges} | set(centre))

@@ -88,6 +88,18 @@ def record_read(ws, officer: str, case: str | None, what: dict[str, Any] | str, 
                 action: str | None = None) -> int:
     """Record that ``officer``, in ``case``, is about to receive ``what`` (a short description:
     table, row count, ids, file written). Returns the entry's number."""
+    import time
+
+    from moneytrail import _timing
+
+    t0 = time.perf_counter()
+    try:
+        return _record_read(ws, officer, case, what, action)
+    finally:
+        _timing.add("audit", time.perf_counter() - t0)
+
+
+def _record_read(ws, officer: str, case: str | None, what: dict[str, Any] | str, action: str | None) -> int:
     entry: dict[str, Any] = {"kind": "read", "officer": officer, "case": case,
                              "what": what if isinstance(what, dict) else {"description": str(what)}}
     if action:

@@ -275,6 +275,20 @@ def guard(ws, action: str, *, officer: str, case: str | None = None,
     values as keyed hashes); none from Python. ``now`` (seconds since the epoch) is for tests of
     the Python API only; commands always decide on the server's clock.
     """
+    import time as _time
+
+    from moneytrail import _timing
+
+    t0 = _time.perf_counter()
+    try:
+        return _guard(ws, action, officer=officer, case=case, resource=resource, now=now,
+                      raise_on_deny=raise_on_deny, signed=signed, command=command)
+    finally:
+        _timing.add("authz", _time.perf_counter() - t0)
+
+
+def _guard(ws, action: str, *, officer: str, case: str | None, resource: dict[str, Any] | None,
+           now: float | None, raise_on_deny: bool, signed: bool, command: Sequence[str]) -> Decision:
     from moneytrail.audit import AuditError, AuditLog, append
 
     d = decide(ws, action, officer=officer, case=case, resource=resource, now=now, signed=signed)

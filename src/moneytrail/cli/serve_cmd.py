@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from moneytrail.cli.main import WorkspaceOpt, app
+from moneytrail.cli.main import WorkspaceOpt, app, bench_app
 
 
 @app.command()
@@ -58,3 +58,21 @@ def serve(
                     max_upload_mb=max_upload_mb, extra={"public_url": public_url} if public_url else {})
     run_server(cfg, host, port, tls_cert=tls_cert, tls_key=tls_key, behind_proxy=behind_proxy,
                on_ready=lambda addr: typer.echo(f"serving {path} at {addr} (Ctrl-C stops)", err=True))
+
+
+@bench_app.command("web")
+def bench_web_cmd(
+    data: Optional[Path] = typer.Option(None, "--data", help="an AMLSim-layout folder (default: the demo case)"),
+    users: int = typer.Option(20, "--users", min=1, max=500, help="signed-in officers browsing at once"),
+    seconds: float = typer.Option(60.0, "--seconds", min=1, max=3600),
+    seed: int = typer.Option(0, "--seed"),
+    format: str = typer.Option("json", "--format", "-f", help="json | table"),
+):
+    """The web app under load on loopback: latency p50/p99 per page, errors, the share of server
+    time spent on authorization and audit, and whether the audit log holds every entry."""
+    import json
+
+    from moneytrail.bench.web import bench_web
+
+    res = bench_web(data=data, users=users, seconds=seconds, seed=seed, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(res, indent=None if format == "json" else 2))

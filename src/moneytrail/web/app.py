@@ -240,12 +240,18 @@ def endpoint(handler: Callable[[Ctx], Response], *, auth: bool = True, case: boo
         if auth and case and web.case is None and request.url.path not in ("/cases", "/signout"):
             if request.method == "GET" and not request.headers.get("HX-Request"):
                 return _headers(RedirectResponse("/cases", 303), state)
+        timing: dict[str, Any] | None = None
         try:
-            resp = await run_in_threadpool(handler, ctx)
+            resp, timing = await run_in_threadpool(_timed, handler, ctx)
             if asyncio.iscoroutine(resp):
                 resp = await resp
         except Exception as e:          # noqa: BLE001 — every failure becomes a page, never a traceback
             resp = _error_page(ctx, e)
+        if timing is not None and web.officer:
+            resp.headers["Server-Timing"] = (
+                f'app;dur={timing["total_s"] * 1000:.2f}, '
+                f'authz;dur={timing["authz_s"] * 1000:.2f};desc="{timing["decisions"]} decisions", '
+                f'audit;dur={timing["audit_s"] * 1000:.2f};desc="{timing["reads"]} reads"')
         if ctx.web is not web:          # the handler rotated the session (sign-in)
             pass
         sid_out = getattr(ctx, "new_sid", None) or new_sid
@@ -257,6 +263,18 @@ def endpoint(handler: Callable[[Ctx], Response], *, auth: bool = True, case: boo
 
     run.__name__ = handler.__name__
     return run
+
+
+def _timed(handler, ctx: Ctx):
+    """Run a handler, measuring the time its decisions and read records took (Server-Timing)."""
+    from moneytrail import _timing
+
+    _timing.start()
+    try:
+        resp = handler(ctx)
+    except Exception as e:              # noqa: BLE001
+        resp = _error_page(ctx, e)
+    return resp, _timing.take()
 
 
 def _login_active(state: AppState, officer: str) -> bool:
