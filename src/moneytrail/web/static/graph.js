@@ -7,16 +7,19 @@
   var fmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   var cy = cytoscape({
     container: box,
-    wheelSensitivity: 0.2,
+    minZoom: 0.2,
+    maxZoom: 2.5,
     style: [
-      { selector: "node", style: { "label": "data(label)", "font-size": 10, "background-color": "#5b87b8",
+      { selector: "node", style: { "label": "data(label)", "font-size": 9, "background-color": "#5b87b8",
+          "text-wrap": "wrap", "text-max-width": "160px", "text-margin-y": 3, "color": "#1b1f24",
           "width": "mapData(degree, 1, 60, 14, 46)", "height": "mapData(degree, 1, 60, 14, 46)", "text-valign": "bottom" } },
       { selector: "node[?centre]", style: { "background-color": "#c0392b" } },
       { selector: "node[?hub]", style: { "shape": "round-rectangle", "background-color": "#8e8e8e" } },
       { selector: "node[?expanded]", style: { "border-width": 2, "border-color": "#12263f" } },
       { selector: "edge", style: { "curve-style": "bezier", "target-arrow-shape": "triangle", "label": "data(label)",
           "font-size": 8, "width": "mapData(logamt, 0, 8, 1, 8)", "line-color": "#9fb3c8", "target-arrow-color": "#9fb3c8",
-          "text-rotation": "autorotate" } }
+          "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.8,
+          "text-background-padding": "1px", "color": "#37475a" } }
     ]
   });
   function add(g, from) {
@@ -36,7 +39,11 @@
     });
     return added;
   }
-  function layout() { cy.layout({ name: "cose", animate: false, nodeRepulsion: 9000, idealEdgeLength: 120 }).run(); }
+  function layout() {
+    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: 400000, idealEdgeLength: 160,
+                nodeOverlap: 40, padding: 40, fit: true }).run();
+    if (cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(); }
+  }
   function load(url, from) {
     status.textContent = "loading…";
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
