@@ -47,6 +47,7 @@ ENROLLER = "tf-counsel"       # the enrolment test's officer (signs out at the e
 LOCKED = "tf-sac"             # the lockout test's officer (locked for 15 minutes after it)
 GRANT = "G-DEMO-1"
 PASSWORD = "Ledger-Walnut-Harbor-42"
+IDP_USER, IDP_PASSWORD = "ana.analyst", "idp-Password-77"
 EVIL_ACCOUNT = "EVIL-0001"
 EVIL_OWNER = "<script>window.__pwned=1</script>Evil Co"
 # routes that answer without a session (sign-in itself, enrolment, single sign-on, health)
@@ -172,11 +173,24 @@ def site(browser, tmp_path_factory):
         assert (r.read, r.stored) == (1, 1)
         keys = [row["finding_key"] for row in s.findings_page(limit=5)["rows"]]
     assert len(keys) >= 2
-    bg = Background(WebConfig(Path(ws), signin_backoff=False))
+    # the agency's single sign-on: a real OIDC provider on loopback (tests/oidc_provider.py)
+    from oidc_provider import start_provider
+
+    from moneytrail.web.oidc import OIDCConfig
+    from moneytrail.web.server import free_port
+
+    port = free_port()
+    idp = start_provider()
+    idp.add_client("moneytrail-web", "browser-test-secret", [f"http://127.0.0.1:{port}/oidc/callback"])
+    idp.add_user(IDP_USER, IDP_PASSWORD, {"sub": "u-analyst", "moneytrail_officer": ANALYST})
+    cfg = WebConfig(Path(ws), signin_backoff=False,
+                    oidc=OIDCConfig(idp.issuer, "moneytrail-web", "browser-test-secret"))
+    bg = Background(cfg, port=port)
     try:
         yield Site(bg, Path(ws), codes, keys)
     finally:
         bg.stop()
+        idp.stop()
 
 
 # -- a context per test, its console watched ---------------------------------------------------------
@@ -477,6 +491,27 @@ def test_owner_name_with_script_renders_as_text(browse, site):
     assert page.locator("main script").count() == 0
     page.wait_for_selector("#tx-list p.muted")               # htmx loaded the (empty) transaction list
     assert page.evaluate("typeof window.__pwned") == "undefined"
+    browse.check()
+
+
+def test_oidc_sign_in_through_the_agency_provider(browse, site):
+    page = browse.open()
+    goto(page, "/signin")
+    submit(page, "#oidc-signin")                              # to the identity provider's own page
+    assert page.url.startswith(site.bg.app.state.mt.oidc.config.issuer)
+    page.fill("#username", IDP_USER)
+    page.fill("#password", "wrong")
+    submit(page, "#signin")                                   # the provider says no: no code
+    page.fill("#password", IDP_PASSWORD)
+    submit(page, "#signin")                                   # back to moneytrail, signed in
+    assert page.url.startswith(site.url)
+    assert page.inner_text("#who-officer") == ANALYST
+    assert "OP-DEMO" in page.inner_text("#case-header")
+    from moneytrail.audit import AuditLog
+
+    with site.bg.owner.lock:
+        tail = list(AuditLog.of(site.bg.owner.ws).entries(max(0, AuditLog.of(site.bg.owner.ws).last_head().size - 10)))
+    assert any(e.get("kind") == "auth" and e.get("event") == "signin" and e.get("method") == "oidc" for e in tail)
     browse.check()
 
 
