@@ -324,3 +324,130 @@ def test_oidc_sign_in_against_a_real_provider(demo):
         assert ("signin", "oidc") in events and ("signin_failed", "oidc") in events
     finally:
         prov.stop()
+
+
+def test_a_trace_from_a_finding_runs_as_a_job_with_its_rules_and_sankey(demo, client):
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    key = re.search(r"/findings/(F[0-9a-f]{16})", client.get("/findings?typology=cycle").text).group(1)
+    page = client.get(f"/trace?finding={key}")
+    assert f'value="{key}"' in page.text
+    r = client.post("/trace", data={"csrf": csrf(page.text), "finding": key, "rule_libr": "1", "rule_fifo": "1",
+                                    "direction": "forward"})
+    assert demo["app"].state.mt.jobs.wait_idle(180)
+    job = client.get(str(r.url)).text
+    assert 'id="job-state">done' in job and "rule libr" in job and "rule fifo" in job
+    link = re.search(r'href="(/trace/view/[^"]+)" id="job-next"', job).group(1)
+    view = client.get(link)
+    assert view.status_code == 200 and "<svg" in view.text and "sandbox" in view.headers["content-security-policy"]
+    other = TestClient(demo["app"], base_url="https://testserver")
+    assert other.get(link, follow_redirects=False).status_code == 303     # not signed in: nothing
+
+
+def test_pages_answer_while_a_long_job_runs(demo, client):
+    import threading
+
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    started, release = threading.Event(), threading.Event()
+
+    def long_work(s, job):
+        s.findings_page(limit=1)              # the job's own connection, decided and recorded
+        started.set()
+        assert release.wait(60)
+        return {}
+
+    jobs = demo["app"].state.mt.jobs
+    j = jobs.submit("test", "tf-analyst-1", "OP-DEMO", "a long job", long_work, ("test",))
+    try:
+        assert started.wait(60)
+        t0 = time.perf_counter()
+        r = client.get("/findings")
+        assert r.status_code == 200 and j.state == "running"
+        assert time.perf_counter() - t0 < 30
+    finally:
+        release.set()
+    assert jobs.wait_idle(60) and j.state == "done"
+
+
+def test_absolute_lifetime_ends_a_busy_session(demo):
+    app = create_app(WebConfig(Path(demo["ws"]), signin_backoff=False, lifetime_hours=1),
+                     owner=demo["app"].state.mt.owner)
+    clock = [time.time()]
+    app.state.mt.store.clock = lambda: clock[0]
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            assert sign_in(c, "tf-analyst-1", demo["secrets"]["tf-analyst-1"]).status_code == 200
+            for _ in range(6):                     # busy: a request every 10 minutes
+                clock[0] += 10 * 60
+                assert c.get("/findings", follow_redirects=False).status_code == 200
+            clock[0] += 10 * 60                    # 70 minutes after sign-in
+            assert c.get("/findings", follow_redirects=False).status_code == 303
+    finally:
+        app.state.mt.jobs.stop()
+
+
+def test_https_with_a_certificate_and_plain_http_only_on_loopback(demo, tmp_path):
+    import datetime as dt
+    import threading
+
+    import uvicorn
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from moneytrail.errors import ConfigError
+    from moneytrail.web.server import check_transport, free_port, uvicorn_config
+
+    with pytest.raises(ConfigError, match="TLS"):
+        check_transport("0.0.0.0", None, None, False)
+    assert check_transport("127.0.0.1", None, None, False) == "http"
+    assert check_transport("0.0.0.0", None, None, True) == "http"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    import ipaddress
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cp, kp = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+    assert check_transport("0.0.0.0", cp, kp, False) == "https"
+    app = create_app(WebConfig(Path(demo["ws"]), hsts=True), owner=demo["app"].state.mt.owner)
+    port = free_port()
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, tls_cert=cp, tls_key=kp, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    try:
+        end = time.time() + 20
+        while not server.started and time.time() < end:
+            time.sleep(0.02)
+        import ssl
+        r = httpx.get(f"https://127.0.0.1:{port}/signin", verify=ssl.create_default_context(cafile=str(cp)))
+        assert r.status_code == 200 and "Secure" in r.headers["set-cookie"]
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/signin", timeout=5)       # no plain HTTP on the TLS port
+    finally:
+        server.should_exit = True
+        t.join(10)
+        app.state.mt.jobs.stop()
+
+
+def test_a_finding_a_rerun_no_longer_finds_is_superseded_with_its_triage(tmp_path):
+    ws = run_demo(tmp_path / "d")["workspace"]
+    with Session.open(ws, officer="tf-analyst-1", case="OP-DEMO") as s:
+        before = s.findings_page(typologies=["fan_in"], limit=1000)["rows"]
+        assert len(before) >= 3
+        keys = [r["finding_key"] for r in before]
+        s.triage(keys[-1], status="dismissed", reason="ordinary payroll account")
+        s.detect(["fan_in"])                                     # the same run again: the same keys
+        assert [r["finding_key"] for r in s.findings_page(typologies=["fan_in"], limit=1000)["rows"]] == keys
+        s.detect(["fan_in"], {"fan_in": {"min_counterparties": 1000, "long_min_counterparties": 0}})  # nothing qualifies
+        assert s.findings_page(typologies=["fan_in"], limit=1000)["total"] == 0
+        gone = s.finding(keys[-1])
+        assert gone["superseded"] is not None and gone["triage"]["status"] == "dismissed"
+        assert gone["finding"].key == keys[-1] and gone["finding"].tx_ids
+        assert s.finding(keys[0])["superseded"] is not None

@@ -52,7 +52,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _report_csp() -> str:
+def _report_csp(template: str = "report.html.j2") -> str:
     """The case report as the app shows it: its own styles, and no script but the report
     template's own (allowed by its SHA-256, computed from the packaged template: nothing the data
     put in a report can run), in a sandbox with an opaque origin (no cookies, no app requests)."""
@@ -60,7 +60,7 @@ def _report_csp() -> str:
     import hashlib
     from importlib import resources
 
-    tpl = resources.files("moneytrail.report").joinpath("templates/report.html.j2").read_text(encoding="utf-8")
+    tpl = resources.files("moneytrail.report").joinpath("templates", template).read_text(encoding="utf-8")
     hashes = []
     for body in re.findall(r"<script>(.*?)</script>", tpl, re.S):
         if "{{" not in body and "{%" not in body:
@@ -71,6 +71,7 @@ def _report_csp() -> str:
 
 
 REPORT_CSP = _report_csp()
+TRACE_CSP = _report_csp("trace_page.html.j2")
 
 
 @dataclass
@@ -630,11 +631,18 @@ def trace_page(ctx: Ctx) -> Response:
     title = f"trace {direction} ({', '.join(rules)}) from " + (f"finding {fkey}" if fkey else f"{len(refs)} source(s)")
 
     def work(s, job):
+        from moneytrail.report.trace_section import render_trace_page
+
         srcs = _trace_sources(s, refs, fkey)
         job.progress(f"tracing {len(srcs)} source transaction(s) under {', '.join(rules)}")
         res = s.trace(srcs, rule=rules, direction=direction, save=True)
-        totals = {n: {k: str(v) for k, v in (r.get("totals") or {}).items()} for n, r in res["rules"].items()}
-        return {"trace_id": res.get("trace_id"), "totals": totals, "link": "/report"}
+        job.progress("saved to the case: the next case report shows it", 0.9)
+        page = _report_dir(ctx.st) / f"trace-{job.id}.html"
+        page.write_text(render_trace_page(res, title=f"Case {s.case or ctx.web.case}: {title}"), encoding="utf-8")
+        totals = {n: ", ".join(f"{k} {v}" for k, v in (r.get("totals") or {}).items())
+                  for n, r in res["rules"].items()}
+        return {"trace_id": res.get("trace_id"), **{f"rule {n}": t for n, t in totals.items()},
+                "link": f"/trace/view/{job.id}"}
 
     job = ctx.st.jobs.submit("trace", ctx.officer, ctx.web.case, title, work, ctx.command())
     return RedirectResponse(f"/jobs/{job.id}", 303)
@@ -693,12 +701,30 @@ def run_job(ctx: Ctx) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", 303)
 
 
+def _report_dir(state: AppState) -> Path:
+    d = state.owner.path.with_name(state.owner.path.stem + ".reports")
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
 def _report_path(state: AppState, case: str) -> Path:
     import hashlib
 
-    d = state.owner.path.with_name(state.owner.path.stem + ".reports")
-    d.mkdir(mode=0o700, exist_ok=True)
-    return d / f"report-{hashlib.sha256(case.encode()).hexdigest()[:12]}.html"
+    return _report_dir(state) / f"report-{hashlib.sha256(case.encode()).hexdigest()[:12]}.html"
+
+
+def trace_view(ctx: Ctx) -> Response:
+    """A trace job's page (the per-rule table and the Sankey), to the officer who ran it; reading
+    it again is a decided, recorded read."""
+    j = ctx.st.jobs.get(ctx.request.path_params["job"], ctx.officer)
+    p = _report_dir(ctx.st) / f"trace-{j.id}.html" if j is not None and j.kind == "trace" else None
+    if p is None or not p.exists() or j.case != ctx.web.case:
+        return ctx.render("error.html", status=404, title="No such trace", message="no such trace of yours")
+    with ctx.session() as s:
+        s._read(s._decide("trace", {"view": p.name}), {"trace_page": p.name, "viewed_in": "web"})
+    resp = HTMLResponse(p.read_text(encoding="utf-8"))
+    resp.mt_csp = TRACE_CSP
+    return resp
 
 
 def ingest(ctx: Ctx) -> Response:
@@ -862,6 +888,7 @@ def create_app(config: WebConfig, owner: Owner | None = None) -> Starlette:
         Route("/graph", endpoint(graph_page)),
         Route("/api/graph", endpoint(graph_json)),
         Route("/trace", endpoint(trace_page), methods=["GET", "POST"]),
+        Route("/trace/view/{job}", endpoint(trace_view)),
         Route("/ingest", endpoint(ingest), methods=["GET", "POST"]),
         Route("/run/{kind}", endpoint(run_job), methods=["POST"]),
         Route("/jobs", endpoint(jobs)),
