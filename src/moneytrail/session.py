@@ -248,6 +248,14 @@ class Session:
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
         return rows
 
+    def viewed(self, action: str, name: str) -> None:
+        """Decide and record that the officer is shown a document the case already wrote (the
+        case report, a trace page) again: ``action`` is ``report`` or ``trace``."""
+        if action not in ("report", "trace"):
+            raise ValueError("viewed: report or trace")
+        d = self._decide(action, {"view": str(name)[:200]})
+        self._read(d, {"viewed": str(name)[:200], "action": action})
+
     def findings_page(self, *, typologies: Sequence[str] = (), account: str | None = None,
                       min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
                       status: str | None = None, sort: str = "score", descending: bool = True,
@@ -655,19 +663,19 @@ class Session:
         """Issue (or re-issue) a web sign-in for a registered officer (a registrar; ``moneytrail
         authority officer login``): the one-time enrolment code, shown once, and when it expires.
         Re-issuing resets the officer's password and second factor."""
-        from moneytrail.web.logins import issue
+        from moneytrail.authority.logins import issue
 
         return issue(self._ws, self.officer, officer, hours=hours, command=self.command)
 
     def remove_login(self, officer: str, reason: str) -> dict[str, Any]:
         """Remove an officer's web sign-in (a registrar): refused from the officer's next request."""
-        from moneytrail.web.logins import remove
+        from moneytrail.authority.logins import remove
 
         return remove(self._ws, self.officer, officer, reason, command=self.command)
 
     def logins(self) -> list[dict[str, Any]]:
         """Every web sign-in's state (issued, enrolled, locked, removed); never a secret."""
-        from moneytrail.web.logins import listing
+        from moneytrail.authority.logins import listing
 
         return listing(self._ws, self.officer, command=self.command)
 

@@ -27,7 +27,6 @@ import asyncio
 import datetime as _dt
 import random
 import re
-import statistics
 import tempfile
 import time
 from pathlib import Path

@@ -721,7 +721,7 @@ def trace_view(ctx: Ctx) -> Response:
     if p is None or not p.exists() or j.case != ctx.web.case:
         return ctx.render("error.html", status=404, title="No such trace", message="no such trace of yours")
     with ctx.session() as s:
-        s._read(s._decide("trace", {"view": p.name}), {"trace_page": p.name, "viewed_in": "web"})
+        s.viewed("trace", p.name)
     resp = HTMLResponse(p.read_text(encoding="utf-8"))
     resp.mt_csp = TRACE_CSP
     return resp
@@ -737,7 +737,7 @@ def ingest(ctx: Ctx) -> Response:
     if not isinstance(up, UploadFile) or not up.filename:
         return ctx.render("ingest.html", status=400, formats=sorted(FORMATS), message="choose a file to upload")
     if fmt not in FORMATS:
-        return ctx.render("ingest.html", status=400, formats=sorted(FORMATS), message=f"choose a format")
+        return ctx.render("ingest.html", status=400, formats=sorted(FORMATS), message="choose a format")
     mapping = ctx.form.get("mapping")
     tags = [t for t in re.split(r"[\s,]+", str(ctx.form.get("legal_basis") or "")) if t]
     folder = ctx.st.owner.path.with_name(ctx.st.owner.path.stem + ".uploads")
@@ -798,7 +798,7 @@ def report_view(ctx: Ctx) -> Response:
     """The case report as written by the last report job: reading it is a decided, recorded read."""
     p = _report_path(ctx.st, ctx.web.case)
     with ctx.session() as s:
-        s._read(s._decide("report", {"view": p.name}), {"report": p.name, "viewed_in": "web"})
+        s.viewed("report", p.name)
     if not p.exists():
         return ctx.render("error.html", status=404, title="No report yet", message="write the report first")
     resp = HTMLResponse(p.read_text(encoding="utf-8"))
