@@ -360,7 +360,11 @@ def test_the_public_api_is_the_session_alone(case):
                           "add_grant", "approve_grant", "activate_grant", "revoke_grant", "open_case", "case_info",
                           "cases", "add_member", "remove_member", "disclose", "record_fti_order",
                           "record_fti_request", "close_case", "audit_verify", "audit_repair", "audit_prove",
-                          "audit_consistency", "audit_log", "audit_head"}
+                          "audit_consistency", "audit_log", "audit_head",
+                          # what the web app shows (issue 12): each decided (findings, explore, triage,
+                          # report/trace, registry_change/registry_read) and recorded
+                          "findings_page", "finding", "triage", "account", "transactions", "graph", "viewed",
+                          "issue_login", "remove_login", "logins"}
 
 
 # -- also: files, identities, parameters --------------------------------------------------------------
