@@ -262,21 +262,21 @@ def findings(
         # through the one formula-injection neutraliser
         w = csv.writer(sys.stdout)
         w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
-                    "accounts", "tx_ids", "explanation", "source"])
+                    "accounts", "tx_ids", "explanation", "source", "finding_key"])
         for f in rows:
             w.writerow([f.finding_id, csv_safe(f.typology), csv_safe(f.typology_version),
                         Decimal(f"{f.score:.3f}"), f.first_ts, f.last_ts, f.total_amount,
                         csv_safe(";".join(f"{a.account_id}:{a.role}" for a in f.accounts)),
                         ";".join(str(t) for t in f.tx_ids), csv_safe(f.explanation),
-                        csv_safe(f.red_flag_source)])
+                        csv_safe(f.red_flag_source), f.key or ""])
     else:
         from rich.console import Console
         from rich.table import Table
         t = Table(title=f"{len(rows)} finding(s)", show_lines=True)
-        for c in ("id", "typology", "score", "period", "amount", "tx", "explanation"):
+        for c in ("key", "typology", "score", "period", "amount", "tx", "explanation"):
             t.add_column(c, overflow="fold")
         for f in rows:
-            t.add_row(str(f.finding_id), f.typology, f"{f.score:.2f}",
+            t.add_row(f.key or str(f.finding_id), f.typology, f"{f.score:.2f}",
                       f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
                       f"{float(f.total_amount):,.2f}", str(len(f.tx_ids)), f.explanation)
         Console(width=max(100, int(os.environ.get("COLUMNS", "160")))).print(t)
