@@ -451,3 +451,13 @@ def test_a_finding_a_rerun_no_longer_finds_is_superseded_with_its_triage(tmp_pat
         assert gone["superseded"] is not None and gone["triage"]["status"] == "dismissed"
         assert gone["finding"].key == keys[-1] and gone["finding"].tx_ids
         assert s.finding(keys[0])["superseded"] is not None
+
+
+def test_sign_ins_are_shown_to_registrars_only(demo, client):
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    r = client.get("/registry")
+    assert r.status_code == 200 and 'id="sign-ins-hidden"' in r.text and "G-DEMO-1" in r.text
+    denied = [e for e in audit_tail(demo["ws"], 8) if e["kind"] == "decision" and not e["allowed"]]
+    assert denied and "sign-ins-are-the-registrars" in denied[-1]["policies"]
+    with Session.open(demo["ws"], officer="tf-registrar") as s:     # (the demo fixture's server is idle)
+        assert {r["officer_id"] for r in s.logins()} >= {"tf-analyst-1", "tf-registrar"}

@@ -12,7 +12,7 @@ _local = threading.local()
 
 
 def start() -> None:
-    _local.t = {"authz_s": 0.0, "decisions": 0, "audit_s": 0.0, "reads": 0, "t0": time.perf_counter()}
+    _local.t = {"authz_s": 0.0, "decisions": 0, "audit_s": 0.0, "reads": 0, "wait_s": 0.0, "t0": time.perf_counter()}
 
 
 def add(kind: str, seconds: float) -> None:
@@ -21,6 +21,8 @@ def add(kind: str, seconds: float) -> None:
         if kind == "authz":
             d["authz_s"] += seconds
             d["decisions"] += 1
+        elif kind == "wait":
+            d["wait_s"] += seconds
         else:
             d["audit_s"] += seconds
             d["reads"] += 1

@@ -416,7 +416,7 @@ def _decide(action: str, officer: str, case: str | None, resource: dict, snap: d
                    "deputizing_official": _ref("Officer", resource.get("deputizing_official") or "(none)")}
         else:
             ctx = {"now": now, "becomes_registrar": bool(resource.get("becomes_registrar")),
-                   "self_grant": bool(resource.get("self_grant"))}
+                   "self_grant": bool(resource.get("self_grant")), "sign_ins": bool(resource.get("sign_ins"))}
         req = {"principal": principal, "action": _uid("Action", action), "resource": _uid(rtype, rid),
                "context": ctx}
         (ok, ids, errs), = eng.authorize([req], entities)
@@ -561,6 +561,7 @@ _ADMIN_EXPLAIN = {
     "own-grant": "nobody records or activates their own deputization grant (separation of duties)",
     "self-approval": "nobody approves their own grant (separation of duties)",
     "not-the-deputizing-official": "only the deputizing official the grant names may approve it",
+    "sign-ins-are-the-registrars": "officers' sign-ins (enrolment, lockouts, last sign-in) are for registrars only",
 }
 
 

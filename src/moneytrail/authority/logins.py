@@ -59,7 +59,7 @@ def listing(ws, actor: str, *, command: Sequence[str] = ()) -> list[dict[str, An
     """Every login's state (never a secret): issued, enrolled, locked, removed."""
     from moneytrail.authority.decide import guard
 
-    guard(ws, "registry_read", officer=actor, command=command, resource={"what": "logins"})
+    guard(ws, "registry_read", officer=actor, command=command, resource={"what": "logins", "sign_ins": True})
     rows = ws.records("SELECT officer_id, issued_at, issued_by, enrol_expires_at, enrolled_at, failed_signins, "
                       "lockouts, locked_until, last_signin_at, removed_at, removed_by, removal_reason "
                       "FROM main.web_logins ORDER BY officer_id")

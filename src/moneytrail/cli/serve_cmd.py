@@ -66,6 +66,8 @@ def bench_web_cmd(
     users: int = typer.Option(20, "--users", min=1, max=500, help="signed-in officers browsing at once"),
     seconds: float = typer.Option(60.0, "--seconds", min=1, max=3600),
     seed: int = typer.Option(0, "--seed"),
+    think: float = typer.Option(1.0, "--think", min=0, max=60,
+                                help="mean seconds an officer reads a page before the next (0: saturate)"),
     format: str = typer.Option("json", "--format", "-f", help="json | table"),
 ):
     """The web app under load on loopback: latency p50/p99 per page, errors, the share of server
@@ -74,5 +76,6 @@ def bench_web_cmd(
 
     from moneytrail.bench.web import bench_web
 
-    res = bench_web(data=data, users=users, seconds=seconds, seed=seed, log=lambda m: typer.echo(m, err=True))
+    res = bench_web(data=data, users=users, seconds=seconds, seed=seed, think=think,
+                    log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(res, indent=None if format == "json" else 2))

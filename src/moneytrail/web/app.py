@@ -269,7 +269,7 @@ def endpoint(handler: Callable[[Ctx], Response], *, auth: bool = True, case: boo
             resp = _error_page(ctx, e)
         if timing is not None and web.officer:
             resp.headers["Server-Timing"] = (
-                f'app;dur={timing["total_s"] * 1000:.2f}, '
+                f'app;dur={timing["total_s"] * 1000:.2f}, wait;dur={timing["wait_s"] * 1000:.2f}, '
                 f'authz;dur={timing["authz_s"] * 1000:.2f};desc="{timing["decisions"]} decisions", '
                 f'audit;dur={timing["audit_s"] * 1000:.2f};desc="{timing["reads"]} reads"')
         if ctx.web is not web:          # the handler rotated the session (sign-in)
@@ -298,8 +298,8 @@ def _timed(handler, ctx: Ctx):
 
 
 def _login_active(state: AppState, officer: str) -> bool:
-    with state.owner.lock:
-        return logins.active(state.owner.ws, officer)
+    with state.owner.handle() as ws:
+        return logins.active(ws, officer)
 
 
 def _record(state: AppState, event: str, officer: str | None, **fields: Any) -> None:
@@ -840,6 +840,8 @@ def audit_prove(ctx: Ctx) -> Response:
 
 
 def registry(ctx: Ctx) -> Response:
+    from moneytrail.authority import AccessDenied
+
     issued = None
     with ctx.session() as s:
         if ctx.request.method == "POST":
@@ -857,7 +859,10 @@ def registry(ctx: Ctx) -> Response:
             else:
                 raise ConfigError("unknown registry operation")
         view = s.registry()
-        logs = s.logins()
+        try:
+            logs = s.logins()
+        except AccessDenied:            # sign-ins are the registrars' (the denial is logged)
+            logs = None
     return ctx.render("registry.html", v=view, logins=logs, issued=issued)
 
 
