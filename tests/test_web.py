@@ -461,3 +461,23 @@ def test_sign_ins_are_shown_to_registrars_only(demo, client):
     assert denied and "sign-ins-are-the-registrars" in denied[-1]["policies"]
     with Session.open(demo["ws"], officer="tf-registrar") as s:     # (the demo fixture's server is idle)
         assert {r["officer_id"] for r in s.logins()} >= {"tf-analyst-1", "tf-registrar"}
+
+
+def test_an_uploaded_statement_is_ingested_by_a_job_with_its_row_accounting(demo, client, tmp_path):
+    inputs = Path(demo["ws"]).parent / "inputs"
+    lines = (inputs / "hcb_statement.csv").read_text(encoding="utf-8").splitlines()
+    small = "\n".join(lines[:41] + ["HCB-101817,Broken Row,not a date,,HCBX,ZELLE RECEIVED,x,,,,,,5.00"]) + "\n"
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    page = client.get("/ingest")
+    r = client.post("/ingest", data={"csrf": csrf(page.text), "format": "csv", "legal_basis": "subpoena"},
+                    files={"file": ("hcb statement (Jan).csv", small.encode(), "text/csv"),
+                           "mapping": ("hcb.yaml", (inputs / "hcb_statement.yaml").read_bytes(), "application/yaml")})
+    assert r.status_code == 200 and "/jobs/" in str(r.url)
+    assert demo["app"].state.mt.jobs.wait_idle(120)
+    job = client.get(str(r.url)).text
+    assert 'id="job-state">done' in job, job[-2000:]
+    assert re.search(r"<dt>read</dt><dd>41</dd>", job) and re.search(r"<dt>quarantined</dt><dd>1</dd>", job)
+    dash = client.get("/").text
+    assert "hcb_statement__Jan_.csv" in dash                     # its name, made safe, not a temporary one
+    uploads = Path(demo["ws"]).with_name(Path(demo["ws"]).stem + ".uploads")
+    assert not any(uploads.iterdir())                              # the upload is gone; the evidence copy stays

@@ -743,14 +743,16 @@ def ingest(ctx: Ctx) -> Response:
     folder = ctx.st.owner.path.with_name(ctx.st.owner.path.stem + ".uploads")
     folder.mkdir(mode=0o700, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(up.filename).name)[-120:].lstrip(".") or "upload"
-    dest = folder / f"{secrets.token_hex(6)}-{safe}"
+    slot = folder / secrets.token_hex(8)         # a folder of its own: the file keeps its name
+    slot.mkdir(mode=0o700)
+    dest = slot / safe
     with open(dest, "wb") as out:
         up.file.seek(0)
         while chunk := up.file.read(1 << 20):
             out.write(chunk)
     map_path = None
     if isinstance(mapping, UploadFile) and mapping.filename:
-        map_path = folder / f"{secrets.token_hex(6)}-mapping.yaml"
+        map_path = slot / ".mapping.yaml"       # (an uploaded name never starts with a dot)
         mapping.file.seek(0)
         map_path.write_bytes(mapping.file.read(2**20))
     size = dest.stat().st_size or 1
@@ -767,6 +769,7 @@ def ingest(ctx: Ctx) -> Response:
             dest.unlink(missing_ok=True)
             if map_path:
                 map_path.unlink(missing_ok=True)
+            slot.rmdir()
         job.progress(f"read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
         return {"source": r.source_id, "read": r.read, "stored": r.stored, "quarantined": r.quarantined,
                 "link": "/"}
