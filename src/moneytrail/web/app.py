@@ -272,8 +272,6 @@ def endpoint(handler: Callable[[Ctx], Response], *, auth: bool = True, case: boo
                 f'app;dur={timing["total_s"] * 1000:.2f}, wait;dur={timing["wait_s"] * 1000:.2f}, '
                 f'authz;dur={timing["authz_s"] * 1000:.2f};desc="{timing["decisions"]} decisions", '
                 f'audit;dur={timing["audit_s"] * 1000:.2f};desc="{timing["reads"]} reads"')
-        if ctx.web is not web:          # the handler rotated the session (sign-in)
-            pass
         sid_out = getattr(ctx, "new_sid", None) or new_sid
         if sid_out:
             _set_cookie(resp, sid_out, state)
