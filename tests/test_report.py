@@ -227,3 +227,66 @@ def test_chart_helpers():
     t = nice_ticks(437_000)
     assert t[0] == 0 and t[-1] >= 437_000 and len(t) <= 6
     assert compact(1_500_000) == "1.5M" and compact(2_000) == "2k" and compact(12) == "12"
+
+
+# -- the print-ready report and the case header (issue 12 item 3) ---------------------------------
+
+def test_print_ready_groups_findings_by_typology_with_a_cap_and_an_appendix(full, tmp_path):
+    ws, _, _ = full
+    for fid in range(3, 9):  # six more structuring findings: three get a section, the rest the appendix
+        _add_finding(ws, fid, "structuring", 0.5 - fid / 100, f"structuring finding {fid}", [1, 4],
+                     [("ACC-A", "subject")])
+    before = _snapshot(ws)
+    text = render_report(ws, tmp_path / "p.html", print_ready=True).read_text(encoding="utf-8")
+    assert 'class="print-ready"' in text and 'id="contents"' in text
+    assert 'nav class="toc"' not in text and "<script>" not in text   # nothing to run on paper
+    assert 'id="typology-structuring"' in text and 'id="typology-rapid-movement"' in text
+    # structuring: 7 findings, the 3 highest-scoring in full (1, 3, 4), 4 in the appendix
+    sections = re.findall(r'<article class="finding" id="finding-(\d+)" data-typology="structuring"', text)
+    assert sections == ["1", "3", "4"]
+    assert "4 more structuring findings in" in re.sub(r"<[^>]+>", "", text)
+    appendix = text[text.index('id="appendix-findings"'):text.index('id="runs"')]
+    assert sorted(re.findall(r'<tr id="finding-(\d+)"', appendix), key=int) == ["5", "6", "7", "8"]
+    assert "Appendix A. Further findings (4)" in appendix and "Appendix B. Run log" in text
+    # parameters are a readable line, not JSON; the hostile values stay text
+    assert "window_days <b>30</b>" in text and "{&#34;" not in text
+    assert XSS not in text and "&lt;script&gt;" in text
+    assert _snapshot(ws) == before
+    ws.close()
+
+
+def test_breakable_ids_wrap_only_after_separators_and_stay_escaped():
+    from moneytrail.report import breakable
+
+    assert str(breakable("ACB/20260206/00158051")) == "ACB/<wbr>20260206/<wbr>00158051"
+    assert str(breakable("DE89370400440532013000")) == "DE89370400440532013000"   # no separator: whole
+    assert str(breakable('a<b>"c')) == "a&lt;b&gt;&#34;c"
+    assert str(breakable(None)) == ""
+
+
+def test_the_case_report_opens_with_the_case_its_officers_and_authorities(tmp_path):
+    from moneytrail import Session
+    from moneytrail.audit import AuditLog
+    from moneytrail.demo import DEMO_CASE, DEMO_OFFICER, setup_demo_authority
+    from moneytrail.ingest import parse_mapping
+
+    path = tmp_path / "case.duckdb"
+    with Workspace.open(path) as ws:
+        setup_demo_authority(ws)
+    src = tmp_path / "statement.csv"
+    src.write_text(CSV, encoding="utf-8")
+    with Session.open(path, officer=DEMO_OFFICER, case=DEMO_CASE) as s:
+        s.ingest(src, "csv", mapping=parse_mapping(MAPPING), legal_basis=["subpoena"])
+        out = s.report(tmp_path / "print.html", print_ready=True)
+        screen = s.report(tmp_path / "screen.html")
+        log = list(AuditLog.of(s._ws).entries())
+    for p in (out, screen):
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", p.read_text(encoding="utf-8")))
+        assert f"Case {DEMO_CASE}: Synthetic funnel, front company and laundering cycle" in text
+        assert "Predicate Synthetic bank exports show a funnel account" in text
+        assert "Function human-trafficking-finance" in text
+        assert "grant G-DEMO-1 under 8 U.S.C. 1103(a)(6)" in text      # the analyst's authority
+        assert "none recorded: federal tax information was not readable in this case" in text
+        assert f"by {DEMO_OFFICER}" in text                             # who generated it
+    reads = [e for e in log if e["kind"] == "read" and e["action"] == "report"]
+    assert [r["what"]["print_ready"] for r in reads] == [True, False]

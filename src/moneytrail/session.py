@@ -467,13 +467,20 @@ class Session:
         self._read(d, {"table": "quarantine", "rows": len(rows), "source": source})
         return rows
 
-    def report(self, out: str | os.PathLike | None = None, *, title: str | None = None) -> Path:
-        """Write the HTML case report (``moneytrail report``); returns its path."""
-        from moneytrail.report import render_report
+    def report(self, out: str | os.PathLike | None = None, *, title: str | None = None,
+               print_ready: bool = False) -> Path:
+        """Write the HTML case report (``moneytrail report``); returns its path. The report opens
+        with the case, its officers and the authorities they act under, and who generated it;
+        ``print_ready`` writes the version for paper and PDF (contents, page breaks and numbers,
+        findings grouped by typology and capped, appendices)."""
+        from moneytrail.report import case_header, render_report
 
-        d = self._decide("report")
-        self._read(d, {"report": str(out) if out else "default path beside the workspace"})
-        return render_report(self._in(d), Path(out) if out else None, title=title)
+        d = self._decide("report", {"print_ready": bool(print_ready)})
+        self._read(d, {"report": str(out) if out else "default path beside the workspace",
+                       "print_ready": bool(print_ready)})
+        header = case_header(self._ws, d.case, d.officer) if d.case else None
+        return render_report(self._in(d), Path(out) if out else None, title=title, case=header,
+                             print_ready=print_ready)
 
     def export(self, out: str | os.PathLike, *, format: str = "csv", typologies: Sequence[str] = (),
                min_score: float | None = None) -> dict[str, Any]:

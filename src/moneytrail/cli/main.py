@@ -287,11 +287,13 @@ def report(
     ctx: typer.Context,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write"),
     title: Optional[str] = typer.Option(None, "--title"),
+    print_ready: bool = typer.Option(False, "--print", help="the version for paper and PDF: contents, page "
+                                     "numbers, findings grouped by typology and capped, appendices"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Render the HTML case report for a workspace; prints its path."""
     with open_session(ctx, workspace) as sess:
-        path = sess.report(out, title=title)
+        path = sess.report(out, title=title, print_ready=print_ready)
     typer.echo(str(path))
 
 

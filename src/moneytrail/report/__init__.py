@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from moneytrail import __version__
 from moneytrail.report.chart import compute_flows
@@ -36,6 +37,7 @@ from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
 MAX_FINDINGS_FULL = 300        # findings with a full section; the rest go in a compact table
 MAX_FINDINGS_LISTED = 5000     # rows in that compact table (the rest counted, not listed)
 MAX_ACCOUNTS_PER_FINDING = 200
+PRINT_ACCOUNTS_PER_FINDING = 8
 MAX_QUARANTINE_EXAMPLES = 50
 MAX_QUARANTINE_REASONS = 20
 MAX_RUNS = 20
@@ -138,6 +140,18 @@ def truncate(s: Any, n: int = MAX_RAW_CHARS) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+_BREAK_AFTER = re.compile(r"([/\\\-_.:|@])")
+
+
+def breakable(v: Any) -> markupsafe.Markup:
+    """An id or a file name that may wrap only after a separator (``/ - _ . : | @``), never
+    inside a run of letters or digits: the text escaped, a ``<wbr>`` after each separator."""
+    text = "" if v is None else str(v)
+    return markupsafe.Markup("".join(
+        str(markupsafe.escape(part)) + ("<wbr>" if _BREAK_AFTER.fullmatch(part) else "")
+        for part in _BREAK_AFTER.split(text)))
+
+
 def _is_url(s: Any) -> bool:
     return isinstance(s, str) and re.match(r"https?://\S+$", s.strip()) is not None
 
@@ -152,7 +166,8 @@ def template_env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(amount=fmt_amount, int=fmt_int, ts=fmt_ts, bytes=fmt_bytes, score=fmt_score,
-                       pretty_json=pretty_json, compact_json=compact_json, trunc=truncate)
+                       pretty_json=pretty_json, compact_json=compact_json, trunc=truncate,
+                       params=parameter_rows, wbr=breakable)
     env.globals.update(duration=fmt_duration, is_url=_is_url)
     return env
 
@@ -263,16 +278,26 @@ _FINDING_FROM = """
 _ORDER = "f.score DESC, f.finding_id"
 
 
-def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dict[str, Any]:
+def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int,
+              per_typology: int | None = None) -> dict[str, Any]:
+    """The findings the report shows. By default the top ``max_full`` by score get a full
+    section; with ``per_typology`` (the print-ready report) the top ``per_typology`` of each
+    typology do, grouped by typology. Every other finding is one row of a compact table (at most
+    ``max_listed`` rows; the rest counted). ``rank`` is the finding's place by score in the case."""
     total = ws.scalar("SELECT count(*) FROM findings")
     if not total:
-        return {"total": 0, "full": [], "rest": [], "rest_total": 0}
-    full = ws.records(f"SELECT {_FINDING_COLS} FROM {_FINDING_FROM} ORDER BY {_ORDER} LIMIT ?",
-                      [max_full])
-    rest = ws.records(
-        f"SELECT {_FINDING_COLS} FROM {_FINDING_FROM} ORDER BY {_ORDER} LIMIT ? OFFSET ?",
-        [max_listed, max_full]) if total > max_full else []
-    top = f"SELECT finding_id FROM findings f ORDER BY {_ORDER} LIMIT {lit(int(max_full))}"
+        return {"total": 0, "full": [], "rest": [], "rest_total": 0, "groups": []}
+    ranked = (f"SELECT f.finding_id, f.typology, row_number() OVER (ORDER BY {_ORDER}) AS rank, "
+              f"row_number() OVER (PARTITION BY f.typology ORDER BY {_ORDER}) AS in_typology FROM findings f")
+    if per_typology is None:
+        top = f"SELECT finding_id FROM ({ranked}) WHERE rank <= {lit(int(max_full))}"
+    else:
+        top = f"SELECT finding_id FROM ({ranked}) WHERE in_typology <= {lit(int(per_typology))}"
+    cols = f"{_FINDING_COLS}, r.rank, r.in_typology"
+    src = f"{_FINDING_FROM} JOIN ({ranked}) r ON r.finding_id = f.finding_id"
+    full = ws.records(f"SELECT {cols} FROM {src} WHERE f.finding_id IN ({top}) ORDER BY r.rank")
+    rest = ws.records(f"SELECT {cols} FROM {src} WHERE f.finding_id NOT IN ({top}) ORDER BY r.rank LIMIT ?",
+                      [max_listed]) if total > len(full) else []
 
     txs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
     missing: dict[int, int] = {}
@@ -298,17 +323,20 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dic
 
     accs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
     for r in ws.records(f"""
-        WITH sel AS ({top})
+        WITH sel AS ({top}),
+             fa AS (SELECT finding_id, account_id, role,
+                           -- the rarer a role in the finding (the hub of a fan-out), the earlier it is listed
+                           count(*) OVER (PARTITION BY finding_id, role) AS rarity
+                    FROM finding_accounts WHERE finding_id IN (SELECT finding_id FROM sel))
         SELECT fa.finding_id, fa.account_id, fa.role, a.owner_name, a.bank, a.kind,
                a.account_id IS NULL AS unknown
-        FROM finding_accounts fa LEFT JOIN accounts a ON a.account_id = fa.account_id
-        WHERE fa.finding_id IN (SELECT finding_id FROM sel)
-        QUALIFY row_number() OVER (PARTITION BY fa.finding_id ORDER BY fa.role, fa.account_id) <= ?
-        ORDER BY fa.finding_id, fa.role, fa.account_id""", [MAX_ACCOUNTS_PER_FINDING]):
+        FROM fa LEFT JOIN accounts a ON a.account_id = fa.account_id
+        QUALIFY row_number() OVER (PARTITION BY fa.finding_id ORDER BY fa.rarity, fa.role, fa.account_id) <= ?
+        ORDER BY fa.finding_id, fa.rarity, fa.role, fa.account_id""",
+            [MAX_ACCOUNTS_PER_FINDING if per_typology is None else PRINT_ACCOUNTS_PER_FINDING]):
         accs[r["finding_id"]].append(r)
 
-    for rank, f in enumerate(full, 1):
-        f["rank"] = rank
+    for f in full:
         f["transactions"] = txs[f["finding_id"]]
         f["accounts"] = accs[f["finding_id"]]
         f["n_missing"] = missing.get(f["finding_id"], 0)
@@ -318,11 +346,47 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int) -> dic
         f["tx_more"] = max(f["n_tx"] - len(f["transactions"]), 0)
         f["accounts_more"] = max(f["n_accounts"] - len(f["accounts"]), 0)
         f["currencies"] = sorted({t["currency"] for t in f["transactions"] if t["currency"]})
-    for rank, f in enumerate(rest, len(full) + 1):
-        f["rank"] = rank
-    return {"total": total, "full": full, "rest": rest,
+        f["parameter_rows"] = parameter_rows(f["parameters"])
+    groups: list[dict[str, Any]] = []
+    if per_typology is not None:
+        counts = {r["typology"]: r for r in ws.records(
+            "SELECT typology, count(*) AS n, sum(total_amount) AS total, max(score) AS max_score "
+            "FROM findings GROUP BY 1")}
+        by_typ: dict[str, list[dict[str, Any]]] = {}
+        for f in full:
+            by_typ.setdefault(f["typology"], []).append(f)
+        for typ, shown in sorted(by_typ.items(), key=lambda kv: (-counts[kv[0]]["n"], kv[0])):
+            c = counts[typ]
+            groups.append({"typology": typ, "n": c["n"], "total": c["total"], "max_score": c["max_score"],
+                           "shown": shown, "more": c["n"] - len(shown)})
+    return {"total": total, "full": full, "rest": rest, "groups": groups,
             "rest_total": max(total - len(full), 0),
             "rest_unlisted": max(total - len(full) - len(rest), 0)}
+
+
+def parameter_rows(v: Any) -> list[tuple[str, str]]:
+    """A finding's parameters as (name, value) rows for a table: lists joined, nested objects
+    as compact JSON, in name order."""
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return [("parameters", v)]
+    if not isinstance(v, dict):
+        return [] if v is None else [("parameters", compact_json(v))]
+    out = []
+    for k in sorted(v):
+        x = v[k]
+        if isinstance(x, (list, tuple)):
+            text = ", ".join(str(i) for i in x) or "(none)"
+        elif isinstance(x, dict):
+            text = compact_json(x)
+        elif isinstance(x, bool):
+            text = "yes" if x else "no"
+        else:
+            text = "—" if x is None else str(x)
+        out.append((str(k), text))
+    return out
 
 
 def _runs(ws: Workspace) -> list[dict[str, Any]]:
@@ -352,24 +416,90 @@ def _schema_version(ws: Workspace) -> int | None:
         return None
 
 
+def case_header(ws: Workspace, case: str, officer: str | None = None,
+                at: _dt.datetime | None = None) -> dict[str, Any] | None:
+    """What the report's exhibit header says about the case: its function, jurisdiction and
+    predicate, the officers on it with the grants they act under (active on ``at``, for the case's
+    function and jurisdiction), the 6103(i) authorities recorded on it, the 6(e) disclosure list,
+    and who generated the report. ``ws`` is the whole workspace (the registry is not per case);
+    the caller has decided the report. ``None`` when the workspace has no such case."""
+    rows = ws.records("SELECT * FROM cases WHERE case_id = ?", [case])
+    if not rows:
+        return None
+    c = rows[0]
+    day = (at or _dt.datetime.now(_dt.timezone.utc)).date()
+    c["members"] = ws.records("""
+        SELECT m.officer_id, m.role, m.added_at, o.name, o.home_agency, ag.name AS agency_name
+        FROM case_members m LEFT JOIN officers o USING (officer_id)
+             LEFT JOIN agencies ag ON ag.agency_id = o.home_agency
+        WHERE m.case_id = ? AND m.removed_at IS NULL ORDER BY m.added_at, m.officer_id""", [case])
+    grants = ws.records("""
+        SELECT g.grant_id, g.officer_id, g.statute, g.deputizing_agency, g.deputizing_official,
+               g.functions, g.jurisdictions, g.valid_from, g.valid_until, g.status, g.activated_at
+        FROM grants g JOIN case_members m ON m.officer_id = g.officer_id
+        WHERE m.case_id = ? AND m.removed_at IS NULL AND g.status = 'active'
+          AND list_contains(g.functions, ?) AND list_contains(g.jurisdictions, ?)
+          AND (g.valid_from IS NULL OR g.valid_from <= ?) AND (g.valid_until IS NULL OR g.valid_until >= ?)
+        ORDER BY g.officer_id, g.grant_id""", [case, c["function"], c["jurisdiction"], day, day])
+    by_officer: dict[str, list[dict[str, Any]]] = {}
+    for g in grants:
+        by_officer.setdefault(g["officer_id"], []).append(g)
+    for m in c["members"]:
+        m["grants"] = by_officer.get(m["officer_id"], [])
+    c["disclosure_list"] = ws.records("""
+        SELECT officer_id, attorney, noted_at FROM case_disclosures
+        WHERE case_id = ? AND withdrawn_at IS NULL ORDER BY noted_at, officer_id""", [case])
+    c["fti_authorities"] = ws.records("""
+        SELECT * FROM case_authorities WHERE case_id = ? AND withdrawn_at IS NULL
+        ORDER BY recorded_at, authority_id""", [case])
+    c["generated_by"] = None
+    if officer:
+        who = ws.records("SELECT o.officer_id, o.name, ag.name AS agency_name FROM officers o "
+                         "LEFT JOIN agencies ag ON ag.agency_id = o.home_agency WHERE o.officer_id = ?", [officer])
+        c["generated_by"] = who[0] if who else {"officer_id": officer, "name": None, "agency_name": None}
+    return c
+
+
 def default_output(ws: Workspace) -> Path:
     return ws.path.with_name(f"{ws.path.stem}-report.html")
 
 
+PRINT_PER_TYPOLOGY = 3      # print-ready: full sections per typology (the rest in the appendix)
+PRINT_TX_PER_FINDING = 8
+
+
 def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | None = None,
-                  max_tx_per_finding: int = 200, max_findings_full: int = MAX_FINDINGS_FULL,
-                  max_findings_listed: int = MAX_FINDINGS_LISTED) -> Path:
+                  max_tx_per_finding: int | None = None, max_findings_full: int = MAX_FINDINGS_FULL,
+                  max_findings_listed: int = MAX_FINDINGS_LISTED, case: dict[str, Any] | None = None,
+                  print_ready: bool = False, per_typology: int | None = None) -> Path:
     """Write the HTML case report for ``ws``; return the path written.
 
     ``out`` defaults to ``<workspace stem>-report.html`` beside the workspace file. The
     workspace is only read. Findings are ordered by score (highest first); the top
-    ``max_findings_full`` get a full section listing up to ``max_tx_per_finding`` of their
-    transactions with provenance; the next ``max_findings_listed`` are one row each.
+    ``max_findings_full`` get a full section listing up to ``max_tx_per_finding`` (default 200)
+    of their transactions with provenance; the next ``max_findings_listed`` are one row each.
+
+    ``case`` (from :func:`case_header`) puts the case, its officers and the legal authorities
+    at the top. ``print_ready`` writes the version for paper and PDF: a contents page, each part
+    on a new page with page numbers, findings grouped by typology (``per_typology`` full sections
+    each, default 3, with up to 15 transactions) and every other finding, the run log and the
+    quarantine examples in appendices.
     """
     out_path = Path(out) if out is not None else default_output(ws)
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    if print_ready:
+        per_typology = PRINT_PER_TYPOLOGY if per_typology is None else per_typology
+        max_tx_per_finding = PRINT_TX_PER_FINDING if max_tx_per_finding is None else max_tx_per_finding
+    elif max_tx_per_finding is None:
+        max_tx_per_finding = 200
+    if title is None:
+        title = (f"Case {case['case_id']}" + (f": {case['title']}" if case.get("title") else "")
+                 if case else f"moneytrail case report — {ws.path.name}")
     ctx = {
-        "title": title or f"moneytrail case report — {ws.path.name}",
+        "title": title,
+        "case": case,
+        "print_ready": print_ready,
+        "per_typology": per_typology,
         "generated_at": generated,
         "version": __version__,
         "workspace_path": str(ws.path.resolve()),
@@ -380,7 +510,8 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "quarantine": _quarantine(ws),
         "flows": compute_flows(ws),
         "findings": _findings(ws, max(int(max_tx_per_finding), 0), max(int(max_findings_full), 0),
-                              max(int(max_findings_listed), 0)),
+                              max(int(max_findings_listed), 0),
+                              None if per_typology is None else max(int(per_typology), 0)),
         "runs": _runs(ws),
         "detection": _last_detection(ws),
         "traces": trace_context(ws),  # issue 5: saved fund traces (None when there are none)
@@ -402,4 +533,4 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
     return out_path
 
 
-__all__ = ["render_report", "default_output"]
+__all__ = ["render_report", "default_output", "case_header"]
