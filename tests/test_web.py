@@ -481,3 +481,44 @@ def test_an_uploaded_statement_is_ingested_by_a_job_with_its_row_accounting(demo
     assert "hcb_statement__Jan_.csv" in dash                     # its name, made safe, not a temporary one
     uploads = Path(demo["ws"]).with_name(Path(demo["ws"]).stem + ".uploads")
     assert not any(uploads.iterdir())                              # the upload is gone; the evidence copy stays
+
+
+def test_guessing_enrolment_codes_is_throttled_per_address(demo):
+    """Enrolment codes are guessed no faster than passwords: after 30 failures from one address in
+    15 minutes, that address is refused (429) even with the right code, and it is audited."""
+    with Session.open(demo["ws"], officer="tf-registrar") as s:
+        s.add_officer("tf-guessed", "Guessed (synthetic)", "TF-LEAD")
+        code = s.issue_login("tf-guessed")["code"]
+    with TestClient(demo["app"], base_url="https://testserver", client=("198.51.100.7", 5000)) as c:
+        for i in range(30):
+            r = c.get("/enrol")
+            r = c.post("/enrol", data={"csrf": csrf(r.text), "officer": "tf-guessed", "code": f"guess-{i}",
+                                       "password": PW, "password2": PW})
+            assert r.status_code == 400
+        r = c.get("/enrol")
+        r = c.post("/enrol", data={"csrf": csrf(r.text), "officer": "tf-guessed", "code": code, "password": PW,
+                                   "password2": PW})
+        assert r.status_code == 429 and "too many failed attempts" in r.text
+    tail = [e for e in audit_tail(demo["ws"], 5) if e["kind"] == "auth"]
+    assert tail and tail[-1]["event"] == "signin_failed" and tail[-1].get("reason") == "client throttled"
+    with TestClient(demo["app"], base_url="https://testserver") as c:   # another address enrols
+        enrol(c, "tf-guessed", code)
+
+
+def test_the_print_ready_report_is_written_by_a_job_and_downloads_under_a_safe_name(demo, client):
+    from moneytrail.web.app import _download_name
+
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    page = client.get("/report")
+    r = client.post("/run/report-print", data={"csrf": csrf(page.text)})
+    assert demo["app"].state.mt.jobs.wait_idle(180)
+    assert 'id="job-state">done' in client.get(str(r.url)).text
+    r = client.get("/report/view?version=print")
+    assert r.status_code == 200 and 'class="print-ready"' in r.text and 'id="case-header"' in r.text
+    assert "Rule 6(e) disclosure list" in r.text and "Appendix A" in r.text
+    r = client.get("/report/view?version=print&download=1")
+    assert r.headers["content-disposition"] == 'attachment; filename="OP-DEMO-report-print.html"'
+    assert 'id="view-report-print"' in client.get("/report").text
+    assert _download_name('x"; filename=evil.exe\r\nSet-Cookie: a=b', False) == \
+        "x___filename_evil.exe__Set-Cookie__a_b-report.html"
+    assert _download_name("../..", True) == "_..-report-print.html"

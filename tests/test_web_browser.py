@@ -390,6 +390,40 @@ def test_analyst_confirms_a_finding_and_the_report_shows_it(browse, site):
     browse.check()
 
 
+# A4 (210 mm) less the print stylesheet's side margins (11 mm each), in CSS pixels (96 per inch)
+A4_CONTENT_PX = (210 - 22) / 25.4 * 96
+
+
+def test_the_print_ready_report_prints_on_a4_without_cut_tables(browse, site):
+    """The print-ready case report of the demo case, printed by Chromium to PDF: under 60 pages,
+    a case header with the predicate and authorities, and no table wider than the page."""
+    page = browse.open(ANALYST)
+    goto(page, "/report")
+    submit(page, "#write-report-print")
+    expect(page.locator("#job-state")).to_have_text(re.compile(r"^(done|failed)$"), timeout=120_000)
+    errors = page.locator("#job-error")
+    assert page.inner_text("#job-state") == "done", errors.inner_text() if errors.count() else ""
+    with page.expect_navigation():
+        page.click("#job-next")
+    assert page.url.endswith("/report/view?version=print")
+    header = page.inner_text("#case-header")
+    assert CASE in header and "Predicate" in header and "6103(i)" in header and "grant" in header
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": int(A4_CONTENT_PX), "height": 1000})
+    screenshot(page, "report-print", full_page=False)
+    tables = page.locator("table")
+    wide = []
+    for i in range(tables.count()):
+        box = tables.nth(i).bounding_box()
+        if box and box["x"] + box["width"] > A4_CONTENT_PX + 1:
+            wide.append(round(box["x"] + box["width"]))
+    assert not wide, f"{len(wide)} tables are wider than an A4 page's {A4_CONTENT_PX:.0f} px: {wide[:5]}"
+    pdf = page.pdf(prefer_css_page_size=True)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert 0 < pages < 60, f"the print-ready report is {pages} pages"
+    browse.check()
+
+
 def test_auditor_verifies_the_audit_log(browse, site):
     page = browse.open(AUDITOR)
     resp = page.goto("/audit")

@@ -409,12 +409,18 @@ def enrol(ctx: Ctx) -> Response:
     officer = str(ctx.form.get("officer") or "").strip()[:64]
     code = str(ctx.form.get("code") or "")
     pw, pw2 = str(ctx.form.get("password") or ""), str(ctx.form.get("password2") or "")
+    if _client_throttled(state, ctx.client):  # enrolment codes are guessed no faster than passwords
+        _record(state, "signin_failed", officer or None, client=ctx.client, method="enrolment",
+                reason="client throttled")
+        return ctx.render("enrol.html", status=429, message="too many failed attempts from this address: wait "
+                                                            "a few minutes", given=officer)
     if pw != pw2:
         return ctx.render("enrol.html", status=400, message="the two passwords differ", given=officer)
     try:
         with state.owner.lock:
             pending = logins.start_enrolment(state.owner.ws, officer, code, pw, client=ctx.client)
     except logins.LoginError as e:
+        state.ip_failures.setdefault(ctx.client, []).append(time.time())
         return ctx.render("enrol.html", status=400, message=str(e), given=officer)
     ctx.web.data["enrol"] = {**pending, "code": code, "at": time.time()}
     return RedirectResponse("/enrol/totp", 303)
@@ -430,11 +436,15 @@ def enrol_totp(ctx: Ctx) -> Response:
         return RedirectResponse("/enrol", 303)
     qr = segno.make(pending["otpauth_uri"], error="m").svg_data_uri(scale=4)
     if ctx.request.method == "POST":
+        if _client_throttled(state, ctx.client):
+            return ctx.render("enrol_totp.html", status=429, message="too many failed attempts from this address: "
+                              "wait a few minutes", qr=qr, secret=pending["totp_secret"], enrolling=pending["officer"])
         try:
             with state.owner.lock:
                 logins.finish_enrolment(state.owner.ws, pending["officer"], pending["code"], pending["password_hash"],
                                         pending["totp_secret"], str(ctx.form.get("totp") or ""), client=ctx.client)
         except logins.LoginError as e:
+            state.ip_failures.setdefault(ctx.client, []).append(time.time())
             return ctx.render("enrol_totp.html", status=400, message=str(e), qr=qr, secret=pending["totp_secret"],
                               enrolling=pending["officer"])
         ctx.web.data.pop("enrol", None)
@@ -686,13 +696,15 @@ def run_job(ctx: Ctx) -> Response:
             return {"model": out["model_id"], "top_accounts": [a["account_id"] for a in out["top_accounts"]],
                     "link": "/findings?typology=model_risk"}
         title = "score: the learned risk model"
-    elif kind == "report":
+    elif kind in ("report", "report-print"):
+        printed = kind == "report-print"
+
         def work(s, job):
-            job.progress("writing the case report", 0.2)
+            job.progress("writing the print-ready case report" if printed else "writing the case report", 0.2)
             case = s.case or ctx.web.case
-            path = s.report(_report_path(ctx.st, case), title=f"Case {case}: case report")
-            return {"report": str(path.name), "link": "/report/view"}
-        title = "report: the case report"
+            path = s.report(_report_path(ctx.st, case, printed), print_ready=printed)
+            return {"report": str(path.name), "link": "/report/view" + ("?version=print" if printed else "")}
+        title = "report: the print-ready case report" if printed else "report: the case report"
     else:
         return ctx.render("error.html", status=404, title="No such job", message=f"no job kind {kind[:30]!r}")
     job = ctx.st.jobs.submit(kind, ctx.officer, ctx.web.case, title, work, ctx.command())
@@ -705,10 +717,18 @@ def _report_dir(state: AppState) -> Path:
     return d
 
 
-def _report_path(state: AppState, case: str) -> Path:
+def _report_path(state: AppState, case: str, printed: bool = False) -> Path:
     import hashlib
 
-    return _report_dir(state) / f"report-{hashlib.sha256(case.encode()).hexdigest()[:12]}.html"
+    kind = "print" if printed else "report"
+    return _report_dir(state) / f"{kind}-{hashlib.sha256(case.encode()).hexdigest()[:12]}.html"
+
+
+def _download_name(case: str, printed: bool) -> str:
+    """A download's file name: the case id with anything but letters, digits, dot, dash and
+    underscore replaced (a header value is never built from raw input)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", case)[:64].lstrip(".") or "case"
+    return f"{safe}-report{'-print' if printed else ''}.html"
 
 
 def trace_view(ctx: Ctx) -> Response:
@@ -790,14 +810,20 @@ def job(ctx: Ctx) -> Response:
 
 
 def report(ctx: Ctx) -> Response:
-    p = _report_path(ctx.st, ctx.web.case)
-    return ctx.render("report.html", exists=p.exists(),
-                      written=_fmt_ts(p.stat().st_mtime) if p.exists() else None)
+    versions = []
+    for printed in (False, True):
+        p = _report_path(ctx.st, ctx.web.case, printed)
+        versions.append({"printed": printed, "exists": p.exists(),
+                         "written": _fmt_ts(p.stat().st_mtime) if p.exists() else None,
+                         "query": "?version=print" if printed else ""})
+    return ctx.render("report.html", versions=versions)
 
 
 def report_view(ctx: Ctx) -> Response:
-    """The case report as written by the last report job: reading it is a decided, recorded read."""
-    p = _report_path(ctx.st, ctx.web.case)
+    """The case report as written by the last report job (``?version=print``: the print-ready
+    one): reading it is a decided, recorded read."""
+    printed = ctx.query.get("version") == "print"
+    p = _report_path(ctx.st, ctx.web.case, printed)
     with ctx.session() as s:
         s.viewed("report", p.name)
     if not p.exists():
@@ -805,7 +831,7 @@ def report_view(ctx: Ctx) -> Response:
     resp = HTMLResponse(p.read_text(encoding="utf-8"))
     resp.mt_csp = REPORT_CSP
     if ctx.query.get("download"):
-        resp.headers["Content-Disposition"] = f'attachment; filename="{ctx.web.case}-report.html"'
+        resp.headers["Content-Disposition"] = f'attachment; filename="{_download_name(ctx.web.case, printed)}"'
     return resp
 
 
