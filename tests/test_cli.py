@@ -140,7 +140,8 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
                               ["config file not found"]),
     "run-unknown-stage": (["run", "--stage", "nope", "-w", "{full}"], ["unknown stage"]),
     # usage errors: one line too, not click's boxed usage text
-    "missing-format-option": (["ingest", "ok.csv", "-w", "{ws}"], ["Missing option", "--format"]),
+    # --format defaults to auto: a CSV without a mapping is not recognised, in one line
+    "unrecognised-format": (["ingest", "ok.csv", "-w", "{ws}"], ["could not tell the format", "--format"]),
     "missing-file-argument": (["ingest", "-f", "csv"], ["Missing argument"]),
     "unknown-command": (["frobnicate"], ["No such command", "frobnicate"]),
     "unknown-option": (["sources", "--colour"], ["No such option", "--colour"]),
@@ -169,7 +170,7 @@ NO_WORKSPACE_CREATED = {"unknown-format", "missing-file", "directory-as-file", "
                         "mapping-missing", "mapping-not-yaml", "mapping-a-list", "mapping-unknown-field",
                         "mapping-without-amount", "findings-no-workspace", "report-no-workspace",
                         "detect-no-workspace", "sources-no-workspace", "quarantine-no-workspace",
-                        "missing-format-option", "ingest-new-workspace"}
+                        "unrecognised-format", "ingest-new-workspace"}
 
 
 @pytest.fixture(scope="session")

@@ -338,7 +338,9 @@ def test_missing_file_directory_and_bad_arguments(ws, tmp_path):
     p = put(tmp_path, "x.csv", "date,amount,payer,payee\n2024-01-05,5,A,B\n")
     with pytest.raises(InputError, match="--mapping"):
         ingest_file(ws, p, "csv")
-    with pytest.raises(UnknownFormatError, match="'xlsx'"):
+    with pytest.raises(UnknownFormatError, match="'xls'"):
+        ingest_file(ws, p, "xls", mapping=TRANSFERS)
+    with pytest.raises(InputError, match="not an XLSX workbook"):
         ingest_file(ws, p, "xlsx", mapping=TRANSFERS)
     with pytest.raises(MappingError, match="amount"):
         ingest_file(ws, p, "csv", mapping={k: v for k, v in TRANSFERS.items() if k != "amount"})

@@ -180,8 +180,9 @@ class Session:
                legal_basis: Iterable[str] = (), force: bool = False, on_read: Any = None):
         """Ingest an evidence file (``moneytrail ingest``); returns the IngestResult. ``on_read``
         is called with the bytes read since its last call (a progress bar)."""
-        from moneytrail.ingest import ingest_file
+        from moneytrail.ingest import ingest_file, resolve_format
 
+        format = resolve_format(Path(file), format, mapping is not None)
         tags = legal_tags(legal_basis)
         protected = list(tags)
         if force:

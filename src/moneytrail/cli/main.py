@@ -109,8 +109,9 @@ def _progress_bar(total: int, label: str):
 def ingest(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="evidence file (or, for amlsim, the folder holding it)"),
-    format: str = typer.Option(..., "--format", "-f", help="csv | amlsim"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv)"),
+    format: str = typer.Option("auto", "--format", "-f", help="auto (from the content) | camt | mt940 | bai2 | ofx "
+                               "| xlsx | csv | amlsim | accounts | labels"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv, xlsx)"),
     legal_basis: List[str] = typer.Option([], "--legal-basis", help="legal-basis tag for the source (repeatable): "
                                           "subpoena, summons, grand-jury-6e, search-warrant, court-order, consent, mlat, "
                                           "public-record, synthetic-demo (each :REFERENCE optional), or fti:NAME"),
@@ -120,12 +121,13 @@ def ingest(
 ):
     """Ingest a file: every row is stored or quarantined with a reason (read = stored + quarantined)."""
     from moneytrail.errors import InputError, UnknownFormatError
-    from moneytrail.ingest import FORMATS, load_mapping
+    from moneytrail.ingest import FORMATS, load_mapping, resolve_format
 
     # what can be checked without the workspace is checked before one is created for nothing
     from moneytrail.session import legal_tags
 
     legal_basis = legal_tags(legal_basis)
+    format = resolve_format(file, format, mapping is not None)
     if format not in FORMATS:
         raise UnknownFormatError(f"unknown format {format!r}: choose one of {', '.join(sorted(FORMATS))}")
     if not file.exists():

@@ -58,6 +58,8 @@ class CsvReader:
         if mapping is None:
             raise InputError("format csv needs --mapping MAP.yaml describing the columns "
                              "(see docs/mapping.md)", path=str(path))
+        if mapping.sheet is not None:
+            raise InputError("the mapping names a sheet: that is for --format xlsx", path=str(path))
         reg = register_source(ws, path, "csv", "transactions", mapping.model_dump(exclude_none=True),
                               legal_basis, force, actor=actor)
         if reg.present:
@@ -81,11 +83,106 @@ def _labels_reader():
     return LabelsReader()
 
 
+class StatementReader:
+    """A bank's own statement format (issue 13): ISO 20022 camt.053/052 (``camt``), SWIFT
+    MT940/942 (``mt940``), BAI2 (``bai2``), OFX/QFX 1.x and 2.x (``ofx``). The format's module
+    in :mod:`moneytrail.ingest.formats` reads the file into records
+    (:mod:`moneytrail.ingest.statement`); :mod:`moneytrail.ingest.statements` checks and stores
+    them. No mapping: the format says what each field is."""
+
+    reads_folders = False
+    needs_mapping = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def module(self):
+        import importlib
+
+        return importlib.import_module(f"moneytrail.ingest.formats.{self.name}")
+
+    def ingest(self, ws, path, *, mapping, legal_basis, force, on_read, actor=None):
+        from moneytrail.ingest.statements import load_statements
+
+        require_file(path)
+        if mapping is not None:
+            raise InputError(f"format {self.name} needs no --mapping: the format names every field", path=str(path))
+        mod = self.module()
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        if not mod.sniff(head):
+            guess = sniff_format(path)
+            hint = f" (it looks like {guess}: --format {guess})" if guess and guess != self.name else ""
+            raise InputError(f"this is not a {STATEMENT_FORMATS[self.name]} file{hint}", path=str(path))
+        reg = register_source(ws, path, self.name, "transactions", None, legal_basis, force, actor=actor)
+        if reg.present:
+            return skipped(ws, reg, path, self.name)
+        counts = load_statements(ws, reg.source_id, self.name, mod.read(path))
+        if on_read:
+            on_read(path.stat().st_size)
+        res = finish_source(ws, reg, path, self.name, counts)
+        return res
+
+
+# the statement formats, with the names a user knows them by
+STATEMENT_FORMATS = {"camt": "ISO 20022 camt.053/camt.052", "mt940": "SWIFT MT940/MT942",
+                     "bai2": "BAI2", "ofx": "OFX/QFX"}
+SNIFF_BYTES = 8192
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format a file's content says it is (``camt``, ``mt940``, ``bai2``, ``ofx``, ``xlsx``),
+    or None. A folder holding AMLSim's files is ``amlsim``."""
+    import importlib
+
+    if path.is_dir():
+        return "amlsim" if (path / "transactions.csv").exists() or (path / "tx.csv").exists() else None
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx" if b"xl/" in head or b"[Content_Types].xml" in head else None
+    for name in STATEMENT_FORMATS:
+        try:
+            mod = importlib.import_module(f"moneytrail.ingest.formats.{name}")
+        except ImportError:       # pragma: no cover - every format ships with the package
+            continue
+        if mod.sniff(head):
+            return name
+    return None
+
+
+def resolve_format(path: Path, fmt: str, has_mapping: bool) -> str:
+    """``fmt``, or for ``auto`` the format the file's content says (:func:`sniff_format`); text
+    that is none of the recognised formats is ``csv`` when a mapping is given."""
+    if fmt != "auto":
+        return fmt
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    found = sniff_format(path)
+    if found is None:
+        if has_mapping:
+            return "csv"        # text with a mapping: the mapping says how to read it
+        raise InputError("could not tell the format from the content (camt, mt940, bai2, ofx and xlsx are "
+                         "recognised; a CSV needs --mapping): give --format", path=str(path))
+    return found
+
+
+def _xlsx_reader():
+    from moneytrail.ingest.xlsx import XlsxReader
+    return XlsxReader()
+
+
+def _statement_reader(name: str) -> Callable[[], Reader]:
+    return lambda: StatementReader(name)
+
+
 FORMATS: dict[str, Callable[[], Reader]] = {
     "csv": CsvReader,
     "amlsim": _amlsim_reader,
     "accounts": _accounts_reader,
     "labels": _labels_reader,
+    "xlsx": _xlsx_reader,
+    **{name: _statement_reader(name) for name in STATEMENT_FORMATS},
 }
 
 
@@ -137,15 +234,16 @@ def ingest_file(ws: Workspace, path: str | Path, fmt: str, *, mapping: Mapping |
     """
     import time
 
+    p = Path(path)
+    fmt = resolve_format(p, fmt, mapping is not None)
     if fmt not in FORMATS:
-        raise UnknownFormatError(f"unknown format {fmt!r}: choose one of {', '.join(sorted(FORMATS))}")
+        raise UnknownFormatError(f"unknown format {fmt!r}: choose one of {', '.join(sorted([*FORMATS, 'auto']))}")
     reader = FORMATS[fmt]()
     # a format may have its own mapping model (account registers, labels); CSV's is the default
     if isinstance(mapping, (str, Path)):
         mapping = getattr(reader, "load_mapping", load_mapping)(mapping)
     elif isinstance(mapping, dict):
         mapping = getattr(reader, "parse_mapping", parse_mapping)(mapping)
-    p = Path(path)
     t0 = time.perf_counter()
     try:
         run_id = ws.start_run("ingest", {"file": str(p), "format": fmt, "force": force,
@@ -205,5 +303,5 @@ def run(ctx) -> dict:
             "quarantined": sum(r["quarantined"] for r in results), "results": results}
 
 
-__all__ = ["FORMATS", "IngestResult", "add_legal_basis", "canonical_tags", "ingest_file", "Mapping", "load_mapping",
+__all__ = ["FORMATS", "IngestResult", "STATEMENT_FORMATS", "resolve_format", "sniff_format", "add_legal_basis", "canonical_tags", "ingest_file", "Mapping", "load_mapping",
            "parse_mapping"]

@@ -368,7 +368,8 @@ def insert_quarantine(con, source_id: int, batch: Batch, select_sql: str) -> int
     })
     con.register("_quarantined", tbl)
     try:
-        con.execute("INSERT INTO main.quarantine SELECT ?, source_row, raw, column_name, reason "
+        con.execute("INSERT INTO main.quarantine (source_id, source_row, raw, column_name, reason) "
+                    "SELECT ?, source_row, raw, column_name, reason "
                     "FROM _quarantined ORDER BY source_row", [source_id])
     finally:
         con.unregister("_quarantined")
@@ -395,7 +396,9 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
         finally:
             con.unregister("_batch")
         con.execute("""
-            INSERT INTO main.transactions
+            INSERT INTO main.transactions (tx_id, source_id, source_row, external_id, ts, orig_account, bene_account,
+                                           amount, currency, channel, tx_type, description, location, balance_after,
+                                           statement_account)
             SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
                    channel, tx_type, description, location, balance_after, statement_account
             FROM _parsed WHERE _reason IS NULL ORDER BY _row""", [source_id])

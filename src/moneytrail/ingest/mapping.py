@@ -99,6 +99,7 @@ class Mapping(_Strict):
     quote: str = '"'
     encoding: str = "utf-8"
     skip_rows: int = Field(0, ge=0, description="lines to skip before the header")
+    sheet: str | int | None = Field(None, description="xlsx: the sheet (name, or 0-based index); the first by default")
     date: DateSpec
     time: TimeSpec | None = None
     amount: Amount

@@ -49,6 +49,7 @@ def _views(schema: str, case_id: str) -> dict[str, str]:
                     f"(SELECT source_id FROM main.source_cases WHERE case_id = {lit(case_id)})"),
         "transactions": f"SELECT * FROM main.transactions WHERE source_id IN ({live})",
         "quarantine": f"SELECT * FROM main.quarantine WHERE source_id IN ({live})",
+        "statements": f"SELECT * FROM main.statements WHERE source_id IN ({live})",
         "labels": f"SELECT * FROM main.labels WHERE source_id IN ({live})",
         "parties": f"SELECT * FROM main.parties WHERE source_id IN ({live})",
         "accounts": f"SELECT * FROM main.accounts_of((SELECT coalesce(list(source_id), []) FROM ({live})))",
