@@ -90,3 +90,41 @@ def test_negative_balance_flagged_where_the_opening_is_known(ws):
     run_pipeline(ws, stages=["resolve", "graph", "trace"], params={"trace": {"openings": {"A": "40"}}})
     neg = ws.records("SELECT account_id, tx_id, difference FROM balance_breaks WHERE kind = 'negative'")
     assert neg == [{"account_id": "A", "tx_id": tx_id(1), "difference": Decimal("-60")}]
+
+
+def test_a_bank_statements_own_balances_open_the_account_and_are_reconciled(ws, tmp_path):
+    """Statements in a bank's format state opening and closing balances (camt OPBD/CLBD, MT940
+    :60F:/:62F:): the first opens the account; each must close at its opening plus its entries;
+    consecutive statements must meet, without a gap in dates."""
+    from moneytrail.ingest.sources import register_source
+    from moneytrail.ingest.statement import CREDIT, DEBIT, Balance, Entry, Statement
+    from moneytrail.ingest.statements import load_statements
+
+    def stmt(no, opening, closing, od, cd):
+        return Statement(position=f"Stmt[{no}]", kind="camt.053", account="DE02", currency="EUR", statement_id=f"S{no}",
+                         opening_booked=Balance(opening, od), closing_booked=Balance(closing, cd))
+
+    def entry(i, amount, direction, day):
+        return Entry(position=f"Ntry[{i}]", amount=amount, direction=direction, booking_date=day,
+                     counterparty_account=f"CP{i}")
+
+    p = tmp_path / "stmt.xml"
+    p.write_bytes(b"<Document/>")
+    sid = register_source(ws, p, "camt", "transactions", None, [], False).source_id
+    load_statements(ws, sid, "camt", [
+        stmt(1, "1000.00", "1450.50", "2024-01-01", "2024-01-31"),
+        entry(1, "500.50", CREDIT, "2024-01-05"), entry(2, "50.00", DEBIT, "2024-01-20"),
+        stmt(2, "1450.50", "1400.00", "2024-02-01", "2024-02-29"),     # closes 20 short: a break
+        entry(3, "30.50", DEBIT, "2024-02-10"),
+        stmt(3, "1500.00", "1500.00", "2024-05-01", "2024-05-31"),     # opens 100 above: a seam, after a gap
+        entry(4, "10.00", CREDIT, "2024-05-02"), entry(5, "10.00", DEBIT, "2024-05-03")])
+    s = run_pipeline(ws, stages=["resolve", "graph", "trace"])["stages"]["trace"]
+    op = {r["account_id"]: (r["opening"], r["basis"], r["detail"]) for r in ws.records("SELECT * FROM balance_openings")}
+    assert op["DE02"][:2] == (Decimal("1000.00"), "statement") and "opening booked balance 1000.0000" in op["DE02"][2]
+    brk = {(b["kind"], None if b["difference"] is None else float(b["difference"])): b["detail"]
+           for b in ws.records("SELECT * FROM balance_breaks WHERE account_id = 'DE02'")}
+    assert set(brk) == {("break", -20.0), ("seam", 100.0), ("gap", None)}
+    assert "statement 2 (camt.053 S2) opens at 1450.5000 and closes at 1400.0000" in brk[("break", -20.0)]
+    assert "previous statement (2 of source" in brk[("seam", 100.0)]
+    assert brk[("gap", None)].startswith("62 days between")
+    assert s["openings"]["statement"] == 1

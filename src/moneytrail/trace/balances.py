@@ -14,6 +14,9 @@ Opening balances, in order of precedence (``balance_openings.basis``):
 ``statement``    a statement gives ``balance_after`` for a row of the account: the opening is
                  that balance minus the account's net movements up to and including that row
                  (the first such row in ledger order)
+                 — or, for statements in a bank's own format (``statements`` table: camt, MT940,
+                 BAI2, OFX), the opening booked balance of the account's earliest statement with
+                 entries, less the movements before its first entry
 ``account``      the account record carries one (``accounts.attributes``: ``opening_balance``,
                  ``initial_balance``, ``initial_deposit`` (AMLSim) or ``opening``)
 ``assumed-zero`` none of these: 0, stated as an assumption in every output
@@ -26,6 +29,9 @@ opening, balance_after)``
     (``opening + net_after``); ``statement_balance`` where the account's own statement gave one.
 ``balance_openings(account_id, opening, basis, detail)``
 ``balance_breaks(account_id, kind, source_id, tx_id, ts, expected, stated, difference, detail)``
+    (for statements in a bank's own format, ``break``, ``seam`` and ``gap`` are also checked on the
+    balances the statement itself states: opening + its stored entries = closing; one statement's
+    closing = the next one's opening; the days between one's closing and the next one's opening)
     ``kind`` is one of
     ``break``     inside one statement: the stated balance differs from the previous stated
                   balance plus the movements between them (opening + movements != closing)
@@ -89,11 +95,40 @@ attr AS (
            'accounts.attributes.' || coalesce({attr_names}) AS detail
     FROM accounts a
     WHERE a.attributes IS NOT NULL
+),
+-- a bank statement's opening booked balance (camt OPBD, MT940 :60F:, BAI2 010, ...): the
+-- account's earliest statement with stored entries opens at it, less what moved before its first entry
+sf AS (
+    SELECT coalesce(m.account_id, s.account_id) AS account_id, s.source_id, s.statement_no,
+           s.opening_booked, s.opening_booked_date,
+           (SELECT min(t.tx_id) FROM transactions t
+            WHERE t.source_id = s.source_id AND t.source_row BETWEEN s.first_row AND s.last_row) AS first_tx
+    FROM statements s LEFT JOIN account_map m ON m.raw_account = s.account_id
+    WHERE s.opening_booked IS NOT NULL AND s.account_id IS NOT NULL AND s.entries_stored > 0
+),
+sfirst AS (
+    SELECT sf.*, t.ts AS first_ts FROM sf JOIN transactions t ON t.tx_id = sf.first_tx
+    QUALIFY row_number() OVER (PARTITION BY sf.account_id ORDER BY t.ts, sf.first_tx) = 1
+),
+stmt_open AS (
+    SELECT f.account_id, f.opening_booked - coalesce(sum(ev.delta), 0) AS opening,
+           'opening booked balance ' || CAST(f.opening_booked AS VARCHAR) || ' of statement '
+               || CAST(f.statement_no AS VARCHAR) || ' of source ' || CAST(f.source_id AS VARCHAR)
+               || coalesce(' (' || CAST(f.opening_booked_date AS VARCHAR) || ')', '')
+               || ' less ' || CAST(coalesce(sum(ev.delta), 0) AS VARCHAR) || ' of movements before its first entry'
+               AS detail
+    FROM sfirst f LEFT JOIN ev ON ev.account_id = f.account_id
+                              AND (ev.ts < f.first_ts OR (ev.ts = f.first_ts AND ev.tx_id < f.first_tx))
+    GROUP BY f.account_id, f.opening_booked, f.statement_no, f.source_id, f.opening_booked_date
 )
 SELECT account_id, opening, 'statement' AS basis, detail FROM stmt
 UNION ALL
+SELECT account_id, opening, 'statement', detail FROM stmt_open
+WHERE account_id NOT IN (SELECT account_id FROM stmt)
+UNION ALL
 SELECT account_id, opening, 'account', detail FROM attr
 WHERE opening IS NOT NULL AND account_id NOT IN (SELECT account_id FROM stmt)
+  AND account_id NOT IN (SELECT account_id FROM stmt_open)
 """
 
 
@@ -260,6 +295,57 @@ UNION ALL
 SELECT account_id, 'negative', NULL, tx_id, ts, NULL, NULL, balance_after,
        'reconstructed balance below zero: an overdraft, or money the ledger does not show'
 FROM neg WHERE balance_after < 0 AND (prev_bal IS NULL OR prev_bal >= 0)
+UNION ALL
+SELECT account_id, 'break', source_id, NULL, ts, expected, closing_booked, closing_booked - expected,
+       'statement ' || CAST(statement_no AS VARCHAR) || ' (' || kind || coalesce(' ' || statement_ref, '')
+       || ') opens at ' || CAST(opening_booked AS VARCHAR) || ' and closes at ' || CAST(closing_booked AS VARCHAR)
+       || ', but its entries move ' || CAST(moved AS VARCHAR)
+       || CASE WHEN entries_read > entries_stored
+               THEN ' (' || CAST(entries_read - entries_stored AS VARCHAR) || ' of its entries are quarantined)'
+               ELSE '' END
+FROM ({statement_checks}) sc WHERE expected <> closing_booked
+UNION ALL
+SELECT account_id, 'seam', source_id, NULL, ts, prev_closing, opening_booked, opening_booked - prev_closing,
+       'statement ' || CAST(statement_no AS VARCHAR) || ' of source ' || CAST(source_id AS VARCHAR) || ' opens at '
+       || CAST(opening_booked AS VARCHAR) || ' but the previous statement (' || CAST(prev_no AS VARCHAR)
+       || ' of source ' || CAST(prev_source AS VARCHAR) || ') closed at ' || CAST(prev_closing AS VARCHAR)
+       || ': movements missing between them'
+FROM ({statement_checks}) sc WHERE prev_closing IS NOT NULL AND opening_booked <> prev_closing
+UNION ALL
+SELECT account_id, 'gap', source_id, NULL, ts, NULL, NULL, NULL,
+       CAST(date_diff('day', prev_closing_date, opening_booked_date) AS VARCHAR)
+       || ' days between the previous statement''s closing (' || CAST(prev_closing_date AS VARCHAR)
+       || ') and statement ' || CAST(statement_no AS VARCHAR) || ' of source ' || CAST(source_id AS VARCHAR)
+       || ' opening (' || CAST(opening_booked_date AS VARCHAR) || '): no statement covers them'
+FROM ({statement_checks}) sc
+WHERE date_diff('day', prev_closing_date, opening_booked_date) > {max_gap_days}
+"""
+
+# a bank statement's own balances (statements table): opening + its stored entries must reach
+# its closing; consecutive statements of one account must meet (closing = next opening) without
+# a gap in dates. Money moved is counted from the holder's side (credits in, debits out).
+STATEMENT_CHECKS = """
+WITH st AS (
+    SELECT coalesce(m.account_id, s.account_id) AS account_id, s.*
+    FROM statements s LEFT JOIN account_map m ON m.raw_account = s.account_id
+    WHERE s.account_id IS NOT NULL
+),
+mv AS (
+    SELECT st.source_id, st.statement_no,
+           coalesce(sum(CASE WHEN t.bene_account = t.statement_account THEN t.amount ELSE -t.amount END), 0) AS moved
+    FROM st LEFT JOIN transactions t ON t.source_id = st.source_id AND t.source_row BETWEEN st.first_row AND st.last_row
+    GROUP BY st.source_id, st.statement_no
+)
+SELECT st.account_id, st.source_id, st.statement_no, st.kind, st.statement_ref, st.entries_read, st.entries_stored,
+       st.opening_booked, st.closing_booked, st.opening_booked_date,
+       coalesce(st.closing_booked_date, st.period_to, st.opening_booked_date)::TIMESTAMP AS ts,
+       mv.moved, st.opening_booked + mv.moved AS expected,
+       lag(st.closing_booked) OVER w AS prev_closing, lag(st.closing_booked_date) OVER w AS prev_closing_date,
+       lag(st.statement_no) OVER w AS prev_no, lag(st.source_id) OVER w AS prev_source
+FROM st JOIN mv USING (source_id, statement_no)
+WHERE st.opening_booked IS NOT NULL AND st.closing_booked IS NOT NULL
+WINDOW w AS (PARTITION BY st.account_id
+             ORDER BY coalesce(st.opening_booked_date, st.period_from, st.closing_booked_date), st.source_id, st.statement_no)
 """
 
 
@@ -273,7 +359,8 @@ def build(ctx) -> dict[str, Any]:
     _write_openings(ctx, given)
     be = ctx.backend
     n = be.materialize("balances", BALANCES_SQL.format(events=EVENTS_SQL))
-    be.materialize("balance_breaks", BREAKS_SQL.format(rows=_STATEMENT_ROWS, max_gap_days=lit(gap)))
+    be.materialize("balance_breaks", BREAKS_SQL.format(rows=_STATEMENT_ROWS, max_gap_days=lit(gap),
+                                                       statement_checks=STATEMENT_CHECKS))
     kinds = {r["kind"]: r["n"] for r in be.rows(
         "SELECT kind, count(*) AS n FROM balance_breaks GROUP BY kind ORDER BY kind")}
     openings = {r["basis"]: r["n"] for r in be.rows(
