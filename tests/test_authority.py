@@ -260,7 +260,7 @@ def test_registry_needs_a_registrar(tmp_path, ws):
 def _source(ws, tmp_path, name, tags, case=CASE):
     p = tmp_path / name
     p.write_text(f"d,amt,from,to\n2024-01-05,5,A-{name},B\n")   # distinct files: distinct sources
-    m = {"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
+    m = {"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
     from moneytrail.ingest import parse_mapping
     return ingest_file(ws.for_case(case), p, "csv", mapping=parse_mapping(m), legal_basis=tags).source_id
 

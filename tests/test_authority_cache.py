@@ -25,7 +25,7 @@ from moneytrail.ingest import ingest_file, parse_mapping
 from moneytrail.workspace import Workspace
 
 from authority_helpers import DAY, TODAY, deputize
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 TAGS = [["subpoena"], ["fti:Acme Staffing LLC"], ["grand-jury-6e"], ["fti:Other Co", "subpoena"]]
 OFFICERS = [AN, "an-2", "an-3"]

@@ -50,7 +50,7 @@ def tf(tmp_path_factory):
           "--predicate", "Front company paying workers in cash through a labor broker", *w, cwd=d, officer="an-1"))
     (d / "ledger.csv").write_text("d,amt,from,to\n" + "".join(f"2024-03-0{1 + i % 9},{900 + i},S{i},Z\n"
                                                               for i in range(10)))
-    (d / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    (d / "map.yaml").write_text("currency: USD\ndate: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
     ok(mt("ingest", "ledger.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=d,
           officer="an-1"))
     return d, w
@@ -176,7 +176,7 @@ def test_tag_marks_an_ingested_source_as_protected(tmp_path):
         setup_demo_authority(ws)
     w = ["-w", str(tmp_path / "t.duckdb")]
     (tmp_path / "w2.csv").write_text("d,amt,from,to\n2024-03-01,5,A,B\n")
-    (tmp_path / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    (tmp_path / "map.yaml").write_text("currency: USD\ndate: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
     ok(mt("ingest", "w2.csv", "-f", "csv", "-m", "map.yaml", *w, cwd=tmp_path, officer="tf-analyst-1"))
     assert ok(mt("tag", "1", "--legal-basis", "fti:Acme Staffing LLC", *w, cwd=tmp_path,
                  officer="tf-analyst-1")).strip() == "source 1: tags added: fti:Acme Staffing LLC"

@@ -28,7 +28,7 @@ from moneytrail.demo import DEMO_OFFICER, setup_demo_authority
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import Workspace
 
-MAPPING = "date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n"
+MAPPING = "currency: USD\ndate: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n"
 
 
 def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -183,7 +183,7 @@ def error_runs(tmp_path_factory):
     (d / "broken.yaml").write_text("date: [d\n  amount: : :\n")
     (d / "list.yaml").write_text("- date\n- amount\n")
     (d / "extra.yaml").write_text(MAPPING + "colour: blue\n")
-    (d / "noamount.yaml").write_text("date: d\npayer: {account: from}\npayee: {account: to}\n")
+    (d / "noamount.yaml").write_text("currency: USD\ndate: d\npayer: {account: from}\npayee: {account: to}\n")
     (d / "klingon.yaml").write_text(MAPPING + "encoding: klingon\n")
     (d / "picture.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     (d / "random.csv").write_bytes(bytes((i * 37 + 11) % 256 for i in range(4096)))

@@ -34,7 +34,7 @@ def case(tmp_path):
     w = ["-w", str(tmp_path / "case.duckdb")]
     (tmp_path / "bank.csv").write_text("d,amt,from,to\n" + "".join(f"2024-03-0{1 + i},{100 + i},A{i},B\n"
                                                                    for i in range(5)))
-    (tmp_path / "map.yaml").write_text("date: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
+    (tmp_path / "map.yaml").write_text("currency: USD\ndate: d\namount: {column: amt}\npayer: {account: from}\npayee: {account: to}\n")
     ok(mt("ingest", "bank.csv", "-f", "csv", "-m", "map.yaml", "--legal-basis", "subpoena", *w, cwd=tmp_path,
           officer=AN))
     return tmp_path, w

@@ -32,7 +32,7 @@ from moneytrail.workspace import Workspace
 
 FILE = '=HYPERLINK("http:\\\\x")+.csv'     # the attack's name; a file name can't hold '/', so '\\'
 HOSTILE = ["=cmd|' /C calc'!A0", "@SUM(1)", "+1", "-1+1"]
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 
 

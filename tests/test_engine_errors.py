@@ -21,7 +21,7 @@ from moneytrail.ingest import parse_mapping
 from moneytrail.score.features import FEATURE_NAMES
 from moneytrail.workspace import Workspace
 
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 SECRET = "SECRET-ACCT-51c0de"
 LEAKY = "SELECT CAST(dst AS INTEGER) AS key FROM edges"

@@ -19,7 +19,7 @@ from moneytrail.ingest import parse_mapping
 from moneytrail.model import Finding, FindingAccount
 from moneytrail.workspace import Workspace
 
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 
 

@@ -34,7 +34,7 @@ from moneytrail.ingest import ingest_file, parse_mapping
 from moneytrail.pipeline import STAGES, run_pipeline
 from moneytrail.workspace import Workspace
 
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 FAN = {"detect": {"typologies": ["fan_in"]}}
 SRC = Path(__file__).resolve().parents[1] / "src" / "moneytrail"

@@ -26,16 +26,16 @@ from moneytrail.ingest import ingest_file
 from moneytrail.workspace import TX_ID_STRIDE, Workspace
 
 # statement of one account: a negative amount is money leaving the holder
-STATEMENT = {"date": "date", "amount": {"column": "amount"},
+STATEMENT = {"currency": "USD", "date": "date", "amount": {"column": "amount"},
              "holder": {"account": {"value": "HOLDER"}}, "counterparty": {"account": "cp"}}
 # rows naming both sides: amounts must be non-negative
-TRANSFERS = {"date": "date", "amount": {"column": "amount"},
+TRANSFERS = {"currency": "USD", "date": "date", "amount": {"column": "amount"},
              "payer": {"account": "payer"}, "payee": {"account": "payee"}}
 # a statement with separate debit and credit columns
-DEBIT_CREDIT = {"date": "date", "amount": {"debit": "debit", "credit": "credit"},
+DEBIT_CREDIT = {"currency": "USD", "date": "date", "amount": {"debit": "debit", "credit": "credit"},
                 "holder": {"account": {"value": "HOLDER"}}, "counterparty": {"account": "cp"}}
 # a European export: ';' between fields, ',' before the cents, '.' between thousands
-EUROPEAN = {"date": {"column": "Datum", "format": "%d.%m.%Y"}, "delimiter": ";",
+EUROPEAN = {"currency": "USD", "date": {"column": "Datum", "format": "%d.%m.%Y"}, "delimiter": ";",
             "decimal": ",", "thousands": ".", "amount": {"column": "Betrag"},
             "holder": {"account": {"value": "DE-HOLDER"}}, "counterparty": {"account": "Konto"}}
 

@@ -25,9 +25,9 @@ from moneytrail.limits import (MAX_AMOUNT, MAX_COLUMNS, MAX_FIELD_BYTES, MONEY_A
                                QUARANTINE_RAW_CHARS)
 from moneytrail.workspace import Workspace
 
-TRANSFERS = {"date": "date", "amount": {"column": "amount"},
+TRANSFERS = {"currency": "USD", "date": "date", "amount": {"column": "amount"},
              "payer": {"account": "payer"}, "payee": {"account": "payee"}}
-STATEMENT = {"date": "date", "amount": {"column": "amount"}, "balance": "balance",
+STATEMENT = {"currency": "USD", "date": "date", "amount": {"column": "amount"}, "balance": "balance",
              "holder": {"account": {"value": "HOLDER"}}, "counterparty": {"account": "cp"}}
 LIMIT_TEXT = "must be below 1,000,000,000,000 (MAX_AMOUNT"
 
@@ -138,7 +138,7 @@ def test_signed_and_debit_credit_amounts_over_the_cap(ws, tmp_path):
     assert set(c["q"]) == {2, 3}
     assert "-1000000000000" in c["q"][2][1] and LIMIT_TEXT in c["q"][2][1]
     assert amounts(ws, res.source_id) == {1: Decimal("999999999999.9999")}
-    dc = {"date": "date", "amount": {"debit": "debit", "credit": "credit"},
+    dc = {"currency": "USD", "date": "date", "amount": {"debit": "debit", "credit": "credit"},
           "holder": {"account": {"value": "HOLDER"}}, "counterparty": {"account": "cp"}}
     text2 = ("date,debit,credit,cp\n2024-01-05,20000000000000,,A\n2024-01-05,,3000000000000,B\n"
              "2024-01-05,5,,A\n")
@@ -150,7 +150,7 @@ def test_signed_and_debit_credit_amounts_over_the_cap(ws, tmp_path):
 
 
 def test_european_amount_over_the_cap(ws, tmp_path):
-    m = {"date": {"column": "Datum", "format": "%d.%m.%Y"}, "delimiter": ";", "decimal": ",",
+    m = {"currency": "USD", "date": {"column": "Datum", "format": "%d.%m.%Y"}, "delimiter": ";", "decimal": ",",
          "thousands": ".", "amount": {"column": "Betrag"},
          "holder": {"account": {"value": "DE-HOLDER"}}, "counterparty": {"account": "Konto"}}
     text = "Datum;Betrag;Konto\n01.02.2024;1.000.000.000.000,00;A\n01.02.2024;999.999.999.999,99;A\n"
@@ -396,7 +396,7 @@ def test_cli_refuses_a_too_wide_file_in_one_line(tmp_path):
     with Workspace.open(ws_path) as ws:
         setup_demo_authority(ws)
     _wide(tmp_path / "wide.csv", 5_000, [{}])
-    (tmp_path / "map.yaml").write_text("date: date\namount: {column: amount}\npayer: {account: payer}\n"
+    (tmp_path / "map.yaml").write_text("currency: USD\ndate: date\namount: {column: amount}\npayer: {account: payer}\n"
                                        "payee: {account: payee}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEYTRAIL_")}
     env.update(MONEYTRAIL_KEY_DIR=os.environ["MONEYTRAIL_KEY_DIR"])

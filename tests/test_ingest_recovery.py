@@ -27,9 +27,9 @@ from moneytrail.errors import WorkspaceError
 from moneytrail.ingest import ingest_file
 from moneytrail.workspace import INTERRUPTED, PENDING_MARKER, Workspace, recover_interrupted
 
-TRANSFERS = {"date": "date", "amount": {"column": "amount"},
+TRANSFERS = {"currency": "USD", "date": "date", "amount": {"column": "amount"},
              "payer": {"account": "payer"}, "payee": {"account": "payee"}}
-MAPPING_YAML = "date: date\namount: {column: amount}\npayer: {account: payer}\npayee: {account: payee}\n"
+MAPPING_YAML = "currency: USD\ndate: date\namount: {column: amount}\npayer: {account: payer}\npayee: {account: payee}\n"
 
 # Runs an ingest in its own process, with one step replaced by a stop: it writes READY and sleeps.
 # argv: workspace, csv file, ready file, where to stop (after-copy | mid-copy)

@@ -19,6 +19,7 @@ SECTION_IDS = ["top", "summary", "sources", "quarantine", "flows", "findings", "
 XSS = "<script>alert(1)</script>"
 
 MAPPING = {
+    "currency": "USD",
     "date": {"column": "Date", "format": "%Y-%m-%d"},
     "amount": {"column": "Amount"},
     "payer": {"account": "From"},

@@ -47,7 +47,18 @@ def _amlsim_like(folder: Path, seed: int = 5, n_accounts: int = 300, days: int =
         for i, (d, a, b, amt, sar, al) in enumerate(rows, 1):
             ts = (dt.date(2020, 1, 1) + dt.timedelta(days=d)).isoformat() + "T00:00:00Z"
             f.write(f"{i},{a},{b},TRANSFER,{amt},{ts},{sar},{al}\n")
+    write_amlsim_accounts(folder, n_accounts)
     return folder
+
+
+def write_amlsim_accounts(folder, n_accounts: int, currency: str = "USD"):
+    """AMLSim's accounts file: its reporting currency is the currency of the transfers (AMLSim's
+    transactions file names none, and moneytrail assumes none)."""
+    with open(folder / "accounts.csv", "w") as f:
+        f.write("acct_id,dsply_nm,type,acct_stat,acct_rptng_crncy,branch_id,open_dt,close_dt,initial_deposit,"
+                "tx_behavior_id,bank_id,country\n")
+        for a in range(n_accounts):
+            f.write(f"{a},C_{a},I,A,{currency},1,0,1000000,1000.0,,bank_a,US\n")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +122,7 @@ def test_scoring_an_unlabeled_workspace(trained, tmp_path):
     lines = src.read_text().splitlines()
     unl = tmp_path / "unlabeled.csv"
     unl.write_text("\n".join(",".join(x.split(",")[:6]) for x in lines) + "\n")
+    (tmp_path / "accounts.csv").write_bytes((d / "data" / "accounts.csv").read_bytes())
     ws2 = Workspace.open(tmp_path / "u.duckdb")
     ingest_file(ws2, unl, "amlsim")
     assert ws2.scalar("SELECT count(*) FROM labels") == 0

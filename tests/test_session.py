@@ -20,7 +20,7 @@ from moneytrail.demo import DEMO_REGISTRAR as REG
 from moneytrail.demo import setup_demo_authority
 from moneytrail.workspace import Workspace
 
-MAPPING = {"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
+MAPPING = {"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"}, "payee": {"account": "to"}}
 
 
 @pytest.fixture

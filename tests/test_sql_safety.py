@@ -35,7 +35,7 @@ from moneytrail.ingest import parse_mapping
 from moneytrail.pipeline import run_pipeline
 from moneytrail.workspace import Workspace
 
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 SECRET_ACCOUNT = "SECRET-ACCT-7f3a9c"
 

@@ -10,7 +10,8 @@ from moneytrail.pipeline import run_pipeline
 
 from trace_helpers import load_ledger, tx_id
 
-STATEMENT_MAP = """date: {column: Date, format: "%Y-%m-%d"}
+STATEMENT_MAP = """currency: USD
+date: {column: Date, format: "%Y-%m-%d"}
 amount: {column: Amount}
 holder: {account: {value: "HOLDER"}}
 counterparty: {account: Other}

@@ -184,7 +184,7 @@ def test_skip_reasons_without_cash_times_or_metadata(tmp_path):
 
 def test_skip_reasons_with_a_date_only_statement(tmp_path):
     mapping = tmp_path / "dates.yaml"
-    mapping.write_text("date: {column: date, format: '%Y-%m-%d'}\namount: {column: amount}\n"
+    mapping.write_text("currency: USD\ndate: {column: date, format: '%Y-%m-%d'}\namount: {column: amount}\n"
                        "payer: {account: payer}\npayee: {account: payee}\nchannel: channel\n"
                        "location: location\n")
     text = "date,payer,payee,amount,channel,location\n" + "".join(
@@ -555,7 +555,7 @@ def test_amlsim_runs_fast_and_skips_what_it_lacks(tmp_path):
 def test_rows_left_out_are_reported_as_notes(tmp_path):
     """Part of the data unusable for an indicator (a date-only statement, cash without a place) is
     said, not silently dropped."""
-    (tmp_path / "dates.yaml").write_text("date: {column: date, format: '%Y-%m-%d'}\namount: {column: amount}\n"
+    (tmp_path / "dates.yaml").write_text("currency: USD\ndate: {column: date, format: '%Y-%m-%d'}\namount: {column: amount}\n"
                                          "payer: {account: payer}\npayee: {account: payee}\nchannel: channel\n"
                                          "location: location\n")
     (tmp_path / "a.csv").write_text("date,payer,payee,amount,channel,location\n2025-01-01,cash,N,300,cash,\n"

@@ -138,7 +138,7 @@ def test_a_spark_failure_names_stage_typology_and_class_only(tmp_path, spark_mas
         setup_demo_authority(ws)
     rows = ["d,amt,from,to"] + [f"2024-03-0{1 + i % 9},{900 + i},S{i},{SECRET}" for i in range(12)]
     (tmp_path / "bank.csv").write_text("\n".join(rows) + "\n")
-    mapping = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+    mapping = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                              "payee": {"account": "to"}})
     with Session.open(p, officer=AN, case=CASE) as s:
         s.ingest(tmp_path / "bank.csv", "csv", mapping=mapping, legal_basis=["subpoena"])

@@ -109,7 +109,7 @@ def bench_audit(entries: int = 1_000_000, guards: int = 1000, batch: int = 1,
         engine()
         ws = Workspace.open(tmp / "bench.duckdb")
         setup_demo_authority(ws)
-        m = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+        m = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                            "payee": {"account": "to"}})
         for name, tags in (("bank.csv", ["subpoena"]), ("w2.csv", ["fti:Acme Staffing LLC"])):
             (tmp / name).write_text("d,amt,from,to\n" + "".join(f"2024-01-{1 + i % 28:02d},{100 + i},A{i},B\n"

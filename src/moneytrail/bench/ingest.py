@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 MAPPED = ("date", "amount", "payer", "payee", "memo")
-MAPPING = {"date": "date", "amount": {"column": "amount"}, "thousands": "",
+MAPPING = {"currency": "USD", "date": "date", "amount": {"column": "amount"}, "thousands": "",
            "payer": {"account": "payer"}, "payee": {"account": "payee"}, "description": "memo"}
 
 

@@ -51,6 +51,39 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _currencies(accounts: Path | None, folder: Path) -> list[str]:
+    """The reporting currencies AMLSim's accounts file names (``acct_rptng_crncy``), the most
+    common first. AMLSim's transactions carry no currency of their own, and moneytrail never
+    assumes one: without the accounts file (or a currency in it) the folder cannot be read."""
+    import csv
+    import io
+    from collections import Counter
+
+    from moneytrail.ingest.textfile import open_binary
+
+    where = "no accounts.csv beside the transactions" if accounts is None else None
+    seen: Counter[str] = Counter()
+    if accounts is not None:
+        with io.TextIOWrapper(open_binary(accounts), encoding="utf-8", errors="replace", newline="") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, [])
+            if "acct_rptng_crncy" not in header:
+                where = f"{accounts.name} has no acct_rptng_crncy column"
+            else:
+                k = header.index("acct_rptng_crncy")
+                for row in rows:
+                    if len(row) > k:
+                        c = row[k].strip().upper()
+                        if len(c) == 3 and c.isalpha() and c.isascii():
+                            seen[c] += 1
+                if not seen:
+                    where = f"{accounts.name} names no currency in acct_rptng_crncy"
+    if where:
+        raise InputError(f"AMLSim transactions carry no currency and {where}: moneytrail does not assume one",
+                         path=str(folder))
+    return [c for c, _ in seen.most_common()]
+
+
 class AmlsimReader:
     name = "amlsim"
     reads_folders = True   # the folder holding transactions.csv (and accounts, alerts)
@@ -67,8 +100,12 @@ class AmlsimReader:
             folder = path
         else:
             tx, folder = path, path.parent
-        m = parse_mapping(TRANSACTIONS_MAPPING, "amlsim built-in mapping")
-        reg = register_source(ws, tx, "amlsim", "transactions", TRANSACTIONS_MAPPING, legal_basis, force,
+        acc = _find(folder, "accounts")
+        currencies = _currencies(acc, folder)
+        main_ccy = currencies[0]
+        mapping_used = dict(TRANSACTIONS_MAPPING, currency={"value": main_ccy})
+        m = parse_mapping(mapping_used, "amlsim built-in mapping")
+        reg = register_source(ws, tx, "amlsim", "transactions", mapping_used, legal_basis, force,
                               actor=actor)
         sid, present = reg.source_id, reg.present
         if present:
@@ -78,9 +115,15 @@ class AmlsimReader:
             res = finish_source(ws, reg, tx, "amlsim", counts)
             self._labels(ws, sid, tx)
         related = []
-        acc = _find(folder, "accounts")
         if acc is not None:
             related.append(self._accounts(ws, acc, legal_basis, force, actor))
+            if len(currencies) > 1 and not present:
+                # several reporting currencies: each transfer is in its payer account's
+                ws.con.execute("""
+                    UPDATE main.transactions t SET currency = a.currency
+                    FROM (SELECT account_id, arg_max(currency, source_id) AS currency FROM main.account_records
+                          WHERE currency IS NOT NULL GROUP BY account_id) a
+                    WHERE t.source_id = ? AND a.account_id = t.orig_account AND a.currency <> t.currency""", [sid])
         alerts = _find(folder, "alert_transactions")
         if alerts is not None:
             related.append(self._alert_types(ws, alerts, sid, legal_basis, force or not present, actor))

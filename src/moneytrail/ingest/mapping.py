@@ -105,7 +105,7 @@ class Mapping(_Strict):
     amount: Amount
     decimal: Literal[".", ","] = "."
     thousands: Literal["", ",", ".", " ", "'"] = ","
-    currency: Field_ = Field(default_factory=lambda: Field_(value="USD"))
+    currency: Field_ | None = None
     holder: Party | None = None
     counterparty: Party | None = None
     payer: Party | None = None
@@ -123,9 +123,10 @@ class Mapping(_Strict):
     def _fields(cls, data):
         if isinstance(data, dict):
             data = dict(data)
-            for k in ("currency", "channel"):
-                if k in data:
-                    data[k] = coerce_field(data[k])
+            if isinstance(data.get("currency"), str):
+                data["currency"] = {"value": data["currency"]}   # `currency: USD` is the documented constant form
+            if "channel" in data:
+                data["channel"] = coerce_field(data["channel"])
             if isinstance(data.get("date"), str):
                 data["date"] = {"column": data["date"]}
         return data
@@ -144,6 +145,12 @@ class Mapping(_Strict):
             raise ValueError("name the accounts: 'holder' + 'counterparty', or 'payer' + 'payee'")
         if transfers and self.amount.column is None:
             raise ValueError("a transfers mapping takes one non-negative 'amount.column'")
+        if self.currency is None:
+            raise ValueError("say which currency the amounts are in: a constant (currency: USD) or a column "
+                             "(currency: {column: Ccy}); moneytrail never assumes one")
+        if self.currency.value is not None and not (len(self.currency.value) == 3 and self.currency.value.isalpha()
+                                                    and self.currency.value.isupper()):
+            raise ValueError(f"currency {self.currency.value[:20]!r}: a three-letter ISO 4217 code such as USD or EUR")
         if self.decimal == self.thousands:
             raise ValueError("'decimal' and 'thousands' separators must differ")
         if len(self.delimiter) != 1 or len(self.quote) != 1:

@@ -74,7 +74,8 @@ date:
 amount:
   column: amount
 thousands: ""
-currency: currency
+currency:
+  column: currency
 payer:
   account: payer_acct
   name: payer_name
@@ -106,6 +107,7 @@ amount:
   column: AMT
   sign: negative_is_debit
 thousands: ""
+currency: USD
 holder:
   account: ACCT_NO
   name: CUST_NAME
@@ -136,6 +138,7 @@ amount:
   credit: Credit
 decimal: "."
 thousands: ","
+currency: USD
 holder:
   account: Account Number
   name: Account Name
@@ -171,7 +174,8 @@ time:
 amount:
   column: Betrag
   sign: negative_is_debit
-currency: Währung
+currency:
+  column: Währung
 holder:
   account: Kontonummer
   name: Kontoinhaber
