@@ -116,6 +116,9 @@ def ingest(
                                           "subpoena, summons, grand-jury-6e, search-warrant, court-order, consent, mlat, "
                                           "public-record, synthetic-demo (each :REFERENCE optional), or fti:NAME"),
     force: bool = typer.Option(False, "--force", help="re-ingest even if this file was ingested before"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the first rows as they would be stored and what "
+                                 "would be quarantined; change nothing (no workspace is opened)"),
+    rows: int = typer.Option(10, "--rows", min=1, max=1000, help="with --dry-run: how many stored rows to show"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
@@ -140,6 +143,12 @@ def ingest(
     elif getattr(reader, "needs_mapping", False):
         raise InputError(f"format {format} needs --mapping MAP.yaml describing the columns "
                          f"(see docs/mapping.md)", path=str(file))
+    if dry_run:
+        from moneytrail.ingest.dryrun import dry_run as run_dry, render
+
+        out = run_dry(file, format, mapping=mapping, rows=rows)
+        typer.echo(json.dumps(out, default=str) if as_json else render(out))
+        return
     size = file.stat().st_size if file.is_file() else 0
     prog, on_read = _progress_bar(size, f"ingesting {file.name}")
     with open_session(ctx, workspace) as sess:
@@ -303,7 +312,7 @@ def report(
 def export(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", "-o", help="folder to write (created if missing)"),
-    format: str = typer.Option("csv", "--format", "-f", help="csv | parquet"),
+    format: str = typer.Option("csv", "--format", "-f", help="csv | parquet | ftm (FollowTheMoney entities for OpenAleph)"),
     typology: List[str] = typer.Option([], "--typology", "-t", help="only these typologies (repeatable)"),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="only findings scoring at least this"),
     workspace: Optional[Path] = WorkspaceOpt,
@@ -312,10 +321,12 @@ def export(
     from moneytrail import export as ex
 
     if format not in ex.FORMATS:
-        raise ConfigError(f"--format {format!r}: choose csv or parquet")
+        raise ConfigError(f"--format {format!r}: choose csv, parquet or ftm")
     with open_session(ctx, workspace) as sess:
         man = sess.export(out, format=format, typologies=typology, min_score=min_score)
-    typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" for name, f in man["files"].items())
+    typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" if "rows" in f else
+                                      f"{name} ({sum(f['entities'].values())} entities)"
+                                      for name, f in man["files"].items())
                + ", manifest.json")
 
 
@@ -367,7 +378,8 @@ def quarantine(
         return
     for r in rows:
         col = f", column {r['column_name']!r}" if r["column_name"] else ""
-        typer.echo(f"{r['file_name']}: row {r['source_row']}{col}: {r['reason']}    | {r['raw']}")
+        at = f" ({r['source_position']})" if r.get("source_position") else ""
+        typer.echo(f"{r['file_name']}: row {r['source_row']}{at}{col}: {r['reason']}    | {r['raw']}")
 
 
 @app.command()
@@ -484,7 +496,8 @@ def _load_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd", "serve_cmd"):
+    for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd", "serve_cmd",
+                 "mapping_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

@@ -238,6 +238,9 @@ def read_records(path: Path, *, encoding: str, delimiter: str, quote: str, skip_
             yield line
         at_end[0] = True
 
+    # the limit is process-wide and a library may have changed it since import (followthemoney
+    # sets its own when imported): set ours for every file
+    csv.field_size_limit(READER_FIELD_CHARS)
     reader = csv.reader(lines(), delimiter=delimiter, quotechar=quote, strict=False)
     unclosed = [False]
     measure: list[int] = []   # rows long enough that a field may be over MAX_FIELD_BYTES
