@@ -19,7 +19,7 @@ from moneytrail.demo import setup_demo_authority
 from moneytrail.ingest import parse_mapping
 from moneytrail.workspace import Workspace
 
-MAPPING = parse_mapping({"date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
+MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "amt"}, "payer": {"account": "from"},
                          "payee": {"account": "to"}})
 
 
@@ -85,3 +85,44 @@ def test_export_filters_and_refusals(session, tmp_path):
             pytest.raises(AccessDenied, match="unregistered-officer"):
         other.export(tmp_path / "denied")
     assert not (tmp_path / "denied").exists()
+
+
+def test_ftm_export_is_valid_followthemoney_with_findings_and_their_evidence(session, tmp_path):
+    """--format ftm: every line is an entity the followthemoney package accepts (its own
+    validation and required properties), every reference points to an entity in the file, each
+    payment is a finding's transaction with its provenance, and each finding is a note on its
+    accounts naming its evidence."""
+    from followthemoney import model
+
+    from moneytrail.ftm import entities
+
+    man = session.export(tmp_path / "ftm", format="ftm")
+    path = tmp_path / "ftm" / "entities.ftm.json"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == man["files"]["entities.ftm.json"]["sha256"]
+    ents = list(entities(path))
+    ids = {e["id"] for e in ents}
+    assert len(ids) == len(ents), "each entity once"
+    for e in ents:
+        proxy = model.get_proxy(e)                     # the package parses it ...
+        assert proxy.schema.validate(e) is None        # ... and its validation passes
+        for prop in proxy.schema.required:
+            assert e["properties"].get(prop), (e["schema"], prop)
+        for prop, values in e["properties"].items():   # references resolve inside the file
+            if proxy.schema.properties[prop].type.name == "entity":
+                assert set(values) <= ids, (e["schema"], prop)
+    by = {}
+    for e in ents:
+        by.setdefault(e["schema"], []).append(e)
+    txs = {int(r[0]) for r in session._ws.for_case(CASE).query("SELECT DISTINCT tx_id FROM finding_transactions")}
+    pays = by["Payment"]
+    assert {int(p["properties"]["recordId"][0]) for p in pays} == txs
+    p = pays[0]
+    assert p["properties"]["currency"] == ["USD"] and "bank.csv" in p["properties"]["summary"][0]
+    assert p["properties"]["proof"][0] in {d["id"] for d in by["Document"]}
+    assert by["Document"][0]["properties"]["fileName"] == ["bank.csv"]
+    hub_notes = [n for n in by["Note"] if "fan_in" in n["properties"]["name"][0]]
+    assert hub_notes and "recordId" in hub_notes[0]["properties"]["description"][0]
+    assert {o["schema"] for o in ents} >= {"Ownership", "BankAccount", "LegalEntity", "Payment", "Note", "Document"}
+    again = tmp_path / "ftm2"
+    session.export(again, format="ftm")
+    assert {e["id"] for e in entities(again / "entities.ftm.json")} == ids      # stable ids: Aleph merges

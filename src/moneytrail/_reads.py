@@ -48,7 +48,7 @@ def sources(ws) -> list[dict[str, Any]]:
 
 def quarantine(ws, source: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
     where, args = ("WHERE q.source_id = ?", [_limit(source, "--source")]) if source is not None else ("", [])
-    return ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.column_name, q.reason, q.raw "
+    return ws.records(f"SELECT s.file_name, q.source_id, q.source_row, q.source_position, q.column_name, q.reason, q.raw "
                       f"FROM quarantine q JOIN sources s USING (source_id) {where} "
                       f"ORDER BY q.source_id, q.source_row LIMIT ?", [*args, _limit(limit, "--limit")])
 
@@ -175,7 +175,7 @@ def transactions_by_id(ws, tx_ids: list[int]) -> list[dict[str, Any]]:
     if not tx_ids:
         return []
     return ws.records("SELECT t.tx_id, t.external_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, "
-                      "t.channel, t.description, t.source_id, t.source_row, s.file_name FROM transactions t "
+                      "t.channel, t.description, t.source_id, t.source_row, t.source_position, s.file_name FROM transactions t "
                       "JOIN sources s USING (source_id) WHERE list_contains(?, t.tx_id) ORDER BY t.ts, t.tx_id",
                       [[int(x) for x in tx_ids]])
 
@@ -267,7 +267,7 @@ def transactions(ws, *, account: str | None = None, ref: str | None = None, min_
     where = ("WHERE " + " AND ".join(conds)) if conds else ""
     total = ws.scalar(f"SELECT count(*) FROM transactions t {where}", args)
     rows = ws.records(f"SELECT t.tx_id, t.external_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, "
-                      f"t.channel, t.description, t.source_id, t.source_row FROM transactions t {where} "
+                      f"t.channel, t.description, t.source_id, t.source_row, t.source_position FROM transactions t {where} "
                       f"ORDER BY t.ts DESC, t.tx_id DESC LIMIT ? OFFSET ?",
                       [*args, _limit(limit, "limit"), _limit(offset, "offset")])
     return rows, int(total)

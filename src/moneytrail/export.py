@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 from moneytrail import __version__
 from moneytrail.errors import ConfigError
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "ftm")
 BATCH_ROWS = 65_536
 
 
@@ -54,15 +54,15 @@ def _queries(typologies: Sequence[str], min_score: float | None) -> tuple[dict[s
     where, args = _where(typologies, min_score)
     chosen = f"SELECT f.finding_id FROM findings f {where}"
     findings = f"""
-        SELECT f.finding_id, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts, f.total_amount,
-               f.explanation, f.red_flag_source, f.parameters,
+        SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
+               f.total_amount, f.explanation, f.red_flag_source, f.parameters,
                (SELECT string_agg(a.account_id || ':' || a.role, ';' ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts
         FROM findings f {where} ORDER BY f.score DESC, f.finding_id"""
     txs = f"""
         SELECT ft.finding_id, t.tx_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, t.channel,
                t.tx_type, t.description, t.external_id, t.source_id, s.file_name AS source_file,
-               s.sha256 AS source_sha256, t.source_row
+               s.sha256 AS source_sha256, t.source_row, t.source_position, t.counterparty_name, t.end_to_end_id
         FROM finding_transactions ft
         JOIN transactions t USING (tx_id)
         JOIN sources s ON s.source_id = t.source_id
@@ -88,7 +88,7 @@ def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = 
     caller records the read there). The files are written here, in Python, from Arrow batches:
     the workspace's engine has no access to the file system (see ``Workspace.open``)."""
     if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r}: choose csv or parquet")
+        raise ConfigError(f"--format {fmt!r}: choose csv, parquet or ftm")
     if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
                                   or not math.isfinite(min_score)):
         raise ConfigError(f"--min-score {str(min_score)[:40]!r}: must be a finite number")
@@ -105,7 +105,15 @@ def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = 
             before_writing(counts)
         out.mkdir(parents=True, exist_ok=True)
         files: dict[str, Any] = {}
-        for name in qs:
+        if fmt == "ftm":
+            from moneytrail import ftm
+
+            done = ftm.write(ws, out, tx_query="SELECT * FROM _export_finding_transactions QUALIFY "
+                                                       "row_number() OVER (PARTITION BY tx_id ORDER BY finding_id) = 1 "
+                                                       "ORDER BY ts, tx_id")
+            path = out / done["file"]
+            files[path.name] = {"entities": done["entities"], "sha256": _sha256(path), "bytes": done["bytes"]}
+        for name in ([] if fmt == "ftm" else qs):
             path = out / f"{name}.{fmt}"
             reader = ws.con.sql(f"SELECT * FROM _export_{name}").to_arrow_reader(BATCH_ROWS)
             (_write_csv if fmt == "csv" else _write_parquet)(path, reader)

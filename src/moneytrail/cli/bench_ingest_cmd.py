@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -62,3 +62,43 @@ def bench_ingest_cmd(
         typer.echo(line("duckdb read_csv (mapped columns)", res["duckdb_read_csv_mapped_columns"]))
         typer.echo(f"  ratio moneytrail / duckdb: {res['ratio_moneytrail_to_duckdb']} (all columns), "
                    f"{res['ratio_moneytrail_to_duckdb_mapped_columns']} (mapped columns)")
+
+
+@bench_app.command("statements")
+def bench_statements_cmd(
+    format: str = typer.Option(..., "--format", "-f", help="camt | mt940 | bai2 | ofx"),
+    entries: List[int] = typer.Option([100_000, 1_000_000], "--entries", "-n",
+                                      help="entries in a generated file (repeatable: one file per size)"),
+    per_statement: int = typer.Option(1000, "--per-statement", help="entries per statement"),
+    runs: int = typer.Option(3, "--runs", help="timed runs per size and side"),
+    seed: int = typer.Option(1, "--seed"),
+    peer: bool = typer.Option(True, "--peer/--no-peer", help="also time the format's parse alone (no checks, no store)"),
+    timeout_s: float = typer.Option(3600, "--timeout", help="seconds after which a run counts as not finished"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="folder for the temporary files"),
+    output: str = typer.Option("json", "--output", "-o", help="json | table"),
+):
+    """Generate statement files in a bank format and time their ingest (entries/s, peak RSS) at each size."""
+    from moneytrail.bench.statements import bench
+
+    if output not in ("json", "table"):
+        raise ConfigError(f"--output {output!r}: choose json or table")
+    if runs < 1 or per_statement < 1 or any(n < 1 for n in entries):
+        raise ConfigError("--entries, --per-statement and --runs must be at least 1")
+    res = bench(format, list(entries), runs=runs, per_statement=per_statement, seed=seed, peer=peer,
+                workdir=workdir, timeout_s=timeout_s)
+    if output == "json":
+        typer.echo(json.dumps(res))
+        return
+    for n, row in res["sizes"].items():
+        typer.echo(f"{format}: {int(n):,} entries, {row['bytes'] / 1e6:,.1f} MB (written in {row['generate_s']} s)")
+        for side in ("ingest", "parse_only"):
+            s = row.get(side)
+            if not s:
+                continue
+            if "error" in s:
+                typer.echo(f"  {side:10s} {s['error']}")
+                continue
+            typer.echo(f"  {side:10s} median {s['median_s']:8.2f} s ({s['min_s']:.2f}-{s['max_s']:.2f})  "
+                       f"{s['entries_per_s']:>9,} entries/s  peak RSS {s['peak_rss_mib']:,.0f} MiB")
+        if row.get("ratio_ingest_to_parse"):
+            typer.echo(f"  ratio ingest / parse: {row['ratio_ingest_to_parse']}")

@@ -308,7 +308,7 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int,
                         WHERE finding_id IN (SELECT finding_id FROM sel))
             SELECT ft.finding_id, ft.tx_id, t.tx_id IS NULL AS missing, t.external_id, t.ts,
                    t.orig_account, t.bene_account, t.amount, t.currency, t.channel, t.tx_type,
-                   t.location, t.description, t.source_id, t.source_row, s.file_name,
+                   t.location, t.description, t.source_id, t.source_row, t.source_position, s.file_name,
                    count(*) FILTER (WHERE t.tx_id IS NULL) OVER (PARTITION BY ft.finding_id)
                        AS n_missing
             FROM ft LEFT JOIN transactions t ON t.tx_id = ft.tx_id
