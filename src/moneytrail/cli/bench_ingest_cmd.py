@@ -75,6 +75,7 @@ def bench_statements_cmd(
     peer: bool = typer.Option(True, "--peer/--no-peer", help="also time the format's parse alone (no checks, no store)"),
     timeout_s: float = typer.Option(3600, "--timeout", help="seconds after which a run counts as not finished"),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="folder for the temporary files"),
+    memory_limit: str = typer.Option("512MB", "--memory-limit", help="DuckDB's memory cap during the ingest runs"),
     output: str = typer.Option("json", "--output", "-o", help="json | table"),
 ):
     """Generate statement files in a bank format and time their ingest (entries/s, peak RSS) at each size."""
@@ -85,7 +86,7 @@ def bench_statements_cmd(
     if runs < 1 or per_statement < 1 or any(n < 1 for n in entries):
         raise ConfigError("--entries, --per-statement and --runs must be at least 1")
     res = bench(format, list(entries), runs=runs, per_statement=per_statement, seed=seed, peer=peer,
-                workdir=workdir, timeout_s=timeout_s)
+                workdir=workdir, timeout_s=timeout_s, memory_limit=memory_limit)
     if output == "json":
         typer.echo(json.dumps(res))
         return

@@ -175,7 +175,6 @@ class StatementLoader:
         self.st_first: int | None = None
         self.batch = _Batch()
         self.statements: list[dict[str, Any]] = []
-        self.seen_accounts: set[str] = set()
         self.kinds: dict[str, int] = {}
 
     # -- records ---------------------------------------------------------------------------------
@@ -284,9 +283,10 @@ class StatementLoader:
 
     def _account_fact(self, account: str | None, name: str | None, bank: str | None, currency: str | None,
                       role: str) -> None:
-        if not account or account in self.seen_accounts or len(self.seen_accounts) > 5_000_000:
+        # the first record naming an account in this batch; earlier batches' are kept by the insert
+        # (memory stays one batch's worth, whatever the number of accounts in the file)
+        if not account or account in self.batch.accounts:
             return
-        self.seen_accounts.add(account)
         kind = ("cash" if account == "cash" else
                 "external" if account.startswith(("name:", "unidentified:")) else None)
         self.batch.accounts[account] = (max(self.row, 0), name, bank, kind, currency)
@@ -372,7 +372,9 @@ class StatementLoader:
             try:
                 con.execute("INSERT INTO main.account_records (account_id, source_id, source_row, register, "
                             "owner_name, bank, kind, currency) SELECT account_id, ?, source_row, false, owner_name, "
-                            "bank, kind, currency FROM _stmt_acc", [self.source_id])
+                            "bank, kind, currency FROM _stmt_acc WHERE account_id NOT IN "
+                            "(SELECT account_id FROM main.account_records WHERE source_id = ?)",
+                            [self.source_id, self.source_id])
             finally:
                 con.unregister("_stmt_acc")
         self.batch = _Batch()
