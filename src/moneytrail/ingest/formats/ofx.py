@@ -413,6 +413,24 @@ class _Events:
         fields["#n"] = 0
         self._collect = fields
 
+    def _close_to(self, name: str, stack: list[list], names: list[str], buf, pos: int, tag_line: int):
+        """Close the open elements down to and including the innermost ``name`` (its end tag,
+        or a second ``<STMTTRN>`` that ends the first): each aggregate's CLOSE event, each leaf's
+        LEAF event (or, while a transaction is collected, its value stored)."""
+        while True:
+            el = stack.pop()
+            names.pop()
+            if el[2]:
+                if self._collect is None or self._end_collect(el[0]):
+                    self._at = (buf, pos)
+                    yield CLOSE, el[0], None, tag_line, False
+            elif self._collect is None:
+                yield LEAF, el[0], el[1] or "", el[3], el[4]
+            else:
+                self._store(el, stack)
+            if el[0] == name:
+                return
+
     def _store(self, el: list, stack: list[list]) -> None:
         """Put the leaf ``el`` (just closed; ``stack`` holds its ancestors) into the fields
         being collected."""
@@ -577,19 +595,7 @@ class _Events:
             if kind == _END:
                 if name not in names:
                     continue          # a stray end tag: nothing open to close
-                while True:
-                    el = stack.pop()
-                    names.pop()
-                    if el[2]:
-                        if self._collect is None or self._end_collect(el[0]):
-                            self._at = (buf, pos)
-                            yield CLOSE, el[0], None, tag_line, False
-                    elif self._collect is None:
-                        yield LEAF, el[0], el[1] or "", el[3], el[4]
-                    else:
-                        self._store(el, stack)
-                    if el[0] == name:
-                        break
+                yield from self._close_to(name, stack, names, buf, pos, tag_line)
                 continue
             if not seen_ofx:
                 if name != "OFX":
@@ -619,19 +625,7 @@ class _Events:
                             self._at = (buf, start)
                             yield OPEN, top[0], None, top[3], False
             if name in names:         # <STMTTRN>...<STMTTRN>: the first one ends here
-                while True:
-                    el = stack.pop()
-                    names.pop()
-                    if el[2]:
-                        if self._collect is None or self._end_collect(el[0]):
-                            self._at = (buf, pos)
-                            yield CLOSE, el[0], None, tag_line, False
-                    elif self._collect is None:
-                        yield LEAF, el[0], el[1] or "", el[3], el[4]
-                    else:
-                        self._store(el, stack)
-                    if el[0] == name:
-                        break
+                yield from self._close_to(name, stack, names, buf, pos, tag_line)
             if len(stack) >= MAX_DEPTH:
                 raise InputError(f"elements nested deeper than {MAX_DEPTH} at line {tag_line}; "
                                  "not a well-formed OFX file", path=str(self.path))
