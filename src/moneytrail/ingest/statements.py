@@ -36,6 +36,7 @@ statements. Values are bound through Arrow tables, never formatted into SQL.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -105,6 +106,23 @@ def parse_date(text: str | None, fmt: str | None, column: str = "date") -> _dt.d
         raise Invalid(column, "date missing")
     if len(t) > 40:
         raise Invalid(column, f"date {t[:40]!r}… is too long to be a date")
+    got = _parsed_date(t, fmt)      # a statement's entries share a few dates: parsed once each
+    if isinstance(got, str):
+        raise Invalid(column, got)
+    return got
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_date(t: str, fmt: str | None) -> _dt.datetime | str:
+    """``t`` parsed (see :func:`parse_date`), or why not (a text, so that failures are cached
+    too)."""
+    try:
+        return _parse_date(t, fmt)
+    except Invalid as e:
+        return str(e)
+
+
+def _parse_date(t: str, fmt: str | None, column: str = "date") -> _dt.datetime:
     try:
         if fmt:
             d = _dt.datetime.strptime(t, fmt)
