@@ -8,7 +8,8 @@ spreadsheet adds:
 * cells keep their type: a number is written with the mapping's ``decimal`` separator and no
   thousands separator (so ``decimal: ','`` reads numeric cells and ``1.234,56`` text cells alike);
   a date or date-time cell is written in the mapping's date format (its first one), so a column
-  mixing real date cells and date text reads as one; booleans as ``true``/``false``;
+  mixing real date cells and date text reads as one (a format without a time keeps the date
+  only); booleans as ``true``/``false``;
 * rows keep their numbers: the rows above the sheet's used area and blank rows are kept as blank
   lines, so ``skip_rows`` counts the sheet's rows and each record's ``source_position`` is its
   place in the sheet (``sheet Ledger row 17``);
@@ -63,9 +64,9 @@ def cell_text(v: Any, m: Mapping, date_fmt: str) -> str:
     if isinstance(v, (int, float)):
         return _number(v, m.decimal)
     if isinstance(v, _dt.datetime):
-        if "%H" in date_fmt or v.time() == _dt.time(0) or m.time is not None:
-            return v.strftime(date_fmt)
-        return v.strftime(date_fmt) + v.strftime(" %H:%M:%S")
+        # written in the mapping's date format: a format with a time (%H:%M) keeps the cell's time,
+        # a date-only one its date (the time then comes from the mapping's time column, if any)
+        return v.strftime(date_fmt)
     if isinstance(v, _dt.date):
         return v.strftime(date_fmt)
     if isinstance(v, _dt.time):
