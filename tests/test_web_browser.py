@@ -11,8 +11,9 @@ refused. Every page's console is watched: a Content-Security-Policy violation (C
 "Refused to ...") or an uncaught script error fails the test (the app's known violations,
 ``KNOWN_CSP``, are warnings until fixed).
 
-The tests save full-page screenshots of the main pages into ``docs/screenshots/NAME.png``
-(overwritten each run; viewport 1280x800).
+The tests take full-page screenshots of the main pages (viewport 1280x800). They go to a
+temporary folder, so a test run leaves the working tree as it found it; with
+``MONEYTRAIL_SCREENSHOTS=1`` they refresh ``docs/screenshots/NAME.png`` (the README's pictures).
 
 TOTP codes are single-use per 30-second step: every officer here enrols once (one step) and signs
 in once more (the next step, which the server accepts one step early); a test that needs the
@@ -37,7 +38,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 # connections would fail, slowly and noisily)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOC_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = DOC_SHOTS if os.environ.get("MONEYTRAIL_SCREENSHOTS") == "1" else \
+    Path(os.environ.get("TMPDIR", "/tmp")) / f"moneytrail-screenshots-{os.getpid()}"
 VIEWPORT = {"width": 1280, "height": 800}
 WAIT_MS = 15_000
 
@@ -196,7 +199,7 @@ def site(browser, tmp_path_factory):
 # -- a context per test, its console watched ---------------------------------------------------------
 
 def screenshot(page, name: str, *, full_page: bool = True) -> None:
-    """``docs/screenshots/NAME.png``: the whole page (or only what the viewport shows, for a page
+    """``SHOTS/NAME.png``: the whole page (or only what the viewport shows, for a page
     as long as the case report)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
