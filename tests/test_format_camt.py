@@ -639,6 +639,27 @@ def test_write_converts_non_iso_dates_and_keeps_long_remittance(tmp_path):
     assert (b.time, b.remittance) == ("09:30:00", mid)
 
 
+def test_location_is_the_card_transactions_point_of_interaction(tmp_path):
+    """``CardTx/POI/SysNm`` of the detail (else of the entry) is where the card or cash
+    transaction took place; nothing else (remittance, additional information) is read for it."""
+    poi = "<CardTx><POI><Id><Id>T-0042</Id></Id><SysNm>ATM 1234 Main St, Houston TX</SysNm></POI></CardTx>"
+    body = (ntry("200.00", "DBIT", f"<NtryDtls><TxDtls><RmtInf><Ustrd>ATM WITHDRAWAL</Ustrd></RmtInf>{poi}"
+                                   "<AddtlTxInf>Dallas TX</AddtlTxInf></TxDtls></NtryDtls>")
+            + ntry("30.00", "DBIT", "<CardTx><POI><Id><Id>T-7</Id></Id><SysNm>Katy, TX</SysNm></POI></CardTx>"
+                                    "<NtryDtls><TxDtls><RmtInf><Ustrd>POS</Ustrd></RmtInf></TxDtls></NtryDtls>")
+            + ntry("5.00", "DBIT", "<NtryDtls><TxDtls><AddtlTxInf>Dallas TX</AddtlTxInf></TxDtls></NtryDtls>"))
+    got = entries(list(camt.read(write_file(tmp_path, doc(body)))))
+    assert [e.location for e in got] == ["ATM 1234 Main St, Houston TX", "Katy, TX", None]
+    assert got[0].remittance == "ATM WITHDRAWAL"
+    stmt = Statement(position="", kind="camt.053", account="ACB-100200", currency="USD")
+    es = [Entry("", "9.00", DEBIT, "2024-01-02", time="23:10:05", channel="cash", location="HCB BRANCH 7 Waco TX"),
+          Entry("", "8.00", CREDIT, "2024-01-02", channel="card", location="Houston, TX", batch="B1"),
+          Entry("", "7.00", CREDIT, "2024-01-02", channel="card", location="Austin, TX", batch="B1")]
+    back = entries(_round_trip([stmt, *es], tmp_path))
+    assert [(e.location, e.time) for e in back] == [("HCB BRANCH 7 Waco TX", "23:10:05"), ("Houston, TX", None),
+                                                    ("Austin, TX", None)]
+
+
 def test_write_refuses_entries_without_a_statement():
     with pytest.raises(ValueError, match="before any Statement"):
         camt.write([Entry("", "1.00", CREDIT, "2024-01-01")], io.StringIO())
@@ -689,7 +710,7 @@ def _entry(draw, currency: str, batch: str | None = None, base: Entry | None = N
               end_to_end_id=None if e2e == "NOTPROVIDED" else e2e,
               bank_reference=draw(_MAYBE), customer_reference=draw(_MAYBE),
               remittance=draw(st.none() | _TEXT | _LONG_TEXT),
-              tx_code=code, channel=camt.channel_of(code), batch=batch,
+              tx_code=code, channel=camt.channel_of(code), location=draw(_MAYBE), batch=batch,
               status=base.status if base else draw(st.sampled_from(["BOOK", "PDNG", "INFO"])))
     return e
 

@@ -49,7 +49,7 @@ def test_entries_become_transactions_with_their_place_in_the_file(ws, tmp_path):
             _entry(1, "500.50", CREDIT, counterparty_name="Anna Beispiel", counterparty_account="FR14 2004 1010 0505 0001 3M02 606",
                    counterparty_bank="PSSTFRPPXXX", end_to_end_id="E2E-1", bank_reference="REF-1", remittance="Invoice 7",
                    tx_code="PMNT/RCDT/ESCT", channel="transfer", value_date="2024-01-03", time="10:15:00"),
-            _entry(2, "50", DEBIT, channel="cash"),
+            _entry(2, "50", DEBIT, channel="cash", location="ATM  4711 Main St, Houston TX"),
             _entry(3, "7.25", DEBIT, counterparty_name="Coffee Shop")]
     counts = load_statements(ws, sid, "camt", recs)
     assert (counts["read"], counts["stored"], counts["quarantined"], counts["statements"]) == (3, 3, 0, 1)
@@ -63,6 +63,7 @@ def test_entries_become_transactions_with_their_place_in_the_file(ws, tmp_path):
         ("E2E-1", "REF-1", "Invoice 7", "PMNT/RCDT/ESCT")
     assert (r1["counterparty_name"], r1["counterparty_bank"]) == ("Anna Beispiel", "PSSTFRPPXXX")
     assert (r2["orig_account"], r2["bene_account"]) == ("DE89370400440532013000", "cash")
+    assert (r1["location"], r2["location"]) == (None, "ATM 4711 Main St, Houston TX")   # where the cash moved
     assert r3["bene_account"] == "name:COFFEE SHOP"
     st = ws.records("SELECT * FROM statements")[0]
     assert (st["opening_booked"], st["closing_booked"]) == (Decimal("1000.00"), Decimal("1450.50"))

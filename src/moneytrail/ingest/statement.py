@@ -89,6 +89,7 @@ class Entry:
     remittance: str | None = None          # remittance information / narrative / memo
     tx_code: str | None = None             # the bank's transaction code (camt BkTxCd, SWIFT code, BAI2 type code, OFX TRNTYPE)
     channel: str | None = None             # one of moneytrail.ingest.mapping.CHANNELS, if the reader can tell
+    location: str | None = None            # where a card or cash transaction took place (camt CardTx/POI/SysNm)
     batch: str | None = None               # the batch this entry was split from (camt Ntry with several TxDtls)
     status: str | None = None              # BOOK | PDNG | INFO (camt), else None (booked)
     date_format: str | None = None         # strptime format of the dates when not ISO 8601

@@ -285,7 +285,7 @@ class StatementLoader:
         t["channel"].append(e.channel)
         t["tx_type"].append(_text(e.tx_code, 100))
         t["description"].append(_text(e.remittance))
-        t["location"].append(None)
+        t["location"].append(_text(e.location, 200))
         t["balance_after"].append(None)
         t["statement_account"].append(holder)
         t["source_position"].append(_text(e.position, 500))

@@ -51,6 +51,10 @@ Field choices (each the first one present):
   and ``AddtlRmtInf`` (joined by ``"; "``), else ``AddtlTxInf``, else (unsplit) ``AddtlNtryInf``;
 * ``tx_code``: ``BkTxCd/Domn`` as ``DOMAIN/FAMILY/SUBFAMILY`` (``PMNT/RCDT/ESCT``), else
   ``BkTxCd/Prtry/Cd``; ``channel`` from the ISO code where it tells (:func:`channel_of`);
+* ``location`` (where a card or cash transaction took place: the ATM, the branch, the
+  merchant's terminal): the card transaction's point of interaction, ``CardTx/POI/SysNm`` ("common
+  name assigned by the acquirer to the POI system") of the detail, else of the entry
+  (``Ntry/CardTx``); no free text is parsed for it;
 * dates: ``BookgDt``/``ValDt`` ``Dt``, or the date part of ``DtTm`` (its time goes to ``time``);
 * ``status``: ``Sts`` (``Sts/Cd`` from .08 on); direction from ``CdtDbtInd``.
 
@@ -877,6 +881,7 @@ def _fill(entry: Entry, ntry: Rec, tx: Rec, code: str | None, holder: str | None
     entry.remittance = _remittance(tx) or entry.remittance
     entry.tx_code = code
     entry.channel = channel_of(code, _v(tx, "Purp/Cd"))
+    entry.location = _v(tx, "CardTx/POI/SysNm") or _v(ntry, "CardTx/POI/SysNm")
     return entry
 
 
@@ -1189,6 +1194,15 @@ def _remittance_els(text: str | None) -> tuple[str, str]:
     return "<RmtInf>" + "".join(f"<Ustrd>{_x(line)}</Ustrd>" for line in lines) + "</RmtInf>", ""
 
 
+def _card_el(location: str | None) -> str:
+    """A ``CardTx`` whose point of interaction is named ``location`` (``POI/SysNm``; its
+    mandatory ``Id/Id``, which the record does not hold, is SEPA's ``NOTPROVIDED``)."""
+    if location is None:
+        return ""
+    return (f"<CardTx><POI><Id><Id>{NOT_PROVIDED}</Id></Id><SysNm>{_x(location)}</SysNm></POI>"
+            "</CardTx>")
+
+
 def _details_el(entry: Entry, split: bool, currency: str | None) -> str:
     """One ``TxDtls`` for an entry (with its own amount, indicator, reference and code when it
     is one of a batch); empty when an unsplit entry has nothing for it."""
@@ -1213,6 +1227,7 @@ def _details_el(entry: Entry, split: bool, currency: str | None) -> str:
                    f"</{role}Agt></RltdAgts>")
     rmt, addtl = _remittance_els(entry.remittance)
     out.append(rmt)
+    out.append(_card_el(entry.location))
     out.append(addtl)
     body = "".join(out)
     return f"<TxDtls>{body}</TxDtls>" if body or split else ""
@@ -1372,7 +1387,8 @@ def write(records: Iterable[Statement | Entry], fh: TextIO) -> None:
     ``tx_code`` of the ``DOMAIN/FAMILY/SUBFAMILY`` shape is written as ``BkTxCd/Domn``, another
     code as ``BkTxCd/Prtry``; an entry whose channel its code does not tell gets the ISO code of
     :data:`CHANNEL_CODES` (its own code then in ``Prtry``), so the channel reads back and the
-    code reads back as that ISO code. A status of None (booked) is written ``BOOK``. Dates with a
+    code reads back as that ISO code. An entry's ``location`` is written as its detail's card
+    transaction point of interaction (``CardTx/POI/SysNm``). A status of None (booked) is written ``BOOK``. Dates with a
     ``date_format`` are written as ISO dates. Values are written as given (a value longer than
     the schema allows is not cut); an absent mandatory value (account, amount currency) is left
     out rather than invented. Bad records are skipped (they are not entries)."""
