@@ -1069,9 +1069,14 @@ _BALANCE_CODES = (("opening_booked", "OPBD"), ("closing_booked", "CLBD"),
                   ("opening_available", "OPAV"), ("closing_available", "CLAV"))
 
 
+_XML_SPECIAL = re.compile("[&<>\"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _x(text: str) -> str:
     """``text`` as XML character data: markup escaped, carriage returns kept as references,
     characters XML 1.0 cannot hold dropped."""
+    if _XML_SPECIAL.search(text) is None:      # most values: nothing to escape or drop
+        return text
     text = _BAD_XML_CHARS.sub("", text)
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("\r", "&#13;"))
