@@ -56,6 +56,23 @@ def test_demo_loses_no_row_and_keeps_provenance(demo):
     con.close()
 
 
+def test_demo_banks_answer_in_three_formats_and_bank_c_balances_reach_tracing(demo):
+    out, _ = demo
+    manifest = json.loads((out / "inputs" / "planted_schemes.json").read_text())["files"]
+    assert {f["file"][:3]: f["format"] for f in manifest} == {"fnb": "xlsx", "hcb": "csv", "acb": "camt"}
+    con = duckdb.connect(str(out / "case.duckdb"), read_only=True)
+    try:
+        fmts = dict(con.execute("SELECT file_name, format FROM sources WHERE role <> 'accounts'").fetchall())
+        assert {f["file"]: f["format"] for f in manifest} == fmts
+        con.execute(f"SET search_path = '{schema_name(DEMO_CASE)}'")
+        n_acb = con.execute("SELECT count(DISTINCT account_id) FROM main.statements").fetchone()[0]
+        openings = dict(con.execute("SELECT basis, count(*) FROM balance_openings GROUP BY 1").fetchall())
+        assert openings.get("statement") == n_acb > 0       # bank C's accounts open at their stated balance
+        assert con.execute("SELECT count(*) FROM balance_breaks").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
 def _finding_roles(con, typology: str) -> list[dict[str, str]]:
     out = []
     for (fid,) in con.execute("SELECT finding_id FROM findings WHERE typology = ?", [typology]).fetchall():

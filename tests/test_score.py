@@ -189,8 +189,8 @@ def test_train_and_score_on_the_demo_data(tmp_path):
 
     sc = generate(tmp_path / "in", seed=11, n_accounts=600, months=6)
     ws = Workspace.open(tmp_path / "demo.duckdb")
-    for c, m in sc.files:
-        ingest_file(ws, c, "csv", mapping=m)
+    for c, fmt, m in sc.transaction_files():
+        ingest_file(ws, c, fmt, mapping=m)
     for c, m in sc.label_files:
         r = ingest_file(ws, c, "labels", mapping=m)
         assert r.read == r.stored > 0
@@ -210,8 +210,8 @@ def test_labels_format_conserves_rows(tmp_path):
 
     sc = generate(tmp_path / "in", seed=2, n_accounts=300, months=2)
     ws = Workspace.open(tmp_path / "w.duckdb")
-    for c, m in sc.files:
-        ingest_file(ws, c, "csv", mapping=m)
+    for c, fmt, m in sc.transaction_files():
+        ingest_file(ws, c, fmt, mapping=m)
     lab = tmp_path / "labels.csv"
     lab.write_text("account,sar\n" + f"{sc.scheme('front_company').accounts['front']},yes\n" + "NOPE-1,yes\n,yes\n"
                    + f"{sc.scheme('front_company').accounts['broker']},maybe\n")

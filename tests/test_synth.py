@@ -20,7 +20,7 @@ def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     sc = generate(out / "files", seed=11, n_accounts=N)
     ws = Workspace.open(out / "w.duckdb")
-    results = [ingest_file(ws, c, "csv", mapping=m) for c, m in sc.files]
+    results = [ingest_file(ws, c, fmt, mapping=m) for c, fmt, m in sc.transaction_files()]
     registers = [ingest_file(ws, c, "accounts", mapping=load_accounts_mapping(m)) for c, m in sc.account_files]
     ws.registers = registers
     yield sc, ws, results
@@ -31,7 +31,8 @@ def _all_bytes(sc: Scenario) -> dict[str, bytes]:
     out = {}
     for c, m in sc.files + sc.account_files:
         out[c.name] = c.read_bytes()
-        out[m.name] = m.read_bytes()
+        if m is not None:
+            out[m.name] = m.read_bytes()
     return out
 
 
@@ -47,18 +48,59 @@ def test_same_seed_same_bytes(tmp_path):
     assert a.start == date(2026, 1, 1) and a.end == date(2026, 3, 31)
 
 
-def test_files_and_mappings(world):
+def test_each_bank_writes_its_own_format(world):
+    """Bank A: XLSX workbooks, bank B: a CSV statement (each with its mapping), bank C: ISO 20022
+    camt.053 (no mapping), each file recognised by its content as what it is."""
+    from moneytrail.ingest import resolve_format
+
     sc, _, _ = world
-    assert len(sc.files) >= 3
-    maps = [load_mapping(m) for _, m in sc.files]
-    layouts = {(m.layout, m.delimiter, m.decimal, m.amount.debit is not None) for m in maps}
-    assert len(layouts) >= 3
+    by_bank: dict[str, set[str]] = {}
+    for c, fmt, m in sc.transaction_files():
+        by_bank.setdefault(c.name[:3], set()).add(fmt)
+        assert c.exists() and c.stat().st_size > 0
+        if fmt == "camt":
+            assert m is None and resolve_format(c, "auto", False) == "camt"
+        else:
+            assert m is not None and resolve_format(c, "auto", True) == fmt
+    assert by_bank == {"fnb": {"xlsx"}, "hcb": {"csv"}, "acb": {"camt"}}
+    maps = [load_mapping(m) for _, m in sc.files if m is not None]
     assert {m.layout for m in maps} == {"statement", "transfers"}
-    assert any(m.delimiter == ";" and m.decimal == "," and m.thousands == "." for m in maps)
+    assert {m.sheet for m in maps} == {"Transfers", "Cash journal", None}
     assert any(m.amount.debit and m.thousands == "," and m.date.format == "%m/%d/%Y" for m in maps)
     assert sum(sc.rows_per_file.values()) == sc.n_transactions
-    for c, _ in sc.files:
-        assert c.exists() and c.stat().st_size > 0
+
+
+def test_bank_c_statements_state_balances_that_reconcile(world):
+    """camt.053: one statement per account and month, opening + its entries = closing, each month
+    opening at the previous one's closing; entries keep time of day, counterparty, reference and,
+    for card and cash, where they happened."""
+    sc, ws, results = world
+    con = ws.con
+    sid = next(r.source_id for r in results if r.file.endswith(".xml"))
+    bad = con.execute("""
+        WITH mv AS (SELECT s.statement_no, sum(CASE WHEN t.bene_account = t.statement_account THEN t.amount
+                                                    ELSE -t.amount END) AS net
+                    FROM statements s JOIN transactions t ON t.source_id = s.source_id
+                         AND t.source_row BETWEEN s.first_row AND s.last_row
+                    WHERE s.source_id = ? GROUP BY 1)
+        SELECT count(*) FROM statements s LEFT JOIN mv USING (statement_no)
+        WHERE s.source_id = ? AND (s.opening_booked + coalesce(mv.net, 0) <> s.closing_booked
+                                   OR s.opening_booked < 0)""", [sid, sid]).fetchone()[0]
+    assert bad == 0
+    seams = con.execute("""SELECT count(*) FROM (SELECT account_id, opening_booked,
+                               lag(closing_booked) OVER (PARTITION BY account_id ORDER BY period_from) AS prev
+                           FROM statements WHERE source_id = ?) WHERE prev IS NOT NULL AND prev <> opening_booked""",
+                        [sid]).fetchone()[0]
+    assert seams == 0
+    n_acc, n_st = con.execute("SELECT count(DISTINCT account_id), count(*) FROM statements WHERE source_id = ?",
+                              [sid]).fetchone()
+    assert n_st == n_acc * 6
+    got = con.execute("""SELECT count(*) FILTER (WHERE channel = 'cash' AND location IS NULL),
+                                count(*) FILTER (WHERE channel = 'card' AND location IS NOT NULL),
+                                count(*) FILTER (WHERE external_id IS NULL OR tx_type NOT LIKE 'PMNT/%'),
+                                count(DISTINCT second(ts))
+                         FROM transactions WHERE source_id = ?""", [sid]).fetchone()
+    assert got[0] == 0 and got[1] > 0 and got[2] == 0 and got[3] == 60
 
 
 def test_every_row_ingests(world):

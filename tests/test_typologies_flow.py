@@ -501,8 +501,8 @@ def demo_ws(tmp_path_factory):
     for c, m in sc.account_files:
         r = ingest_file(ws, c, "accounts", mapping=load_accounts_mapping(m))
         assert r.quarantined == 0
-    for c, m in sc.files:
-        ingest_file(ws, c, "csv", mapping=m)
+    for c, fmt, m in sc.transaction_files():
+        ingest_file(ws, c, fmt, mapping=m)
     res = run_pipeline(ws, stages=["resolve", "graph", "detect"], params={"detect": {"typologies": MINE}})
     yield sc, ws, res["stages"]["detect"]
     ws.close()

@@ -1,6 +1,7 @@
 """``moneytrail demo``: a whole investigation end to end, offline, from a seeded scenario.
 
-Generates the synthetic case (:mod:`moneytrail.synth`) as CSV exports with their mappings,
+Generates the synthetic case (:mod:`moneytrail.synth`) as the three banks' files, each bank in
+its own format (XLSX workbooks and a CSV statement with their mappings, camt.053 statements),
 ingests each through the same path a user's files take, runs resolve -> graph -> detect ->
 trace -> report, and returns the report's path with a summary.
 
@@ -164,11 +165,11 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
         f"activated by {DEMO_REGISTRAR}; case {case} opened by {DEMO_OFFICER}")
     with Session.open(ws_path, identity=Identity(DEMO_OFFICER, case, tuple(command))) as s:
         inputs = [(p, m, "accounts") for p, m in getattr(scenario, "account_files", [])]
-        inputs += [(p, m, "csv") for p, m in scenario.files]
-        for csv_path, mapping, fmt in inputs:
-            r = s.ingest(csv_path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
+        inputs += [(p, m, fmt) for p, fmt, m in scenario.transaction_files()]
+        for path, mapping, fmt in inputs:
+            r = s.ingest(path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
             ingested.append(r.to_dict())
-            log(f"ingested {csv_path.name}: read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
+            log(f"ingested {path.name} ({fmt}): read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
         res = s.run(report=out / "report.html", title="moneytrail demo case (synthetic data)", log=log)
     logins = write_demo_logins(ws_path, out / "demo-logins.txt", command=command)
     log(f"web sign-ins for the demo's officers: {logins} (synthetic; start the web app with "

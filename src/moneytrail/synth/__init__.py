@@ -1,7 +1,9 @@
 """Seeded synthetic investigation: subpoenaed records of three banks with planted schemes.
 
-:func:`generate` writes CSV exports in four different layouts (each with the YAML mapping that
-ingests it: ``moneytrail ingest CSV --format csv --mapping YAML``) for an ordinary population
+:func:`generate` writes the three banks' subpoena returns, each bank in its own format
+(:mod:`moneytrail.synth.exports`: bank A two XLSX workbooks and bank B a CSV statement, each with
+the YAML mapping that ingests it, ``moneytrail ingest FILE --format xlsx|csv --mapping YAML``;
+bank C ISO 20022 camt.053 statements, ``moneytrail ingest FILE``) for an ordinary population
 of individuals, employers, landlords, utilities and merchants, the three banks' account
 registers (KYC records: owner, kind, address, phone, business category/NAICS; in three layouts,
 ``Scenario.account_files``, ingested with ``--format accounts``), and plants three schemes:
@@ -53,7 +55,7 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     w = World(seed, start, months)
     pop = build_population(w, n_accounts)
     schemes = [plant_funnel(w, pop), plant_front(w, pop), plant_cycle(w, pop)]
-    files, counts = write_exports(w, out_dir)
+    files, formats, counts = write_exports(w, out_dir)
     account_files, account_counts = write_registers(w, out_dir, seed)
     seen: dict[str, None] = {}
     for tx in w.txs:
@@ -64,11 +66,12 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     scenario = Scenario(files=files, schemes=schemes, n_accounts=len(seen),
                         n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts,
                         account_files=account_files, rows_per_account_file=account_counts,
-                        label_files=label_files)
+                        label_files=label_files, formats=formats)
     truth = {
         "seed": seed, "start": w.start.isoformat(), "end": w.end.isoformat(),
         "n_accounts": scenario.n_accounts, "n_transactions": scenario.n_transactions,
-        "files": [{"csv": c.name, "mapping": m.name, "rows": counts[c.name]} for c, m in files],
+        "files": [{"file": c.name, "format": formats[c.name], "mapping": m.name if m else None,
+                   "rows": counts[c.name]} for c, m in files],
         "account_files": [{"csv": c.name, "mapping": m.name, "format": "accounts",
                            "rows": account_counts[c.name]} for c, m in account_files],
         "label_files": [{"csv": c.name, "mapping": m.name, "format": "labels"} for c, m in label_files],

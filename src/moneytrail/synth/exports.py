@@ -1,4 +1,4 @@
-"""Write the world's transactions as the three banks' subpoena returns, each with its mapping.
+"""Write the world's transactions as the three banks' subpoena returns, each bank in its own format.
 
 Each transaction goes to exactly one file, chosen from where its parties bank:
 
@@ -7,24 +7,41 @@ Each transaction goes to exactly one file, chosen from where its parties bank:
 * else, if the payer banks at B or C -> the payer's statement (a debit);
 * else (A to A, A to/from an outside bank) -> bank A's transfers ledger.
 
-Layouts:
+The three banks answer in three formats (``--format`` of ``moneytrail ingest``):
 
-1. ``fnb_transfers.csv`` bank A transfers ledger: payer/payee columns, ISO timestamps, bank
-   transaction codes (``channel_map``), reference ids, branch/merchant location, memo.
-2. ``fnb_cash_journal.txt`` bank A teller/ATM cash journal: pipe-delimited, ``%Y%m%d`` dates,
-   ``%H%M%S`` times, signed amounts, empty counterparty (cash).
-3. ``hcb_statement.csv`` bank B multi-account statement: holder column, ``%m/%d/%Y`` dates,
-   12-hour times, separate Debit/Credit columns with thousands separators (``1,234.56``).
-4. ``acb_umsaetze.csv`` bank C export in a European locale: ``;`` delimiter, ``1.234,56``
-   signed amounts, ``%d.%m.%Y`` dates, Windows-1252 text, German headers and codes.
+1. bank A (First National Bank), **XLSX**, two workbooks with their YAML mappings:
+   ``fnb_transfers.xlsx`` the transfers ledger (sheet ``Transfers``: payer/payee columns, a date
+   cell and a time, bank transaction codes (``channel_map``), reference ids, branch/merchant
+   location, memo) and ``fnb_cash_journal.xlsx`` the teller/ATM cash journal (sheet ``Cash
+   journal``: date cells, ``%H%M%S`` times, signed amounts, no counterparty: cash).
+2. bank B (Harbor Community Bank), **CSV**: ``hcb_statement.csv``, a multi-account statement with
+   its mapping: holder column, ``%m/%d/%Y`` dates, 12-hour times, separate Debit/Credit columns
+   with thousands separators (``1,234.56``), location.
+3. bank C (Alpine Continental Bank), **ISO 20022 camt.053** (``camt.053.001.08``, no mapping:
+   ``--format camt`` or ``auto``): ``acb_camt053.xml``, one ``Stmt`` per account and calendar
+   month with its opening and closing booked balances (``OPBD``/``CLBD``, consecutive months
+   joining), each entry with its booking date and time (``BookgDt/DtTm``), the counterparty's
+   name, account and bank, the bank's reference (``AcctSvcrRef``), an ISO bank transaction code
+   (:data:`C_ISO_CODES`, which tells the channel), the remittance text and, for card and cash,
+   where it happened (``CardTx/POI/SysNm``). Amounts stay in USD (the accounts are USD accounts).
+
+Why these: the planted schemes need, for every bank, the counterparty's account on both debits
+and credits (fan-in, fan-out, cycles), the time of day (odd-hours deposits, rapid pass-through,
+same-day ordering) and the place of cash (fan-in counts cash by place, funnel accounts, the
+structuring places). BAI2 and OFX carry no counterparty account of a credit and MT940 no time of
+day, so the banks holding scheme accounts write camt.053, CSV and XLSX.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
-from moneytrail.synth.generator import CASH, DAY, World
+from moneytrail.ingest.formats import camt
+from moneytrail.ingest.statement import CREDIT, DEBIT, Balance, Entry, Statement
+from moneytrail.synth.generator import BANKS, CASH, DAY, World
+from moneytrail.synth.workbook import write_workbook
 
 # kind -> (code when the file's holder pays, code when the holder is paid) per layout
 A_CODES = {"payroll": "PRL", "ach": "ACH", "billpay": "BPY", "check": "CHK", "card": "POS",
@@ -36,13 +53,6 @@ B_CODES = {"payroll": ("PAYROLL ACH", "DIRECT DEPOSIT"), "ach": ("ACH DEBIT", "A
            "wire": ("WIRE OUT", "WIRE IN"), "atm_wd": ("ATM WITHDRAWAL", None),
            "teller_wd": ("TELLER WITHDRAWAL", None), "cash_dep": (None, "CASH DEPOSIT"),
            "atm_dep": (None, "ATM DEPOSIT")}
-C_CODES = {"payroll": ("LOHNZAHLUNG", "LOHN/GEHALT"), "ach": ("LASTSCHRIFT", "GUTSCHRIFT"),
-           "billpay": ("DAUERAUFTRAG", "GUTSCHRIFT"), "check": ("SCHECKBELASTUNG", "SCHECKEINREICHUNG"),
-           "card": ("KARTENZAHLUNG", "KARTENUMSATZ"), "p2p": ("ÜBERWEISUNG", "ÜBERWEISUNG EINGANG"),
-           "wire": ("AUSLANDSÜBERWEISUNG", "SWIFT-GUTSCHRIFT"), "atm_wd": ("GELDAUTOMAT", None),
-           "teller_wd": ("BARAUSZAHLUNG", None), "cash_dep": (None, "BAREINZAHLUNG"),
-           "atm_dep": (None, "BAREINZAHLUNG GA")}
-
 CHANNEL = {"payroll": "payroll", "ach": "ach", "billpay": "ach", "check": "check", "card": "card",
            "p2p": "transfer", "wire": "wire", "atm_wd": "cash", "teller_wd": "cash", "cash_dep": "cash",
            "atm_dep": "cash"}
@@ -67,10 +77,15 @@ def _yq(s: str) -> str:
 
 MAPPING_A = """\
 # Bank A (First National Bank) - transfers ledger, one row per transfer, both sides named.
+# An Excel workbook (sheet "Transfers"): posted_date is a date cell, amount a number cell.
 name: fnb-transfers-ledger
+sheet: Transfers
 date:
-  column: posted_at
-  format: iso
+  column: posted_date
+  format: "%Y-%m-%d"
+time:
+  column: posted_time
+  format: "%H:%M:%S"
 amount:
   column: amount
 thousands: ""
@@ -95,11 +110,12 @@ description: memo
 
 MAPPING_AJ = """\
 # Bank A (First National Bank) - teller and ATM cash journal. Withdrawals are negative.
+# An Excel workbook (sheet "Cash journal"): TRAN_DT is a date cell, AMT a number cell.
 name: fnb-cash-journal
-delimiter: "|"
+sheet: Cash journal
 date:
   column: TRAN_DT
-  format: "%Y%m%d"
+  format: "%Y-%m-%d"
 time:
   column: TRAN_TM
   format: "%H%M%S"
@@ -157,44 +173,6 @@ location: Location
 description: Description
 """
 
-MAPPING_C = """\
-# Bank C (Alpine Continental Bank) - account statement export, European locale, Windows-1252.
-# Betrag is signed: negative = money leaving the account holder.
-name: acb-umsaetze
-encoding: cp1252
-delimiter: ";"
-decimal: ","
-thousands: "."
-date:
-  column: Buchungstag
-  format: "%d.%m.%Y"
-time:
-  column: Uhrzeit
-  format: "%H:%M"
-amount:
-  column: Betrag
-  sign: negative_is_debit
-currency:
-  column: Währung
-holder:
-  account: Kontonummer
-  name: Kontoinhaber
-  bank:
-    value: Alpine Continental Bank
-counterparty:
-  account: Gegenkonto
-  name: Auftraggeber/Empfänger
-  bank: Bank Gegenkonto
-id: Referenz
-channel: Buchungsart
-tx_type: Buchungsart
-channel_map:
-{cmap}
-location: Ort
-description: Verwendungszweck
-"""
-
-
 def _us(c: int) -> str:
     d, m = divmod(c, 100)
     return f"{d:,}.{m:02d}"
@@ -203,11 +181,6 @@ def _us(c: int) -> str:
 def _plain(c: int) -> str:
     d, m = divmod(c, 100)
     return f"{d}.{m:02d}"
-
-
-def _eu(c: int) -> str:
-    d, m = divmod(c, 100)
-    return f"{d:,}".replace(",", ".") + f",{m:02d}"
 
 
 class _Lines:
@@ -237,7 +210,9 @@ class _Lines:
             fh.write(newline)
 
 
-def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path]], dict[str, int]]:
+def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None]], dict[str, str], dict[str, int]]:
+    """Write the three banks' files into ``out_dir``; returns the (file, mapping or None) pairs,
+    each file's ingest format (by name) and its number of transactions (by name)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     acc = w.accounts
     bank_of = {aid: a.bank for aid, a in acc.items()}
@@ -266,7 +241,6 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path]], dic
     days = [w.start + timedelta(days=i) for i in range(w.ndays)]
     iso_d = [d.isoformat() for d in days]
     us_d = [d.strftime("%m/%d/%Y") for d in days]
-    eu_d = [d.strftime("%d.%m.%Y") for d in days]
     cj_d = [d.strftime("%Y%m%d") for d in days]
 
     def split(t: int) -> tuple[int, int, int, int]:
@@ -275,40 +249,45 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path]], dic
         m, s = divmod(s, 60)
         return day, h, m, s
 
-    files: list[tuple[Path, Path]] = []
+    files: list[tuple[Path, Path | None]] = []
+    formats: dict[str, str] = {}
     counts: dict[str, int] = {}
 
-    # 1. bank A transfers ledger
-    p = out_dir / "fnb_transfers.csv"
+    # 1. bank A transfers ledger (a workbook)
+    p = out_dir / "fnb_transfers.xlsx"
     rows["A"].sort(key=lambda x: (x[1][0], x[1][1]))
-    wr = _Lines(",", ["txn_ref", "posted_at", "txn_code", "payer_acct", "payer_name", "payer_bank",
-                      "payee_acct", "payee_name", "payee_bank", "amount", "currency", "location", "memo"])
-    for _h, (t, seq, payer, payee, c, kind, desc, loc), _d in rows["A"]:
-        day, h, m, s = split(t)
-        pa, pe = acc[payer], acc[payee]
-        wr.row([f"FT{cj_d[day][2:]}{seq:07d}", f"{iso_d[day]}T{h:02d}:{m:02d}:{s:02d}",
-                A_CODES[kind], payer, pa.name, pa.bank_name, payee, pe.name, pe.bank_name,
-                _plain(c), "USD", loc or "", desc])
-    wr.write(p, "utf-8", "\n")
+
+    def ledger():
+        for _h, (t, seq, payer, payee, c, kind, desc, loc), _d in rows["A"]:
+            day, h, m, s = split(t)
+            pa, pe = acc[payer], acc[payee]
+            yield (f"FT{cj_d[day][2:]}{seq:07d}", days[day], f"{h:02d}:{m:02d}:{s:02d}", A_CODES[kind],
+                   payer, pa.name, pa.bank_name, payee, pe.name, pe.bank_name, c / 100, "USD", loc, desc or None)
+    write_workbook(p, "Transfers", ["txn_ref", "posted_date", "posted_time", "txn_code", "payer_acct",
+                                    "payer_name", "payer_bank", "payee_acct", "payee_name", "payee_bank",
+                                    "amount", "currency", "location", "memo"], ledger())
     y = out_dir / "fnb_transfers.yaml"
     y.write_text(MAPPING_A.format(cmap=_yaml_map(_channel_map(A_CODES))), encoding="utf-8")
     files.append((p, y))
+    formats[p.name] = "xlsx"
     counts[p.name] = len(rows["A"])
 
-    # 2. bank A cash journal
-    p = out_dir / "fnb_cash_journal.txt"
+    # 2. bank A cash journal (a workbook)
+    p = out_dir / "fnb_cash_journal.xlsx"
     rows["AJ"].sort(key=lambda x: (x[1][0], x[1][1]))
-    wr = _Lines("|", ["ACCT_NO", "CUST_NAME", "TRAN_DT", "TRAN_TM", "TRAN_CD", "AMT", "CP_ACCT",
-                      "BRANCH_LOC", "TERMINAL", "SEQ_NO", "MEMO"])
-    for holder, (t, seq, payer, payee, c, kind, desc, loc), debit in rows["AJ"]:
-        day, h, m, s = split(t)
-        term = ("ATM" if kind.startswith("atm") else "TLR") + f"{(seq * 7919) % 9000 + 1000}"
-        wr.row([holder, acc[holder].name, cj_d[day], f"{h:02d}{m:02d}{s:02d}", AJ_CODES[kind],
-                ("-" if debit else "") + _plain(c), "", loc or "", term, f"{seq:09d}", desc])
-    wr.write(p, "utf-8", "\n")
+
+    def journal():
+        for holder, (t, seq, payer, payee, c, kind, desc, loc), debit in rows["AJ"]:
+            day, h, m, s = split(t)
+            term = ("ATM" if kind.startswith("atm") else "TLR") + f"{(seq * 7919) % 9000 + 1000}"
+            yield (holder, acc[holder].name, days[day], f"{h:02d}{m:02d}{s:02d}", AJ_CODES[kind],
+                   (-c if debit else c) / 100, None, loc, term, f"{seq:09d}", desc or None)
+    write_workbook(p, "Cash journal", ["ACCT_NO", "CUST_NAME", "TRAN_DT", "TRAN_TM", "TRAN_CD", "AMT", "CP_ACCT",
+                                       "BRANCH_LOC", "TERMINAL", "SEQ_NO", "MEMO"], journal())
     y = out_dir / "fnb_cash_journal.yaml"
     y.write_text(MAPPING_AJ.format(cmap=_yaml_map(_channel_map(AJ_CODES))), encoding="utf-8")
     files.append((p, y))
+    formats[p.name] = "xlsx"
     counts[p.name] = len(rows["AJ"])
 
     # 3. bank B statement (debit/credit columns)
@@ -331,28 +310,91 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path]], dic
     y = out_dir / "hcb_statement.yaml"
     y.write_text(MAPPING_B.format(cmap=_yaml_map(_channel_map(B_CODES))), encoding="utf-8")
     files.append((p, y))
+    formats[p.name] = "csv"
     counts[p.name] = len(rows["B"])
 
-    # 4. bank C European-locale statement (signed amounts)
-    p = out_dir / "acb_umsaetze.csv"
+    # 4. bank C ISO 20022 camt.053 statements, one per account and month
+    p = out_dir / "acb_camt053.xml"
     rows["C"].sort(key=lambda x: (x[0], x[1][0], x[1][1]))
-    wr = _Lines(";", ["Kontonummer", "Kontoinhaber", "Buchungstag", "Uhrzeit", "Buchungsart", "Betrag",
-                      "Währung", "Gegenkonto", "Auftraggeber/Empfänger", "Bank Gegenkonto",
-                      "Verwendungszweck", "Ort", "Referenz"])
-    for holder, (t, seq, payer, payee, c, kind, desc, loc), debit in rows["C"]:
-        day, h, m, s = split(t)
-        cp = payee if debit else payer
-        ca = acc.get(cp)
-        wr.row([holder, acc[holder].name, eu_d[day], f"{h:02d}:{m:02d}",
-                C_CODES[kind][0 if debit else 1], ("-" if debit else "") + _eu(c), "USD",
-                "" if cp == CASH else cp, ca.name if ca else "", ca.bank_name if ca else "",
-                desc, loc or "", f"ACB/{cj_d[day]}/{seq:08d}"])
-    wr.write(p, "cp1252", "\r\n")
-    y = out_dir / "acb_umsaetze.yaml"
-    y.write_text(MAPPING_C.format(cmap=_yaml_map(_channel_map(C_CODES))), encoding="utf-8")
-    files.append((p, y))
+    with open(p, "w", encoding="utf-8", newline="\n") as fh:
+        camt.write(_camt_records(w, rows["C"], days, split), fh)
+    files.append((p, None))
+    formats[p.name] = "camt"
     counts[p.name] = len(rows["C"])
-    return files, counts
+    return files, formats, counts
+
+
+# ISO 20022 bank transaction codes (DOMAIN/FAMILY/SUBFAMILY) bank C books each kind under:
+# (when the holder pays, when the holder is paid); each tells the channel (camt.channel_of)
+C_ISO_CODES = {"payroll": ("PMNT/ICDT/SALA", "PMNT/RCDT/SALA"), "ach": ("PMNT/IDDT/ESDD", "PMNT/RCDT/ACDT"),
+               "billpay": ("PMNT/IDDT/ESDD", "PMNT/RCDT/ACDT"), "check": ("PMNT/ICHQ/CCHQ", "PMNT/RCHQ/CCHQ"),
+               "card": ("PMNT/CCRD/POSD", "PMNT/MCRD/POSP"), "p2p": ("PMNT/ICDT/ESCT", "PMNT/RCDT/ESCT"),
+               "wire": ("PMNT/ICDT/XBCT", "PMNT/RCDT/XBCT"), "atm_wd": ("PMNT/CCRD/CWDL", None),
+               "teller_wd": ("PMNT/CNTR/CWDL", None), "cash_dep": (None, "PMNT/CNTR/CDPT"),
+               "atm_dep": (None, "PMNT/CCRD/CDPT")}
+C_BIC = "ALCBATWWXXX"
+
+
+def _opening_cents(w: World, holders: set[str]) -> dict[str, int]:
+    """Each bank C account's balance on the first day: enough that the account, with every one of
+    its transactions in the world (whichever bank's file holds them), never goes below a cushion
+    (between $500 and $5,100, fixed by the account number)."""
+    run: dict[str, int] = dict.fromkeys(holders, 0)
+    low: dict[str, int] = dict.fromkeys(holders, 0)
+    for t, seq, payer, payee, c, *_ in sorted(w.txs, key=lambda x: (x[0], x[1])):
+        if payer in run:
+            v = run[payer] = run[payer] - c
+            if v < low[payer]:
+                low[payer] = v
+        if payee in run:
+            run[payee] += c
+    return {a: -low[a] + (500 + int(a.rsplit("-", 1)[-1]) % 47 * 100) * 100 for a in holders}
+
+
+def _camt_records(w: World, rows: list, days: list, split) -> Iterator[Statement | Entry]:
+    """Bank C's statements as :mod:`moneytrail.ingest.formats.camt` records: for each account that
+    has an entry in the file, one statement per calendar month of the period (a month without
+    entries too), each opening at the previous one's closing; closing = opening + its entries."""
+    acc = w.accounts
+    by_holder: dict[str, list] = {}
+    for holder, tx, debit in rows:
+        by_holder.setdefault(holder, []).append((tx, debit))
+    opening = _opening_cents(w, set(by_holder))
+    for holder, txs in by_holder.items():
+        a = acc[holder]
+        bal = opening[holder]
+        k = 0
+        for mi, (d0, n) in enumerate(w.months):
+            first, last = days[d0], days[d0 + n - 1]
+            month: list[Entry] = []
+            net = 0
+            while k < len(txs) and txs[k][0][0] // DAY < d0 + n:
+                (t, seq, payer, payee, c, kind, desc, loc), debit = txs[k]
+                k += 1
+                day, h, m, s = split(t)
+                cp = payee if debit else payer
+                ca = acc.get(cp)
+                net += -c if debit else c
+                month.append(Entry(
+                    position="", amount=_plain(c), direction=DEBIT if debit else CREDIT,
+                    booking_date=days[day].isoformat(), time=f"{h:02d}:{m:02d}:{s:02d}", currency="USD",
+                    counterparty_name=ca.name if ca else None, counterparty_account=cp if ca else None,
+                    counterparty_bank=ca.bank_name if ca else None,
+                    bank_reference=f"ACB/{days[day]:%Y%m%d}/{seq:08d}", remittance=desc or None,
+                    tx_code=C_ISO_CODES[kind][0 if debit else 1], channel=CHANNEL[kind], location=loc,
+                    status="BOOK"))
+            yield Statement(
+                position="", kind="camt.053", account=holder, currency="USD", holder_name=a.name,
+                bank_id=C_BIC, bank_name=BANKS["C"][1], statement_id=f"{holder}-{first:%Y-%m}",
+                sequence=str(mi + 1), created=f"{last + timedelta(days=1)}T06:00:00",
+                period_from=f"{first}T00:00:00", period_to=f"{last}T23:59:59",
+                opening_booked=_balance(bal, first), closing_booked=_balance(bal + net, last))
+            yield from month
+            bal += net
+
+
+def _balance(cents: int, day) -> Balance:
+    return Balance(_plain(abs(cents)), day.isoformat(), cents < 0)
 
 
 __all__ = ["write_exports"]

@@ -23,13 +23,15 @@ class PlantedScheme:
 
 @dataclass
 class Scenario:
-    files: list[tuple[Path, Path]]   # (csv file, mapping yaml) pairs, each ingestable on its own
+    # (file, mapping yaml or None) pairs, each ingestable on its own with its format (``formats``):
+    # a CSV or XLSX file with its mapping, a bank format (camt) with None
+    files: list[tuple[Path, Path | None]]
     schemes: list[PlantedScheme]
     n_accounts: int                  # distinct account ids in the transactions (the 'cash' pseudo-account excluded)
     n_transactions: int              # every transaction, each written to exactly one file
     start: date                      # first day of the period
     end: date                        # last day of the period (inclusive)
-    rows_per_file: dict[str, int] = field(default_factory=dict)  # csv file name -> data rows
+    rows_per_file: dict[str, int] = field(default_factory=dict)  # file name -> transactions in it
     # (csv file, accounts mapping yaml) pairs: the banks' account registers (KYC records),
     # ingested with format 'accounts' (before or after the transactions; they upsert)
     account_files: list[tuple[Path, Path]] = field(default_factory=list)
@@ -37,6 +39,12 @@ class Scenario:
     # (csv file, labels mapping yaml): the case's SAR subjects, ingested with format 'labels'
     # after the transactions (ground truth for training the risk model, not evidence)
     label_files: list[tuple[Path, Path]] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)  # file name (of ``files``) -> ingest format
+
+    def transaction_files(self) -> list[tuple[Path, str, Path | None]]:
+        """(file, ingest format, mapping or None) of each bank file, in ingest order:
+        ``ingest_file(ws, path, fmt, mapping=mapping)``."""
+        return [(p, self.formats.get(p.name, "csv"), m) for p, m in self.files]
 
     def scheme(self, name: str) -> PlantedScheme:
         for s in self.schemes:
