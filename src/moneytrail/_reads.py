@@ -31,7 +31,7 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding
         args.append(limit)
     return [Finding.from_record(r) for r in ws.records(f"""
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-               f.total_amount, f.explanation, f.red_flag_source, f.parameters,
+               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
                (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
@@ -142,7 +142,7 @@ def finding(ws, key: str) -> dict[str, Any]:
     superseded record), its triage and every triage event."""
     rows = ws.records("""
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-               f.total_amount, f.explanation, f.red_flag_source, f.parameters,
+               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
                (SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t

@@ -55,7 +55,7 @@ def _queries(typologies: Sequence[str], min_score: float | None) -> tuple[dict[s
     chosen = f"SELECT f.finding_id FROM findings f {where}"
     findings = f"""
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-               f.total_amount, f.explanation, f.red_flag_source, f.parameters,
+               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
                (SELECT string_agg(a.account_id || ':' || a.role, ';' ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts
         FROM findings f {where} ORDER BY f.score DESC, f.finding_id"""

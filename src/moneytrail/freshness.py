@@ -50,7 +50,7 @@ from moneytrail.workspace.cases import DERIVED_TABLES
 
 #: the evidence: stored by ingest, read by stages, never built by them; one version for all
 EVIDENCE = ("sources", "transactions", "accounts", "account_records", "quarantine", "labels", "parties",
-            "statements")
+            "statements", "fx_rates")
 
 #: records of what was done (the run log, findings, traces, models, scores): written by a stage
 #: or command each time it runs, never rebuilt on their own; a stage may need them

@@ -44,9 +44,36 @@ class Backend(ABC):
 
         return frozenset(CAPABILITIES) - self.sql_dialect.capabilities
 
-    def sql(self, query: exp.Expression | str) -> str:
+    #: tables read under another name (:meth:`tables_as`)
+    _renames: dict[str, str] = {}
+
+    @contextlib.contextmanager
+    def tables_as(self, renames: dict[str, str]):
+        """Inside, every query that names one of ``renames``' tables (unqualified) reads the table
+        it maps to instead: the detect stage runs a typology written over ``edges`` on the
+        transfers converted to US dollars (``{"edges": "edges_usd"}``) without the typology
+        knowing. Table names are the code's own, never a value from outside."""
+        old = self._renames
+        self._renames = {**old, **renames}
+        try:
+            yield
+        finally:
+            self._renames = old
+
+    def tree(self, query: exp.Expression | str) -> exp.Expression:
+        """The query's expression tree, with :meth:`tables_as`' renames applied (on a copy)."""
         tree = parse(query) if isinstance(query, str) else query
-        return tree.sql(dialect=self.dialect)
+        if not self._renames:
+            return tree
+        tree = tree.copy()
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        for t in tree.find_all(exp.Table):
+            if not t.args.get("db") and t.name in self._renames and t.name not in ctes:
+                t.set("this", exp.to_identifier(self._renames[t.name]))
+        return tree
+
+    def sql(self, query: exp.Expression | str) -> str:
+        return self.tree(query).sql(dialect=self.dialect)
 
     def supports(self, capability: str) -> bool:
         return capability not in self.unsupported

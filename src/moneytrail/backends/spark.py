@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from moneytrail.backends.base import Backend, parse
+from moneytrail.backends.base import Backend
 from moneytrail.backends.dialect import SPARK
 from moneytrail.errors import ConfigError, EngineError
 
@@ -362,7 +362,7 @@ class SparkBackend(Backend):
     # -- the Backend interface -------------------------------------------------------------------
 
     def _prepare(self, query: exp.Expression | str) -> str:
-        tree = parse(query) if isinstance(query, str) else query
+        tree = self.tree(query)
         self._tables(tree)
         return self.sql_dialect.rewrite(tree).sql(dialect=self.dialect)
 
@@ -414,7 +414,7 @@ class SparkBackend(Backend):
                 pass
 
     def run(self, statement: exp.Expression | str, params: list | None = None) -> None:
-        tree = parse(statement) if isinstance(statement, str) else statement
+        tree = self.tree(statement)
         if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
             # a table this backend made is a temporary view: dropping it is the backend's own step
             self._drop(tree.this.name if isinstance(tree.this, exp.Table) else tree.find(exp.Table).name)

@@ -110,7 +110,7 @@ def ingest(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="evidence file (or, for amlsim, the folder holding it)"),
     format: str = typer.Option("auto", "--format", "-f", help="auto (from the content) | camt | mt940 | bai2 | ofx "
-                               "| xlsx | csv | amlsim | accounts | labels"),
+                               "| xlsx | csv | amlsim | accounts | labels | rates (exchange rates to USD)"),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="column mapping YAML (csv, xlsx)"),
     legal_basis: List[str] = typer.Option([], "--legal-basis", help="legal-basis tag for the source (repeatable): "
                                           "subpoena, summons, grand-jury-6e, search-warrant, court-order, consent, mlat, "

@@ -18,7 +18,8 @@ from typing import Any
 
 import duckdb
 
-from moneytrail.detect.base import Params, Typology, shown
+from moneytrail.detect import currency as fx
+from moneytrail.detect.base import AMOUNTS_CURRENCY, Params, Typology, shown
 from moneytrail.detect.cycles import Cycles, RoundTrip
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
@@ -65,6 +66,18 @@ def select(names: list[str] | None) -> list[Typology]:
     return [BY_ID[n] for n in names]
 
 
+class _Converted:
+    """A typology whose findings were compared in US dollars: its explanations end with the
+    rates used and the dollar thresholds (:func:`moneytrail.detect.currency.conversion_text`)."""
+
+    def __init__(self, typ: Typology, pl: "fx.Plan", used: dict[int, tuple]):
+        self.typ, self.pl, self.used = typ, pl, used
+        self.id, self.version, self.source = typ.id, typ.version, typ.source
+
+    def explain(self, row: dict[str, Any], p: Params) -> str:
+        return self.typ.explain(row, p) + fx.conversion_text(row, self.used, self.pl.thresholds)
+
+
 def run(ctx) -> dict:
     # what it NEEDS is brought up to date by the pipeline before it runs (moneytrail.freshness)
     params = resolve_params(ctx.params.get("parameters"))
@@ -74,33 +87,57 @@ def run(ctx) -> dict:
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     notes: dict[str, list[str]] = {}
-    for typ in chosen:
-        t0 = time.perf_counter()
-        p = params[typ.id]
-        try:
-            why = typ.unsupported(be) or typ.skip_reason(ws)
-            if why:
-                skipped[typ.id] = why
-                ctx.log(f"{typ.id}: skipped: {why}")
-                continue
-            typ.notes = []
-            with be.phase(typ.id):
-                rows = typ.run(be, p)
-            if typ.notes:
-                notes[typ.id] = list(typ.notes)
-                for n in typ.notes:
-                    ctx.log(f"{typ.id}: {n}")
-            rows.sort(key=lambda r: (-r["score"], r["key"]))
-            write_findings(ws, ctx.run_id, typ, p, rows)
-        except (EngineError, duckdb.Error) as e:
-            # which typology failed travels with the error; the engine's message (it can quote
-            # data) only to the run log (see moneytrail.pipeline)
-            raise EngineError.wrap(e, stage=NAME, typology=typ.id) from None
-        summary[typ.id] = len(rows)
-        timings[typ.id] = round(time.perf_counter() - t0, 3)
-        ctx.log(f"{typ.id}: {len(rows)} findings")
+    profile = fx.Profile.of(be)         # the transfers' currencies (currency is never assumed)
+    made_usd = False
+    currencies: dict[str, str] = {}
+    try:
+        for typ in chosen:
+            t0 = time.perf_counter()
+            p = params[typ.id]
+            try:
+                pl = fx.plan(p, profile)
+                why = typ.unsupported(be) or typ.skip_reason(ws) or pl.skip
+                if why:
+                    skipped[typ.id] = why
+                    ctx.log(f"{typ.id}: skipped: {why}")
+                    continue
+                typ.notes = []
+                if pl.mode == "usd" and not made_usd:
+                    fx.make_edges_usd(be)
+                    made_usd = True
+                renames = {"edges": fx.EDGES_USD} if pl.mode == "usd" else {}
+                token = AMOUNTS_CURRENCY.set(pl.currency)
+                try:
+                    with be.phase(typ.id), be.tables_as(renames):
+                        rows = typ.run(be, p)
+                    n = fx.note(pl)
+                    if n:
+                        typ.notes.append(n)
+                    if typ.notes:
+                        notes[typ.id] = list(typ.notes)
+                        for n in typ.notes:
+                            ctx.log(f"{typ.id}: {n}")
+                    rows.sort(key=lambda r: (-r["score"], r["key"]))
+                    source = typ if pl.mode != "usd" or profile.all_usd else _Converted(typ, pl, fx.rates_used(ws, rows))
+                    write_findings(ws, ctx.run_id, source, p, rows, currency=pl.currency)
+                finally:
+                    AMOUNTS_CURRENCY.reset(token)
+            except (EngineError, duckdb.Error) as e:
+                # which typology failed travels with the error; the engine's message (it can quote
+                # data) only to the run log (see moneytrail.pipeline)
+                raise EngineError.wrap(e, stage=NAME, typology=typ.id) from None
+            summary[typ.id] = len(rows)
+            currencies[typ.id] = pl.currency
+            timings[typ.id] = round(time.perf_counter() - t0, 3)
+            ctx.log(f"{typ.id}: {len(rows)} findings")
+    finally:
+        if made_usd:
+            fx.drop_edges_usd(be)
     out = {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
            "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
+    if not profile.all_usd:
+        out["currencies"] = {"transfers": {c: n for c, (n, _) in profile.counts.items()},
+                             "without_usd_rate": profile.without_rate(), "findings_in": currencies}
     stats = be.stats()
     if stats:
         out["engine_stats"] = stats

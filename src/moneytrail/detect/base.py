@@ -19,6 +19,7 @@ stats           a struct of figures the explanation quotes
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import re
@@ -313,11 +314,24 @@ class Typology:
 TRANSFERS = "NOT src_pseudo AND NOT dst_pseudo AND src <> dst AND coalesce(channel, '') <> 'card'"
 
 
-def money(x) -> str:
-    """$1,234.50. Exact: a Decimal is rounded to cents (half up), never through a float, so sums
-    near the amount cap read as they are."""
+#: the currency the amounts a typology is explaining are in (set by the detect stage around each
+#: typology's run and explanations: ``USD`` unless every transfer it read was in another one)
+AMOUNTS_CURRENCY: contextvars.ContextVar[str] = contextvars.ContextVar("amounts_currency", default="USD")
+
+
+def money(x, currency: str | None = None) -> str:
+    """$1,234.50 for US dollars, ``1,234.50 SEK`` for any other currency (``currency``, else the
+    one the detect stage set: :data:`AMOUNTS_CURRENCY`). Exact: a Decimal is rounded to cents
+    (half up), never through a float, so sums near the amount cap read as they are."""
     d = x if isinstance(x, Decimal) else Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
-    return f"${d.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):,}"
+    text = f"{d.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):,}"
+    cur = currency or AMOUNTS_CURRENCY.get()
+    return f"${text}" if cur == "USD" else f"{text} {cur}"
+
+
+def usd(x) -> str:
+    """An amount in US dollars (a threshold written in dollars), whatever the amounts' currency."""
+    return money(x, "USD")
 
 
 def day(ts) -> str:

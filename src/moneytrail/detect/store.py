@@ -55,11 +55,13 @@ def _supersede(ws, run_id: int, typology: str, keep: set[str]) -> None:
                 [now_utc(), run_id, typology, sorted(keep)])
 
 
-def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[dict[str, Any]]) -> int:
+def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[dict[str, Any]], *,
+                   currency: str | None = None) -> int:
     """Replace the findings of ``typ.id`` in ``ws`` with ``rows`` (each: ``score``, ``first_ts``,
     ``last_ts``, ``total_amount``, ``accounts`` [{account_id, role}], ``tx_ids``, and what
     ``typ.explain`` reads), written under run ``run_id`` in the order given; ``params`` (with
-    ``to_dict()``) is recorded with each. Each gets its stable :func:`finding_key`; a finding of
+    ``to_dict()``) is recorded with each, and ``currency``, the currency of their amounts (see
+    :mod:`moneytrail.detect.currency`). Each gets its stable :func:`finding_key`; a finding of
     the previous run that is not found again is kept as superseded. Returns how many were written."""
     con = ws.con
     keys = [finding_key(typ.id, typ.version, r["tx_ids"], r["accounts"]) for r in rows]
@@ -88,6 +90,7 @@ def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[
         "first_ts": [r["first_ts"] for r in rows],
         "last_ts": [r["last_ts"] for r in rows],
         "total_amount": pa.array([r["total_amount"] for r in rows], pa.decimal128(38, 4)),
+        "currency": pa.array([currency] * n, pa.string()),
         "explanation": [typ.explain(r, params) for r in rows],
         "red_flag_source": [typ.source] * n,
         "created_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),

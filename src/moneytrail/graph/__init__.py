@@ -2,9 +2,15 @@
 
 Writes two tables every detector shares:
 
-``edges(tx_id, src, dst, ts, amount, channel, location, src_pseudo, dst_pseudo, established,
-pair_tx, pair_span_days)``
-    one row per stored transaction, accounts resolved through ``account_map``. ``*_pseudo`` is
+``edges(tx_id, src, dst, ts, amount, currency, amount_usd, fx_rate, fx_source_id, fx_source_row,
+channel, location, src_pseudo, dst_pseudo, established, pair_tx, pair_span_days)``
+    one row per stored transaction, accounts resolved through ``account_map``. ``amount`` is in
+    the transaction's own ``currency``; ``amount_usd`` is the same in US dollars: the amount itself
+    for USD, converted with the case's rate in force on the transfer's date (``fx_rate`` units
+    per dollar, from ``fx_rates`` row ``fx_source_row`` of source ``fx_source_id``: see
+    :mod:`moneytrail.ingest.rates`) for another currency, NULL where the case has no rate (a
+    currency is never assumed; detection leaves such transfers out of any comparison with a
+    threshold in dollars and says so). ``*_pseudo`` is
     true for accounts that stand for no real account (``cash``, ``name:...``,
     ``unidentified:...``): they never anchor a pattern. ``established`` is true when the pair
     (src, dst) transacts in at least ``established_min_months`` distinct calendar months over
@@ -23,7 +29,7 @@ from moneytrail.sqlkit import lit
 
 NAME = "graph"
 DEFAULT_ESTABLISHED_MIN_MONTHS = 3
-NEEDS = ("transactions", "accounts", "account_map")
+NEEDS = ("transactions", "accounts", "account_map", "fx_rates")
 MAKES = ("edges", "nodes")
 PARAMS = {"established_min_months": DEFAULT_ESTABLISHED_MIN_MONTHS}   # what changes what it makes, defaults
 MAX_MONTHS = 1200
@@ -31,18 +37,26 @@ MAX_MONTHS = 1200
 PSEUDO = "({col} = 'cash' OR {col} LIKE 'name:%' OR {col} LIKE 'unidentified:%')"
 
 EDGES_SQL = """
-WITH e AS (
+WITH fx AS ({periods}), e AS (
     SELECT t.tx_id, coalesce(mo.account_id, t.orig_account) AS src,
-           coalesce(mb.account_id, t.bene_account) AS dst, t.ts, t.amount, t.channel, t.location
+           coalesce(mb.account_id, t.bene_account) AS dst, t.ts, t.amount, t.currency,
+           CASE WHEN t.currency = 'USD' THEN t.amount
+                ELSE CAST(round(t.amount / fx.units_per_usd, 4) AS DECIMAL(18, 4)) END AS amount_usd,
+           fx.units_per_usd AS fx_rate, fx.source_id AS fx_source_id, fx.source_row AS fx_source_row,
+           t.channel, t.location
     FROM transactions t
     LEFT JOIN account_map mo ON mo.raw_account = t.orig_account
     LEFT JOIN account_map mb ON mb.raw_account = t.bene_account
+    LEFT JOIN fx ON t.currency <> 'USD' AND fx.currency = t.currency
+                AND CAST(t.ts AS DATE) >= fx.valid_from
+                AND (fx.valid_to IS NULL OR CAST(t.ts AS DATE) <= fx.valid_to)
 ), pairs AS (
     SELECT src, dst, count(DISTINCT date_trunc('month', ts)) AS months, count(*) AS n,
            date_diff('day', min(ts), max(ts)) AS span_days
     FROM e GROUP BY src, dst
 )
-SELECT e.tx_id, e.src, e.dst, e.ts, e.amount, e.channel, e.location,
+SELECT e.tx_id, e.src, e.dst, e.ts, e.amount, e.currency, e.amount_usd, e.fx_rate, e.fx_source_id,
+       e.fx_source_row, e.channel, e.location,
        {src_pseudo} AS src_pseudo, {dst_pseudo} AS dst_pseudo,
        p.months >= {established} AS established,
        p.n AS pair_tx, p.span_days AS pair_span_days
@@ -74,9 +88,17 @@ def run(ctx) -> dict:
         from moneytrail.errors import ConfigError
         raise ConfigError(f"graph: established_min_months {str(est)[:40]!r}: a whole number of months from 1 "
                           f"to {MAX_MONTHS}")
+    from moneytrail.ingest.rates import PERIODS_SQL
+
     n_edges = be.materialize("edges", EDGES_SQL.format(
-        src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=lit(est)))
+        periods=PERIODS_SQL, src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=lit(est)))
     n_nodes = be.materialize("nodes", NODES_SQL.format(pseudo=PSEUDO.format(col="io.account_id")))
     n_est = be.scalar("SELECT count(*) FROM edges WHERE established")
-    return {"edges": n_edges, "nodes": n_nodes, "established_edges": n_est,
-            "established_min_months": est}
+    cur = be.rows("SELECT currency, count(*) AS n, count(amount_usd) AS n_usd FROM edges "
+                  "GROUP BY currency ORDER BY currency")
+    out = {"edges": n_edges, "nodes": n_nodes, "established_edges": n_est, "established_min_months": est,
+           "currencies": {r["currency"]: r["n"] for r in cur}}
+    no_rate = {r["currency"]: r["n"] - r["n_usd"] for r in cur if r["n"] > r["n_usd"]}
+    if no_rate:
+        out["without_usd_rate"] = no_rate
+    return out

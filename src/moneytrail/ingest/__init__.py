@@ -1,7 +1,8 @@
 """Stage 1, ingest: parse evidence files, validate every row, quarantine what can't be used.
 
 Public entry point: :func:`ingest_file`. Readers are registered in :data:`FORMATS`
-(``csv`` with a YAML mapping, ``amlsim`` for IBM AMLSim output). Invariant, for every source:
+(``csv`` with a YAML mapping, ``amlsim`` for IBM AMLSim output, the banks' statement formats,
+``xlsx``, ``accounts``, ``labels``, ``rates`` for the case's exchange rates). Invariant, for every source:
 ``rows_read == rows_stored + rows_quarantined``.
 
 Re-ingesting a file whose sha256 is already a source of the same format re-reads nothing and
@@ -167,6 +168,11 @@ def resolve_format(path: Path, fmt: str, has_mapping: bool) -> str:
     return found
 
 
+def _rates_reader():
+    from moneytrail.ingest.rates import RatesReader
+    return RatesReader()
+
+
 def _xlsx_reader():
     from moneytrail.ingest.xlsx import XlsxReader
     return XlsxReader()
@@ -182,6 +188,7 @@ FORMATS: dict[str, Callable[[], Reader]] = {
     "accounts": _accounts_reader,
     "labels": _labels_reader,
     "xlsx": _xlsx_reader,
+    "rates": _rates_reader,
     **{name: _statement_reader(name) for name in STATEMENT_FORMATS},
 }
 

@@ -47,6 +47,9 @@ class Finding:
     #: the stable key, derived from the finding's content (typology, version, evidence): a
     #: re-run that finds the same pattern keeps it, and the triage recorded against it
     key: str | None = None
+    #: the currency of ``total_amount``: the transfers' own, or USD when the typology compared
+    #: amounts converted with the case's rates (its explanation names them); None before schema 10
+    currency: str | None = None
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> "Finding":
@@ -59,7 +62,8 @@ class Finding:
             explanation=r["explanation"], red_flag_source=r["red_flag_source"],
             parameters=json.loads(params) if isinstance(params, str) else dict(params or {}),
             accounts=tuple(FindingAccount(a["account_id"], a["role"]) for a in r["accounts"] or ()),
-            tx_ids=tuple(int(t) for t in r["tx_ids"] or ()), key=r.get("finding_key", r.get("key")))
+            tx_ids=tuple(int(t) for t in r["tx_ids"] or ()), key=r.get("finding_key", r.get("key")),
+            currency=r.get("currency"))
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as plain data (``accounts`` as ``{account_id, role}`` dicts, lists for

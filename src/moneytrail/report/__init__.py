@@ -262,7 +262,7 @@ def _quarantine(ws: Workspace) -> dict[str, Any]:
 
 _FINDING_COLS = """
     f.finding_id, f.run_id, f.typology, f.typology_version, f.parameters, f.score, f.first_ts,
-    f.last_ts, f.total_amount, f.explanation, f.red_flag_source, f.created_at,
+    f.last_ts, f.total_amount, f.currency, f.explanation, f.red_flag_source, f.created_at,
     coalesce(ft.n, 0) AS n_tx, coalesce(fa.n, 0) AS n_accounts, f.finding_key,
     coalesce(tr.status, 'open') AS disposition, tr.reason AS disposition_reason, tr.updated_by AS disposition_by,
     tr.assignee AS assignee"""

@@ -6,8 +6,8 @@ was shared with by a decision (``moneytrail source share``). Everything a case's
 they do in the case's own schema, ``case_<hash of the case id>``:
 
 - **views over the evidence** of the case's sources: ``sources`` (every source of the case, with
-  its withdrawal), ``transactions``, ``quarantine``, ``labels`` and ``parties`` (rows of the
-  case's sources not withdrawn), ``accounts`` (what those sources say about each account: the
+  its withdrawal), ``transactions``, ``quarantine``, ``labels``, ``parties``, ``statements`` and
+  ``fx_rates`` (rows of the case's sources not withdrawn), ``accounts`` (what those sources say about each account: the
   table macro ``main.accounts_of``, migration 0007);
 - **tables of what the case derived**: the run log, findings, traces, models and scores (created
   like main's, :data:`DERIVED_TABLES`), and whatever a stage materializes (edges, balances, ...).
@@ -50,6 +50,7 @@ def _views(schema: str, case_id: str) -> dict[str, str]:
         "transactions": f"SELECT * FROM main.transactions WHERE source_id IN ({live})",
         "quarantine": f"SELECT * FROM main.quarantine WHERE source_id IN ({live})",
         "statements": f"SELECT * FROM main.statements WHERE source_id IN ({live})",
+        "fx_rates": f"SELECT * FROM main.fx_rates WHERE source_id IN ({live})",
         "labels": f"SELECT * FROM main.labels WHERE source_id IN ({live})",
         "parties": f"SELECT * FROM main.parties WHERE source_id IN ({live})",
         "accounts": f"SELECT * FROM main.accounts_of((SELECT coalesce(list(source_id), []) FROM ({live})))",
