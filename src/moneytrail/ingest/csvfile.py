@@ -41,7 +41,8 @@ import pyarrow as pa
 
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
-from moneytrail.ingest.textfile import Batch, check_text, read_records
+from moneytrail.ingest import csvfast
+from moneytrail.ingest.textfile import CELLS_PER_BATCH, Batch, check_text, read_records
 from moneytrail.limits import (MAX_AMOUNT, MAX_YEAR, MIN_YEAR, amount_limit_text, year_limit_text,
                                year_range_text)
 from moneytrail.sqlkit import in_list, lit
@@ -138,12 +139,17 @@ def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[list[str], list[tupl
     num = f"replace({body}, {q(m.thousands)}, '')" if m.thousands else body
     if m.decimal != ".":
         num = f"replace({num}, {q(m.decimal)}, '.')"
-    exprs = [f"regexp_full_match({body}, {q(pat)}) AS {name}_ok",
-             f"CASE WHEN regexp_full_match({body}, {q(pat)}) THEN TRY_CAST({num} AS DECIMAL(38,4)) * CASE WHEN {neg} THEN -1 ELSE 1 END END AS {name}_v"]
+    # the body (sign and brackets dropped) once per row, in a layer of its own ({name}_b)
+    num = num.replace(body, f"{name}_b")
+    exprs = [f"{body} AS {name}_b",
+             f"regexp_full_match({name}_b, {q(pat)}) AS {name}_ok",
+             f"CASE WHEN regexp_full_match({name}_b, {q(pat)}) THEN TRY_CAST({num} AS DECIMAL(38,4)) * CASE WHEN {neg} THEN -1 ELSE 1 END END AS {name}_v"]
     sep = f"decimal {m.decimal!r}" + (f", thousands {m.thousands!r}" if m.thousands else ", no thousands separator")
     checks = [
         (f"{s} IS NULL", name, f"{q(name + ' is empty')}"),
-        (in_list(f"lower({s})", _NOT_NUMBERS), name, f"{q(name + ' ')} || {s} || ' is not a number'"),
+        # (a word is never of the number shape: only values that are not are compared with the words)
+        (f"NOT {name}_ok AND {in_list(f'lower({s})', _NOT_NUMBERS)}", name,
+         f"{q(name + ' ')} || {s} || ' is not a number'"),
         (f"NOT {name}_ok", name,
          f"{q(name + ' ')} || {s} || {q(' is not a number in this mapping (' + sep + ', at most 4 decimals)')}"),
         (f"{name}_v IS NULL OR abs({name}_v) >= {MAX_AMOUNT}", name,
@@ -158,8 +164,10 @@ def build_parse_sql(m: Mapping, cols: Columns, source_id: int, holder_default: s
     fmts = m.date.format if isinstance(m.date.format, list) else [m.date.format]
     if fmts == ["iso"]:
         # digits first: DuckDB also reads 'infinity', 'epoch' and the like as timestamps
-        date_expr = ("CASE WHEN regexp_matches(date_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') "
-                     "THEN TRY_CAST(TRY_CAST(date_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) END")
+        # (a plain YYYY-MM-DD is cast as a DATE: the same value, without time-zone arithmetic)
+        date_expr = ("CASE WHEN regexp_matches(date_s, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN CASE WHEN length(date_s) = 10 "
+                     "THEN CAST(TRY_CAST(date_s AS DATE) AS TIMESTAMP) "
+                     "ELSE TRY_CAST(TRY_CAST(date_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) END END")
     else:
         # digits first: strptime also reads 'infinity' and 'epoch' whatever the format
         date_expr = ("CASE WHEN regexp_matches(date_s, '[0-9]') THEN try_strptime(date_s, ["
@@ -179,7 +187,7 @@ def build_parse_sql(m: Mapping, cols: Columns, source_id: int, holder_default: s
                       f"END AS time_v")
     checks: list[tuple[str, str, str]] = [
         ("date_s IS NULL", m.date.column, q("date is empty")),
-        (special_time("date_s"), m.date.column,
+        (f"date_v IS NULL AND {special_time('date_s')}", m.date.column,
          "'date ' || date_s || " + q(" is not a date: dates must be finite, within " + year_range_text())),
         ("date_v IS NULL", m.date.column,
          "'date ' || date_s || " + q(f" does not match format {' or '.join(fmts)}")),
@@ -194,8 +202,10 @@ def build_parse_sql(m: Mapping, cols: Columns, source_id: int, holder_default: s
 
     # drop currency marks and the blanks around the number and its sign; a blank *inside* the
     # digits stays (so '1 5' is refused, not read as 15) unless 'thousands' is a blank
-    strip = ("regexp_replace(trim(regexp_replace(replace(replace({c}, chr(160), ' '), chr(8239), ' '), "
-             "'[$€£¥]|USD|EUR|GBP', '', 'g')), '^([-+(]) +| +([)-])$', '\\1\\2', 'g')")
+    # (a value of digits, separators and signs only is left as it is: the regexes would not change it)
+    strip = ("CASE WHEN NOT regexp_matches({c}, '[^0-9.,()+-]') THEN {c} ELSE "
+             "regexp_replace(trim(regexp_replace(replace(replace({c}, chr(160), ' '), chr(8239), ' '), "
+             "'[$€£¥]|USD|EUR|GBP', '', 'g')), '^([-+(]) +| +([)-])$', '\\1\\2', 'g') END")
     if m.amount.column is not None:
         c = cols.ref(m.amount.column)
         layer1.append(f"nullif({strip.format(c=c)}, '') AS amount_s")
@@ -298,14 +308,22 @@ def build_parse_sql(m: Mapping, cols: Columns, source_id: int, holder_default: s
         amount_out = "abs(signed_v)"
     checks += balance_checks
 
-    reason = "CASE WHEN _pre_reason IS NOT NULL THEN _pre_reason " + " ".join(
-        f"WHEN {a} THEN {r}" for a, _, r in checks) + " END"
-    reason_col = "CASE WHEN _pre_reason IS NOT NULL THEN _pre_col " + " ".join(
-        f"WHEN {a} THEN {q(c) if c else 'NULL'}" for a, c, _ in checks) + " END"
+    # the checks run once per row: the number of the first that fails (0: a reading problem),
+    # then its reason and column
+    first_failed = "CASE WHEN _pre_reason IS NOT NULL THEN 0 " + " ".join(
+        f"WHEN {a} THEN {i}" for i, (a, _, _) in enumerate(checks, 1)) + " END"
+    reason = "CASE _k WHEN 0 THEN _pre_reason " + " ".join(
+        f"WHEN {i} THEN {r}" for i, (_, _, r) in enumerate(checks, 1)) + " END"
+    reason_col = "CASE _k WHEN 0 THEN _pre_col " + " ".join(
+        f"WHEN {i} THEN {q(c) if c else 'NULL'}" for i, (_, c, _) in enumerate(checks, 1)) + " END"
+    body = [e for e in layer2 if e.endswith("_b")]
+    layer2 = [e for e in layer2 if not e.endswith("_b")]
     return f"""
         WITH l1 AS (SELECT {', '.join(layer1)} FROM _batch),
-             l2 AS (SELECT *, {', '.join(layer2)} FROM l1),
-             l3 AS (SELECT *, {reason} AS _reason, {reason_col} AS _col FROM l2)
+             l1b AS (SELECT *{''.join(', ' + e for e in body)} FROM l1),
+             l2 AS (SELECT *, {', '.join(layer2)} FROM l1b),
+             l2k AS (SELECT *, {first_failed} AS _k FROM l2),
+             l3 AS (SELECT *, {reason} AS _reason, {reason_col} AS _col FROM l2k)
         SELECT _row, _reason, _col,
                {int(source_id)} * {TX_ID_STRIDE} + _row AS tx_id,
                external_id,
@@ -359,6 +377,8 @@ def insert_quarantine(con, source_id: int, batch: Batch, select_sql: str) -> int
     found = con.execute(select_sql).fetchall()
     if not found:
         return 0
+    if hasattr(batch, "load"):   # raw texts read again from the file (csvfast.RawLines)
+        batch.load([r for r, _, _ in found])
     first = batch.first_row
     tbl = pa.table({
         "source_row": pa.array([r for r, _, _ in found], type=pa.int64()),
@@ -376,52 +396,97 @@ def insert_quarantine(con, source_id: int, batch: Batch, select_sql: str) -> int
     return len(found)
 
 
+def _store_batch(con, source_id: int, sql: str, staged: pa.Table, raws) -> int:
+    """Parse, check and store one staged batch (``stage_batch``'s shape, its rows in record order,
+    which the insert keeps: DuckDB preserves insertion order); ``raws`` gives the raw
+    text of quarantined rows (``insert_quarantine``'s ``batch``). Returns how many were quarantined."""
+    con.register("_batch", staged)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {sql}")
+    finally:
+        con.unregister("_batch")
+    con.execute("""
+        INSERT INTO main.transactions (tx_id, source_id, source_row, external_id, ts, orig_account, bene_account,
+                                       amount, currency, channel, tx_type, description, location, balance_after,
+                                       statement_account)
+        SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
+               channel, tx_type, description, location, balance_after, statement_account
+        FROM _parsed WHERE _reason IS NULL""", [source_id])   # staged in record order: no sort
+    n_bad = insert_quarantine(con, source_id, raws, "SELECT _row, _col, _reason FROM _parsed "
+                                                    "WHERE _reason IS NOT NULL ORDER BY _row")
+    # what this statement says about each account it names (the first row naming it); the
+    # accounts view combines every source's records (moneytrail.workspace.cases)
+    con.execute("""
+        INSERT INTO main.account_records (account_id, source_id, source_row, register, owner_name, bank, kind,
+                                          currency)
+        SELECT acct, ?, min(_row), false, arg_min(name, _row), arg_min(bank, _row),
+               CASE WHEN acct = 'cash' THEN 'cash'
+                    WHEN acct LIKE 'name:%' OR acct LIKE 'unidentified:%' THEN 'external' END,
+               arg_min(currency, _row)
+        FROM (SELECT orig_account AS acct, orig_name AS name, orig_bank AS bank, currency, _row
+              FROM _parsed WHERE _reason IS NULL
+              UNION ALL
+              SELECT bene_account, bene_name, bene_bank, currency, _row
+              FROM _parsed WHERE _reason IS NULL)
+        WHERE acct NOT IN (SELECT account_id FROM main.account_records WHERE source_id = ?)
+        GROUP BY acct""", [source_id, source_id])
+    return n_bad
+
+
 def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
              on_read: Callable[[int], None] | None = None,
-             batch_size: int = 200_000) -> dict[str, int]:
-    """Read ``path`` under mapping ``m`` into the workspace as ``source_id``. Returns counts."""
-    check = check_text(path, m.encoding)
+             batch_size: int = 200_000, bulk: bool = True) -> dict[str, int | str]:
+    """Read ``path`` under mapping ``m`` into the workspace as ``source_id``. Returns counts, and
+    ``reader``: ``duckdb`` (the bulk reader, :mod:`moneytrail.ingest.csvfast`) or ``python: <why
+    the bulk reader was not used>`` (``textfile.read_records``; ``bulk=False`` asks for it)."""
+    why = "asked for" if not bulk else csvfast.unsupported(path, m.encoding, m.delimiter, m.quote)
+    # the whole-file refusals (binary, empty, unknown encoding) and the header, as ever
+    check = check_text(path, m.encoding, full=why is not None)
     header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
                                    skip_rows=m.skip_rows, batch_size=batch_size,
-                                   strict_text=check.valid, on_read=on_read)
+                                   strict_text=check.valid if why is not None else False, on_read=on_read)
     cols = Columns(header, path)
     sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
     width = len(header)
+    if why is None:
+        batches.close()
+        try:
+            return _load_bulk(ws, source_id, path, m, header, cols, sql, on_read, batch_size)
+        except csvfast.Fallback as e:
+            why = e.reason
+        check = check_text(path, m.encoding)
+        header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
+                                       skip_rows=m.skip_rows, batch_size=batch_size,
+                                       strict_text=check.valid, on_read=None)
     con = ws.con
     read = stored = quarantined = 0
     for batch in batches:
-        con.register("_batch", stage_batch(batch, cols.used))
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {sql}")
-        finally:
-            con.unregister("_batch")
-        con.execute("""
-            INSERT INTO main.transactions (tx_id, source_id, source_row, external_id, ts, orig_account, bene_account,
-                                           amount, currency, channel, tx_type, description, location, balance_after,
-                                           statement_account)
-            SELECT tx_id, ?, _row, external_id, ts, orig_account, bene_account, amount, currency,
-                   channel, tx_type, description, location, balance_after, statement_account
-            FROM _parsed WHERE _reason IS NULL ORDER BY _row""", [source_id])
-        n_bad = insert_quarantine(con, source_id, batch, "SELECT _row, _col, _reason FROM _parsed "
-                                                         "WHERE _reason IS NOT NULL ORDER BY _row")
-        # what this statement says about each account it names (the first row naming it); the
-        # accounts view combines every source's records (moneytrail.workspace.cases)
-        con.execute("""
-            INSERT INTO main.account_records (account_id, source_id, source_row, register, owner_name, bank, kind,
-                                              currency)
-            SELECT acct, ?, min(_row), false, arg_min(name, _row), arg_min(bank, _row),
-                   CASE WHEN acct = 'cash' THEN 'cash'
-                        WHEN acct LIKE 'name:%' OR acct LIKE 'unidentified:%' THEN 'external' END,
-                   arg_min(currency, _row)
-            FROM (SELECT orig_account AS acct, orig_name AS name, orig_bank AS bank, currency, _row
-                  FROM _parsed WHERE _reason IS NULL
-                  UNION ALL
-                  SELECT bene_account, bene_name, bene_bank, currency, _row
-                  FROM _parsed WHERE _reason IS NULL)
-            WHERE acct NOT IN (SELECT account_id FROM main.account_records WHERE source_id = ?)
-            GROUP BY acct""", [source_id, source_id])
+        n_bad = _store_batch(con, source_id, sql, stage_batch(batch, cols.used), batch)
         read += len(batch)
         quarantined += n_bad
         stored += len(batch) - n_bad
     con.execute("DROP TABLE IF EXISTS _parsed")
-    return {"read": read, "stored": stored, "quarantined": quarantined, "columns": width}
+    return {"read": read, "stored": stored, "quarantined": quarantined, "columns": width,
+            "reader": f"python: {why}"}
+
+
+def _load_bulk(ws: Workspace, source_id: int, path: Path, m: Mapping, header: list[str], cols: Columns,
+               sql: str, on_read, batch_size: int) -> dict[str, int | str]:
+    """The bulk reader (:mod:`moneytrail.ingest.csvfast`); raises Fallback before writing anything."""
+    from moneytrail.workspace import memory_limit
+
+    used = sorted(cols.used)
+    plan, rc = csvfast.read(path, header=header, used=used, encoding=m.encoding, delimiter=m.delimiter,
+                            quote=m.quote, skip_rows=m.skip_rows, memory_limit=memory_limit(), on_read=on_read)
+    try:
+        raws = csvfast.RawLines(path, plan, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote)
+        per_batch = max(1, min(batch_size, CELLS_PER_BATCH // max(len(used), 1)))
+        con = ws.con
+        quarantined = 0
+        for staged, _ in csvfast.batches(rc, plan, used, per_batch):
+            quarantined += _store_batch(con, source_id, sql, staged, raws)
+        con.execute("DROP TABLE IF EXISTS _parsed")
+    finally:
+        rc.close()
+    return {"read": plan.rows, "stored": plan.rows - quarantined, "quarantined": quarantined,
+            "columns": len(header), "reader": "duckdb"}

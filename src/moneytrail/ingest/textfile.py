@@ -74,8 +74,10 @@ class TextCheck:
     size: int            # uncompressed bytes
 
 
-def check_text(path: Path, encoding: str) -> TextCheck:
-    """Refuse binary files; tell whether the whole file decodes strictly (fast path)."""
+def check_text(path: Path, encoding: str, *, full: bool = True) -> TextCheck:
+    """Refuse binary files; tell whether the whole file decodes strictly (fast path). With
+    ``full=False`` only the head is read (the refusals); ``valid`` and ``size`` then say nothing
+    of the rest (the bulk reader, ``csvfast``, finds undecodable bytes itself)."""
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -100,6 +102,8 @@ def check_text(path: Path, encoding: str) -> TextCheck:
         if bad > 16:
             raise InputError("not a CSV text file: mostly binary control bytes", path=str(path))
         dec = codecs.getincrementaldecoder(encoding)("strict")
+        if not full:
+            return TextCheck(valid=False, size=len(head))
         valid, size, chunk = True, 0, head
         try:
             while chunk:
