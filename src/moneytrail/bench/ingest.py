@@ -19,6 +19,12 @@ Protocol:
      moneytrail keeps.
 3. Report per side the median, min and max seconds, rows/s at the median, the median peak
    RSS, and the ratio of the medians (moneytrail / DuckDB).
+3a. With ``xlsx`` (the default, when there is a peer): the same rows written as a workbook
+   (``write_xlsx_from_csv``: date cells, number cells, the bad amounts as text), then ``runs``
+   times, alternating, each in a fresh interpreter: moneytrail's ``ingest_file(..., "xlsx")``
+   under the same mapping, and the peer, python-calamine reading the sheet's cells into Python
+   alone (``get_sheet_by_index(0).to_python()``); reported under ``xlsx`` as above, with the
+   ratio of the medians (moneytrail / calamine).
 4. After each moneytrail run, in the same interpreter: the cost of opening the workspace it
    wrote (``Workspace.open`` + ``close``, which migrates and runs
    ``recover_interrupted``) against a plain ``duckdb.connect`` + ``close`` of the same file,
@@ -90,6 +96,82 @@ def write_wide_csv(path: Path, rows: int, columns: int, *, seed: int = 1, bad_ev
     return {"rows": rows, "columns": columns, "bytes": path.stat().st_size, "bad_rows": bad}
 
 
+_XLSX_EPOCH = 693594   # date(1899, 12, 30).toordinal(): Excel's day 0
+
+
+def write_xlsx_from_csv(csv_path: Path, path: Path) -> dict[str, Any]:
+    """The benchmark file as a workbook (one sheet, written by hand as the tests' helper does):
+    ``date`` as a date cell (Excel's day number, a date style), ``amount`` as a number cell
+    where it is one (the rows meant for quarantine keep their text), every other cell a string."""
+    import csv as _csv
+    import datetime as dt
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def col(i: int) -> str:
+        s, i = "", i + 1
+        while i:
+            i, r = divmod(i - 1, 26)
+            s = chr(65 + r) + s
+        return s
+
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    ns_r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    with open(csv_path, newline="", encoding="utf-8") as f, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        rows = _csv.reader(f)
+        header = next(rows)
+        refs = [col(j) for j in range(len(header))]
+        di, ai = header.index("date"), header.index("amount")
+        with z.open("xl/worksheets/sheet1.xml", "w") as w:
+            w.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{ns}"><sheetData>'
+                    .encode())
+            w.write(('<row r="1">' + "".join(f'<c r="{refs[j]}1" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
+                                             for j, h in enumerate(header)) + "</row>").encode())
+            buf = []
+            for r, row in enumerate(rows, 2):
+                cells = []
+                for j, v in enumerate(row):
+                    ref = f"{refs[j]}{r}"
+                    if j == di:
+                        cells.append(f'<c r="{ref}" s="1"><v>{dt.date.fromisoformat(v).toordinal() - _XLSX_EPOCH}</v></c>')
+                    elif j == ai and not v.startswith("x"):
+                        cells.append(f'<c r="{ref}"><v>{v}</v></c>')
+                    else:
+                        cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{escape(v)}</t></is></c>')
+                buf.append(f'<row r="{r}">{"".join(cells)}</row>')
+                if len(buf) >= 5000:
+                    w.write("".join(buf).encode())
+                    buf = []
+            w.write(("".join(buf) + "</sheetData></worksheet>").encode())
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/>'
+                   f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+                   f'<Override PartName="/xl/styles.xml" ContentType="{ct}.styles+xml"/>'
+                   f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels",
+                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                   '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                   f'<Relationship Id="rId1" Type="{ns_r}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml",
+                   f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{ns}" xmlns:r="{ns_r}">'
+                   '<sheets><sheet name="Ledger" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels",
+                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                   '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                   f'<Relationship Id="rId1" Type="{ns_r}/worksheet" Target="worksheets/sheet1.xml"/>'
+                   f'<Relationship Id="rId2" Type="{ns_r}/styles" Target="styles.xml"/></Relationships>')
+        z.writestr("xl/styles.xml",
+                   f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><styleSheet xmlns="{ns}">'
+                   '<fonts count="1"><font/></fonts><fills count="1"><fill/></fills><borders count="1"><border/></borders>'
+                   '<cellStyleXfs count="1"><xf/></cellStyleXfs>'
+                   '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>')
+    return {"bytes": path.stat().st_size, "sheet": "Ledger"}
+
+
 OPENS = 50
 
 
@@ -144,6 +226,23 @@ def child(kind: str, csv_path: str, workdir: str) -> dict[str, Any]:
         rss = _peak_rss_mb()
         return {"seconds": seconds, "read": res.read, "stored": res.stored, "quarantined": res.quarantined,
                 "peak_rss_mb": rss, "open": _open_cost(work / "bench.duckdb")}
+    if kind == "xlsx":
+        from moneytrail.ingest import ingest_file
+        from moneytrail.workspace import Workspace
+
+        with Workspace.open(work / "bench.duckdb") as ws:
+            t0 = time.perf_counter()
+            res = ingest_file(ws, csv_path, "xlsx", mapping=MAPPING)
+            seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "read": res.read, "stored": res.stored, "quarantined": res.quarantined,
+                "peak_rss_mb": _peak_rss_mb()}
+    if kind == "calamine":
+        import python_calamine as pc
+
+        t0 = time.perf_counter()
+        cells = pc.CalamineWorkbook.from_path(csv_path).get_sheet_by_index(0).to_python()
+        seconds = time.perf_counter() - t0
+        return {"seconds": seconds, "read": len(cells) - 1, "peak_rss_mb": _peak_rss_mb()}
     if kind in ("duckdb", "duckdb_mapped"):
         import duckdb
 
@@ -212,8 +311,11 @@ def _summary(samples: list[dict[str, Any]], rows: int) -> dict[str, Any]:
 
 def bench_ingest(rows: int = 100_000, columns: int = 5, *, runs: int = 3, seed: int = 1, peer: bool = True,
                  mapped_peer: bool = True, timeout_s: float = 1800, workdir: str | Path | None = None,
-                 bad_every: int = 100) -> dict[str, Any]:
-    """Generate the file, time moneytrail's ingest and the DuckDB peer ``runs`` times each."""
+                 bad_every: int = 100, xlsx: bool = True) -> dict[str, Any]:
+    """Generate the file, time moneytrail's ingest and the DuckDB peer ``runs`` times each; with
+    ``xlsx`` (and ``peer``) also the same rows as a workbook: moneytrail's XLSX ingest against
+    python-calamine reading the sheet's cells alone."""
+    xlsx = xlsx and peer
     if rows < 1 or runs < 1:
         raise ValueError("--rows and --runs must be at least 1")
     with tempfile.TemporaryDirectory(prefix="moneytrail-bench-ingest-", dir=workdir) as tmp:
@@ -231,6 +333,16 @@ def bench_ingest(rows: int = 100_000, columns: int = 5, *, runs: int = 3, seed: 
                 theirs.append(_run_child("duckdb", csv_path, t / f"d{i}", timeout_s))
                 if mapped_peer:
                     mapped.append(_run_child("duckdb_mapped", csv_path, t / f"p{i}", timeout_s))
+        xl_ours: list[dict[str, Any]] = []
+        xl_peer: list[dict[str, Any]] = []
+        if xlsx:
+            xlsx_path = t / "wide.xlsx"
+            t0 = time.perf_counter()
+            xshape = write_xlsx_from_csv(csv_path, xlsx_path)
+            xgen_s = time.perf_counter() - t0
+            for i in range(runs):
+                xl_ours.append(_run_child("xlsx", xlsx_path, t / f"x{i}", timeout_s))
+                xl_peer.append(_run_child("calamine", xlsx_path, t / f"c{i}", timeout_s))
     out: dict[str, Any] = {"file": shape, "generate_seconds": round(gen_s, 3), "mapping": MAPPING,
                            "moneytrail": _summary(ours, rows)}
     if peer:
@@ -241,6 +353,11 @@ def bench_ingest(rows: int = 100_000, columns: int = 5, *, runs: int = 3, seed: 
             out["duckdb_read_csv_mapped_columns"] = _summary(mapped, rows)
             c = out["duckdb_read_csv_mapped_columns"].get("median_s")
             out["ratio_moneytrail_to_duckdb_mapped_columns"] = round(a / c, 2) if a and c else None
+    if xlsx:
+        out["xlsx"] = {"file": {**xshape, "generate_seconds": round(xgen_s, 3)},
+                       "moneytrail": _summary(xl_ours, rows), "calamine_cells": _summary(xl_peer, rows)}
+        a, b = out["xlsx"]["moneytrail"].get("median_s"), out["xlsx"]["calamine_cells"].get("median_s")
+        out["xlsx"]["ratio_moneytrail_to_calamine"] = round(a / b, 2) if a and b else None
     out["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     try:
         import duckdb
