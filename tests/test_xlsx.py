@@ -68,3 +68,25 @@ def test_a_workbook_that_cannot_be_read_is_one_clear_line(ws, tmp_path):
                                                               ["01.03.2024", "5", "X1", "N", "Z"]], sheet="Umsaetze"),
                       "xlsx", mapping=STATEMENT)
     assert res.source_id == 1 and res.stored == 1
+
+
+def test_the_sheet_converter_writes_every_cell_as_cell_text_does():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from moneytrail.ingest.mapping import parse_mapping
+    from moneytrail.ingest.xlsx import _converter, cell_text
+
+    cells = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                      st.text(max_size=20), st.dates(), st.datetimes(), st.times())
+    for decimal, thousands in ((".", ","), (",", ".")):
+        m = parse_mapping(dict(STATEMENT, decimal=decimal, thousands=thousands))
+        for fmt in ("%d.%m.%Y", "%Y-%m-%d %H:%M"):
+            conv = _converter(m, fmt)
+
+            @settings(max_examples=300, deadline=None)
+            @given(cells)
+            def same(v):
+                assert conv(v) == cell_text(v, m, fmt)
+                assert conv(v) == cell_text(v, m, fmt)      # twice: a date from the cache too
+            same()

@@ -77,6 +77,39 @@ def cell_text(v: Any, m: Mapping, date_fmt: str) -> str:
     return s if len(s) <= MAX_CELL else s[:MAX_CELL]
 
 
+def _converter(m: Mapping, date_fmt: str):
+    """``cell_text`` for a whole sheet, faster: strings as they are, a float's shortest text
+    without ``Decimal`` when it has no exponent (the same text), each distinct date written once."""
+    dec = m.decimal
+    dates: dict = {}
+
+    def conv(v: Any) -> str:
+        t = type(v)
+        if t is str:
+            return v if len(v) <= MAX_CELL else v[:MAX_CELL]
+        if v is None:
+            return ""
+        if t is float:
+            r = repr(v)
+            if "e" in r or "n" in r:          # an exponent, nan, inf: the general path
+                return cell_text(v, m, date_fmt)
+            if "." in r:
+                r = r.rstrip("0").rstrip(".")
+            return r.replace(".", dec) if dec != "." else r
+        if t is int:
+            return str(v)
+        if t is _dt.date or t is _dt.datetime:
+            text = dates.get(v)
+            if text is None:
+                if len(dates) > 100_000:
+                    dates.clear()
+                text = dates[v] = v.strftime(date_fmt)
+            return text
+        return cell_text(v, m, date_fmt)
+
+    return conv
+
+
 def _sheet(path: Path, want: str | int | None):
     import python_calamine as pc
 
@@ -113,8 +146,9 @@ def to_csv(path: Path, m: Mapping, out: Path) -> tuple[str, int]:
             fh.write("\n")
             n += 1
         pad = [""] * start[1]
+        conv = _converter(m, date_fmt)
         for row in sheet.iter_rows():
-            cells = [cell_text(v, m, date_fmt) for v in row]
+            cells = [conv(v) for v in row]
             while cells and cells[-1] == "":
                 cells.pop()
             if not cells:
