@@ -1,14 +1,20 @@
 """Load a CSV file described by a :class:`Mapping` into the workspace.
 
-Python reads and numbers the records (``textfile.read_records``); DuckDB parses and validates
-them in bulk, one batch at a time. Every record ends in exactly one of two tables:
+Two readers split and number the records, with the same result row for row: the bulk reader
+(:mod:`moneytrail.ingest.csvfast`: DuckDB's ``read_csv`` splits the records, Python numbers
+them from an index of the file's lines and reads the lines DuckDB cannot vouch for itself),
+tried first; and the record reader (``textfile.read_records``, Python's ``csv``), which reads
+the file where the bulk reader cannot give the same guarantees (the counts' ``reader`` says
+which, and why). Either way DuckDB parses and validates the records in bulk, one batch at a
+time. Every record ends in exactly one of two tables:
 ``transactions`` (parsed) or ``quarantine`` (the raw row, the column at fault and why).
 Only the columns the mapping reads are staged for DuckDB, and a record's raw text is written
 back only for the records quarantined (``Batch.raw``), so the cost is linear in the number
 of columns (at most :data:`moneytrail.limits.MAX_COLUMNS`).
 
 Every value from the mapping goes into SQL through :func:`moneytrail.sqlkit.lit`; every value
-from the file goes in as data (an Arrow table), never as SQL text.
+from the file goes in as data (an Arrow table; the path a bound parameter of ``read_csv``),
+never as SQL text.
 
 Validation rules, in the order they are checked (the first failing one is the reason):
 
