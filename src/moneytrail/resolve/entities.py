@@ -75,8 +75,8 @@ EM_MAX_ITERATIONS = 25
 EXHAUSTIVE_PAIRS = 1_000_000
 PAIRS_PER_RECORD = 40
 BROAD_BLOCKING = ("surname", "dob", "email", "phone", "first_name", "postcode", "name_key")
-EXPLODED = ("identifiers", "name_tokens")
-KIND_GUARD = "(l.kind = r.kind OR l.kind = 'unknown' OR r.kind = 'unknown')"   # list columns: a blocking rule on one pairs records sharing a value
+EXPLODED = ("identifiers", "name_tokens")   # list columns: a blocking rule on one pairs records sharing a value
+KIND_GUARD = "(l.kind = r.kind OR l.kind = 'unknown' OR r.kind = 'unknown')"   # an individual is never paired with a business
 
 # what each comparison is called in explanations
 LABELS: dict[str, str] = {
