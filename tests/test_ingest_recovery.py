@@ -203,6 +203,106 @@ def test_a_second_open_in_the_same_process_leaves_an_ingest_in_flight_alone(tmp_
         assert _copies(ws_path) == [f"sha256/{res.sha256[:2]}/{res.sha256}"]   # marker gone, copy kept
 
 
+# A bank statement ingest stopped while it publishes what it staged (argv: workspace, file, ready).
+KILLABLE_STATEMENTS = r"""
+import sys, time
+from pathlib import Path
+import moneytrail.ingest.statements as S
+
+ws_path, path, ready = sys.argv[1:4]
+S.BATCH = 100
+def stop(self):
+    Path(ready).write_text("staged")
+    time.sleep(600)
+S.StatementLoader.finish = stop
+
+from moneytrail.ingest import ingest_file
+from moneytrail.workspace import Workspace
+ingest_file(Workspace.open(ws_path), path, "camt")
+"""
+
+
+def _camt(folder: Path, entries: int = 1000) -> Path:
+    from moneytrail.bench.statements import write_file
+
+    p = folder / "statement.xml"
+    write_file("camt", p, entries, 250, 7)
+    return p
+
+
+def test_killed_statement_ingest_leaves_its_staged_rows_to_the_next_open(tmp_path):
+    ws_path = tmp_path / "case.duckdb"
+    Workspace.open(ws_path).close()
+    camt = _camt(tmp_path)
+    script, ready = tmp_path / "killable_statements.py", tmp_path / "ready-staged"
+    script.write_text(KILLABLE_STATEMENTS, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(ws_path), str(camt), str(ready)],
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(ready, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    staging = tmp_path / "case.staging"
+    (left,) = staging.iterdir()
+    assert left.name.startswith(f"ingest-{proc.pid}-")
+    assert {f.name for f in left.iterdir()} >= {"transactions.arrows", "statements.arrows"}
+    assert _runs(ws_path) == [("ingest", "running", None)]
+
+    with Workspace.open(ws_path) as ws:
+        assert not staging.exists()
+        summary = json.loads(ws.scalar("SELECT summary FROM runs WHERE command = 'recover'"))
+        assert summary["runs_failed"] == [1] and summary["staging_removed"] == [left.name]
+        for table in ("sources", "transactions", "quarantine", "account_records", "statements"):
+            assert ws.scalar(f"SELECT count(*) FROM {table}") == 0, table
+        res = ingest_file(ws, camt, "camt")
+        c = check_conservation(ws, res.source_id)
+        assert (c["read"], c["stored"]) == (1000, 1000)
+        assert ws.scalar("SELECT count(*) FROM statements") == 4
+    with Workspace.open(ws_path) as ws:
+        assert recover_interrupted(ws) == {"runs_failed": [], "evidence_removed": []}
+
+
+def test_a_second_open_in_the_same_process_leaves_a_statement_ingest_staging_alone(tmp_path, monkeypatch):
+    import moneytrail.ingest.statements as S
+
+    ws_path = tmp_path / "case.duckdb"
+    real = S.StatementLoader.finish
+    seen = {}
+
+    def open_again_then_finish(self):
+        seen["staged"] = sorted(p.name for d in (tmp_path / "case.staging").iterdir() for p in d.iterdir())
+        with Workspace.open(ws_path) as other:
+            seen["runs"] = other.query("SELECT status FROM runs")
+        seen["after"] = sorted(p.name for d in (tmp_path / "case.staging").iterdir() for p in d.iterdir())
+        return real(self)
+
+    monkeypatch.setattr(S, "BATCH", 100)
+    monkeypatch.setattr(S.StatementLoader, "finish", open_again_then_finish)
+    with Workspace.open(ws_path) as ws:
+        res = ingest_file(ws, _camt(tmp_path), "camt")
+        assert seen["runs"] == [("running",)] and "transactions.arrows" in seen["staged"]
+        assert seen["after"] == seen["staged"]
+        assert check_conservation(ws, res.source_id)["stored"] == 1000
+        assert not (tmp_path / "case.staging").exists()
+
+
+def test_disk_full_while_staging_statements_stores_nothing(ws, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    import moneytrail.ingest.statements as S
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    real = pa.ipc.new_stream
+    monkeypatch.setattr(S, "BATCH", 100)
+    monkeypatch.setattr(S.pa.ipc, "new_stream", lambda path, *a, **k: real("/dev/full", *a, **k))
+    with pytest.raises(WorkspaceError) as e:
+        ingest_file(ws, _camt(tmp_path), "camt")
+    assert str(e.value).startswith("disk full while ingesting statement.xml: free space on ")
+    assert ws.counts()["sources"] == 0 and ws.counts()["transactions"] == 0
+    assert not ws.staging_dir.exists() and _copies(ws.path) == []
+    assert ws.query("SELECT status FROM runs") == [("failed",)]
+
+
 @pytest.mark.slow
 def test_killed_cli_ingest_of_a_large_file(tmp_path):
     """The real command on a 1M-row file, killed once its evidence copy is complete."""

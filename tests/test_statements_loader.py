@@ -123,3 +123,67 @@ def test_bad_balances_are_problems_of_the_statement_not_lost_entries(ws, tmp_pat
     assert st["opening_booked"] is None and st["closing_booked"] == Decimal("-5.00")
     assert st["closing_booked_date"] == dt.date(2024, 1, 31)
     assert any("opening booked" in p for p in st["problems"]) and any("statement number" in p for p in st["problems"])
+
+
+# -- staged on disk, published at the end ------------------------------------------------------------
+
+def _many(n_statements, per_statement, cp=lambda s, i: f"CP{s}-{i}"):
+    for s in range(n_statements):
+        yield _stmt(position=f"/Document/BkToCstmrStmt/Stmt[{s + 1}]", account=f"DE{s:020d}", statement_id=f"S{s}")
+        for i in range(per_statement):
+            if i == 3:
+                yield _entry(i + 1, "12,50")               # quarantined
+            else:
+                yield _entry(i + 1, f"{i + 1}.00", CREDIT if i % 2 else DEBIT, counterparty_account=cp(s, i),
+                             counterparty_name=f"Name {s}-{i}")
+
+
+def test_many_batches_lose_nothing_and_each_account_keeps_its_first_naming(ws, tmp_path, monkeypatch):
+    import moneytrail.ingest.statements as S
+    from conftest import check_conservation
+
+    monkeypatch.setattr(S, "BATCH", 7)      # 50 statements of 9 entries: dozens of staged batches
+    sid = _source(ws, tmp_path)
+    # every statement pays the same three counterparties, and its holder is paid by the next statement's
+    cp = lambda s, i: ("SHARED-A", "SHARED-B", "SHARED-C")[i % 3] if i < 6 else f"DE{s + 1:020d}"
+    counts = load_statements(ws, sid, "camt", _many(50, 9, cp))
+    assert (counts["read"], counts["stored"], counts["quarantined"], counts["statements"]) == (450, 400, 50, 50)
+    ws.con.execute("UPDATE sources SET rows_read = 450, rows_stored = 400, rows_quarantined = 50 WHERE source_id = ?",
+                   [sid])
+    check_conservation(ws, sid)
+    assert ws.query("SELECT statement_no, first_row, last_row, entries_read, entries_stored FROM statements "
+                    "ORDER BY statement_no")[:2] == [(1, 1, 9, 9, 8), (2, 10, 18, 9, 8)]
+    assert ws.scalar("SELECT count(*) FROM statements") == 50
+    # one record per account, the first that named it (row, name), whichever batch it was in
+    rec = {r["account_id"]: r for r in ws.records("SELECT * FROM account_records WHERE source_id = ?", [sid])}
+    assert ws.scalar("SELECT count(*) - count(DISTINCT account_id) FROM account_records") == 0
+    assert (rec["SHARED-A"]["source_row"], rec["SHARED-A"]["owner_name"]) == (1, "Name 0-0")
+    assert (rec["SHARED-C"]["source_row"], rec["SHARED-C"]["owner_name"]) == (3, "Name 0-2")
+    # DE..01 is first named as statement 0's counterparty (row 7), then as statement 1's holder
+    assert (rec[f"DE{1:020d}"]["source_row"], rec[f"DE{1:020d}"]["owner_name"]) == (7, "Name 0-6")
+    assert rec[f"DE{0:020d}"]["owner_name"] == "Muster GmbH"
+    assert len(rec) == 3 + 51
+    assert not ws.staging_dir.exists()      # the staged files went with the load
+
+
+def test_a_load_that_fails_midway_stores_nothing_and_leaves_no_staged_file(ws, tmp_path, monkeypatch):
+    import moneytrail.ingest.statements as S
+
+    monkeypatch.setattr(S, "BATCH", 5)
+    sid = _source(ws, tmp_path)
+    seen = []
+
+    def records():
+        for r in _many(10, 9):
+            yield r
+            seen.append(r)
+            if len(seen) == 60:
+                folder = ws.staging_dir
+                assert [p.name for p in folder.iterdir()][0].startswith("ingest-")   # staged so far
+                raise RuntimeError("the reader failed")
+
+    with pytest.raises(RuntimeError, match="the reader failed"):
+        load_statements(ws, sid, "camt", records())
+    for table in ("transactions", "quarantine", "account_records", "statements"):
+        assert ws.scalar(f"SELECT count(*) FROM {table}") == 0, table
+    assert not ws.staging_dir.exists()

@@ -31,6 +31,21 @@ Checks, in order (the first failing one is the reason):
 The other side of an entry is its counterparty account (IBAN or number) where the file gives one,
 else ``cash`` for cash, ``name:<NAME>`` for a name only, or ``unidentified:<holder>``, as for CSV
 statements. Values are bound through Arrow tables, never formatted into SQL.
+
+Memory does not grow with the file (BENCHMARKS.md, "Statement formats"). The checked rows are gathered a batch at a time
+(:data:`BATCH`) and staged on disk, each table in its own Arrow IPC stream (LZ4) in a private
+folder beside the workspace (:meth:`moneytrail.workspace.Workspace.staging`); :meth:`StatementLoader.finish`
+publishes each table with one ``INSERT ... SELECT`` reading its stream back a batch at a time, in
+the caller's transaction (the ingest's one: a failed or killed ingest stores nothing; the staging
+folder goes with the ingest, or with the next open for writing). Staged rather than inserted
+batch by batch because DuckDB keeps the rows of many INSERTs into one uncommitted transaction in
+memory until the commit (peak RSS grew ~70 MiB per 100,000 camt entries), where one INSERT
+streaming its input writes full row groups to the database file as it goes; and not committed
+batch by batch, which would break "a failed ingest stores nothing". Each publishing query runs
+with a small ``operator_memory_limit`` (:data:`PUBLISH_OPERATOR_MEMORY`). An account's record is
+its first naming in the file: each batch keeps the first per account, staged in one of
+:data:`ACC_PARTS` parts by account, and each part, read back alone, keeps the first over the
+batches (memory holds a part: a sixteenth of the file's account facts).
 """
 
 from __future__ import annotations
@@ -39,17 +54,24 @@ import datetime as _dt
 import functools
 import json
 import re
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 
 from moneytrail.ingest.statement import CREDIT, DEBIT, Bad, Balance, Entry, Statement, clip
 from moneytrail.limits import MAX_AMOUNT, MAX_YEAR, MIN_YEAR
+from moneytrail.sqlkit import lit
 from moneytrail.workspace import TX_ID_STRIDE, Workspace
 
-BATCH = 50_000
+BATCH = 10_000            # rows (transactions + quarantined) gathered in Python before they are staged
+# DuckDB's memory for one publishing query's intermediates (this connection only, while the ingest
+# publishes): past it the query spills to DuckDB's temporary folder. Left at DuckDB's default (up
+# to the whole memory cap), one INSERT of 1,000,000 staged rows peaked ~130 MiB higher.
+PUBLISH_OPERATOR_MEMORY = "64MB"
+ACC_PARTS = 16            # account facts are staged in parts by account, to find first namings a part at a time
 _AMOUNT = re.compile(r"[0-9]{1,13}(?:\.[0-9]{0,4})?|\.[0-9]{1,4}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?")
@@ -65,6 +87,21 @@ TX_TYPES = (pa.int64(), pa.int32(), pa.int64(), pa.string(), pa.timestamp("us"),
             pa.decimal128(18, 4), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(),
             pa.decimal128(18, 4), pa.string(), pa.string(), pa.date32(), pa.string(), pa.string(), pa.string(),
             pa.string(), pa.string())
+
+Q_COLUMNS = ("source_row", "raw", "column_name", "reason", "source_position")
+Q_TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string())
+ACC_COLUMNS = ("seq", "account_id", "source_row", "owner_name", "bank", "kind", "currency")
+ACC_TYPES = (pa.int64(), pa.string(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.string())
+_BALANCES = ("opening_booked", "closing_booked", "opening_available", "closing_available")
+ST_COLUMNS = ("source_id", "statement_no", "source_position", "kind", "account_id", "currency", "holder_name",
+              "holder_address", "bank_id", "bank_name", "statement_ref", "sequence", "created", "period_from",
+              "period_to", *(c for b in _BALANCES for c in (b, b + "_date")), "entries_read", "entries_stored",
+              "first_row", "last_row", "problems", "extra")
+_ST_TYPE = {"source_id": pa.int32(), "statement_no": pa.int32(), "period_from": pa.date32(), "period_to": pa.date32(),
+            "entries_read": pa.int64(), "entries_stored": pa.int64(), "first_row": pa.int64(), "last_row": pa.int64(),
+            "problems": pa.list_(pa.string()),
+            **{c: t for b in _BALANCES for c, t in ((b, pa.decimal128(18, 4)), (b + "_date", pa.date32()))}}
+ST_TYPES = tuple(_ST_TYPE.get(c, pa.string()) for c in ST_COLUMNS)
 
 
 class Invalid(ValueError):
@@ -169,21 +206,75 @@ def _balance(b: Balance | None, fallback_fmt: str | None) -> tuple[Decimal | Non
 
 
 class _Batch:
-    """Columns of the transactions, quarantine rows and account facts gathered for one insert."""
+    """Columns of the transactions, quarantine rows, account facts and statements gathered
+    before they are staged."""
 
     def __init__(self) -> None:
         self.tx: dict[str, list[Any]] = {c: [] for c in TX_COLUMNS}
-        self.q: dict[str, list[Any]] = {c: [] for c in ("source_row", "raw", "column_name", "reason", "source_position")}
+        self.q: dict[str, list[Any]] = {c: [] for c in Q_COLUMNS}
         self.accounts: dict[str, tuple[int, str | None, str | None, str | None, str | None]] = {}
+        self.statements: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
-        return len(self.tx["tx_id"]) + len(self.q["source_row"])
+        return len(self.tx["tx_id"]) + len(self.q["source_row"]) + len(self.statements)
+
+
+@contextmanager
+def _operator_memory(con: Any, limit: str) -> Iterator[None]:
+    """DuckDB's ``operator_memory_limit`` of this connection set to ``limit`` for the block, then
+    put back as it was."""
+    before = con.execute("SELECT current_setting('operator_memory_limit')").fetchall()[0][0]
+    con.execute(f"SET operator_memory_limit = {lit(limit)}")
+    try:
+        yield
+    finally:
+        con.execute("RESET operator_memory_limit" if before is None else f"SET operator_memory_limit = {lit(before)}")
+
+
+class _Staged:
+    """One table's rows staged on disk: an Arrow IPC stream (LZ4) written a batch at a time and
+    read back a batch at a time."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...], types: tuple[pa.DataType, ...]):
+        self.path, self.columns = path, columns
+        self.schema = pa.schema(list(zip(columns, types)))
+        self.rows = 0
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+
+    def write(self, cols: dict[str, list[Any]]) -> None:
+        self._write(pa.record_batch([pa.array(cols[c], type=f.type) for c, f in zip(self.columns, self.schema)],
+                                    schema=self.schema))
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        if self._writer is None:     # (a full disk is Arrow's OSError with its errno: the ingest says so)
+            self._writer = pa.ipc.new_stream(str(self.path), self.schema,
+                                             options=pa.ipc.IpcWriteOptions(compression="lz4"))
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def write_table(self, table: pa.Table) -> None:
+        for batch in table.combine_chunks().to_batches(max_chunksize=BATCH):
+            self._write(batch)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+
+    def reader(self, stack: ExitStack) -> pa.RecordBatchReader:
+        """The staged rows, a batch at a time (the file is closed when ``stack`` is)."""
+        self.close()
+        return stack.enter_context(pa.ipc.open_stream(stack.enter_context(pa.OSFile(str(self.path), "rb"))))
 
 
 class StatementLoader:
     """Stores one source's records; see the module's docstring for the rules."""
 
-    def __init__(self, ws: Workspace, source_id: int, fmt: str):
+    def __init__(self, ws: Workspace, source_id: int, fmt: str, staging: Path):
+        """``staging``: an empty private folder that outlives the loader until :meth:`finish`
+        (:meth:`moneytrail.workspace.Workspace.staging`)."""
         self.ws, self.source_id, self.fmt = ws, source_id, fmt
         self.read = self.stored = self.quarantined = 0
         self.row = 0                     # the last source_row given
@@ -192,8 +283,15 @@ class StatementLoader:
         self.st_read = self.st_stored = 0
         self.st_first: int | None = None
         self.batch = _Batch()
-        self.statements: list[dict[str, Any]] = []
+        self.n_statements = 0
+        self.seq = 0                     # account facts staged so far (the first naming wins)
         self.kinds: dict[str, int] = {}
+        self.staged = {"tx": _Staged(staging / "transactions.arrows", TX_COLUMNS, TX_TYPES),
+                       "q": _Staged(staging / "quarantine.arrows", Q_COLUMNS, Q_TYPES),
+                       "acc": _Staged(staging / "account_records.arrows", ACC_COLUMNS, ACC_TYPES),
+                       "st": _Staged(staging / "statements.arrows", ST_COLUMNS, ST_TYPES),
+                       **{f"acc{k}": _Staged(staging / f"account_records-{k}.arrows", ACC_COLUMNS, ACC_TYPES)
+                          for k in range(ACC_PARTS)}}
 
     # -- records ---------------------------------------------------------------------------------
     def add(self, rec: Statement | Entry | Bad) -> None:
@@ -301,8 +399,8 @@ class StatementLoader:
 
     def _account_fact(self, account: str | None, name: str | None, bank: str | None, currency: str | None,
                       role: str) -> None:
-        # the first record naming an account in this batch; earlier batches' are kept by the insert
-        # (memory stays one batch's worth, whatever the number of accounts in the file)
+        # the first record naming an account in this batch; the first over the batches is chosen
+        # when they are published (memory stays one batch's worth, whatever the number of accounts)
         if not account or account in self.batch.accounts:
             return
         kind = ("cash" if account == "cash" else
@@ -338,7 +436,8 @@ class StatementLoader:
             except Invalid as e:
                 problems.append(f"period: {e}")
                 period.append(None)
-        self.statements.append({
+        self.n_statements += 1
+        self.batch.statements.append({
             "source_id": self.source_id, "statement_no": self.statement_no, "source_position": _text(st.position, 500),
             "kind": st.kind, "account_id": _text(st.account, 100), "currency": _text(st.currency, 3),
             "holder_name": _text(st.holder_name, 300), "holder_address": _text(st.holder_address, 500),
@@ -356,78 +455,99 @@ class StatementLoader:
 
     # -- writing ---------------------------------------------------------------------------------
     def flush(self) -> None:
-        b, con = self.batch, self.ws.con
-        if b.tx["tx_id"]:
-            tbl = pa.table({c: pa.array(b.tx[c], type=t) for c, t in zip(TX_COLUMNS, TX_TYPES)})
-            con.register("_stmt_tx", tbl)
-            try:
-                cols = ", ".join(TX_COLUMNS)
-                con.execute(f"INSERT INTO main.transactions ({cols}) SELECT {cols} FROM _stmt_tx")
-            finally:
-                con.unregister("_stmt_tx")
-        if b.q["source_row"]:
-            tbl = pa.table({"source_row": pa.array(b.q["source_row"], type=pa.int64()),
-                            "raw": pa.array(b.q["raw"], type=pa.string()),
-                            "column_name": pa.array(b.q["column_name"], type=pa.string()),
-                            "reason": pa.array(b.q["reason"], type=pa.string()),
-                            "source_position": pa.array(b.q["source_position"], type=pa.string())})
-            con.register("_stmt_q", tbl)
-            try:
-                con.execute("INSERT INTO main.quarantine (source_id, source_row, raw, column_name, reason, "
-                            "source_position) SELECT ?, source_row, raw, column_name, reason, source_position "
-                            "FROM _stmt_q", [self.source_id])
-            finally:
-                con.unregister("_stmt_q")
+        """Stage the batch gathered so far (nothing reaches the workspace before :meth:`finish`)."""
+        b = self.batch
+        self.staged["tx"].write(b.tx)
+        self.staged["q"].write(b.q)
         if b.accounts:
-            accts = list(b.accounts.items())
-            tbl = pa.table({"account_id": pa.array([a for a, _ in accts], type=pa.string()),
-                            "source_row": pa.array([v[0] for _, v in accts], type=pa.int64()),
-                            "owner_name": pa.array([v[1] for _, v in accts], type=pa.string()),
-                            "bank": pa.array([v[2] for _, v in accts], type=pa.string()),
-                            "kind": pa.array([v[3] for _, v in accts], type=pa.string()),
-                            "currency": pa.array([v[4] for _, v in accts], type=pa.string())})
-            con.register("_stmt_acc", tbl)
-            try:
-                con.execute("INSERT INTO main.account_records (account_id, source_id, source_row, register, "
-                            "owner_name, bank, kind, currency) SELECT account_id, ?, source_row, false, owner_name, "
-                            "bank, kind, currency FROM _stmt_acc WHERE account_id NOT IN "
-                            "(SELECT account_id FROM main.account_records WHERE source_id = ?)",
-                            [self.source_id, self.source_id])
-            finally:
-                con.unregister("_stmt_acc")
+            # each account's facts go to one part (by its name's hash), numbered in file order
+            parts: list[list[tuple[int, str, tuple]]] = [[] for _ in range(ACC_PARTS)]
+            for i, (a, v) in enumerate(b.accounts.items(), start=self.seq):
+                parts[hash(a) % ACC_PARTS].append((i, a, v))
+            self.seq += len(b.accounts)
+            for k, rows in enumerate(parts):
+                if rows:
+                    self.staged[f"acc{k}"].write({
+                        "seq": [r[0] for r in rows], "account_id": [r[1] for r in rows],
+                        **{c: [r[2][j] for r in rows] for j, c in enumerate(ACC_COLUMNS[2:])}})
+        if b.statements:
+            self.staged["st"].write({c: [r[c] for r in b.statements] for c in ST_COLUMNS})
         self.batch = _Batch()
 
     def finish(self) -> dict[str, Any]:
+        """Stage what is left, then publish every staged table into the workspace, one
+        ``INSERT ... SELECT`` each, in the caller's transaction."""
         self._close_statement()
         self.flush()
-        if self.statements:
-            cols = list(self.statements[0])
-            types = {"source_id": pa.int32(), "statement_no": pa.int32(), "period_from": pa.date32(),
-                     "period_to": pa.date32(), "entries_read": pa.int64(), "entries_stored": pa.int64(),
-                     "first_row": pa.int64(), "last_row": pa.int64(), "problems": pa.list_(pa.string())}
-            for c in ("opening_booked", "closing_booked", "opening_available", "closing_available"):
-                types[c] = pa.decimal128(18, 4)
-                types[c + "_date"] = pa.date32()
-            tbl = pa.table({c: pa.array([s[c] for s in self.statements], type=types.get(c, pa.string()))
-                            for c in cols})
-            con = self.ws.con
-            con.register("_stmts", tbl)
-            try:
-                con.execute(f"INSERT INTO main.statements ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _stmts")
-            finally:
-                con.unregister("_stmts")
+        self._first_namings()
+        con, sid = self.ws.con, self.source_id
+        cols = ", ".join(TX_COLUMNS)
+        q_cols = ", ".join(Q_COLUMNS)
+        acc = ", ".join(ACC_COLUMNS[1:])
+        st_cols = ", ".join(ST_COLUMNS)
+        publish = [
+            ("tx", f"INSERT INTO main.transactions ({cols}) SELECT {cols} FROM _stmt_tx", []),
+            ("q", f"INSERT INTO main.quarantine (source_id, {q_cols}) SELECT ?, {q_cols} FROM _stmt_q", [sid]),
+            ("acc", f"INSERT INTO main.account_records (source_id, register, {acc}) SELECT ?, false, {acc} "
+                    f"FROM _stmt_acc", [sid]),
+            ("st", f"INSERT INTO main.statements ({st_cols}) SELECT {st_cols} FROM _stmt_st", []),
+        ]
+        with _operator_memory(con, PUBLISH_OPERATOR_MEMORY):
+            for key, sql, params in publish:
+                staged = self.staged[key]
+                if not staged.rows:
+                    continue
+                with ExitStack() as stack:
+                    view = f"_stmt_{key}"
+                    con.register(view, staged.reader(stack))
+                    try:
+                        con.execute(sql, params)
+                    finally:
+                        con.unregister(view)
+                staged.path.unlink(missing_ok=True)     # published: the disk space is the workspace's again
         return {"read": self.read, "stored": self.stored, "quarantined": self.quarantined,
-                "statements": len(self.statements), "kinds": self.kinds}
+                "statements": self.n_statements, "kinds": self.kinds}
+
+    def _first_namings(self) -> None:
+        """Stage, for the ``account_records`` table, each account's first naming in the file: the
+        batches kept their first, each part (all the facts of 1/:data:`ACC_PARTS` of the accounts,
+        so memory holds one part at a time) is read back and keeps the first over the batches."""
+        import pyarrow.compute as pc
+
+        out = self.staged["acc"]
+        for k in range(ACC_PARTS):
+            part = self.staged[f"acc{k}"]
+            if not part.rows:
+                continue
+            with ExitStack() as stack:
+                t = part.reader(stack).read_all()
+            first = t.group_by("account_id", use_threads=False).aggregate([("seq", "min")])
+            out.write_table(t.filter(pc.is_in(t["seq"], value_set=first["seq_min"])))
+            del t, first
+            part.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close the staged streams (on success :meth:`finish` has; after a failure, before the
+        staging folder is removed)."""
+        for staged in self.staged.values():
+            try:
+                staged.close()
+            except OSError:
+                pass
 
 
 def load_statements(ws: Workspace, source_id: int, fmt: str, records: Iterable[Statement | Entry | Bad], *,
                     on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Store ``records`` (a reader's stream) as source ``source_id``; returns the counts
     (``read``, ``stored``, ``quarantined``, ``statements``, ``kinds``)."""
-    loader = StatementLoader(ws, source_id, fmt)
-    for rec in records:
-        loader.add(rec)
-    return loader.finish()
+    with ws.staging() as folder:
+        loader = StatementLoader(ws, source_id, fmt, folder)
+        try:
+            for rec in records:
+                loader.add(rec)
+            return loader.finish()
+        finally:
+            loader.close()
 
 
 __all__ = ["Invalid", "StatementLoader", "load_statements", "parse_amount", "parse_date"]

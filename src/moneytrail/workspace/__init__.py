@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -313,6 +314,37 @@ class Workspace:
     def evidence_file(self, rel: str) -> Path:
         return self.evidence_dir / rel
 
+    # -- staging ---------------------------------------------------------------------------------
+    @property
+    def staging_dir(self) -> Path:
+        """``<workspace stem>.staging`` beside the workspace: where an ingest keeps the rows it has
+        read on disk until it publishes them in its transaction (:meth:`staging`)."""
+        stem = self.path.name
+        if stem.endswith(".duckdb"):
+            stem = stem[: -len(".duckdb")]
+        return self.path.parent / f"{stem}.staging"
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private folder (mode 0700) under :attr:`staging_dir`, named after this process
+        (``ingest-<pid>-...``), removed with what it holds when the block ends, however it ends.
+        Beside the workspace rather than in the system's temporary folder: what is staged is the
+        evidence's content, kept where the workspace is. A process killed meanwhile leaves it; the
+        next open for writing removes it (:func:`recover_interrupted`)."""
+        import tempfile
+
+        base = self.staging_dir
+        base.mkdir(mode=0o700, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"ingest-{os.getpid()}-", dir=base))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                base.rmdir()      # only if no other ingest of this process stages there now
+            except OSError:
+                pass
+
     def evidence_key(self) -> bytes:
         """The key sealing this workspace's FTI evidence copies (from the secret beside its
         signing key: :mod:`moneytrail.workspace.sealed`)."""
@@ -412,6 +444,29 @@ def _key(folder: Path) -> str:
     return os.path.abspath(folder)
 
 
+def _stale_staging(base: Path) -> list[Path]:
+    """The staging folders (:meth:`Workspace.staging`) under ``base`` whose process has ended.
+    One ``stat`` when there is none."""
+    if not base.is_dir():
+        return []
+    out = []
+    for d in sorted(base.iterdir()):
+        m = re.fullmatch(r"ingest-(\d+)-\w+", d.name)
+        if not (m and d.is_dir()):
+            continue          # not a folder moneytrail makes: never touched
+        pid = int(m.group(1))
+        if pid == os.getpid():
+            continue          # this process's own ingest, in flight
+        try:
+            os.kill(pid, 0)
+            continue          # its process still runs
+        except ProcessLookupError:
+            out.append(d)
+        except PermissionError:
+            continue          # a process of another user holds that id: not ours to judge
+    return out
+
+
 def recover_interrupted(ws: Workspace) -> dict[str, Any]:
     """Undo what a process killed in the middle of a command left behind; called by
     :meth:`Workspace.open` on every open for writing.
@@ -426,10 +481,12 @@ def recover_interrupted(ws: Workspace) -> dict[str, Any]:
       then died before its transaction committed, so the copy never became evidence; the
       original stays with the user) and ``*.partial`` files (a copy cut short): removed.
       They can only exist while the ``.pending`` marker does (see
-      :meth:`Workspace.store_evidence`), so the evidence folder is walked only then.
+      :meth:`Workspace.store_evidence`), so the evidence folder is walked only then;
+    * the folder in which a killed ingest staged the rows it had read (:meth:`Workspace.staging`,
+      named after its process, which has ended): removed.
 
     When something was recovered, a ``recover`` run records what. Cost when nothing needs it:
-    one query and one ``stat``. Nothing is done while this process itself has another
+    one query and two ``stat`` calls. Nothing is done while this process itself has another
     connection on the workspace in the middle of an ingest (its copy is in flight).
 
     Every run log is covered: main's and each case schema's (:mod:`moneytrail.workspace.cases`).
@@ -450,8 +507,17 @@ def recover_interrupted(ws: Workspace) -> dict[str, Any]:
             if ids:
                 running[schema] = ids
         pending = (folder / PENDING_MARKER).exists()
-        if not running and not pending:
+        stale = _stale_staging(ws.staging_dir)
+        if not running and not pending and not stale:
             return out
+        for d in stale:
+            shutil.rmtree(d, ignore_errors=True)
+        if stale:
+            out["staging_removed"] = [d.name for d in stale]
+            try:
+                ws.staging_dir.rmdir()
+            except OSError:
+                pass
         for schema in running:
             ws.con.execute(f"UPDATE {ident(schema)}.runs SET status = 'failed', finished_at = ?, error = ? "
                            f"WHERE status = 'running'", [now_utc(), INTERRUPTED])
