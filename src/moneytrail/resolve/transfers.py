@@ -191,7 +191,7 @@ def _prepare(con, debits: str, credits: str, p: TransferParams, tag: str) -> Non
         con.execute(f"CREATE OR REPLACE TEMP TABLE {tag}_{side} AS SELECT *, {_BDAY.format(d='day + 1')} AS w, "
                     f"split_part(m, ' ', 1) AS f, CAST(amount AS DOUBLE) AS x, "
                     f"row_number() OVER (ORDER BY leg_id) AS i FROM ({sql})",
-                    args + [hol])
+                    [hol] + args)
     # the calendar days the window can span: N business days, the weekends between and the holidays
     span = p.window_business_days + 2 * (p.window_business_days // 5 + 1) + len(hol)
     tol = float(p.amount_tolerance)
