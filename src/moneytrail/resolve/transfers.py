@@ -34,8 +34,12 @@ quoted by :func:`moneytrail.sqlkit.ident`):
    pseudo-pairs, so a ledger of ten legs is scored by the defaults and one of ten thousand by
    what it shows. An equal end-to-end id is decisive (+``E2E_WEIGHT``), two different ones rule
    the pair out; ``NOTPROVIDED`` and blanks count as absent.
-3. **Score** = log2 prior odds + the weights (Splink's match weight), the match probability is
-   its logistic; pairs scoring below ``threshold`` are never matched.
+3. **Score** = the sum of the weights: the evidence, in bits, that the two legs are one transfer
+   rather than two that happen to fall in one block (Splink's match weight less the prior). Pairs
+   scoring below ``threshold`` (default 0: the evidence at least even) are never matched. The
+   ``match_probability`` adds the prior odds estimated for a candidate pair; it is low where a
+   debit has many candidates, which is why the threshold is on the evidence: the one-to-one step
+   already chooses among a leg's candidates.
 4. **One to one.** Pairs are taken greedily, best score first (ties: debit leg id, then credit
    leg id), each leg in at most one movement: the same result as repeatedly matching the pairs
    that are each other's best. Legs left over are :func:`unmatched`, with why.
@@ -73,7 +77,7 @@ class TransferParams:
     ``window_business_days``: the latest a credit may be booked after its debit (default 10:
     two weeks of correspondent banking); ``amount_tolerance``: relative difference allowed
     between the amounts (default 0: equal amounts; fees and exchange effects need more);
-    ``threshold``: the lowest match weight matched (default 0: match probability 0.5);
+    ``threshold``: the lowest evidence (score, bits) matched (default 0);
     ``holidays``: dates that are not business days; ``em_iterations``, ``prior_strength``: the
     estimation (see the module docstring)."""
 
@@ -303,12 +307,11 @@ def _words(name: str, level: int, row: dict) -> str | None:
     return f"{label} equal" if level == 1 else f"{label} different"
 
 
-def match_transfers(con, debits: str, credits: str, *, params: TransferParams | dict | None = None,
-                    _keep: bool = False) -> pa.Table:
+def match_transfers(con, debits: str, credits: str, *, params: TransferParams | dict | None = None) -> pa.Table:
     """The movements: each debit of ``debits`` matched with at most one credit of ``credits``.
 
-    Columns: ``debit_leg_id``, ``credit_leg_id`` (the legs' ids as text), ``score`` (match
-    weight, log2 odds), ``match_probability``, ``debit_amount``, ``credit_amount``, ``currency``
+    Columns: ``debit_leg_id``, ``credit_leg_id`` (the legs' ids as text), ``score`` (the
+    evidence: sum of the comparisons' weights, bits), ``match_probability`` (with the prior), ``debit_amount``, ``credit_amount``, ``currency``
     (the debit's, else the credit's), ``debit_date``, ``credit_date``, ``business_days``,
     ``memo_similarity`` (Jaro-Winkler of the folded memos, NULL without both), ``end_to_end_equal``,
     ``reasons`` (the comparisons in words, each with its weight). Sorted by ``debit_leg_id``,
@@ -356,8 +359,7 @@ def match_transfers(con, debits: str, credits: str, *, params: TransferParams | 
                 out[k].append(v)
         return pa.table(out, schema=OUT_SCHEMA)
     finally:
-        if not _keep:
-            _drop(con, tag)
+        _drop(con, tag)
 
 
 def _drop(con, tag: str) -> None:
