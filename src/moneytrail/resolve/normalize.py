@@ -46,13 +46,26 @@ Rules (``NULL`` in, ``NULL`` out; a value that normalises to nothing is ``NULL``
   upper case, letters and digits only (``DE89 3704-0044`` -> ``DE8937040044``).
 - ``mt_gender(s)`` — ``m`` or ``f`` for the usual spellings (m, male, man, ...), otherwise
   ``mt_text``.
+
+First names have one more rule, kept as data rather than a macro: :func:`nickname_groups` reads
+the vendored list of English given names and their nicknames or diminutives
+(``data/nicknames.csv``, carltonnorthern/nicknames, Apache-2.0; ``data/SOURCES.md``) and gives
+each listed name its *groups*: itself and every name it is a nickname of (``bill`` -> bill,
+robert, will, william, willis). Two first names are variants of one another when their groups
+share a name (``bill``/``will``, ``tom``/``thomas``; not ``rob``/``will``).
+:func:`first_name_variants` is the Python side; the engine joins the same table
+(:func:`nickname_rows`) to the prepared records (``first_name_variants``, NULL for a name the
+list does not know).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import functools
 import re
 import unicodedata
+from importlib import resources
 from typing import Optional
 
 from moneytrail.sqlkit import lit
@@ -448,3 +461,44 @@ def gender(s) -> Optional[str]:
         if t in v:
             return k
     return t
+
+
+# ---------------------------------------------------------------------------------------------
+# first names: nicknames and diminutives (a vendored public list, see data/SOURCES.md)
+
+NICKNAMES_FILE = "nicknames.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def nickname_groups() -> dict[str, tuple[str, ...]]:
+    """Each first name of the vendored list (``data/nicknames.csv``: ``name1,has_nickname,name2``
+    triples, carltonnorthern/nicknames, Apache-2.0), normalised by :func:`text`, -> the sorted
+    formal names it belongs to: itself and every name it is a nickname of (``bill`` ->
+    ``("bill", "robert", "william")``). Two first names are *variants* when their groups share a
+    name (``bill``/``will`` share ``william``; ``rob``/``will`` share none)."""
+    groups: dict[str, set[str]] = {}
+    with resources.files("moneytrail.resolve").joinpath("data", NICKNAMES_FILE).open(
+            "r", encoding="utf-8", newline="") as f:
+        for row in csv.reader(f):
+            if len(row) != 3 or row[1].strip() != "has_nickname":
+                continue
+            formal, nick = text(row[0]), text(row[2])
+            if not formal or not nick or " " in formal or " " in nick or formal == nick:
+                continue
+            groups.setdefault(formal, {formal}).add(formal)
+            groups.setdefault(nick, {nick}).add(formal)
+    return {k: tuple(sorted(v)) for k, v in sorted(groups.items())}
+
+
+def first_name_variants(first) -> Optional[list[str]]:
+    """The groups of a first name already normalised by :func:`name` (``[first]`` itself when
+    the list does not know it); NULL in, NULL out. The SQL side joins the same table
+    (:func:`nickname_rows`)."""
+    if first is None:
+        return None
+    return list(nickname_groups().get(str(first), (str(first),)))
+
+
+def nickname_rows() -> list[tuple[str, list[str]]]:
+    """``(name, groups)`` rows of :func:`nickname_groups` for a table to join on."""
+    return [(k, list(v)) for k, v in nickname_groups().items()]
