@@ -218,3 +218,150 @@ def test_bench_fake_1000():
     assert row["pairwise"]["f1"] >= 0.90
     assert row["pairwise"]["precision"] >= 0.98
     assert row["seconds_total"]["median"] < 30
+
+
+# --- people: nicknames, initials, swapped and middle names, dates, clusters --------------------
+
+def test_nickname_groups_from_the_vendored_list():
+    g = N.nickname_groups()
+    assert "william" in g["bill"] and "robert" in g["bill"] and "william" in g["will"]
+    assert set(N.first_name_variants("bill")) & set(N.first_name_variants("will"))        # both william's
+    assert not set(N.first_name_variants("rob")) & set(N.first_name_variants("will"))
+    assert set(N.first_name_variants("tom")) & set(N.first_name_variants("thomas"))
+    assert N.first_name_variants(None) is None
+    assert all(k == N.text(k) and " " not in k for k in g)            # keys are normalised single words
+    assert list(g) == sorted(g) and all(list(v) == sorted(v) for v in g.values())
+    data = Path(N.__file__).parent / "data"
+    assert (data / "nicknames.csv").is_file() and (data / "nicknames.LICENSE.txt").is_file()
+    assert "Apache License" in (data / "nicknames.LICENSE.txt").read_text()
+    assert "nicknames.csv" in (data / "SOURCES.md").read_text()
+
+
+@pytest.mark.parametrize("value", [
+    "x'; DROP TABLE t; --", "bill' OR '1'='1", "\x00nul", "", "Ω≈ç√ 北京", "$$", "%s {0} ?",
+])
+def test_hostile_first_names_are_data(value):
+    assert N.first_name_variants(value) == [value]          # not in the list: the name itself
+
+
+SPLIT = [
+    # (record_id, first_name, surname, dob, city)
+    (1, "William", "Hartley", "1961-03-04", "Leeds"),
+    (2, "Bill", "Hartley", "1961-03-04", "Leeds"),            # nickname
+    (3, "W.", "Hartley", "1961-03-04", "Leeds"),              # initial
+    (4, "Hartley", "William", "1961-03-04", "Leeds"),         # first name and surname swapped
+    (5, "William", "Hartley", "1961-04-03", "Leeds"),         # day and month transposed
+    (6, "Hartley", None, "1961-03-04", "Leeds"),              # a lone surname in the first-name field
+    (7, "Isaac", "James", "1990-01-01", "York"),
+    (8, "James", "Dixon", "1990-01-01", "York"),              # one shared word is not a swap
+    (9, "Rob", "Hartley", "1961-03-04", "Leeds"),             # rob / bill share robert
+]
+
+
+def _levels_of(res, a, b) -> dict:
+    row = next(r for r in res.pairs.to_pylist() if (r["record_id_l"], r["record_id_r"]) == (a, b))
+    return {c["comparison"]: c["level"] for c in row["comparisons"]}
+
+
+@pytest.fixture(scope="module")
+def split():
+    c = duckdb.connect()
+    c.execute("CREATE TABLE people (record_id INTEGER, first_name VARCHAR, surname VARCHAR, dob VARCHAR, city VARCHAR)")
+    c.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", SPLIT)
+    return c, resolve_parties(c, "people", lower=1e-9)
+
+
+def test_people_levels(split):
+    _, res = split
+    assert _levels_of(res, 1, 2)["first_name"].startswith("nickname or diminutive")
+    assert _levels_of(res, 1, 3)["first_name"].startswith("initial of")
+    swapped = _levels_of(res, 1, 4)
+    assert "swapped" in swapped["first_name"] and "swapped" in swapped["surname"]
+    assert _levels_of(res, 1, 5)["dob"] == "day and month transposed"
+    assert "swapped" in _levels_of(res, 1, 6)["first_name"]
+    crossed = _levels_of(res, 7, 8)
+    assert "swapped" not in crossed["first_name"] and "swapped" not in crossed["surname"]
+    assert _levels_of(res, 2, 9)["first_name"].startswith("nickname or diminutive")
+    row = next(r for r in res.pairs.to_pylist() if (r["record_id_l"], r["record_id_r"]) == (1, 2))
+    assert "first name agreed (nickname or diminutive" in explain_pair(row)
+
+
+def test_middle_name_level():
+    c = duckdb.connect()
+    c.execute("CREATE TABLE people (record_id INTEGER, full_name VARCHAR, first_name VARCHAR, surname VARCHAR, dob VARCHAR)")
+    c.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", [
+        (1, "Alfred Aspinall Tobin", "Alfred", "Tobin", "1855-12-26"),
+        (2, "Aspinall Tobin", "Aspinall", "Tobin", "1855-12-26"),      # the middle name as first name
+        (3, "Josiah Clinton", "Josiah", "Clinton", "1848-01-01"),
+        (4, "Josiah Clinton Jones", "Josiah", "Jones", "1848-01-01"),  # the middle name as surname
+        (5, "Mary Smith", "Mary", "Smith", "1900-01-01"),
+        (6, "Alfred Tobin", "Alfred", "Tobin", "1855-12-26"),
+        (7, "Josiah Jones", "Josiah", "Jones", "1848-01-01"),
+        (8, "Mary Smith", "Mary", "Smith", "1900-01-01"),
+        (9, "Peter Novak", "Peter", "Novak", "1900-01-01"),
+    ])
+    res = resolve_parties(c, "people", lower=1e-9)
+    assert "middle name" in _levels_of(res, 1, 2)["first_name"]
+    assert "middle name" in _levels_of(res, 3, 4)["surname"]
+    # without middle names in the evidence the level is not in the model
+    people = plan({"first_name", "surname", "dob"})
+    assert all(c.get("middle") is None for c in people["comparisons"] if c["column"] in ("first_name", "surname"))
+
+
+def test_people_deterministic_with_hostile_values():
+    rows = SPLIT + [(10, "x'; DROP TABLE people; --", "O''Brien", "31/02/2000", "\x00nul"),
+                    (11, "$$; select 1; $$", "Ω≈ç√ 北京", "junk", "' OR 1=1 --")]
+    outs = []
+    for _ in range(2):
+        c = duckdb.connect()
+        c.execute("CREATE TABLE people (record_id INTEGER, first_name VARCHAR, surname VARCHAR, dob VARCHAR, city VARCHAR)")
+        c.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", rows)
+        r = resolve_parties(c, "people", lower=1e-9)
+        outs.append((r.pairs.to_pylist(), r.clusters.to_pylist(), r.model_json))
+        assert c.execute("SELECT count(*) FROM people").fetchall()[0][0] == len(rows)
+        c.close()
+    assert outs[0] == outs[1]
+
+
+def test_cluster_pairs_average_linkage():
+    from moneytrail.resolve.entities import cluster_pairs
+
+    strong = 0.99
+    group_a = [("a1", "a2", strong), ("a1", "a3", strong), ("a2", "a3", strong)]
+    group_b = [("b1", "b2", strong), ("b1", "b3", strong), ("b2", "b3", strong)]
+    ids = ["a1", "a2", "a3", "b1", "b2", "b3", "c"]
+    # one strong pair between two groups that otherwise disagree does not join them
+    got = cluster_pairs(ids, group_a + group_b + [("a3", "b1", strong), ("c", "a1", 0.5)], 0.96, 0.2)
+    assert {got[i] for i in ("a1", "a2", "a3")} == {"a1"} and {got[i] for i in ("b1", "b2", "b3")} == {"b1"}
+    assert got["c"] == "c"                      # below upper: never joins
+    # with support from most of their pairs they join
+    bridge = [(x, y, 0.9) for x in ("a1", "a2", "a3") for y in ("b1", "b2", "b3")] + [("a3", "b1", strong)]
+    bridge = [e for e in bridge if (e[0], e[1]) != ("a3", "b1") or e[2] == strong]
+    got = cluster_pairs(ids, group_a + group_b + bridge, 0.96, 0.2)
+    assert {got[i] for i in ids if i != "c"} == {"a1"}
+    # a pair alone: joined at upper; the order of the edges changes nothing
+    edges = group_a + group_b + [("a3", "b1", strong), ("c", "b3", 0.97), ("x'; --", "c", 0.99)]
+    ids2 = ids + ["x'; --"]
+    one = cluster_pairs(ids2, edges, 0.96, 0.2)
+    two = cluster_pairs(list(reversed(ids2)), list(reversed(edges)), 0.96, 0.2)
+    assert one == two
+
+
+def test_merge_decisions_follow_the_clusters(resolved):
+    _, res = resolved
+    entity = {r["record_id"]: r["entity_id"] for r in res.clusters.to_pylist()}
+    for p in res.pairs.to_pylist():
+        if p["decision"] == "merge":
+            assert entity[p["record_id_l"]] == entity[p["record_id_r"]] and p["match_probability"] >= 0.96
+
+
+def test_a_training_pass_without_pairs_is_skipped():
+    c = duckdb.connect()
+    c.execute("CREATE TABLE p (record_id INTEGER, first_name VARCHAR, surname VARCHAR, dob VARCHAR, city VARCHAR, email VARCHAR)")
+    c.executemany("INSERT INTO p VALUES (?, ?, ?, ?, ?, ?)", [
+        (1, "Ann", "Lee", "1990-01-01", "Leeds", "a@x.org"), (2, "Anne", "Leigh", "1990-01-01", "Leeds", "a@x.org"),
+        (3, "Bob", "Stone", "1980-02-02", "York", None), (4, "Rob", "Ston", "1980-02-02", "York", None),
+        (5, "Eve", "Marsh", "1970-03-03", "Hull", None)])
+    res = resolve_parties(c, "p")                   # no two records share first name and surname
+    assert res.settings["training"] == [["dob"], ["email"]]
+    assert res.clusters.num_rows == 5

@@ -10,11 +10,21 @@ working tables never reach the workspace. Nothing is looked up outside the recor
 never by a data set's size, ids or values; :func:`plan` is that choice and is recorded in
 :attr:`Resolution.settings`:
 
-- names: ``first_name`` and ``surname`` -> ``NameComparison`` on each (Jaro-Winkler 0.92 / 0.88
-  / 0.7 levels); with only ``full_name`` (or ``name_key``) -> a name comparison on the normalised
+- names: ``first_name`` and ``surname`` -> a comparison on each: exact (term-frequency
+  adjusted: a common name counts for less), Jaro-Winkler >= 0.92; for the first name, a
+  nickname or diminutive of the other (their ``first_name_variants`` share a formal name, from
+  the vendored list, :func:`moneytrail.resolve.normalize.nickname_groups`: bill/william,
+  tom/thomas) and an initial (``w`` / ``william``); the name written in the other name's place
+  (first name and surname swapped, or a lone name in the other field while that field is empty
+  or swapped back: one shared word alone, ``isaac james`` / ``james dixon``, is not a swap);
+  when the evidence has middle names (``full_name`` beside the two, ``middle_names`` = its words
+  that are neither), the name being the other's middle name; then Jaro-Winkler >= 0.88 / 0.7;
+  with only ``full_name`` (or ``name_key``) -> a name comparison on the normalised
   name: exact on the sorted-token key, Jaro-Winkler on the key >= 0.92 / 0.8, token Jaccard
   >= 0.5; legal suffixes are dropped and the company form compared apart (``legal_form``);
-- ``dob`` -> ``DateOfBirthComparison`` (exact, one edit, <= 1 month, <= 1 year, <= 10 years);
+- ``dob`` -> exact (term-frequency adjusted: a date many records share, such as a year written as
+  1 January, counts for less), day and month transposed, one edit, <= 1 month, <= 1 year,
+  <= 10 years;
 - ``email`` -> ``EmailComparison``; ``postcode`` -> ``PostcodeComparison`` (full, sector,
   district, area); ``phone`` -> exact on the national number; ``identifiers`` -> at least one
   shared identifier (``ArrayIntersectAtSizes``); ``city`` -> exact (term-frequency adjusted) or
@@ -31,7 +41,8 @@ pairs (:data:`U_MAX_PAIRS`, seed :data:`DEFAULT_SEED`), then ``m`` and the prior
 probability that two random records match) by expectation maximisation over several blocking
 passes (names; date of birth; one more identifying field), then λ by expectation maximisation
 over every compared pair with m and u fixed (λ = Σ P(match | pair, λ) / all pairs, iterated to
-its fixed point; pairs no blocking rule produced count as non-matches). No labels.
+its fixed point; pairs no blocking rule produced count as non-matches). No labels. A training
+pass that finds no pair (a small input) is skipped; ``settings["training"]`` lists the passes run.
 
 **Which pairs are compared**: every pair when there are at most :data:`EXHAUSTIVE_PAIRS`;
 otherwise the blocking rules below, plus single-column rules (:data:`BROAD_BLOCKING`, in order)
@@ -41,7 +52,17 @@ records)``. The same rule for every input; the rules chosen are in ``settings["b
 **Thresholds** are match probabilities: a pair at or above ``upper`` (default
 :data:`DEFAULT_UPPER` = 0.96, a match weight of about +4.6) merges; a pair at or above ``lower``
 (default :data:`DEFAULT_LOWER` = 0.50, weight 0) and below ``upper`` is for review; below
-``lower`` nothing is kept. Clusters are the connected components of the merging pairs.
+``lower`` nothing is kept.
+
+**Clusters** are built by average-linkage agglomeration over the scored pairs (as dedupe does),
+not as connected components: from single records, the two clusters with the highest average
+match probability over all their record pairs (a pair not compared, or below
+:data:`CLUSTER_FLOOR`, counts as 0) join, while that average is at least
+:data:`CLUSTER_MIN_AVERAGE` (0.2) and at least one pair between them reaches ``upper``. A
+single strong pair no longer chains two groups that otherwise disagree. A pair's ``decision``
+is ``merge`` when it reaches ``upper`` and its records ended in one cluster; a pair at or above
+``upper`` whose clusters the average kept apart is for ``review``. (:func:`cluster_pairs`;
+ties go to the smaller record ids, so the same input gives the same clusters.)
 
 Each kept pair carries its match weight and probability and, per comparison, the level reached,
 its gamma and its weight; :func:`explain_pair` turns that into words: "first name agreed
@@ -74,8 +95,14 @@ EM_MAX_ITERATIONS = 25
 # max(EXHAUSTIVE_PAIRS, PAIRS_PER_RECORD * n) (the other half is the precise rules')
 EXHAUSTIVE_PAIRS = 1_000_000
 PAIRS_PER_RECORD = 40
+# clusters: two clusters join when a pair between them reaches the upper threshold and the
+# average match probability over all their record pairs is at least CLUSTER_MIN_AVERAGE
+# (pairs below CLUSTER_FLOOR, or not compared, count as 0); see cluster_pairs
+CLUSTER_MIN_AVERAGE = 0.2
+CLUSTER_FLOOR = 0.01
 BROAD_BLOCKING = ("surname", "dob", "email", "phone", "first_name", "postcode", "name_key")
 EXPLODED = ("identifiers", "name_tokens")   # list columns: a blocking rule on one pairs records sharing a value
+VARIANTS = "first_name_variants"   # a first name's nickname groups as numbers (normalize.nickname_groups); NULL: not listed
 KIND_GUARD = "(l.kind = r.kind OR l.kind = 'unknown' OR r.kind = 'unknown')"   # an individual is never paired with a business
 
 # what each comparison is called in explanations
@@ -157,7 +184,11 @@ n AS (
 )
 SELECT *, mt_name_key(name) AS name_key,
        NULLIF(list_distinct(list_filter(string_split(name, ' '), lambda x: length(x) > 1)), []) AS name_tokens,
-       substr(dob, 1, 4) AS dob_year
+       substr(dob, 1, 4) AS dob_year,
+       CASE WHEN first_name IS NOT NULL OR surname IS NOT NULL THEN
+         NULLIF(list_sort(list_distinct(list_filter(string_split(name, ' '), lambda x: length(x) > 1
+           AND NOT list_contains(string_split(concat_ws(' ', first_name, surname), ' '), x)))), [])
+       END AS middle_names
 FROM n
 ORDER BY unique_id
 """
@@ -176,7 +207,9 @@ def plan(present: Iterable[str], n: int = 0, pair_count=None) -> dict:
     comps: list[dict] = []
     people_names = {"first_name", "surname"} <= p
     if people_names:
-        comps += [{"column": "first_name", "kind": "name"}, {"column": "surname", "kind": "name"}]
+        middle = "middle_names" if "middle_names" in p else None
+        comps += [{"column": "first_name", "kind": "first_name", "other": "surname", "middle": middle},
+                  {"column": "surname", "kind": "surname", "other": "first_name", "middle": middle}]
     elif "first_name" in p or "surname" in p:
         comps += [{"column": c, "kind": "name"} for c in ("first_name", "surname") if c in p]
     if not people_names and "name_key" in p:
@@ -261,6 +294,8 @@ def _comparison(spec: dict):
     import splink.comparison_level_library as cll
 
     col, kind = spec["column"], spec["kind"]
+    if kind in ("first_name", "surname"):
+        return _person_name_comparison(col, kind, spec.get("other"), spec.get("middle"))
     if kind == "name":
         return cl.NameComparison(col).configure(term_frequency_adjustments=True)
     if kind == "full_name":
@@ -276,7 +311,7 @@ def _comparison(spec: dict):
             comparison_description="name (sorted tokens)",
         )
     if kind == "dob":
-        return cl.DateOfBirthComparison(col, input_is_string=True)
+        return _dob_comparison(col)
     if kind == "email":
         return cl.EmailComparison(col)
     if kind == "postcode":
@@ -299,6 +334,67 @@ def _comparison(spec: dict):
     if kind == "exact_tf":
         return cl.ExactMatch(col).configure(term_frequency_adjustments=True)
     return cl.ExactMatch(col)
+
+
+def _person_name_comparison(col: str, kind: str, other: Optional[str], middle: Optional[str] = None):
+    """A person's first name or surname: exact (term-frequency adjusted), Jaro-Winkler >= 0.92,
+    then for a first name a nickname or diminutive of the other (``first_name_variants`` share a
+    formal name) and an initial (one letter, the other's first); then the name written in the
+    other name's place (``other``: first name and surname swapped, or a lone name in the other
+    field); Jaro-Winkler >= 0.88 / 0.7; anything else."""
+    import splink.comparison_library as cl
+    import splink.comparison_level_library as cll
+
+    c_l, c_r = ident(col + "_l"), ident(col + "_r")
+    levels = [
+        cll.NullLevel(col),
+        cll.ExactMatchLevel(col).configure(tf_adjustment_column=col),
+        cll.JaroWinklerLevel(col, 0.92),
+    ]
+    if kind == "first_name":
+        v_l, v_r = ident(VARIANTS + "_l"), ident(VARIANTS + "_r")
+        levels.append(cll.CustomLevel(f"list_has_any({v_l}, {v_r})",
+                                      label_for_charts=f"nickname or diminutive of {col}"))
+        levels.append(cll.CustomLevel(
+            f"(length({c_l}) = 1 AND length({c_r}) > 1 AND starts_with({c_r}, {c_l})) OR "
+            f"(length({c_r}) = 1 AND length({c_l}) > 1 AND starts_with({c_l}, {c_r}))",
+            label_for_charts=f"initial of {col}"))
+    if other:
+        o_l, o_r = ident(other + "_l"), ident(other + "_r")
+        # written in the other field, and the other field swapped back or empty (one fact is
+        # counted once: "isaac james" / "james dixon" share a word, not a swap)
+        levels.append(cll.CustomLevel(
+            f"({c_l} = {o_r} AND ({o_l} IS NULL OR {o_l} = {c_r})) OR ({c_r} = {o_l} AND ({o_r} IS NULL OR {o_r} = {c_l}))",
+            label_for_charts=f"{col} in the other name's place (swapped)"))
+    if middle:
+        m_l, m_r = ident(middle + "_l"), ident(middle + "_r")
+        levels.append(cll.CustomLevel(f"list_contains({m_r}, {c_l}) OR list_contains({m_l}, {c_r})",
+                                      label_for_charts=f"{col} is the other's middle name"))
+    levels += [cll.JaroWinklerLevel(col, 0.88), cll.JaroWinklerLevel(col, 0.7), cll.ElseLevel()]
+    return cl.CustomComparison(output_column_name=col, comparison_levels=levels, comparison_description=col)
+
+
+def _dob_comparison(col: str):
+    """Date of birth: exact (term-frequency adjusted: a date many records share, such as a
+    year written as 1 January, counts for less), day and month transposed, one character
+    apart, within a month, a year, ten years; anything else."""
+    import splink.comparison_library as cl
+    import splink.comparison_level_library as cll
+
+    c_l, c_r = ident(col + "_l"), ident(col + "_r")
+    levels = [
+        cll.NullLevel(col),
+        cll.ExactMatchLevel(col).configure(tf_adjustment_column=col),
+        cll.CustomLevel(f"substr({c_l}, 1, 4) = substr({c_r}, 1, 4) AND substr({c_l}, 6, 2) = substr({c_r}, 9, 2) "
+                        f"AND substr({c_l}, 9, 2) = substr({c_r}, 6, 2)",
+                        label_for_charts="day and month transposed"),
+        cll.LevenshteinLevel(col, 1).configure(label_for_charts="one character apart"),
+    ]
+    for n, unit in ((1, "month"), (1, "year"), (10, "year")):
+        levels.append(cll.AbsoluteDateDifferenceLevel(col, input_is_string=True, threshold=n, metric=unit)
+                      .configure(label_for_charts=f"within {n} {unit}{'s' if n > 1 else ''}"))
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name=col, comparison_levels=levels, comparison_description="date of birth")
 
 
 def _block(cols: list[str], kind_guard: bool):
@@ -373,8 +469,11 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
     if threads:
         pcon.execute(f"SET threads = {int(threads)}")
     pcon.register("__mt_parties_in", prepared)
-    pcon.execute("CREATE TABLE mt_parties AS SELECT * FROM __mt_parties_in")
+    _nicknames_table(pcon)
+    pcon.execute(f"CREATE TABLE mt_parties AS SELECT p.*, n.groups AS {VARIANTS} FROM __mt_parties_in p "
+                 f"LEFT JOIN __mt_nicknames n ON n.name = p.first_name ORDER BY p.unique_id")
     pcon.unregister("__mt_parties_in")
+    pcon.execute("DROP TABLE __mt_nicknames")
     if prepared.num_rows:
         counts = pcon.execute("SELECT " + ", ".join(f"count({ident(c)})" for c in prepared.column_names)
                               + " FROM mt_parties").fetchall()[0]
@@ -404,10 +503,15 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
         linker = Linker(sdf, _splink_settings(p, seed), log_level=None)
         linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
         em_rules = []
+        from splink.internals.exceptions import EMTrainingException
+
         for cols_ in p["training"]:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(*cols_), estimate_without_term_frequencies=True,
-                populate_probability_two_random_records_match_from_trained_values=True)
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*cols_), estimate_without_term_frequencies=True,
+                    populate_probability_two_random_records_match_from_trained_values=True)
+            except EMTrainingException:
+                continue        # no pair agrees on these columns (a small input): the pass teaches nothing
             em_rules.append(cols_)
     seconds["train"] = round(time.perf_counter() - t1, 3)
     model = linker.misc.save_model_to_json()
@@ -426,15 +530,25 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
     shift = _logit2(model["probability_two_random_records_match"]) - _logit2(prior0)
     mjson = json.dumps(model, sort_keys=True)
     t3 = time.perf_counter()
-    clusters_sdf = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        pred, threshold_match_weight=_logit2(upper) - shift)
-    clusters = pcon.sql(
-        f"SELECT unique_id AS record_id, min(unique_id) OVER (PARTITION BY cluster_id) AS entity_id, "
-        f"count(*) OVER (PARTITION BY cluster_id) AS cluster_size FROM {clusters_sdf.physical_name} ORDER BY record_id"
-    ).to_arrow_table()
+    # the scored pairs (probability with λ) from CLUSTER_FLOOR up, for the clusters' averages
+    w = f"(match_weight + {lit(float(shift))})"
+    edges = pcon.execute(f"SELECT unique_id_l, unique_id_r, 1.0 / (1.0 + pow(2.0, -{w})) AS p FROM {pred.physical_name} "
+                         f"WHERE {w} >= {lit(_logit2(CLUSTER_FLOOR))} ORDER BY unique_id_l, unique_id_r").fetchall()
+    ids = [r[0] for r in pcon.execute("SELECT unique_id FROM mt_parties ORDER BY unique_id").fetchall()]
+    entity = cluster_pairs(ids, edges, upper, CLUSTER_MIN_AVERAGE)
+    sizes: dict = {}
+    for e in entity.values():
+        sizes[e] = sizes.get(e, 0) + 1
+    import pyarrow as pa
+
+    id_type = prepared.schema.field("unique_id").type
+    clusters = pa.table({"record_id": pa.array(ids, id_type), "entity_id": pa.array([entity[i] for i in ids], id_type),
+                         "cluster_size": pa.array([sizes[entity[i]] for i in ids], pa.int64())})
     seconds["cluster"] = round(time.perf_counter() - t3, 3)
 
+    pcon.register("__mt_clusters", clusters)
     pairs = _pairs_table(pcon, pred.physical_name, model, upper, lower, shift)
+    pcon.unregister("__mt_clusters")
     seconds["total"] = round(time.perf_counter() - t0, 3)
     desc = {
         "columns": sorted(present),
@@ -449,6 +563,92 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
     }
     pcon.close()
     return Resolution(pairs=pairs, clusters=clusters, model_json=mjson, settings=desc, seconds=seconds)
+
+
+def _nicknames_table(pcon) -> None:
+    import pyarrow as pa
+
+    rows = normalize.nickname_rows()
+    # the formal names as numbers (sorted order): comparing integer lists is twice as fast
+    number = {g: k for k, g in enumerate(sorted({g for _, gs in rows for g in gs}))}
+    pcon.register("__mt_nick_in", pa.table({"name": [r[0] for r in rows],
+                                            "groups": [sorted(number[g] for g in r[1]) for r in rows]}))
+    pcon.execute("CREATE TABLE __mt_nicknames AS SELECT * FROM __mt_nick_in")
+    pcon.unregister("__mt_nick_in")
+
+
+def cluster_pairs(ids: list, edges: Iterable[tuple], upper: float, min_average: float) -> dict:
+    """Records -> entity (the smallest record id of its cluster), by average-linkage
+    agglomeration over the scored pairs (as dedupe clusters): start from single records and
+    repeatedly join the two clusters whose average match probability over all their record
+    pairs (a pair not scored counts as 0) is highest, while it is at least ``min_average`` and
+    at least one pair between them reaches ``upper``. A chain of strong pairs alone no longer
+    joins two groups that otherwise disagree (connected components would). ``edges``: ``(id_l,
+    id_r, probability)``. Ties go to the smaller ids: the same input gives the same clusters."""
+    import heapq
+
+    ids = sorted(ids)
+    index = {v: k for k, v in enumerate(ids)}     # work on positions: the order of the ids
+    edges = [(index[a], index[b], float(p)) for a, b, p in edges if a != b]
+    ids_in = ids
+    ids = range(len(ids_in))
+    parent = list(ids)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, p in edges:                      # clusters never cross the components at upper
+        if p >= upper:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    comp = [find(i) for i in ids]
+    parent = list(ids)
+    size = [1] * len(ids_in)
+    total: dict = {}                           # cluster -> {cluster: sum of pair probabilities}
+    strong: dict = {}                          # cluster -> {cluster: max pair probability}
+    for a, b, p in edges:
+        if comp[a] != comp[b]:
+            continue
+        for x, y in ((a, b), (b, a)):
+            total.setdefault(x, {})[y] = total.get(x, {}).get(y, 0.0) + p
+            strong.setdefault(x, {})[y] = max(strong.get(x, {}).get(y, 0.0), p)
+    heap = [(-p, min(a, b), max(a, b)) for a, b, p in edges
+            if comp[a] == comp[b] and p >= upper and p >= min_average]
+    heapq.heapify(heap)
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if parent[a] != a or parent[b] != b or b not in total.get(a, {}):
+            continue
+        avg = total[a][b] / (size[a] * size[b])
+        if avg != -neg or avg < min_average or strong[a][b] < upper:
+            continue                           # stale entry (the clusters grew since)
+        keep, gone = (a, b) if a < b else (b, a)
+        parent[gone] = keep
+        size[keep] += size[gone]
+        t_keep, s_keep = total[keep], strong[keep]
+        for k, v in total.pop(gone).items():
+            if k == keep:
+                continue
+            t_keep[k] = t_keep.get(k, 0.0) + v
+            total[k][keep] = t_keep[k]
+            del total[k][gone]
+        for k, v in strong.pop(gone).items():
+            if k == keep:
+                continue
+            s_keep[k] = max(s_keep.get(k, 0.0), v)
+            strong[k][keep] = s_keep[k]
+            del strong[k][gone]
+        t_keep.pop(gone, None)
+        s_keep.pop(gone, None)
+        for k, v in t_keep.items():
+            avg = v / (size[keep] * size[k])
+            if avg >= min_average and s_keep[k] >= upper:
+                heapq.heappush(heap, (-avg, min(keep, k), max(keep, k)))
+    return {ids_in[i]: ids_in[find(i)] for i in ids}
 
 
 def _levels(model: dict) -> list[tuple[str, dict[int, str]]]:
@@ -510,12 +710,14 @@ def _pairs_table(pcon, pred: str, model: dict, upper: float, lower: float, shift
     w = f"(match_weight + {lit(float(shift))})"
     sql = f"""
 SELECT record_id_l, record_id_r, round(mw, 6) AS match_weight, round(mp, 9) AS match_probability,
-       CASE WHEN mw >= {lit(_logit2(upper))} THEN 'merge' ELSE 'review' END AS decision,
+       CASE WHEN mw >= {lit(_logit2(upper))} AND same_entity THEN 'merge' ELSE 'review' END AS decision,
        round({lit(float(prior))}, 6) AS prior_weight, comparisons
 FROM (
   SELECT unique_id_l AS record_id_l, unique_id_r AS record_id_r, {w} AS mw, 1.0 / (1.0 + pow(2.0, -{w})) AS mp,
-         [{', '.join(structs)}] AS comparisons
+         [{', '.join(structs)}] AS comparisons, cl.entity_id = cr.entity_id AS same_entity
   FROM {pred}
+  JOIN __mt_clusters cl ON cl.record_id = unique_id_l
+  JOIN __mt_clusters cr ON cr.record_id = unique_id_r
   WHERE {w} >= {lit(_logit2(lower))}
 )
 ORDER BY record_id_l, record_id_r
