@@ -14,7 +14,7 @@ never by a data set's size, ids or values; :func:`plan` is that choice and is re
   adjusted: a common name counts for less), Jaro-Winkler >= 0.92; for the first name, a
   nickname or diminutive of the other (their ``first_name_variants`` share a formal name, from
   the vendored list, :func:`moneytrail.resolve.normalize.nickname_groups`: bill/william,
-  tom/thomas) and an initial (``w`` / ``william``); the name written in the other name's place
+  tom/thomas); the name written in the other name's place
   (first name and surname swapped, or a lone name in the other field while that field is empty
   or swapped back: one shared word alone, ``isaac james`` / ``james dixon``, is not a swap);
   when the evidence has middle names (``full_name`` beside the two, ``middle_names`` = its words
@@ -339,9 +339,9 @@ def _comparison(spec: dict):
 def _person_name_comparison(col: str, kind: str, other: Optional[str], middle: Optional[str] = None):
     """A person's first name or surname: exact (term-frequency adjusted), Jaro-Winkler >= 0.92,
     then for a first name a nickname or diminutive of the other (``first_name_variants`` share a
-    formal name) and an initial (one letter, the other's first); then the name written in the
-    other name's place (``other``: first name and surname swapped, or a lone name in the other
-    field); Jaro-Winkler >= 0.88 / 0.7; anything else."""
+    formal name); the name written in the other name's place (``other``: first name and surname
+    swapped, or a lone name in the other field); the other's middle name (``middle``, when the
+    evidence has middle names); Jaro-Winkler >= 0.88 / 0.7; anything else."""
     import splink.comparison_library as cl
     import splink.comparison_level_library as cll
 
@@ -355,10 +355,6 @@ def _person_name_comparison(col: str, kind: str, other: Optional[str], middle: O
         v_l, v_r = ident(VARIANTS + "_l"), ident(VARIANTS + "_r")
         levels.append(cll.CustomLevel(f"list_has_any({v_l}, {v_r})",
                                       label_for_charts=f"nickname or diminutive of {col}"))
-        levels.append(cll.CustomLevel(
-            f"(length({c_l}) = 1 AND length({c_r}) > 1 AND starts_with({c_r}, {c_l})) OR "
-            f"(length({c_r}) = 1 AND length({c_l}) > 1 AND starts_with({c_l}, {c_r}))",
-            label_for_charts=f"initial of {col}"))
     if other:
         o_l, o_r = ident(other + "_l"), ident(other + "_r")
         # written in the other field, and the other field swapped back or empty (one fact is
@@ -558,6 +554,8 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
         "blocking": [b["blocking_rule"] for b in model["blocking_rules_to_generate_predictions"]],
         "training": em_rules, "u_max_pairs": u_max_pairs, "seed": seed,
         "thresholds": {"upper": upper, "lower": lower},
+        "clustering": {"method": "average linkage, a pair at upper between the clusters",
+                       "min_average_probability": CLUSTER_MIN_AVERAGE, "pair_floor": CLUSTER_FLOOR},
         "probability_two_random_records_match": model.get("probability_two_random_records_match"),
         "plan": p,
     }
