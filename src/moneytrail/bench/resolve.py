@@ -9,7 +9,8 @@ Protocol (``DIR`` is a copy of the linkage development sets, ``../shared/data/li
    the engine picks its comparisons, blocking and training from the columns present, with its
    defaults (thresholds, seed, sample sizes) for both.
 2. ``runs`` times, alternating: moneytrail's :func:`~moneytrail.resolve.entities.resolve_parties`
-   (normalisation, training, prediction, clustering at the upper threshold), and the peer: Splink
+   (normalisation, training, prediction, clustering: average linkage with a pair at the upper
+   threshold, see that module), and the peer: Splink
    with the settings of Splink's own published tutorial for that data set (written here from
    the tutorials' text: ``docs/demos/tutorials/04_Estimating_model_parameters`` and
    ``05_Predicting_results`` for fake_1000, ``docs/demos/examples/duckdb/deduplicate_50k_synthetic``
