@@ -364,7 +364,9 @@ def test_the_public_api_is_the_session_alone(case):
                           # what the web app shows (issue 12): each decided (findings, explore, triage,
                           # report/trace, registry_change/registry_read) and recorded
                           "findings_page", "finding", "triage", "account", "transactions", "graph", "viewed",
-                          "issue_login", "remove_login", "logins"}
+                          "issue_login", "remove_login", "logins",
+                          # entity resolution (issue 14): decided as resolve, review and explore
+                          "resolve", "review_queue", "review", "entities", "entity"}
 
 
 # -- also: files, identities, parameters --------------------------------------------------------------

@@ -38,6 +38,9 @@ MAPPING = parse_mapping({"currency": "USD", "date": "d", "amount": {"column": "a
                          "payee": {"account": "to"}})
 FAN = {"detect": {"typologies": ["fan_in"]}}
 SRC = Path(__file__).resolve().parents[1] / "src" / "moneytrail"
+# what resolve and graph make (the products detect needs)
+RESOLVE_AND_GRAPH = ("account_map", "party_records", "transfer_matches", "match_pairs", "entity_members", "entities",
+                     "account_entities", "edges", "nodes")
 _names = itertools.count(1)
 
 
@@ -80,7 +83,7 @@ def test_detect_sees_a_second_file_ingested_into_the_case(ws, tmp_path):
     assert first["rebuilt"]["graph"]["rebuilt_because"] == "edges is missing"
     _ingest(ws, tmp_path, FUNNEL)
     again = run_pipeline(cw, stages=["detect"], params=FAN)
-    assert again["rebuilt"]["graph"]["rebuilt_because"] == "account_map and the evidence changed"
+    assert again["rebuilt"]["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
     assert again["rebuilt"]["resolve"]["rebuilt_because"] == "the evidence changed"
     assert _edges(cw) == _live(cw) and len(_edges(cw)) == len(ORDINARY) + len(FUNNEL)
     assert again["stages"]["detect"]["findings"]["fan_in"] == 1
@@ -90,7 +93,7 @@ def test_detect_sees_a_second_file_ingested_into_the_case(ws, tmp_path):
     # the run log says what was rebuilt and why
     why = cw.query("SELECT json_extract_string(parameters, '$.freshness.rebuilt_because') FROM runs "
                    "WHERE command = 'graph' ORDER BY run_id")
-    assert [r[0] for r in why] == ["edges is missing", "account_map and the evidence changed"]
+    assert [r[0] for r in why] == ["edges is missing", "account_map, the evidence and transfer_matches changed"]
 
 
 def test_the_session_detect_after_a_new_ingest(ws, tmp_path):
@@ -122,7 +125,7 @@ def test_trace_sees_a_second_file(ws, tmp_path):
     assert out["sources"][0]["to"] == "FUNNEL"
     assert out["rules"]["fifo"]["accounts"]["FUNNEL"]["tainted_held"] == Decimal("900")
     assert _edges(cw) == _live(cw)
-    assert records(cw)["edges"]["summary"]["rebuilt_because"] == "account_map and the evidence changed"
+    assert records(cw)["edges"]["summary"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
     # the trace stage: its balances are products too, built from the current graph
     out = run_pipeline(cw, stages=["trace"])
     assert out["stages"]["trace"]["balance_events"] == cw.scalar("SELECT count(*) FROM balances") > 0
@@ -163,7 +166,7 @@ def test_nothing_changed_nothing_rebuilt(ws, tmp_path):
     sid = _ingest(ws, tmp_path, ORDINARY + FUNNEL)
     run_pipeline(cw, stages=["detect"], params=FAN)
     before = records(cw)
-    assert {p: r["builds"] for p, r in before.items()} == {"account_map": 1, "edges": 1, "nodes": 1}
+    assert {p: r["builds"] for p, r in before.items()} == {p: 1 for p in RESOLVE_AND_GRAPH}
     again = run_pipeline(cw, stages=["detect"], params=FAN)
     assert again["rebuilt"] == {}
     assert ensure(cw, ["edges", "nodes", "account_map"]) == {}
@@ -187,11 +190,11 @@ def test_each_schema_keeps_its_own_versions(ws, tmp_path):
     assert records(cw)["edges"]["builds"] == 1
     assert not ws.table_exists("product_versions")                # main's: not touched by the case
     assert set(ensure(ws, ["edges"])) == {"resolve", "graph"}     # main: the whole workspace
-    assert ws.scalar("SELECT count(*) FROM main.product_versions") == 3
+    assert ws.scalar("SELECT count(*) FROM main.product_versions") == len(RESOLVE_AND_GRAPH)
     _ingest(ws, tmp_path, FUNNEL)
     run_pipeline(cw, stages=["graph"])
     assert records(cw)["edges"]["builds"] == 2 and records(ws)["edges"]["builds"] == 1
-    assert ensure(ws, ["nodes"])["graph"]["rebuilt_because"] == "account_map and the evidence changed"
+    assert ensure(ws, ["nodes"])["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
     assert ws.scalar("SELECT count(*) FROM main.edges") == len(ORDINARY) + len(FUNNEL)
 
 
@@ -206,7 +209,7 @@ def test_a_withdrawn_source_changes_the_version_and_leaves_the_graph(ws, tmp_pat
     Session(ws, AN, CASE).withdraw(wrong, "the wrong account's statement")
     assert evidence_version(cw) != v
     out = run_pipeline(cw, stages=["detect"], params=FAN)
-    assert out["rebuilt"]["graph"]["rebuilt_because"] == "account_map and the evidence changed"
+    assert out["rebuilt"]["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
     assert _edges(cw) == _live(cw)
     assert cw.scalar("SELECT count(DISTINCT tx_id // 10000000000) FROM edges") == 1
     assert cw.scalar("SELECT min(tx_id // 10000000000) FROM edges") == keep

@@ -522,3 +522,38 @@ def test_the_print_ready_report_is_written_by_a_job_and_downloads_under_a_safe_n
     assert _download_name('x"; filename=evil.exe\r\nSet-Cookie: a=b', False) == \
         "x___filename_evil.exe__Set-Cookie__a_b-report.html"
     assert _download_name("../..", True) == "_..-report-print.html"
+
+
+def test_the_review_queue_decides_a_pair_and_the_entity_page_shows_it(demo, client):
+    sign_in(client, "tf-analyst-1", demo["secrets"]["tf-analyst-1"])
+    page = client.get("/review")
+    assert page.status_code == 200
+    client.post("/run/resolve", data={"csrf": csrf(page.text)})   # a job (the demo's detect resolved already)
+    assert demo["app"].state.mt.jobs.wait_idle(180)
+    page = client.get("/review?status=review")
+    assert page.status_code == 200 and 'id="pairs"' in page.text
+    pairs = re.findall(r'name="left" value="(P[0-9a-f]{16})"><input type="hidden" name="right" value="(P[0-9a-f]{16})"',
+                       page.text)
+    if not pairs:                                        # nothing uncertain: decide a merged pair instead
+        merged = client.get("/review?status=merged").text
+        keys = re.findall(r'<span class="mono">(P[0-9a-f]{16})</span>', merged)[:2]
+        assert len(keys) == 2
+        pairs = [tuple(keys)]
+    left, right = pairs[0]
+    r = client.post("/review?status=review", data={"csrf": csrf(page.text), "left": left, "right": right,
+                                                   "decision": "different", "reason": "different people: web test"})
+    assert r.status_code == 200                           # redirected back to the queue
+    client.post("/run/resolve", data={"csrf": csrf(page.text)})
+    assert demo["app"].state.mt.jobs.wait_idle(180)
+    rejected = client.get("/review?status=rejected").text
+    assert left in rejected and right in rejected and "different people: web test" in rejected
+    # a decision without a reason is refused
+    r = client.post("/review", data={"csrf": csrf(page.text), "left": left, "right": right, "decision": "same",
+                                     "reason": ""})
+    assert r.status_code >= 400 and "reason" in r.text
+    # the entity page of an account, reached from the account page
+    acct = client.get("/accounts/" + re.search(r'href="/accounts/([^"]+)"', rejected).group(1)).text
+    ent = re.search(r'href="/entities/(E[0-9a-f]{12})"', acct)
+    assert ent, "the account page names the holder's entity"
+    e = client.get(f"/entities/{ent.group(1)}")
+    assert e.status_code == 200 and 'id="records"' in e.text

@@ -225,8 +225,16 @@ def account(ws, account_id: str) -> dict[str, Any]:
                      CASE WHEN is_in THEN amount ELSE 0 END AS amt_in,
                      CASE WHEN is_out THEN amount ELSE 0 END AS amt_out FROM m)
         GROUP BY cp ORDER BY sum(amt_in) + sum(amt_out) DESC, cp LIMIT 50""", margs)
+    entity = None
+    have = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema()")}
+    if {"account_entities", "entities", "account_map"} <= have:      # resolved: the holder's entity
+        rows = ws.records("""SELECT e.entity_id, e.name, e.records, e.accounts FROM account_entities a
+                             JOIN entities e USING (entity_id)
+                             WHERE a.account_id = coalesce((SELECT account_id FROM account_map WHERE raw_account = ?), ?)""",
+                          [acct, acct])
+        entity = rows[0] if rows else None
     return {"account_id": acct, "records": prof, "flows": flows, "balance": balance,
-            "counterparties": counterparties, "findings": found, "pseudo": o.startswith("(")}
+            "counterparties": counterparties, "findings": found, "pseudo": o.startswith("("), "entity": entity}
 
 
 def transactions(ws, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,
@@ -318,3 +326,97 @@ def graph(ws, *, finding_key: str | None = None, account: str | None = None, hub
     nodes = [{"id": a, "owner": owners.get(a), "degree": int(degree.get(a, 0)), "centre": a in centre,
               "hub": a not in centre and int(degree.get(a, 0)) > hub_degree} for a in ids]
     return {"nodes": nodes, "edges": edges, "centre": centre}
+
+
+# -- entity resolution (issue 14) -------------------------------------------------------------------
+
+MATCH_STATUSES = ("review", "merged", "accepted", "rejected")
+_RESOLVED = ("party_records", "match_pairs", "entity_members", "entities", "account_entities")
+
+
+def _resolved(ws) -> None:
+    have = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema()")}
+    if not set(_RESOLVED) <= have:
+        raise WorkspaceError("the case's parties are not resolved yet: run moneytrail resolve")
+
+
+_RECORD_COLS = ("record_key, account_id, source_id, source_row, register, role, full_name, kind, address, phone, "
+                "email, dob, tax_id")
+
+
+def party_records_by_key(ws, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    _resolved(ws)
+    return {r["record_key"]: r for r in ws.records(
+        f"SELECT {_RECORD_COLS} FROM party_records WHERE list_contains(?, record_key)", [list(keys)])}
+
+
+def pair_probability(ws, pair_key: str) -> float | None:
+    rows = ws.query("SELECT match_probability FROM match_pairs WHERE pair_key = ?", [pair_key])
+    return rows[0][0] if rows else None
+
+
+def match_pairs(ws, *, status: str = "review", limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """Pairs with a status, most probable first, each with both records and its explanation."""
+    if status not in MATCH_STATUSES:
+        raise ConfigError(f"status {str(status)[:40]!r}: one of {', '.join(MATCH_STATUSES)}")
+    _resolved(ws)
+    total = ws.scalar("SELECT count(*) FROM match_pairs WHERE status = ?", [status])
+    pairs = ws.records("""
+        SELECT pair_key, left_key, right_key, match_probability, match_weight, explanation, status,
+               decided_by, decision_reason
+        FROM match_pairs WHERE status = ?
+        ORDER BY match_probability DESC NULLS LAST, pair_key LIMIT ? OFFSET ?""",
+                       [status, _limit(limit, "--limit"), _limit(offset, "--offset")])
+    recs = party_records_by_key(ws, [k for p in pairs for k in (p["left_key"], p["right_key"])])
+    for p in pairs:
+        p["left"], p["right"] = recs.get(p["left_key"]), recs.get(p["right_key"])
+    counts = {r["status"]: r["n"] for r in ws.records("SELECT status, count(*) AS n FROM match_pairs GROUP BY 1")}
+    return {"status": status, "total": total, "offset": offset, "pairs": pairs, "counts": counts}
+
+
+def entity(ws, entity_id: str) -> dict[str, Any]:
+    """An entity, its records (with source and how each joined), accounts and linking pairs."""
+    _resolved(ws)
+    ent = ws.records("SELECT * FROM entities WHERE entity_id = ?", [entity_id])
+    if not ent:
+        raise WorkspaceError(f"no entity {entity_id[:40]!r} in this case (moneytrail resolve lists them)")
+    records = ws.records(f"""
+        SELECT {', '.join('r.' + c.strip() for c in _RECORD_COLS.split(','))}, m.how, s.file_name AS source_file
+        FROM entity_members m JOIN party_records r USING (record_key) LEFT JOIN sources s ON s.source_id = r.source_id
+        WHERE m.entity_id = ? ORDER BY r.register DESC, r.source_id, r.source_row""", [entity_id])
+    keys = [r["record_key"] for r in records]
+    accounts = ws.records("SELECT account_id, records FROM account_entities WHERE entity_id = ? ORDER BY account_id",
+                          [entity_id])
+    pairs = ws.records("""
+        SELECT pair_key, left_key, right_key, match_probability, explanation, status, decided_by, decision_reason
+        FROM match_pairs WHERE list_contains(?, left_key) OR list_contains(?, right_key)
+        ORDER BY match_probability DESC NULLS LAST, pair_key LIMIT 500""", [keys, keys])
+    return {**ent[0], "records": records, "accounts": accounts, "pairs": pairs}
+
+
+def entities(ws, *, name: str | None = None, account: str | None = None, min_records: int = 1,
+             limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """Entities, the ones of most records first: those with a record whose name contains ``name``
+    (case and accents aside) or holding ``account``; each with its record keys and accounts."""
+    _resolved(ws)
+    conds, args = ["e.records >= ?"], [_limit(min_records, "--min-records")]
+    if name:
+        from moneytrail.resolve.normalize import text
+
+        conds.append("e.entity_id IN (SELECT m.entity_id FROM entity_members m JOIN party_records r USING (record_key) "
+                     "WHERE contains(lower(strip_accents(r.full_name)), ?))")
+        args.append(text(str(name)[:200]) or str(name)[:200].lower())
+    if account:
+        conds.append("e.entity_id IN (SELECT entity_id FROM account_entities WHERE account_id = ?)")
+        args.append(str(account)[:200])
+    where = " AND ".join(conds)
+    total = ws.scalar(f"SELECT count(*) FROM entities e WHERE {where}", args)
+    rows = ws.records(f"""
+        SELECT e.*, (SELECT list(m.record_key ORDER BY m.record_key) FROM entity_members m
+                      WHERE m.entity_id = e.entity_id) AS record_keys,
+               (SELECT list(a.account_id ORDER BY a.account_id) FROM account_entities a
+                      WHERE a.entity_id = e.entity_id) AS account_ids
+        FROM entities e WHERE {where}
+        ORDER BY e.records DESC, e.entity_id LIMIT ? OFFSET ?""",
+                      [*args, _limit(limit, "--limit"), _limit(offset, "--offset")])
+    return {"total": total, "offset": offset, "entities": rows}

@@ -56,6 +56,20 @@ EVIDENCE = ("sources", "transactions", "accounts", "account_records", "quarantin
 #: or command each time it runs, never rebuilt on their own; a stage may need them
 RECORDS = DERIVED_TABLES + ("features",)
 
+#: records a stage's products are made from, with the query giving their version: an officer's
+#: match decision (``moneytrail review``) or a retrained entity-resolution model changes what the
+#: resolve stage makes, so its products are rebuilt
+VERSIONED_RECORDS = {
+    "match_decisions": "SELECT count(*) || ':' || coalesce(CAST(max(decided_at) AS VARCHAR), '') FROM match_decisions",
+    "er_models": "SELECT CAST(coalesce(max(model_id), 0) AS VARCHAR) FROM er_models",
+}
+
+
+def record_version(ws: Workspace, name: str) -> str:
+    """The version of a record table a stage needs (:data:`VERSIONED_RECORDS`)."""
+    return str(ws.con.execute(VERSIONED_RECORDS[name]).fetchall()[0][0])
+
+
 #: the stages whose ``MAKES`` are products kept fresh by :func:`ensure`, in pipeline order
 #: (module names, imported when a product of theirs is needed; checked against the pipeline's
 #: registry by tests/test_freshness.py)
@@ -193,9 +207,12 @@ def _why(mod, version: str, inputs: dict[str, str], recs: dict[str, dict[str, An
     rec = recs[mod.MAKES[0]]
     if rec["code_version"] != __version__:
         return f"built by moneytrail {rec['code_version']}"
-    changed = sorted({"the evidence" if k in EVIDENCE else k for k in inputs if rec["inputs"].get(k) != inputs[k]})
+    changed = sorted({"the evidence" if k in EVIDENCE else
+                      {"match_decisions": "the match decisions", "er_models": "the resolution model"}.get(k, k)
+                      for k in inputs if rec["inputs"].get(k) != inputs[k]})
     if changed:
-        return f"{' and '.join(changed)} changed"
+        listed = changed[0] if len(changed) == 1 else ", ".join(changed[:-1]) + " and " + changed[-1]
+        return f"{listed} changed"
     return "its parameters changed"
 
 
@@ -262,7 +279,8 @@ def ensure(ws: Workspace, products: Iterable[str], *, backend=None,
         first = recs.get(mod.MAKES[0], {})
         given = params[mod.NAME] if mod.NAME in params else first.get("params")
         content = recipe(mod, given)
-        inputs = {n: evidence if n in EVIDENCE else recs.get(n, {}).get("version", "missing")
+        inputs = {n: evidence if n in EVIDENCE else record_version(ws, n) if n in VERSIONED_RECORDS
+                  else recs.get(n, {}).get("version", "missing")
                   for n in mod.NEEDS if n not in mod.MAKES}
         version = _digest({"stage": mod.NAME, "code": __version__, "params": content, "inputs": inputs})
         why = _why(mod, version, inputs, recs, tables)
@@ -279,6 +297,12 @@ def ensure(ws: Workspace, products: Iterable[str], *, backend=None,
         built[mod.NAME] = summary
         log(f"{mod.NAME}: {summary}")
     return built
+
+
+def forget(ws: Workspace, products: Iterable[str]) -> None:
+    """Drop the records of ``products``: the next :func:`ensure` rebuilds them whatever their
+    inputs' versions say (``moneytrail resolve --retrain``)."""
+    _forget(ws, products)
 
 
 def _forget(ws: Workspace, products: Iterable[str]) -> None:

@@ -340,6 +340,96 @@ class Session:
             raise
         return {**new, "finding_key": key, "updated_at": now, "updated_by": self.officer, "audit_entry": d.audit_seq}
 
+    # -- entity resolution (issue 14) ------------------------------------------------------------
+    def resolve(self, *, retrain: bool = False, upper: float | None = None,
+                lower: float | None = None) -> dict[str, Any]:
+        """Resolve the case's parties and accounts (``moneytrail resolve``): party records from the
+        evidence, the entity-resolution model (trained on the case's own records the first time,
+        or again with ``retrain``), entities, the review queue, accounts to entities, and the
+        matching of one transfer seen at two banks. ``upper``/``lower``: the match-probability
+        thresholds (merge at or above ``upper``; review between). Returns the stage's summary."""
+        from moneytrail import freshness, resolve
+        from moneytrail.pipeline import run_pipeline
+
+        params = resolve.check_params({"upper": upper, "lower": lower})
+        d = self._decide("resolve", {"retrain": bool(retrain), **params})
+        cw = self._in(d)
+        if retrain:
+            freshness.forget(cw, resolve.MAKES)        # rebuilt, whatever their versions say
+        out = run_pipeline(cw, stages=["resolve"], params={"resolve": {**params, "retrain": bool(retrain)}})
+        s = out["stages"]["resolve"]
+        self._read(d, {"resolve_summary": {k: s.get(k) for k in ("records", "entities", "merged", "review",
+                                                                  "transfers_matched") if k in s}})
+        return s
+
+    def review_queue(self, *, status: str = "review", limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Pairs of party records by status (``review``: waiting for an officer; ``merged``,
+        ``accepted``, ``rejected``), most probable first, with both records and the reasons in
+        words (``moneytrail review``)."""
+        from moneytrail import _reads
+
+        d = self._decide("review", {"status": str(status)[:20]})
+        out = _reads.match_pairs(self._in(d), status=status, limit=limit, offset=offset)
+        self._read(d, {"table": "match_pairs", "status": status, "rows": len(out["pairs"])})
+        return out
+
+    def review(self, left: str, right: str, decision: str, reason: str) -> dict[str, Any]:
+        """Decide whether two party records are the same party (``decision``: same | different),
+        with a reason. The decision is kept across re-runs and wins over the model; the next
+        resolve (or any command needing the entities) rebuilds with it."""
+        from moneytrail import _reads
+        from moneytrail.authority.legal import is_placeholder
+        from moneytrail.resolve.review import pair_key
+        from moneytrail.workspace import now_utc
+
+        if decision not in ("same", "different"):
+            raise ConfigError(f"decision {str(decision)[:40]!r}: same or different")
+        reason = " ".join(str(reason or "").split())
+        if not reason or is_placeholder(reason):
+            raise ConfigError("a match decision needs a reason: say why")
+        if len(reason) > 2000:
+            raise ConfigError("reason: at most 2,000 characters")
+        left, right = str(left)[:64], str(right)[:64]
+        d = self._decide("review", {"left": left, "right": right, "decision": decision})
+        cw = self._in(d)
+        recs = _reads.party_records_by_key(cw, [left, right])
+        for k in (left, right):
+            if k not in recs:
+                raise WorkspaceError(f"no party record {k[:40]!r} in this case (moneytrail review lists them; "
+                                     f"run moneytrail resolve first)")
+        if left == right:
+            raise ConfigError("a record is always the same party as itself: name two records")
+        key, lo, hi = pair_key(left, right)
+        prob = _reads.pair_probability(cw, key)
+        now = now_utc()
+        cw.con.execute("INSERT INTO match_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [key, lo, hi, decision, reason, prob, self.officer, now, d.audit_seq])
+        return {"pair_key": key, "left_key": lo, "right_key": hi, "decision": decision, "reason": reason,
+                "probability": prob, "decided_by": self.officer, "decided_at": now, "audit_entry": d.audit_seq}
+
+    def entities(self, *, name: str | None = None, account: str | None = None, min_records: int = 1,
+                 limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Entities, most records first, found by a name their records carry or an account they
+        hold (``moneytrail entity list``), each with its record keys and accounts."""
+        from moneytrail import _reads
+
+        d = self._decide("explore", {"entities": {"name": str(name)[:60] if name else None,
+                                                  "account": str(account)[:60] if account else None}})
+        out = _reads.entities(self._in(d), name=name, account=account, min_records=min_records, limit=limit,
+                              offset=offset)
+        self._read(d, {"table": "entities", "rows": len(out["entities"])})
+        return out
+
+    def entity(self, entity_id: str) -> dict[str, Any]:
+        """An entity: its party records (each with its source and why it joined), its accounts and
+        the pairs that link or nearly link its records (``moneytrail entity show``)."""
+        from moneytrail import _reads
+
+        d = self._decide("explore", {"entity": str(entity_id)[:40]})
+        out = _reads.entity(self._in(d), str(entity_id))
+        self._read(d, {"entity": out["entity_id"], "records": len(out["records"]), "accounts": len(out["accounts"])})
+        return out
+
     def account(self, account_id: str) -> dict[str, Any]:
         """An account's profile in this case: what the sources say about it, flows in and out,
         balance over time, counterparties, and the findings naming it."""

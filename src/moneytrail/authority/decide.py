@@ -27,10 +27,10 @@ from moneytrail.errors import MoneytrailError
 # case-scoped actions done under a deputization grant (the Cedar action group "case_work")
 CASE_ACTIONS = ("ingest", "detect", "score", "trace", "report", "findings", "export", "run", "sources",
                 "quarantine", "case_open", "case_update", "case_read", "source_tag", "source_withdraw",
-                "source_share", "explore", "triage")
+                "source_share", "explore", "triage", "resolve", "review")
 # case-scoped actions that read the case's evidence (every source of the case, unless told which)
 DATA_ACTIONS = ("detect", "score", "trace", "report", "findings", "export", "run", "sources", "quarantine",
-                "source_share", "explore", "triage")
+                "source_share", "explore", "triage", "resolve", "review")
 # recording a case's legal process (6103(i) authorities, the 6(e) disclosure list): no grant, not a member
 LEGAL_ACTIONS = ("case_legal",)
 ADMIN_ACTIONS = ("registry_change", "registry_read", "grant_approve")

@@ -497,7 +497,7 @@ def _load_command_modules() -> None:
     import importlib.util
 
     for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd", "serve_cmd",
-                 "mapping_cmd", "bench_resolve_cmd"):
+                 "mapping_cmd", "resolve_cmd", "bench_resolve_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

@@ -4,7 +4,10 @@ Writes two tables every detector shares:
 
 ``edges(tx_id, src, dst, ts, amount, currency, amount_usd, fx_rate, fx_source_id, fx_source_row,
 channel, location, src_pseudo, dst_pseudo, established, pair_tx, pair_span_days)``
-    one row per stored transaction, accounts resolved through ``account_map``. ``amount`` is in
+    one row per movement of money: every stored transaction, except the receiving bank's record
+    of a transfer already recorded by the paying bank (the credit leg of a ``transfer_matches``
+    row: the two legs are one movement, the debit stands for it), accounts resolved through
+    ``account_map``. ``amount`` is in
     the transaction's own ``currency``; ``amount_usd`` is the same in US dollars: the amount itself
     for USD, converted with the case's rate in force on the transfer's date (``fx_rate`` units
     per dollar, from ``fx_rates`` row ``fx_source_row`` of source ``fx_source_id``: see
@@ -29,7 +32,7 @@ from moneytrail.sqlkit import lit
 
 NAME = "graph"
 DEFAULT_ESTABLISHED_MIN_MONTHS = 3
-NEEDS = ("transactions", "accounts", "account_map", "fx_rates")
+NEEDS = ("transactions", "accounts", "account_map", "fx_rates", "transfer_matches")
 MAKES = ("edges", "nodes")
 PARAMS = {"established_min_months": DEFAULT_ESTABLISHED_MIN_MONTHS}   # what changes what it makes, defaults
 MAX_MONTHS = 1200
@@ -50,6 +53,7 @@ WITH fx AS ({periods}), e AS (
     LEFT JOIN fx ON t.currency <> 'USD' AND fx.currency = t.currency
                 AND CAST(t.ts AS DATE) >= fx.valid_from
                 AND (fx.valid_to IS NULL OR CAST(t.ts AS DATE) <= fx.valid_to)
+    WHERE t.tx_id NOT IN (SELECT credit_tx FROM transfer_matches)
 ), pairs AS (
     SELECT src, dst, count(DISTINCT date_trunc('month', ts)) AS months, count(*) AS n,
            date_diff('day', min(ts), max(ts)) AS span_days

@@ -577,6 +577,36 @@ def finding(ctx: Ctx) -> Response:
                       members=members)
 
 
+def review(ctx: Ctx) -> Response:
+    """The review queue of uncertain matches (issue 14): each pair with both records and why, an
+    officer's decision (same party or not, with a reason) recorded like any other command."""
+    from moneytrail import _reads
+    from moneytrail.errors import WorkspaceError
+
+    status = ctx.query.get("status") or "review"
+    if status not in _reads.MATCH_STATUSES:
+        status = "review"
+    page = _int(ctx.query.get("page"), 1, 1, 10**9)
+    with ctx.session() as s:
+        if ctx.request.method == "POST":
+            s.review(ctx.form.get("left") or "", ctx.form.get("right") or "", ctx.form.get("decision") or "",
+                     ctx.form.get("reason") or "")
+            return RedirectResponse(f"/review?status={status}&page={page}", 303)
+        try:
+            res = s.review_queue(status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        except WorkspaceError:
+            return ctx.render("review.html", res=None, shown=status, page=1, pages=1,
+                              statuses=_reads.MATCH_STATUSES)
+    pages = max(1, -(-res["total"] // PAGE_SIZE))
+    return ctx.render("review.html", res=res, shown=status, page=page, pages=pages, statuses=_reads.MATCH_STATUSES)
+
+
+def entity_page(ctx: Ctx) -> Response:
+    with ctx.session() as s:
+        e = s.entity(ctx.request.path_params["entity"])
+    return ctx.render("entity.html", e=e)
+
+
 def account(ctx: Ctx) -> Response:
     acct = ctx.request.path_params["account"]
     with ctx.session() as s:
@@ -696,6 +726,13 @@ def run_job(ctx: Ctx) -> Response:
             return {"model": out["model_id"], "top_accounts": [a["account_id"] for a in out["top_accounts"]],
                     "link": "/findings?typology=model_risk"}
         title = "score: the learned risk model"
+    elif kind == "resolve":
+        def work(s, job):
+            job.progress("party records, entity resolution, accounts and transfers seen at two banks", 0.1)
+            out = s.resolve()
+            return {"entities": out.get("entities"), "review": out.get("review"),
+                    "transfers_matched": out.get("transfers_matched"), "link": "/review"}
+        title = "resolve: parties, accounts and transfers"
     elif kind in ("report", "report-print"):
         printed = kind == "report-print"
 
@@ -916,6 +953,8 @@ def create_app(config: WebConfig, owner: Owner | None = None) -> Starlette:
         Route("/findings", endpoint(findings)),
         Route("/findings/{key}", endpoint(finding), methods=["GET", "POST"]),
         Route("/accounts/{account:path}", endpoint(account)),
+        Route("/review", endpoint(review), methods=["GET", "POST"]),
+        Route("/entities/{entity}", endpoint(entity_page)),
         Route("/transactions", endpoint(transactions)),
         Route("/graph", endpoint(graph_page)),
         Route("/api/graph", endpoint(graph_json)),

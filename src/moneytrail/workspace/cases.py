@@ -33,7 +33,7 @@ from moneytrail.workspace import SCHEMA_VERSION, Workspace
 # the case's derived data: created in the case schema as main's tables are defined
 DERIVED_TABLES = ("runs", "findings", "finding_accounts", "finding_transactions", "traces", "trace_accounts",
                   "trace_flows", "trace_schedule", "trace_funding", "models", "scores", "account_scores",
-                  "finding_triage", "finding_events", "findings_superseded")
+                  "finding_triage", "finding_events", "findings_superseded", "match_decisions", "er_models")
 SEQUENCES = ("seq_run", "seq_finding", "seq_trace", "seq_model")
 
 def schema_name(case_id: str) -> str:
