@@ -83,7 +83,7 @@ def test_detect_sees_a_second_file_ingested_into_the_case(ws, tmp_path):
     assert first["rebuilt"]["graph"]["rebuilt_because"] == "edges is missing"
     _ingest(ws, tmp_path, FUNNEL)
     again = run_pipeline(cw, stages=["detect"], params=FAN)
-    assert again["rebuilt"]["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
+    assert again["rebuilt"]["graph"]["rebuilt_because"] == "the evidence and what resolve makes changed"
     assert again["rebuilt"]["resolve"]["rebuilt_because"] == "the evidence changed"
     assert _edges(cw) == _live(cw) and len(_edges(cw)) == len(ORDINARY) + len(FUNNEL)
     assert again["stages"]["detect"]["findings"]["fan_in"] == 1
@@ -93,7 +93,7 @@ def test_detect_sees_a_second_file_ingested_into_the_case(ws, tmp_path):
     # the run log says what was rebuilt and why
     why = cw.query("SELECT json_extract_string(parameters, '$.freshness.rebuilt_because') FROM runs "
                    "WHERE command = 'graph' ORDER BY run_id")
-    assert [r[0] for r in why] == ["edges is missing", "account_map, the evidence and transfer_matches changed"]
+    assert [r[0] for r in why] == ["edges is missing", "the evidence and what resolve makes changed"]
 
 
 def test_the_session_detect_after_a_new_ingest(ws, tmp_path):
@@ -125,7 +125,7 @@ def test_trace_sees_a_second_file(ws, tmp_path):
     assert out["sources"][0]["to"] == "FUNNEL"
     assert out["rules"]["fifo"]["accounts"]["FUNNEL"]["tainted_held"] == Decimal("900")
     assert _edges(cw) == _live(cw)
-    assert records(cw)["edges"]["summary"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
+    assert records(cw)["edges"]["summary"]["rebuilt_because"] == "the evidence and what resolve makes changed"
     # the trace stage: its balances are products too, built from the current graph
     out = run_pipeline(cw, stages=["trace"])
     assert out["stages"]["trace"]["balance_events"] == cw.scalar("SELECT count(*) FROM balances") > 0
@@ -194,7 +194,7 @@ def test_each_schema_keeps_its_own_versions(ws, tmp_path):
     _ingest(ws, tmp_path, FUNNEL)
     run_pipeline(cw, stages=["graph"])
     assert records(cw)["edges"]["builds"] == 2 and records(ws)["edges"]["builds"] == 1
-    assert ensure(ws, ["nodes"])["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
+    assert ensure(ws, ["nodes"])["graph"]["rebuilt_because"] == "the evidence and what resolve makes changed"
     assert ws.scalar("SELECT count(*) FROM main.edges") == len(ORDINARY) + len(FUNNEL)
 
 
@@ -209,7 +209,7 @@ def test_a_withdrawn_source_changes_the_version_and_leaves_the_graph(ws, tmp_pat
     Session(ws, AN, CASE).withdraw(wrong, "the wrong account's statement")
     assert evidence_version(cw) != v
     out = run_pipeline(cw, stages=["detect"], params=FAN)
-    assert out["rebuilt"]["graph"]["rebuilt_because"] == "account_map, the evidence and transfer_matches changed"
+    assert out["rebuilt"]["graph"]["rebuilt_because"] == "the evidence and what resolve makes changed"
     assert _edges(cw) == _live(cw)
     assert cw.scalar("SELECT count(DISTINCT tx_id // 10000000000) FROM edges") == 1
     assert cw.scalar("SELECT min(tx_id // 10000000000) FROM edges") == keep
@@ -246,14 +246,14 @@ def test_a_parameter_that_changes_the_content_rebuilds(ws, tmp_path):
     assert cw.scalar("SELECT count(*) FILTER (WHERE established) FROM edges") == 0
     out = run_pipeline(cw, stages=["graph"], params={"graph": {"established_min_months": 2}})
     assert out["stages"]["graph"]["rebuilt_because"] == "its parameters changed"
-    assert records(cw)["edges"]["params"] == {"established_min_months": 2}
+    assert records(cw)["edges"]["params"] == {"established_min_months": 2, "level": "account"}
     assert records(cw)["account_map"]["builds"] == 1               # resolve has no such parameter
     assert cw.scalar("SELECT bool_and(established) FROM edges") is True
     # needed by another stage, the graph keeps the parameters it was built with
     assert run_pipeline(cw, stages=["detect"], params=FAN)["rebuilt"] == {}
     _ingest(ws, tmp_path, [(9, 5, "C", "D")])
     run_pipeline(cw, stages=["detect"], params=FAN)
-    assert records(cw)["edges"]["params"] == {"established_min_months": 2}
+    assert records(cw)["edges"]["params"] == {"established_min_months": 2, "level": "account"}
     assert cw.scalar("SELECT count(*) FILTER (WHERE established) FROM edges") == len(ORDINARY) + 1
     # named again without it: the default, rebuilt
     out = run_pipeline(cw, stages=["graph"])
@@ -293,7 +293,7 @@ def test_a_failed_build_is_rebuilt_next_time(ws, tmp_path):
     assert cw.scalar("SELECT status FROM runs WHERE command = 'graph' ORDER BY run_id DESC LIMIT 1") == "failed"
     out = run_pipeline(cw, stages=["detect"], params=FAN)
     assert out["rebuilt"]["graph"]["rebuilt_because"] == "edges has no recorded version"
-    assert records(cw)["edges"]["params"] == {"established_min_months": 3}
+    assert records(cw)["edges"]["params"] == {"established_min_months": 3, "level": "account"}
 
 
 # -- the declarations, and no cycle ------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_every_stage_declares_what_it_reads_and_makes():
     from moneytrail import graph, trace
     from moneytrail.trace import balances
 
-    assert graph.PARAMS == {"established_min_months": graph.DEFAULT_ESTABLISHED_MIN_MONTHS}
+    assert graph.PARAMS == {"established_min_months": graph.DEFAULT_ESTABLISHED_MIN_MONTHS, "level": "account"}
     assert trace.PARAMS["max_gap_days"] == balances.DEFAULT_MAX_GAP_DAYS
     with pytest.raises(ValueError, match="neither evidence"):
         ensure(None, ["edgez"])

@@ -224,3 +224,36 @@ def test_legs_whose_accounts_disagree_are_never_one_transfer():
     assert match_transfers(con, "d", "c", params={"accounts_must_agree": False}).num_rows == 1
     con.execute("UPDATE c SET payer_account = 'ACB588239'")          # the same payer: one transfer
     assert match_transfers(con, "d", "c").num_rows == 1
+
+
+def test_detect_at_entity_level_makes_one_party_one_node_and_marks_own_funds(tmp_path):
+    from moneytrail.graph import params_at
+    from moneytrail.workspace import now_utc
+
+    ws = _two_banks(tmp_path)
+    # the case holds one more account of Acme's, at bank C, that bank B's Acme pays
+    extra = tmp_path / "c.csv"
+    extra.write_text(HEADER + "C-900,ACME TRADING L.L.C.,Bank C,2025-03-07,CC1,OWN TRANSFER,B-200,ACME TRADING LLC,,900.00\n")
+    ingest_file(ws, extra, "csv", mapping=STATEMENT_MAP)
+    run_pipeline(ws, stages=["resolve"])
+    recs = ws.records("SELECT record_key, account_id FROM party_records WHERE full_name ILIKE 'acme%'")
+    keys = sorted(r["record_key"] for r in recs)
+    for a, b in zip(keys, keys[1:]):       # an officer links Acme's records
+        k, lo, hi = pair_key(a, b)
+        ws.con.execute("INSERT INTO match_decisions VALUES (?, ?, ?, 'same', 'Acme''s registry extract', NULL, "
+                       "'tf-analyst-1', ?, NULL)", [k, lo, hi, now_utc()])
+    out = run_pipeline(ws, stages=["resolve", "graph"])
+    acme = ws.scalar("SELECT entity_id FROM account_entities WHERE account_id = 'B-200'")
+    assert ws.scalar("SELECT entity_id FROM account_entities WHERE account_id = 'C-900'") == acme
+    assert out["stages"]["graph"]["own_funds_edges"] >= 1
+    own = ws.records("SELECT src, dst FROM edges WHERE own_funds")
+    assert {(e["src"], e["dst"]) for e in own} == {("B-200", "C-900")}
+    out = run_pipeline(ws, stages=["graph"], params=params_at(ws, "entity"))["stages"]["graph"]
+    assert out["level"] == "entity"
+    nodes = {r[0] for r in ws.query("SELECT src FROM edges UNION SELECT dst FROM edges")}
+    assert acme in nodes and "B-200" not in nodes and "C-900" not in nodes
+    assert ws.scalar("SELECT count(*) FROM edges WHERE own_funds AND src = dst") >= 1
+    # tracing stays at account level (balances are accounts')
+    run_pipeline(ws, stages=["graph"], params=params_at(ws, "account"))
+    assert ws.scalar("SELECT count(*) FROM edges WHERE src = ?", [acme]) == 0
+    ws.close()

@@ -65,6 +65,9 @@ VERSIONED_RECORDS = {
 }
 
 
+_RECORD_WORDS = {"match_decisions": "the match decisions", "er_models": "the resolution model"}
+
+
 def record_version(ws: Workspace, name: str) -> str:
     """The version of a record table a stage needs (:data:`VERSIONED_RECORDS`)."""
     return str(ws.con.execute(VERSIONED_RECORDS[name]).fetchall()[0][0])
@@ -207,9 +210,16 @@ def _why(mod, version: str, inputs: dict[str, str], recs: dict[str, dict[str, An
     rec = recs[mod.MAKES[0]]
     if rec["code_version"] != __version__:
         return f"built by moneytrail {rec['code_version']}"
-    changed = sorted({"the evidence" if k in EVIDENCE else
-                      {"match_decisions": "the match decisions", "er_models": "the resolution model"}.get(k, k)
-                      for k in inputs if rec["inputs"].get(k) != inputs[k]})
+    made_by = {p: recs[p]["stage"] for p in inputs if p in recs}
+
+    def what(k: str) -> str:
+        if k in EVIDENCE:
+            return "the evidence"
+        if k in _RECORD_WORDS:
+            return _RECORD_WORDS[k]
+        return f"what {made_by[k]} makes" if k in made_by else k
+
+    changed = sorted({what(k) for k in inputs if rec["inputs"].get(k) != inputs[k]})
     if changed:
         listed = changed[0] if len(changed) == 1 else ", ".join(changed[:-1]) + " and " + changed[-1]
         return f"{listed} changed"

@@ -205,15 +205,21 @@ class Session:
 
     def detect(self, typologies: Sequence[str] | None = None,
                parameters: dict[str, dict[str, Any]] | None = None, *, backend: str = "duckdb",
-               backend_options: dict[str, Any] | None = None) -> dict[str, Any]:
+               backend_options: dict[str, Any] | None = None, level: str = "account") -> dict[str, Any]:
         """Resolve, build the graph and run the typology catalogue (``moneytrail detect``);
         returns the detect stage's summary (findings per typology, skipped ones with why).
-        ``backend="spark"`` (``backend_options={"master": ...}``) runs the catalogue on Spark."""
+        ``backend="spark"`` (``backend_options={"master": ...}``) runs the catalogue on Spark.
+        ``level="entity"``: the graph's nodes are the resolved entities (a party's accounts one
+        node), so the findings name entities (``E...``; ``moneytrail entity show``)."""
+        from moneytrail.graph import params_at
         from moneytrail.pipeline import run_pipeline
 
-        d = self._decide("detect", {"typologies": list(typologies or []), **_engine(backend, backend_options)})
-        out = run_pipeline(self._in(d), stages=["resolve", "graph", "detect"],
-                           params={"detect": {"typologies": list(typologies) if typologies else None,
+        d = self._decide("detect", {"typologies": list(typologies or []), "level": str(level)[:20],
+                                    **_engine(backend, backend_options)})
+        cw = self._in(d)
+        out = run_pipeline(cw, stages=["resolve", "graph", "detect"],
+                           params={**params_at(cw, level),
+                                   "detect": {"typologies": list(typologies) if typologies else None,
                                               "parameters": parameters or {}}},
                            backend=backend, backend_options=backend_options)
         s = out["stages"]["detect"]

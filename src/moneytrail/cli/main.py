@@ -207,6 +207,8 @@ def detect(
     param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML of parameter overrides"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    level: str = typer.Option("account", "--level", help="account | entity: the graph's nodes are accounts, or "
+                                                         "the resolved parties holding them (moneytrail resolve)"),
     backend: str = BackendOpt,
     spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
@@ -215,10 +217,12 @@ def detect(
     parameters = _parse_params(param, config)
     engine = engine_options(backend, spark_master)
     with open_session(ctx, workspace) as sess:
-        s = sess.detect(typology or None, parameters, **engine)
+        s = sess.detect(typology or None, parameters, level=level, **engine)
     if as_json:
         typer.echo(json.dumps(s, default=str))
         return
+    if level == "entity":
+        typer.echo("level: entity (findings name the parties, E...: moneytrail entity show ID)")
     for k, v in s["findings"].items():
         typer.echo(f"{k}: {v} finding(s)")
     for k, why in s.get("skipped", {}).items():

@@ -20,7 +20,14 @@ channel, location, src_pseudo, dst_pseudo, established, pair_tx, pair_span_days)
     the whole ledger — a standing relationship (rent, bills, payroll), which fan detectors
     do not count as a new counterparty. ``pair_tx`` is the number of transfers between the
     pair over the whole ledger and ``pair_span_days`` the days from their first to their last:
-    ``pair_tx = 1`` is a one-off relationship, a small span a short burst.
+    ``pair_tx = 1`` is a one-off relationship, a small span a short burst. ``src_account`` /
+    ``dst_account`` are the resolved accounts; ``own_funds`` is true when both are held by one
+    entity (:mod:`moneytrail.resolve`): money moved between a party's own accounts.
+
+    ``level`` (stage parameter, ``--level`` on detect): ``account`` (default), the nodes are
+    accounts; ``entity``, an account held by a resolved entity is that entity's node (``E...``),
+    so transfers between one party's accounts become loops on one node (excluded from patterns
+    as ``src = dst``) and a cycle through one entity's accounts closes at the entity.
 
 ``nodes(account_id, kind, pseudo, in_degree, out_degree, in_tx, out_tx, in_amount,
 out_amount, first_ts, last_ts)``.
@@ -32,35 +39,44 @@ from moneytrail.sqlkit import lit
 
 NAME = "graph"
 DEFAULT_ESTABLISHED_MIN_MONTHS = 3
-NEEDS = ("transactions", "accounts", "account_map", "fx_rates", "transfer_matches")
+NEEDS = ("transactions", "accounts", "account_map", "fx_rates", "transfer_matches", "account_entities")
 MAKES = ("edges", "nodes")
-PARAMS = {"established_min_months": DEFAULT_ESTABLISHED_MIN_MONTHS}   # what changes what it makes, defaults
+PARAMS = {"established_min_months": DEFAULT_ESTABLISHED_MIN_MONTHS,   # what changes what it makes, defaults
+          "level": "account"}
+LEVELS = ("account", "entity")
 MAX_MONTHS = 1200
 
 PSEUDO = "({col} = 'cash' OR {col} LIKE 'name:%' OR {col} LIKE 'unidentified:%')"
 
 EDGES_SQL = """
-WITH fx AS ({periods}), e AS (
-    SELECT t.tx_id, coalesce(mo.account_id, t.orig_account) AS src,
-           coalesce(mb.account_id, t.bene_account) AS dst, t.ts, t.amount, t.currency,
+WITH fx AS ({periods}), r AS (
+    SELECT t.*, coalesce(mo.account_id, t.orig_account) AS src_account,
+           coalesce(mb.account_id, t.bene_account) AS dst_account
+    FROM transactions t
+    LEFT JOIN account_map mo ON mo.raw_account = t.orig_account
+    LEFT JOIN account_map mb ON mb.raw_account = t.bene_account
+    WHERE t.tx_id NOT IN (SELECT credit_tx FROM transfer_matches)
+), e AS (
+    SELECT t.tx_id, {src_node} AS src, {dst_node} AS dst, t.src_account, t.dst_account,
+           ao.entity_id IS NOT NULL AND ao.entity_id = ab.entity_id AND t.src_account <> t.dst_account AS own_funds,
+           t.ts, t.amount, t.currency,
            CASE WHEN t.currency = 'USD' THEN t.amount
                 ELSE CAST(round(t.amount / fx.units_per_usd, 4) AS DECIMAL(18, 4)) END AS amount_usd,
            fx.units_per_usd AS fx_rate, fx.source_id AS fx_source_id, fx.source_row AS fx_source_row,
            t.channel, t.location
-    FROM transactions t
-    LEFT JOIN account_map mo ON mo.raw_account = t.orig_account
-    LEFT JOIN account_map mb ON mb.raw_account = t.bene_account
+    FROM r t
+    LEFT JOIN account_entities ao ON ao.account_id = t.src_account
+    LEFT JOIN account_entities ab ON ab.account_id = t.dst_account
     LEFT JOIN fx ON t.currency <> 'USD' AND fx.currency = t.currency
                 AND CAST(t.ts AS DATE) >= fx.valid_from
                 AND (fx.valid_to IS NULL OR CAST(t.ts AS DATE) <= fx.valid_to)
-    WHERE t.tx_id NOT IN (SELECT credit_tx FROM transfer_matches)
 ), pairs AS (
     SELECT src, dst, count(DISTINCT date_trunc('month', ts)) AS months, count(*) AS n,
            date_diff('day', min(ts), max(ts)) AS span_days
     FROM e GROUP BY src, dst
 )
 SELECT e.tx_id, e.src, e.dst, e.ts, e.amount, e.currency, e.amount_usd, e.fx_rate, e.fx_source_id,
-       e.fx_source_row, e.channel, e.location,
+       e.fx_source_row, e.channel, e.location, e.src_account, e.dst_account, e.own_funds,
        {src_pseudo} AS src_pseudo, {dst_pseudo} AS dst_pseudo,
        p.months >= {established} AS established,
        p.n AS pair_tx, p.span_days AS pair_span_days
@@ -85,6 +101,18 @@ GROUP BY io.account_id, a.kind
 """
 
 
+def params_at(ws, level: str) -> dict:
+    """Pipeline parameters building the graph at ``level`` (account | entity), keeping the other
+    parameters it was last built with (``{"graph": {...}}`` for :func:`moneytrail.freshness.ensure`)."""
+    from moneytrail.errors import ConfigError
+    from moneytrail.freshness import records
+
+    if level not in LEVELS:
+        raise ConfigError(f"--level {str(level)[:40]!r}: account or entity")
+    last = records(ws).get("edges", {}).get("params") or {}
+    return {"graph": {**PARAMS, **last, "level": level}}
+
+
 def run(ctx) -> dict:
     be = ctx.backend
     est = ctx.params.get("established_min_months", DEFAULT_ESTABLISHED_MIN_MONTHS)
@@ -94,13 +122,22 @@ def run(ctx) -> dict:
                           f"to {MAX_MONTHS}")
     from moneytrail.ingest.rates import PERIODS_SQL
 
+    level = ctx.params.get("level", "account")
+    if level not in LEVELS:
+        from moneytrail.errors import ConfigError
+        raise ConfigError(f"graph: level {str(level)[:40]!r}: account or entity")
+    # at entity level an account held by a resolved entity is that entity's node (a pseudo-account
+    # or an account no entity holds stays itself)
+    node = ("coalesce(a{x}.entity_id, t.{side}_account)" if level == "entity" else "t.{side}_account")
     n_edges = be.materialize("edges", EDGES_SQL.format(
-        periods=PERIODS_SQL, src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=lit(est)))
+        periods=PERIODS_SQL, src_node=node.format(x="o", side="src"), dst_node=node.format(x="b", side="dst"),
+        src_pseudo=PSEUDO.format(col="e.src"), dst_pseudo=PSEUDO.format(col="e.dst"), established=lit(est)))
     n_nodes = be.materialize("nodes", NODES_SQL.format(pseudo=PSEUDO.format(col="io.account_id")))
     n_est = be.scalar("SELECT count(*) FROM edges WHERE established")
     cur = be.rows("SELECT currency, count(*) AS n, count(amount_usd) AS n_usd FROM edges "
                   "GROUP BY currency ORDER BY currency")
     out = {"edges": n_edges, "nodes": n_nodes, "established_edges": n_est, "established_min_months": est,
+           "level": level, "own_funds_edges": be.scalar("SELECT count(*) FROM edges WHERE own_funds"),
            "currencies": {r["currency"]: r["n"] for r in cur}}
     no_rate = {r["currency"]: r["n"] - r["n_usd"] for r in cur if r["n"] > r["n_usd"]}
     if no_rate:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from moneytrail.errors import EngineError, WorkspaceError
+from moneytrail.graph import params_at
 from moneytrail.freshness import backend_for, ensure
 from moneytrail.score.features import FEATURE_NAMES, FEATURES, compute_features, feature_matrix
 from moneytrail.score.model import (EARLY_STOP, LGB_PARAMS, MAX_TREES, data_hash, fit_one, reason_text, reasons,
@@ -72,7 +73,7 @@ def _train(ws: Workspace, *, seed: int, threads: int, backend) -> dict[str, Any]
     if not n_lab:
         raise WorkspaceError("this workspace has no labels to train on: ingest a labeled dataset "
                              "(--format amlsim) or labels (--format labels)")
-    ensure(ws, NEEDS)                         # the graph, up to date in the workspace
+    ensure(ws, NEEDS, params=params_at(ws, "account"))   # the account graph, up to date
     be = backend_for(ws, backend)
     X, tx, names, ts = _matrix(ws, be)
     lab = dict(ws.query("SELECT tx_id, is_laundering FROM labels"))
@@ -124,7 +125,7 @@ def score(ws: Workspace, *, model_id: int | None = None, top_k: int = 3, backend
     engine is an :class:`~moneytrail.errors.EngineError` of stage ``score``."""
     model = load_model(ws, model_id)          # no model: said before anything is built
     with _engine_errors(NAME):
-        ensure(ws, NEEDS)                     # the graph, up to date in the workspace
+        ensure(ws, NEEDS, params=params_at(ws, "account"))   # the account graph, up to date
         return _score(ws, backend_for(ws, backend), model, top_k=top_k)
 
 

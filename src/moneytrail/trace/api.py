@@ -35,7 +35,9 @@ def _ensure_graph(ws) -> None:
     (:func:`moneytrail.freshness.ensure`: rebuilt after an ingest, a withdrawal or a share)."""
     if not ws.scalar("SELECT count(*) FROM transactions"):
         raise WorkspaceError("no transactions in the workspace: ingest evidence first")
-    ensure(ws, NEEDS)
+    from moneytrail.graph import params_at
+
+    ensure(ws, NEEDS, params=params_at(ws, "account"))   # balances are accounts' (detect --level entity aside)
 
 
 def trace(ws, sources: Iterable[Source | int] = (), *, rule: str | Iterable[str] = "libr",
