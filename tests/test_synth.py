@@ -13,6 +13,7 @@ from moneytrail.synth import PlantedScheme, Scenario, generate
 from moneytrail.workspace import Workspace
 
 N = 400
+NUM = "upper(regexp_replace({}, '[^A-Za-z0-9]', '', 'g'))"   # an account id as one number, however written
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,9 @@ def test_each_bank_writes_its_own_format(world):
     assert {m.layout for m in maps} == {"statement", "transfers"}
     assert {m.sheet for m in maps} == {"Transfers", "Cash journal", None}
     assert any(m.amount.debit and m.thousands == "," and m.date.format == "%m/%d/%Y" for m in maps)
-    assert sum(sc.rows_per_file.values()) == sc.n_transactions
+    # a transfer between two subpoenaed banks is a row at each: the payer's bank and the payee's
+    assert sum(sc.rows_per_file.values()) == sc.n_rows == sc.n_transactions + sc.n_seen_twice
+    assert sc.n_seen_twice > 1000
 
 
 def test_bank_c_statements_state_balances_that_reconcile(world):
@@ -106,7 +109,7 @@ def test_bank_c_statements_state_balances_that_reconcile(world):
 def test_every_row_ingests(world):
     sc, ws, results = world
     assert all(r.quarantined == 0 for r in results), [(r.file, r.quarantined) for r in results]
-    assert sum(r.stored for r in results) == sc.n_transactions
+    assert sum(r.stored for r in results) == sc.n_rows
     con = ws.con
     assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM transactions WHERE channel IS NULL OR channel = 'other'"
@@ -114,8 +117,9 @@ def test_every_row_ingests(world):
     lo, hi = con.execute("SELECT min(ts), max(ts) FROM transactions").fetchone()
     assert lo >= datetime.combine(sc.start, datetime.min.time())
     assert hi < datetime.combine(sc.end + timedelta(days=1), datetime.min.time())
-    n = con.execute("SELECT count(DISTINCT a) FROM (SELECT orig_account a FROM transactions UNION ALL "
-                    "SELECT bene_account FROM transactions) WHERE a <> 'cash'").fetchone()[0]
+    # each bank writes another bank's account its own way (FNB-115833, FNB 115833, FNB115833): one number
+    n = con.execute(f"SELECT count(DISTINCT {NUM.format('a')}) FROM (SELECT orig_account a FROM transactions "
+                    "UNION ALL SELECT bene_account FROM transactions) WHERE a <> 'cash'").fetchone()[0]
     assert n == sc.n_accounts
     # every cash row is on the pseudo-account 'cash' with a place
     assert con.execute("SELECT count(*) FROM transactions WHERE channel = 'cash' AND "
@@ -126,14 +130,16 @@ def test_every_row_ingests(world):
 
 def test_scheme_metadata(world):
     sc, _, _ = world
-    assert [s.name for s in sc.schemes] == ["trafficking_funnel", "front_company", "laundering_cycle"]
+    assert [s.name for s in sc.schemes] == ["trafficking_funnel", "front_company", "laundering_cycle",
+                                            "cross_bank_layering"]
     hints = {s.name: s.typology_hint for s in sc.schemes}
     assert hints == {"trafficking_funnel": ["fan_in", "funnel_account", "shared_identifiers", "ht_expenses",
                                             "odd_hours_deposits", "cash_without_payroll"],
                      "front_company": ["fan_out", "structuring", "business_without_payroll",
                                        "rapid_pass_through"],
                      "laundering_cycle": ["cycle", "round_trip", "rapid_pass_through",
-                                          "business_without_payroll"]}
+                                          "business_without_payroll"],
+                     "cross_bank_layering": []}
     for s in sc.schemes:
         assert isinstance(s, PlantedScheme) and s.description
     assert sc.scheme("front_company").accounts["broker"]
@@ -145,7 +151,7 @@ def test_funnel(world):
     f = s.accounts["funnel"]
     con = ws.con
     senders, lo, hi, night = con.execute(
-        "SELECT count(DISTINCT orig_account), min(amount), max(amount), "
+        f"SELECT count(DISTINCT {NUM.format('orig_account')}), min(amount), max(amount), "
         "avg(CASE WHEN hour(ts) >= 21 OR hour(ts) < 5 THEN 1 ELSE 0 END) "
         "FROM transactions WHERE bene_account = ? AND orig_account <> 'cash'", [f]).fetchone()
     assert senders >= 40
@@ -153,8 +159,8 @@ def test_funnel(world):
     assert 50 <= lo and hi <= 400
     assert night > 0.5
     burst = con.execute(
-        "SELECT max(n) FROM (SELECT count(DISTINCT b.orig_account) n FROM transactions a JOIN transactions b "
-        "ON b.bene_account = a.bene_account AND b.ts BETWEEN a.ts AND a.ts + INTERVAL 14 DAY "
+        f"SELECT max(n) FROM (SELECT count(DISTINCT {NUM.format('b.orig_account')}) n FROM transactions a "
+        "JOIN transactions b ON b.bene_account = a.bene_account AND b.ts BETWEEN a.ts AND a.ts + INTERVAL 14 DAY "
         "WHERE a.bene_account = ? AND a.channel = 'transfer' AND b.channel = 'transfer' GROUP BY a.tx_id)",
         [f]).fetchone()[0]
     assert burst >= 15
@@ -171,7 +177,7 @@ def test_funnel(world):
                           "regexp_matches(a.owner_name, 'Inn|Motel|Lodge|Suites')", [f]).fetchone()[0]
     assert lodging >= 10
     # nobody else in the population comes close to this fan-in of person-to-person payments
-    others = con.execute("SELECT max(n) FROM (SELECT bene_account, count(DISTINCT orig_account) n "
+    others = con.execute(f"SELECT max(n) FROM (SELECT bene_account, count(DISTINCT {NUM.format('orig_account')}) n "
                          "FROM transactions WHERE channel = 'transfer' AND bene_account <> ? GROUP BY 1)",
                          [f]).fetchone()[0]
     assert others < 15
@@ -217,13 +223,17 @@ def test_front_company_and_broker(world):
                        ).fetchone()[0] >= 5
     # the workers have no other income
     other = con.execute(f"SELECT count(*) FROM transactions WHERE bene_account IN ({','.join('?' * len(workers))}) "
-                        "AND orig_account <> ?", [*workers, broker]).fetchone()[0]
+                        f"AND {NUM.format('orig_account')} <> {NUM.format('?')}", [*workers, broker]).fetchone()[0]
     assert other == 0
 
 
 def _edges(con, a, b):
-    return con.execute("SELECT ts, amount FROM transactions WHERE orig_account = ? AND bene_account = ? "
-                       "ORDER BY ts", [a, b]).fetchall()
+    """The payer's bank's record of each transfer from ``a`` to ``b`` (a wire carries the payee's
+    account as keyed, e.g. ``HCB115833``; the receiving bank's own record is left out)."""
+    return con.execute(f"""SELECT t.ts, t.amount FROM transactions t JOIN sources s USING (source_id)
+                           WHERE {NUM.format('t.orig_account')} = {NUM.format('?')}
+                             AND {NUM.format('t.bene_account')} = {NUM.format('?')}
+                             AND upper(left(s.file_name, 3)) = left(?, 3) ORDER BY t.ts""", [a, b, a]).fetchall()
 
 
 def test_laundering_cycle(world):
@@ -312,3 +322,31 @@ def test_account_registers(world):
                            WHERE d.orig_account = 'cash' AND d.bene_account = ? AND d.location NOT LIKE '%Houston%'
                            AND w.location LIKE '%Houston%'""", [s.accounts["funnel"]]).fetchone()[0]
     assert quick >= 3
+
+
+def test_parties_at_several_banks_and_transfers_both_banks_report(world):
+    """Some parties bank at two or three of the banks, each register spelling them its own way with
+    the same address or phone; a transfer between two of the banks is a debit at the payer's bank
+    and a credit at the payee's, with the payer's account written the receiving bank's way."""
+    sc, ws, _ = world
+    con = ws.con
+    assert len(sc.parties) >= 10 and any(len(g) == 3 for g in sc.parties)
+    spelled = shared = 0
+    for g in sc.parties:
+        rows = con.execute(f"""SELECT owner_name, json_extract_string(attributes, '$.address_norm'),
+                                      json_extract_string(attributes, '$.phone_norm'), bank
+                               FROM accounts WHERE account_id IN ({','.join('?' * len(g))})""", g).fetchall()
+        assert len(rows) == len(g) and len({r[3] for r in rows}) == len(g)        # one account per bank
+        spelled += len({r[0] for r in rows}) > 1
+        shared += all(r[1] == rows[0][1] or r[2] == rows[0][2] for r in rows)  # same address or phone
+    assert spelled >= len(sc.parties) - 2 and shared >= 0.8 * len(sc.parties)
+    s = sc.scheme("cross_bank_layering")
+    src, b, c = s.accounts["source"], s.accounts["layer_b"], s.accounts["layer_c"]
+    legs = con.execute(f"""SELECT upper(left(s.file_name, 3)), t.orig_account, t.bene_account, t.amount
+                           FROM transactions t JOIN sources s USING (source_id)
+                           WHERE {NUM.format('t.orig_account')} = {NUM.format('?')}
+                             AND {NUM.format('t.bene_account')} = {NUM.format('?')}""", [src, b]).fetchall()
+    assert len(legs) == 2 * len(s.transactions)
+    assert {x[0] for x in legs} == {"FNB", "HCB"} and src not in {x[1] for x in legs if x[0] == "HCB"}
+    assert con.execute(f"SELECT count(*) FROM transactions WHERE bene_account = ? AND "
+                       f"{NUM.format('orig_account')} = {NUM.format('?')}", [c, b]).fetchone()[0] == len(s.transactions)

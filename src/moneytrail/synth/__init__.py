@@ -28,7 +28,7 @@ The same seed gives byte-identical files. Only the standard library's ``random``
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from moneytrail.synth.model import PlantedScheme, Scenario
@@ -44,8 +44,8 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     """
     from moneytrail.synth.exports import write_exports
     from moneytrail.synth.kyc import write_registers
-    from moneytrail.synth.generator import (CASH, World, build_population, plant_cycle,
-                                            plant_front, plant_funnel)
+    from moneytrail.synth.generator import (CASH, DAY, World, build_population, plant_crossbank, plant_cycle,
+                                            plant_front, plant_funnel, plant_multibank)
 
     if n_accounts < 200:
         raise ValueError("n_accounts must be at least 200")
@@ -55,7 +55,11 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
     w = World(seed, start, months)
     pop = build_population(w, n_accounts)
     schemes = [plant_funnel(w, pop), plant_front(w, pop), plant_cycle(w, pop)]
-    files, formats, counts = write_exports(w, out_dir)
+    # drawn after the three schemes: their transactions are what they were before these existed
+    parties = plant_multibank(w, pop)
+    layer = plant_crossbank(w, pop)
+    schemes.append(layer)
+    files, formats, counts, n_twice = write_exports(w, out_dir)
     account_files, account_counts = write_registers(w, out_dir, seed)
     seen: dict[str, None] = {}
     for tx in w.txs:
@@ -63,20 +67,28 @@ def generate(out_dir: Path, *, seed: int = 7, n_accounts: int = 3000, months: in
         seen[tx[3]] = None
     seen.pop(CASH, None)
     label_files = [_write_sar_list(out_dir, schemes)]
-    scenario = Scenario(files=files, schemes=schemes, n_accounts=len(seen),
+    # bank A's own reference of each planted transaction its ledger holds (the trace's sources)
+    refs = {seq: f"FT{w.start + timedelta(days=w.txs[seq][0] // DAY):%y%m%d}{seq:07d}"
+            for s in schemes for seq in s.transactions}
+    scenario = Scenario(files=files, refs=refs, schemes=schemes, n_accounts=len(seen),
                         n_transactions=len(w.txs), start=w.start, end=w.end, rows_per_file=counts,
                         account_files=account_files, rows_per_account_file=account_counts,
-                        label_files=label_files, formats=formats)
+                        label_files=label_files, formats=formats, n_seen_twice=n_twice,
+                        parties=parties + [[layer.accounts["layer_b"], layer.accounts["layer_c"]],
+                                           [layer.accounts["owner_a"], layer.accounts["owner_c"]]])
     truth = {
         "seed": seed, "start": w.start.isoformat(), "end": w.end.isoformat(),
         "n_accounts": scenario.n_accounts, "n_transactions": scenario.n_transactions,
+        "n_rows": sum(counts.values()), "n_seen_twice": n_twice,
+        "parties_at_several_banks": scenario.parties,
         "files": [{"file": c.name, "format": formats[c.name], "mapping": m.name if m else None,
                    "rows": counts[c.name]} for c, m in files],
         "account_files": [{"csv": c.name, "mapping": m.name, "format": "accounts",
                            "rows": account_counts[c.name]} for c, m in account_files],
         "label_files": [{"csv": c.name, "mapping": m.name, "format": "labels"} for c, m in label_files],
         "schemes": [{"name": s.name, "typology_hint": s.typology_hint, "accounts": s.accounts,
-                     "description": s.description} for s in schemes],
+                     "description": s.description,
+                     **({"transactions": s.transactions} if s.transactions else {})} for s in schemes],
     }
     (out_dir / "planted_schemes.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return scenario

@@ -210,32 +210,44 @@ class _Lines:
             fh.write(newline)
 
 
-def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None]], dict[str, str], dict[str, int]]:
+def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None]], dict[str, str], dict[str, int],
+                                                  int]:
     """Write the three banks' files into ``out_dir``; returns the (file, mapping or None) pairs,
-    each file's ingest format (by name) and its number of transactions (by name)."""
+    each file's ingest format (by name), its number of rows (by name) and how many transfers two
+    banks both report (a row in each)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     acc = w.accounts
     bank_of = {aid: a.bank for aid, a in acc.items()}
     bank_of[CASH] = "cash"
     rows: dict[str, list] = {"A": [], "AJ": [], "B": [], "C": []}
+    n_twice = 0
     for tx in w.txs:
-        _t, _s, payer, payee, _c, _k, _d, _l = tx
+        t, seq, payer, payee, c, kind, desc, _l = tx
         pb, bb = bank_of[payer], bank_of[payee]
         if payer == CASH:
-            f, holder, debit = ("AJ" if bb == "A" else bb), payee, False
-        elif payee == CASH:
-            f, holder, debit = ("AJ" if pb == "A" else pb), payer, True
+            f = "AJ" if bb == "A" else bb
+            rows[f].append((payee, tx, False, payer, payee))
+            continue
+        if payee == CASH:
+            f = "AJ" if pb == "A" else pb
+            rows[f].append((payer, tx, True, payer, payee))
+            continue
+        if pb in BANKS and bb in BANKS and pb != bb:
+            # one transfer, two banks: each reports its side, the receiving bank a little later,
+            # with the payer's account in its own writing and the memo as it keeps it
+            n_twice += 1
+            rows[pb].append((payer if pb != "A" else "", tx, True, payer, written(payee, kind, False)))
+            rt = received_at(w, t, seq, kind)
+            rx = (rt, seq, payer, payee, c, kind, (desc or "")[:MEMO_KEPT[bb]], _l)
+            rows[bb].append((payee if bb != "A" else "", rx, False, written(payer, kind, True), payee))
         elif bb in ("B", "C"):
-            f, holder, debit = bb, payee, False
+            rows[bb].append((payee, tx, False, payer, payee))
         elif pb in ("B", "C"):
-            f, holder, debit = pb, payer, True
+            rows[pb].append((payer, tx, True, payer, payee))
         elif pb == "A" or bb == "A":
-            f, holder, debit = "A", None, None
+            rows["A"].append(("", tx, None, payer, payee))
         else:  # pragma: no cover - the generator never makes outside-to-outside transfers
             raise AssertionError(f"transaction between two outside accounts: {tx}")
-        if f not in rows:  # pragma: no cover
-            raise AssertionError(f"cash at an outside bank: {tx}")
-        rows[f].append((holder or "", tx, debit))
 
     # date/time strings per day, computed once
     days = [w.start + timedelta(days=i) for i in range(w.ndays)]
@@ -258,11 +270,12 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None
     rows["A"].sort(key=lambda x: (x[1][0], x[1][1]))
 
     def ledger():
-        for _h, (t, seq, payer, payee, c, kind, desc, loc), _d in rows["A"]:
+        for _h, (t, seq, payer, payee, c, kind, desc, loc), _d, wpayer, wpayee in rows["A"]:
             day, h, m, s = split(t)
             pa, pe = acc[payer], acc[payee]
             yield (f"FT{cj_d[day][2:]}{seq:07d}", days[day], f"{h:02d}:{m:02d}:{s:02d}", A_CODES[kind],
-                   payer, pa.name, pa.bank_name, payee, pe.name, pe.bank_name, c / 100, "USD", loc, desc or None)
+                   wpayer, pa.name, bank_written(pa, wpayer), wpayee, pe.name, bank_written(pe, wpayee),
+                   c / 100, "USD", loc, desc or None)
     write_workbook(p, "Transfers", ["txn_ref", "posted_date", "posted_time", "txn_code", "payer_acct",
                                     "payer_name", "payer_bank", "payee_acct", "payee_name", "payee_bank",
                                     "amount", "currency", "location", "memo"], ledger())
@@ -277,7 +290,7 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None
     rows["AJ"].sort(key=lambda x: (x[1][0], x[1][1]))
 
     def journal():
-        for holder, (t, seq, payer, payee, c, kind, desc, loc), debit in rows["AJ"]:
+        for holder, (t, seq, payer, payee, c, kind, desc, loc), debit, _wp, _we in rows["AJ"]:
             day, h, m, s = split(t)
             term = ("ATM" if kind.startswith("atm") else "TLR") + f"{(seq * 7919) % 9000 + 1000}"
             yield (holder, acc[holder].name, days[day], f"{h:02d}{m:02d}{s:02d}", AJ_CODES[kind],
@@ -296,15 +309,16 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None
     wr = _Lines(",", ["Account Number", "Account Name", "Post Date", "Time", "Reference", "Type",
                       "Description", "Counterparty Account", "Counterparty Name", "Counterparty Bank",
                       "Location", "Debit", "Credit"])
-    for holder, (t, seq, payer, payee, c, kind, desc, loc), debit in rows["B"]:
+    for holder, (t, seq, payer, payee, c, kind, desc, loc), debit, wpayer, wpayee in rows["B"]:
         day, h, m, s = split(t)
         cp = payee if debit else payer
+        wcp = wpayee if debit else wpayer
         ca = acc.get(cp)
         amt = _us(c)
         h12 = h % 12 or 12
         wr.row([holder, acc[holder].name, us_d[day], f"{h12:02d}:{m:02d}:{s:02d} {'AM' if h < 12 else 'PM'}",
                 f"HCB{seq:010d}", B_CODES[kind][0 if debit else 1], desc,
-                "" if cp == CASH else cp, ca.name if ca else "", ca.bank_name if ca else "",
+                "" if cp == CASH else wcp, ca.name if ca else "", bank_written(ca, wcp) if ca else "",
                 loc or "", amt if debit else "", "" if debit else amt])
     wr.write(p, "utf-8", "\r\n")
     y = out_dir / "hcb_statement.yaml"
@@ -321,7 +335,52 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None
     files.append((p, None))
     formats[p.name] = "camt"
     counts[p.name] = len(rows["C"])
-    return files, formats, counts
+    return files, formats, counts, n_twice
+
+
+# how a bank writes an account held at another subpoenaed bank: the receiving bank writes the
+# payer's account in its own layout, and a wire carries the account as the customer keyed it with
+# the Fedwire short name of its bank (every form is the same number once blanks, dashes and case
+# are set aside)
+SHORT_NAMES = {"A": "FIRST NATL BK HOUSTON", "B": "HARBOR CMNTY BK", "C": "ALPINE CONTL BK"}
+MEMO_KEPT = {"A": 30, "B": 32, "C": 35}     # characters of the payer's memo the receiving bank keeps
+
+
+def written(aid: str, kind: str, receiving: bool) -> str:
+    """``aid`` as the other bank writes it: a wire as ``FNB115833`` (no separator), another
+    receiving leg as ``FNB 115833``; a paying bank's ACH, card or P2P payee as the id itself."""
+    pfx, _, num = aid.partition("-")
+    if kind == "wire":
+        return f"{pfx}{num}"
+    return f"{pfx} {num}" if receiving else aid
+
+
+def bank_written(a, wid: str) -> str:
+    """The bank name written beside ``wid`` (account ``a``): a wire's Fedwire short name (the id
+    written without a separator), else the bank's name."""
+    if wid != a.id and "-" not in wid and " " not in wid and a.bank in SHORT_NAMES:
+        return SHORT_NAMES[a.bank]
+    return a.bank_name
+
+
+def received_at(w: World, t: int, seq: int, kind: str) -> int:
+    """When the receiving bank books a transfer the paying bank booked at ``t``: P2P within
+    minutes, a wire the same day (the next business day after 14:00), payroll on the payday,
+    ACH, bill pay and card settlements the next business day, a deposited check one or two
+    business days later (early-morning posting); never after the period's last day."""
+    day, sec = divmod(t, DAY)
+    last = w.ndays - 1
+    if kind == "p2p":
+        return min(t + 30 + seq * 37 % 600, last * DAY + DAY - 1)
+    if kind == "wire" and sec < 14 * 3600:
+        return min(t + 1200 + seq * 53 % 4800, day * DAY + DAY - 1)
+    if kind == "payroll":
+        return day * DAY + max(sec, 5 * 3600 + seq * 13 % 3600)
+    lag = 1 if kind != "check" else 1 + seq % 2
+    d = w.business_day(min(day + lag, last))
+    if d <= day:
+        return min(t + 600, day * DAY + DAY - 1)
+    return d * DAY + 6 * 3600 + seq * 7919 % (3 * 3600)
 
 
 # ISO 20022 bank transaction codes (DOMAIN/FAMILY/SUBFAMILY) bank C books each kind under:
@@ -335,20 +394,18 @@ C_ISO_CODES = {"payroll": ("PMNT/ICDT/SALA", "PMNT/RCDT/SALA"), "ach": ("PMNT/ID
 C_BIC = "ALCBATWWXXX"
 
 
-def _opening_cents(w: World, holders: set[str]) -> dict[str, int]:
-    """Each bank C account's balance on the first day: enough that the account, with every one of
-    its transactions in the world (whichever bank's file holds them), never goes below a cushion
-    (between $500 and $5,100, fixed by the account number)."""
-    run: dict[str, int] = dict.fromkeys(holders, 0)
-    low: dict[str, int] = dict.fromkeys(holders, 0)
-    for t, seq, payer, payee, c, *_ in sorted(w.txs, key=lambda x: (x[0], x[1])):
-        if payer in run:
-            v = run[payer] = run[payer] - c
-            if v < low[payer]:
-                low[payer] = v
-        if payee in run:
-            run[payee] += c
-    return {a: -low[a] + (500 + int(a.rsplit("-", 1)[-1]) % 47 * 100) * 100 for a in holders}
+def _opening_cents(by_holder: dict[str, list]) -> dict[str, int]:
+    """Each bank C account's balance on the first day: enough that the account, with every entry
+    of its statements (in booking order), never goes below a cushion (between $500 and $5,100,
+    fixed by the account number)."""
+    out = {}
+    for a, txs in by_holder.items():
+        run = low = 0
+        for tx, debit in txs:
+            run += -tx[4] if debit else tx[4]
+            low = min(low, run)
+        out[a] = -low + (500 + int(a.rsplit("-", 1)[-1]) % 47 * 100) * 100
+    return out
 
 
 def _camt_records(w: World, rows: list, days: list, split) -> Iterator[Statement | Entry]:
@@ -357,9 +414,9 @@ def _camt_records(w: World, rows: list, days: list, split) -> Iterator[Statement
     entries too), each opening at the previous one's closing; closing = opening + its entries."""
     acc = w.accounts
     by_holder: dict[str, list] = {}
-    for holder, tx, debit in rows:
-        by_holder.setdefault(holder, []).append((tx, debit))
-    opening = _opening_cents(w, set(by_holder))
+    for holder, tx, debit, wpayer, wpayee in rows:
+        by_holder.setdefault(holder, []).append((tx, debit, wpayer, wpayee))
+    opening = _opening_cents({h: [(x[0], x[1]) for x in v] for h, v in by_holder.items()})
     for holder, txs in by_holder.items():
         a = acc[holder]
         bal = opening[holder]
@@ -369,17 +426,18 @@ def _camt_records(w: World, rows: list, days: list, split) -> Iterator[Statement
             month: list[Entry] = []
             net = 0
             while k < len(txs) and txs[k][0][0] // DAY < d0 + n:
-                (t, seq, payer, payee, c, kind, desc, loc), debit = txs[k]
+                (t, seq, payer, payee, c, kind, desc, loc), debit, wpayer, wpayee = txs[k]
                 k += 1
                 day, h, m, s = split(t)
                 cp = payee if debit else payer
+                wcp = wpayee if debit else wpayer
                 ca = acc.get(cp)
                 net += -c if debit else c
                 month.append(Entry(
                     position="", amount=_plain(c), direction=DEBIT if debit else CREDIT,
                     booking_date=days[day].isoformat(), time=f"{h:02d}:{m:02d}:{s:02d}", currency="USD",
-                    counterparty_name=ca.name if ca else None, counterparty_account=cp if ca else None,
-                    counterparty_bank=ca.bank_name if ca else None,
+                    counterparty_name=ca.name if ca else None, counterparty_account=wcp if ca else None,
+                    counterparty_bank=bank_written(ca, wcp) if ca else None,
                     bank_reference=f"ACB/{days[day]:%Y%m%d}/{seq:08d}", remittance=desc or None,
                     tx_code=C_ISO_CODES[kind][0 if debit else 1], channel=CHANNEL[kind], location=loc,
                     status="BOOK"))

@@ -934,3 +934,168 @@ def plant_cycle(w: World, pop: Population) -> PlantedScheme:
                      f"{title.id}. {a.id} and {d.id} ({d.name}) also run a two-account loan/repayment "
                      f"loop a few days apart at almost the same amount."),
     )
+
+
+# ==========================================================================================
+# Parties at several banks, spelled differently by each bank
+# ==========================================================================================
+
+MIDDLE = {"A": "Anton", "B": "Bernard", "C": "Carlos", "D": "Dean", "E": "Elena", "F": "Francis",
+          "G": "Grace", "H": "Henry", "J": "James", "K": "Konstantin", "L": "Louise", "M": "Marie",
+          "N": "Nicole", "P": "Paul", "R": "Ray", "S": "Sofia", "T": "Thomas", "V": "Victor", "W": "Wayne"}
+ACCENTED = {"Jose": "José", "Maria": "María", "Andre": "André", "Hector": "Héctor", "Ramon": "Ramón",
+            "Lucia": "Lucía", "Veronica": "Verónica", "Garcia": "García", "Rodriguez": "Rodríguez",
+            "Martinez": "Martínez", "Hernandez": "Hernández", "Lopez": "López", "Gonzalez": "González",
+            "Perez": "Pérez", "Sanchez": "Sánchez", "Ramirez": "Ramírez"}
+LEGAL_FORM_SPELLING = {"LLC": "L.L.C.", "Inc": "Inc.", "Co": "Company", "Ltd": "Limited", "LP": "L.P.",
+                       "PLLC": "P.L.L.C."}
+PERSON_SPELLINGS = ("middle", "surname_first", "accent", "typo")
+BUSINESS_SPELLINGS = ("legal_form", "upper_comma", "and")
+
+
+def _typo(word: str, r: random.Random) -> str:
+    """One slip of the keyboard: two neighbouring letters swapped, or one letter dropped."""
+    if len(word) < 5:
+        return word + word[-1]
+    i = r.randrange(1, len(word) - 2)
+    if r.random() < 0.5:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i + 1:]
+
+
+def spelling(name: str, how: str, r: random.Random, business: bool) -> str:
+    """``name`` as another bank's register writes it (``how``: one of :data:`PERSON_SPELLINGS`
+    or :data:`BUSINESS_SPELLINGS`); the same party, as an investigator reads it."""
+    if business:
+        words = name.split()
+        form = words[-1] if words[-1] in LEGAL_FORM_SPELLING else None
+        head = " ".join(words[:-1]) if form else name
+        if how == "legal_form" and form:
+            return f"{head} {LEGAL_FORM_SPELLING[form]}"
+        if how == "upper_comma":
+            return f"{head.upper()}, {form.upper()}" if form else name.upper()
+        return f"{head.replace(' & ', ' and ')} {form}" if form and " & " in head else \
+            f"The {name}" if not name.startswith("The ") else name[4:]
+    first, *mid, last = name.split()
+    initial = mid[0].rstrip(".") if mid else ""
+    if how == "middle" and initial in MIDDLE:
+        return f"{first} {MIDDLE[initial]} {last}"
+    if how == "surname_first":
+        return f"{last.upper()}, {first.upper()}" + (f" {initial}" if initial else "")
+    if how == "accent" and (first in ACCENTED or last in ACCENTED):
+        return " ".join(ACCENTED.get(x, x) for x in (first, *mid, last))
+    return " ".join((first, *mid, _typo(last, r)))
+
+
+def plant_multibank(w: World, pop: Population, share: float = 0.04) -> list[list[str]]:
+    """Ordinary people and firms that bank at a second (a few at a third) subpoenaed bank under
+    another spelling of their name, moving their own money between their accounts monthly and
+    spending a little from the second one. Returns the groups of account ids (one party each);
+    each extra account's ``extra['party_of']`` names the first, whose address and phone its
+    register repeats."""
+    r = w.rng
+    groups: list[list[str]] = []
+    people = [p for p in pop.individuals if p.bank in BANKS and p.extra.get("ssa") is None]
+    firms = [e for e in pop.employers if e.bank in BANKS]
+    chosen = r.sample(people, max(3, int(len(people) * share))) + r.sample(firms, max(2, len(firms) // 12))
+    for i, p in enumerate(chosen):
+        business = p.role != "person"
+        others = [b for b in BANKS if b != p.bank]
+        banks = r.sample(others, 2 if i % 5 == 0 else 1)
+        group = [p.id]
+        for k, b in enumerate(banks):
+            how = (BUSINESS_SPELLINGS if business else PERSON_SPELLINGS)[(i + k) % (3 if business else 4)]
+            a = w.account(spelling(p.name, how, r, business), b, p.role, p.city)
+            a.extra["party_of"] = p.id
+            a.extra["spelling"] = how
+            group.append(a.id)
+            amt = (r.uniform(8000, 40000) if business else r.uniform(150, 1500))
+            memo = "OPERATING TRANSFER" if business else r.choice(("TRANSFER TO SAVINGS", "ONLINE TRANSFER",
+                                                                     "OWN ACCOUNT TRANSFER"))
+            kind = "wire" if business and k == 0 else "ach"
+            for m0, mlen in w.months:
+                day = w.business_day(m0 + r.randrange(min(mlen, 26)))
+                w.add(day, w.secs(7, 20), p.id, a.id, round(amt * r.uniform(0.7, 1.3), 2), kind,
+                      f"{memo} {a.name.upper()}")
+                for _ in range(r.randint(1, 3)):
+                    cat = r.choice(("grocery", "fuel", "retail"))
+                    card_purchase(w, a, r.choice(pop.merchants[cat]), cat, m0 + r.randrange(mlen),
+                                  round(amt * r.uniform(0.02, 0.1), 2))
+        groups.append(group)
+    return groups
+
+
+def plant_crossbank(w: World, pop: Population) -> PlantedScheme:
+    """Invoice fraud layered through one company's accounts at two banks: a supplier's customer at
+    bank A pays fake invoices by wire to the company's account at bank B; within a day or two the
+    company wires almost all of it to its own account at bank C (registered there under another
+    spelling, same address and phone), which sends it offshore and to its owner's account (bank C)
+    and draws cash. Every hop crosses banks: a trace from bank A reaches bank C only through the
+    transfers matched across banks (and the company's two accounts resolve to one entity)."""
+    r = w.rng
+    victim = w.account(w.unique(lambda: f"{r.choice(N.LAST_NAMES)} Medical Supply Inc"), "A", "employer",
+                       ("Houston", "TX"))
+    victim.extra.update(ein=f"{r.randint(10, 99)}-{r.randint(1000000, 9999999)}", sched="biweekly", phase=0,
+                        staff=[])
+    co_name = w.unique(lambda: f"{r.choice(('Kestrel', 'Halcyon', 'Marlowe', 'Tideline'))} Trade Partners LLC")
+    owner_name = w.unique(lambda: f"{r.choice(('Viktor', 'Dmitri', 'Andrei'))} "
+                                  f"{r.choice(('K', 'A', 'V'))}. {r.choice(('Marek', 'Sorin', 'Valek'))}")
+    co_b = w.account(co_name, "B", "layer", ("Houston", "TX"))
+    co_c = w.account(spelling(co_name, "legal_form", r, True), "C", "layer", ("Houston", "TX"))
+    co_c.extra.update(party_of=co_b.id, spelling="legal_form")
+    owner_a = w.account(owner_name, "A", "person", ("Houston", "TX"))
+    owner_c = w.account(spelling(owner_name, "surname_first", r, False), "C", "person", ("Houston", "TX"))
+    owner_c.extra.update(party_of=owner_a.id, spelling="surname_first")
+    off = w.account("Danube Star Trading FZE", "X", "offshore", prefix=OFFSHORE_BANK[0], bank_name=OFFSHORE_BANK[1])
+    roles = {"source": victim.id, "layer_b": co_b.id, "layer_c": co_c.id, "owner_a": owner_a.id,
+             "owner_c": owner_c.id, "offshore": off.id}
+    # the victim's ordinary business: clients pay it, it pays real suppliers and its payroll
+    for m0, mlen in w.months:
+        w.add(w.business_day(m0 + min(mlen - 1, 25)), w.secs(6, 9), victim.id, pop.payroll_provider.id,
+              round(r.uniform(30000, 38000), 2), "ach", "ADP PAYROLL FUNDING")
+        for s in r.sample(pop.suppliers, 2):
+            w.add(w.business_day(m0 + r.randrange(mlen)), w.secs(9, 16), victim.id, s.id,
+                  round(r.uniform(4000, 20000), 2), "ach", f"{s.name.upper()} INV {r.randint(1000, 9999)}")
+        for c in r.sample(pop.clients, 3):
+            w.add(w.business_day(m0 + r.randrange(mlen)), w.secs(8, 17), c.id, victim.id,
+                  round(r.uniform(15000, 60000), 2), "ach", f"{c.name.upper()} PAYMENT")
+    n = r.randint(3, 4)
+    gap = max(10, (w.ndays - 20) // n)
+    refs: list[int] = []
+    for k in range(n):
+        day = w.business_day(min(w.ndays - 12, 5 + k * gap + r.randint(0, gap // 3)))
+        x = r.randrange(4800000, 9500000, 1000) / 100
+        refs.append(len(w.txs))
+        w.add(day, w.secs(10, 15), victim.id, co_b.id, x, "wire",
+              f"WIRE TO {co_name.upper()} INV KTP-{r.randint(1000, 9999)} MEDICAL GLOVES")
+        day = w.business_day(day + r.randint(1, 2))
+        y = round(x * r.uniform(0.93, 0.97), 2)
+        w.add(day, w.secs(9, 12), co_b.id, co_c.id, y, "wire", f"WIRE TO {co_c.name.upper()} FUNDS TRANSFER")
+        day = w.business_day(day + r.randint(1, 2))
+        z = round(y * r.uniform(0.55, 0.7), 2)
+        w.add(day, w.secs(9, 15), co_c.id, off.id, z, "wire", f"WIRE TO {off.name.upper()} PREPAYMENT PO {k + 1}")
+        q = round((y - z) * r.uniform(0.5, 0.7), 2)
+        w.add(day + 1, w.secs(9, 17), co_c.id, owner_c.id, q, "ach", "CONSULTING FEE")
+        for _ in range(2):
+            w.add(day + r.randint(1, 4), w.secs(10, 15), owner_c.id, CASH, r.randrange(200000, 480000, 1000) / 100,
+                  "teller_wd", "TELLER CASH WITHDRAWAL", "ACB BRANCH 007 Houston TX")
+    # the owner lives ordinarily on his bank A account and tops it up from bank C
+    for m0, mlen in w.months:
+        w.add(w.business_day(m0 + r.randrange(mlen)), w.secs(8, 20), owner_c.id, owner_a.id,
+              round(r.uniform(1500, 3500), 2), "ach", "ONLINE TRANSFER")
+        for _ in range(r.randint(3, 6)):
+            cat = r.choice(("grocery", "restaurant", "fuel"))
+            card_purchase(w, owner_a, r.choice(pop.merchants[cat]), cat, m0 + r.randrange(mlen))
+    return PlantedScheme(
+        name="cross_bank_layering",
+        typology_hint=[],
+        accounts=roles,
+        description=(f"{victim.name} ({victim.id}, {victim.bank_name}) pays {n} fake invoices by wire to "
+                     f"{co_name} at {co_b.bank_name} ({co_b.id}); within two business days the company "
+                     f"wires 93-97% of each to its own account at {co_c.bank_name} ({co_c.id}, registered as "
+                     f"{co_c.name}, same address and phone), which wires most of it to {off.name} and pays its "
+                     f"owner ({owner_c.id}, registered at bank C as {owner_c.name}; at bank A as {owner_name}, "
+                     f"{owner_a.id}), who draws cash. Each bank reports its side of every wire: a trace from "
+                     f"bank A reaches bank C only through the transfers matched across the banks."),
+        transactions=refs,
+    )

@@ -155,6 +155,8 @@ def _profile(a) -> tuple[str, str | None, str | None]:
         return ("business", "Temporary help / labor contracting", "561320")
     if role == "shell":
         return ("business", *_SHELL.get(a.name, ("Holding company", "551112")))
+    if role == "layer":
+        return ("business", "Wholesale trade agent", "425120")
     if role == "sole_prop":
         return ("business", f"{a.extra['trade']} (sole proprietor)", _SOLE.get(a.extra["trade"], "812990"))
     return ("individual", None, None)
@@ -193,6 +195,8 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
     zips: dict[tuple, str] = {}
     for aid in held:
         a = w.accounts[aid]
+        if a.extra.get("party_of"):
+            continue        # the same party's account at another bank: its first account's address and phone
         city = a.city or ("Houston", "TX")
         home = a.extra.get("home")
         if a.role == "shell":
@@ -216,9 +220,15 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
         else:
             phone[aid] = new_phone()
 
+    for aid in held:
+        first = w.accounts[aid].extra.get("party_of")
+        if first:
+            address[aid], phone[aid] = address[first], phone[first]
+
     # ordinary households: families (same family name, same city, owners) share an address and
     # a phone; roommates (different family names, same landlord) share an address
-    people = [aid for aid in held if w.accounts[aid].role == "person" and not w.accounts[aid].extra.get("phone_group")]
+    people = [aid for aid in held if w.accounts[aid].role == "person" and not w.accounts[aid].extra.get("phone_group")
+              and not w.accounts[aid].extra.get("party_of")]
     by_family: dict[tuple, list[str]] = {}
     for aid in people:
         a = w.accounts[aid]
@@ -241,6 +251,18 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
             x, y = lst[0], lst[1]
             if _surname(w.accounts[x].name) != _surname(w.accounts[y].name):
                 address[y] = address[x]
+
+    for aid in held:   # again: a household may have moved the party's first account
+        first = w.accounts[aid].extra.get("party_of")
+        if first:
+            address[aid], phone[aid] = address[first], phone[first]
+            x = r.random()
+            if x < 0.3:                 # this bank still has the number the party had before
+                phone[aid] = new_phone()
+            elif x < 0.5:               # ... or the address it had before
+                a = w.accounts[aid]
+                address[aid] = (f"{r.randint(100, 19999)} {r.choice(N.STREETS)}", a.city or ("Houston", "TX"),
+                                zip_for(a.city or ("Houston", "TX")))
 
     def opened(aid: str) -> date:
         a = w.accounts[aid]
@@ -266,7 +288,7 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
     rows = ["ACCOUNT_NO,CUSTOMER_NAME,CUST_TYPE,ADDR_LINE1,CITY,STATE,ZIP,PHONE,NAICS,BRANCH,OPEN_DT"]
     for aid in (x for x in held if w.accounts[x].bank == "A"):
         a = w.accounts[aid]
-        kind, _cat, naics = _profile(a)
+        kind, _cat, naics = _profile(w.accounts.get(a.extra.get("party_of"), a))
         line, city, z = address[aid]
         rows.append(",".join(q(v, ",") for v in (
             aid, a.name, "I" if kind == "individual" else "B", line, city[0], city[1], z,
@@ -279,7 +301,7 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
             "Date Opened,Branch"]
     for aid in (x for x in held if w.accounts[x].bank == "B"):
         a = w.accounts[aid]
-        kind, cat, _naics = _profile(a)
+        kind, cat, _naics = _profile(w.accounts.get(a.extra.get("party_of"), a))
         line, city, z = address[aid]
         rows.append(",".join(q(v, ",") for v in (
             aid, a.name, "Personal" if kind == "individual" else "Business",
@@ -294,7 +316,7 @@ def write_registers(w: World, out_dir: Path, seed: int) -> tuple[list[tuple[Path
             "NAICS;Eröffnet;Filiale"]
     for aid in (x for x in held if w.accounts[x].bank == "C"):
         a = w.accounts[aid]
-        kind, cat, naics = _profile(a)
+        kind, cat, naics = _profile(w.accounts.get(a.extra.get("party_of"), a))
         line, city, z = address[aid]
         rows.append(";".join(q(v, ";") for v in (
             aid, f"K{r.randint(10**6, 10**7 - 1)}", a.name, "Privat" if kind == "individual" else "Firma",

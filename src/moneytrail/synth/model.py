@@ -15,6 +15,9 @@ class PlantedScheme:
     typology_hint: list[str]   # detector ids expected to fire (see moneytrail typologies)
     accounts: dict[str, str]   # role -> account id
     description: str
+    # creation numbers (``seq``) of the scheme's key transactions in the world (the trace's taint
+    # sources for ``cross_bank_layering``); each bank file writes its rows' references from them
+    transactions: list[int] = field(default_factory=list)
 
     def role(self, prefix: str) -> list[str]:
         """Account ids of every role named ``prefix`` or ``prefix_<n>`` (e.g. 'worker'), in order."""
@@ -28,7 +31,7 @@ class Scenario:
     files: list[tuple[Path, Path | None]]
     schemes: list[PlantedScheme]
     n_accounts: int                  # distinct account ids in the transactions (the 'cash' pseudo-account excluded)
-    n_transactions: int              # every transaction, each written to exactly one file
+    n_transactions: int              # every movement of money in the world (a transfer two banks report counts once)
     start: date                      # first day of the period
     end: date                        # last day of the period (inclusive)
     rows_per_file: dict[str, int] = field(default_factory=dict)  # file name -> transactions in it
@@ -40,6 +43,19 @@ class Scenario:
     # after the transactions (ground truth for training the risk model, not evidence)
     label_files: list[tuple[Path, Path]] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # file name (of ``files``) -> ingest format
+    # transfers between two subpoenaed banks: each bank reports its side (a row in each file), so
+    # the files hold n_transactions + n_seen_twice rows
+    n_seen_twice: int = 0
+    # ground truth for entity resolution: account ids of one party at several banks (each bank's
+    # register spelling the name its own way)
+    parties: list[list[str]] = field(default_factory=list)
+    # a planted transaction's creation number -> the reference its bank wrote for it (bank A's)
+    refs: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in the bank files (``rows_per_file`` summed)."""
+        return sum(self.rows_per_file.values())
 
     def transaction_files(self) -> list[tuple[Path, str, Path | None]]:
         """(file, ingest format, mapping or None) of each bank file, in ingest order:
