@@ -170,11 +170,47 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
             r = s.ingest(path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
             ingested.append(r.to_dict())
             log(f"ingested {path.name} ({fmt}): read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
+        trace_info = _trace_cross_bank(s, scenario, log)
         res = s.run(report=out / "report.html", title="moneytrail demo case (synthetic data)", log=log)
     logins = write_demo_logins(ws_path, out / "demo-logins.txt", command=command)
     log(f"web sign-ins for the demo's officers: {logins} (synthetic; start the web app with "
         f"moneytrail serve --workspace {ws_path})")
     return {"report": Path(res["stages"]["report"]["report"]), "workspace": ws_path, "case": case,
             "officer": DEMO_OFFICER, "taskforce": out / "taskforce.yaml",
-            "ingested": ingested, "pipeline": res, "schemes": scenario.schemes,
+            "ingested": ingested, "pipeline": res, "schemes": scenario.schemes, "trace": trace_info,
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _trace_cross_bank(s: Session, scenario: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    """The analyst's work on the planted cross-bank scheme: resolve the case, confirm the two pairs
+    of bank records behind it that the model held for review (the company at banks B and C, its
+    owner at banks A and C: the same phone or address on both banks' KYC extracts), then trace the
+    fake-invoice wires forward from bank A under LIBR and save the trace for the report."""
+    try:
+        scheme = scenario.scheme("cross_bank_layering")
+    except KeyError:
+        return {}
+    s.resolve()
+    pairs = ({scheme.accounts["layer_b"], scheme.accounts["layer_c"]},
+             {scheme.accounts["owner_a"], scheme.accounts["owner_c"]})
+    confirmed = 0
+    queue = s.review_queue(limit=5000)["pairs"]
+    for p in queue:
+        left, right = p.get("left") or {}, p.get("right") or {}
+        accts = {left.get("account_id"), right.get("account_id")}
+        if left.get("register") and right.get("register") and accts in pairs:
+            s.review(p["left_key"], p["right_key"], "same",
+                     "the two banks' KYC extracts give one party: the same name (spelled each bank's way) "
+                     "with the same phone or address; reviewed for the cross-bank layering lead")
+            confirmed += 1
+    tx_ids = []
+    for seq in scheme.transactions:
+        ref = scenario.refs.get(seq)
+        rows = s.transactions(ref=ref, limit=5)["rows"] if ref else []
+        tx_ids += [r["tx_id"] for r in rows]
+    if not tx_ids:
+        return {"confirmed_pairs": confirmed}
+    result = s.trace(tx_ids, save=True, rule="libr")
+    log(f"traced {len(tx_ids)} fake-invoice wire(s) from bank A forward under LIBR (trace {result.get('trace_id')}); "
+        f"{confirmed} pair(s) of bank records confirmed as one party")
+    return {"confirmed_pairs": confirmed, "sources": tx_ids, "trace_id": result.get("trace_id")}

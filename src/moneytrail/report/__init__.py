@@ -31,6 +31,7 @@ import markupsafe
 from moneytrail import __version__
 from moneytrail.report.chart import compute_flows
 from moneytrail.report.trace_section import trace_context  # issue 5: fund traces
+from moneytrail.report.resolved import MAX_ENTITIES, MAX_TRANSFERS, entities_context, transfers_context
 from moneytrail.sqlkit import lit
 from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
 
@@ -466,6 +467,7 @@ def default_output(ws: Workspace) -> Path:
 
 PRINT_PER_TYPOLOGY = 3      # print-ready: full sections per typology (the rest in the appendix)
 PRINT_TX_PER_FINDING = 8
+PRINT_RESOLVED = 10         # print-ready: entities and matched transfers shown (the rest counted)
 
 
 def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | None = None,
@@ -515,6 +517,9 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "runs": _runs(ws),
         "detection": _last_detection(ws),
         "traces": trace_context(ws),  # issue 5: saved fund traces (None when there are none)
+        # issue 14: the resolve stage's entities and transfers seen at two banks (None before resolve)
+        "entities": entities_context(ws, PRINT_RESOLVED if print_ready else MAX_ENTITIES),
+        "transfers": transfers_context(ws, PRINT_RESOLVED if print_ready else MAX_TRANSFERS),
         "max_tx_per_finding": max_tx_per_finding,
         "max_runs": MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
