@@ -234,7 +234,7 @@ def test_chart_helpers():
 
 def test_print_ready_groups_findings_by_typology_with_a_cap_and_an_appendix(full, tmp_path):
     ws, _, _ = full
-    for fid in range(3, 9):  # six more structuring findings: three get a section, the rest the appendix
+    for fid in range(3, 9):  # six more structuring findings: two get a section, the rest the appendix
         _add_finding(ws, fid, "structuring", 0.5 - fid / 100, f"structuring finding {fid}", [1, 4],
                      [("ACC-A", "subject")])
     before = _snapshot(ws)
@@ -242,13 +242,13 @@ def test_print_ready_groups_findings_by_typology_with_a_cap_and_an_appendix(full
     assert 'class="print-ready"' in text and 'id="contents"' in text
     assert 'nav class="toc"' not in text and "<script>" not in text   # nothing to run on paper
     assert 'id="typology-structuring"' in text and 'id="typology-rapid-movement"' in text
-    # structuring: 7 findings, the 3 highest-scoring in full (1, 3, 4), 4 in the appendix
+    # structuring: 7 findings, the 2 highest-scoring in full (1, 3), 5 in the appendix
     sections = re.findall(r'<article class="finding" id="finding-(\d+)" data-typology="structuring"', text)
-    assert sections == ["1", "3", "4"]
-    assert "4 more structuring findings in" in re.sub(r"<[^>]+>", "", text)
+    assert sections == ["1", "3"]
+    assert "5 more structuring findings in" in re.sub(r"<[^>]+>", "", text)
     appendix = text[text.index('id="appendix-findings"'):text.index('id="runs"')]
-    assert sorted(re.findall(r'<tr id="finding-(\d+)"', appendix), key=int) == ["5", "6", "7", "8"]
-    assert "Appendix A. Further findings (4)" in appendix and "Appendix B. Run log" in text
+    assert sorted(re.findall(r'<tr id="finding-(\d+)"', appendix), key=int) == ["4", "5", "6", "7", "8"]
+    assert "Appendix A. Further findings (5)" in appendix and "Appendix B. Run log" in text
     # parameters are a readable line, not JSON; the hostile values stay text
     assert "window_days <b>30</b>" in text and "{&#34;" not in text
     assert XSS not in text and "&lt;script&gt;" in text

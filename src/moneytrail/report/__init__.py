@@ -390,10 +390,10 @@ def parameter_rows(v: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _runs(ws: Workspace) -> list[dict[str, Any]]:
+def _runs(ws: Workspace, limit: int = MAX_RUNS) -> list[dict[str, Any]]:
     return ws.records("""
         SELECT run_id, command, started_at, finished_at, status, parameters, summary, error, version
-        FROM runs ORDER BY run_id DESC LIMIT ?""", [MAX_RUNS])
+        FROM runs ORDER BY run_id DESC LIMIT ?""", [limit])
 
 
 def _last_detection(ws: Workspace) -> dict[str, Any] | None:
@@ -465,9 +465,10 @@ def default_output(ws: Workspace) -> Path:
     return ws.path.with_name(f"{ws.path.stem}-report.html")
 
 
-PRINT_PER_TYPOLOGY = 3      # print-ready: full sections per typology (the rest in the appendix)
+PRINT_PER_TYPOLOGY = 2      # print-ready: full sections per typology (the rest in the appendix)
 PRINT_TX_PER_FINDING = 8
-PRINT_RESOLVED = 10         # print-ready: entities and matched transfers shown (the rest counted)
+PRINT_RESOLVED = 5          # print-ready: entities and matched transfers shown (the rest counted)
+PRINT_RUNS = 8              # print-ready: the newest runs in the run log (the workspace keeps them all)
 
 
 def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | None = None,
@@ -514,14 +515,14 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         "findings": _findings(ws, max(int(max_tx_per_finding), 0), max(int(max_findings_full), 0),
                               max(int(max_findings_listed), 0),
                               None if per_typology is None else max(int(per_typology), 0)),
-        "runs": _runs(ws),
+        "runs": _runs(ws, PRINT_RUNS if print_ready else MAX_RUNS),
         "detection": _last_detection(ws),
         "traces": trace_context(ws),  # issue 5: saved fund traces (None when there are none)
         # issue 14: the resolve stage's entities and transfers seen at two banks (None before resolve)
         "entities": entities_context(ws, PRINT_RESOLVED if print_ready else MAX_ENTITIES),
         "transfers": transfers_context(ws, PRINT_RESOLVED if print_ready else MAX_TRANSFERS),
         "max_tx_per_finding": max_tx_per_finding,
-        "max_runs": MAX_RUNS,
+        "max_runs": PRINT_RUNS if print_ready else MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,
     }
     template = template_env().get_template("report.html.j2")

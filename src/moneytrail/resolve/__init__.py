@@ -230,8 +230,10 @@ def _entities(ctx, p: dict[str, float]) -> dict[str, Any]:
                arg_max(r.full_name, (r.register::INTEGER, length(r.full_name))) AS name,
                CASE WHEN count(DISTINCT r.kind) FILTER (WHERE r.kind IS NOT NULL) = 1
                     THEN any_value(r.kind) FILTER (WHERE r.kind IS NOT NULL) END AS kind,
-               count(*) AS records, count(DISTINCT r.account_id) AS accounts, count(DISTINCT r.source_id) AS sources
+               count(*) AS records, count(DISTINCT coalesce(am.account_id, r.account_id)) AS accounts,
+               count(DISTINCT r.source_id) AS sources
         FROM entity_members m JOIN party_records r USING (record_key)
+        LEFT JOIN account_map am ON am.raw_account = r.account_id
         GROUP BY m.entity_id""")
     # an account belongs to the entity of its holder records (resolved account ids); where its
     # records fall in several entities, the one with most records, a register's first
@@ -254,8 +256,10 @@ def _entities(ctx, p: dict[str, float]) -> dict[str, Any]:
     for x in pairs:
         counts[x["status"]] += 1
     multi = con.execute("SELECT count(*) FROM entities WHERE records > 1").fetchall()[0][0]
+    # the model's settings and training figures are kept with the model (er_models.summary), not
+    # in the run log's summary
     return {"entities": n_ent, "entities_of_several_records": multi, **counts,
-            **{k: v for k, v in info.items() if k not in ("model",)}}
+            **{k: v for k, v in info.items() if k not in ("model", "training")}}
 
 
 def _score(ctx, p: dict[str, float]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -25,9 +25,6 @@ FROM {table}
 #: a pair whose names are not consistent is never merged by the model alone (two people of one
 #: household share a surname, an address and a phone): it waits for an officer's review
 HOLD = "held for review: the names differ (a shared address, phone or account alone does not make one party)"
-#: the engine's cluster check kept the pair apart: merging it would join two groups of records
-#: whose other pairs mostly disagree (one strong pair does not chain two groups)
-HOLD_CLUSTER = "held for review: it would join two groups of records that otherwise disagree"
 
 
 def _tokens(full_name: str | None) -> set[str]:
@@ -54,6 +51,14 @@ def names_agree(a: str | None, b: str | None) -> bool:
     return all(t in big or set(normalize.first_name_variants(t) or [t]) & big_groups for t in small)
 
 
+def _from_splink(e: BaseException) -> bool:
+    import traceback
+
+    if type(e).__module__.split(".")[0] == "splink":
+        return True
+    return any("/splink/" in f.filename.replace("\\", "/") for f in traceback.extract_tb(e.__traceback__))
+
+
 class TrainingFailed(Exception):
     """The model could not be estimated from the case's records (the message says why)."""
 
@@ -68,9 +73,10 @@ def score_party_records(con, table: str, *, model: dict | None, lower: float, up
         res = entities.resolve_parties(con, "_er_records", model_json=json.dumps(model) if model else None,
                                        upper=upper, lower=lower)
     except Exception as e:
-        # Splink's estimation has nothing to learn from (a handful of records, no field shared):
-        # the stage says so and links nothing by the model; officers' decisions still apply
-        if type(e).__module__.split(".")[0] != "splink":
+        # Splink's estimation has nothing to learn from (a handful of records, a level no true
+        # pair reaches): the stage says so and links nothing by the model; officers' decisions
+        # still apply. Only errors raised inside Splink; ours propagate.
+        if not _from_splink(e):
             raise
         raise TrainingFailed(f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
     finally:
@@ -79,8 +85,6 @@ def score_party_records(con, table: str, *, model: dict | None, lower: float, up
     pairs = []
     for r in res.pairs.to_pylist():
         hold = None if names_agree(names_of.get(r["record_id_l"]), names_of.get(r["record_id_r"])) else HOLD
-        if hold is None and r["decision"] != "merge" and r["match_probability"] >= upper:
-            hold = HOLD_CLUSTER
         pairs.append({"left_key": r["record_id_l"], "right_key": r["record_id_r"],
                       "match_probability": float(r["match_probability"]), "match_weight": float(r["match_weight"]),
                       "explanation": entities.explain_pair(r), "hold": hold})
