@@ -103,7 +103,12 @@ def _compose(rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 # -- transfers ---------------------------------------------------------------------------------------
 
 LEGS_SQL = """
-SELECT t.tx_id AS leg_id, t.source_id, t.amount, t.currency, t.ts AS date, t.description AS memo,
+SELECT t.tx_id AS leg_id,
+       -- what reported the leg: a statement (one account's, in its file), or a ledger row, which is
+       -- both sides of its transfer at once (it never matches itself)
+       CASE WHEN t.statement_account IS NULL THEN CAST(t.source_id AS VARCHAR)
+            ELSE CAST(t.source_id AS VARCHAR) || ':' || t.statement_account END AS source_id,
+       t.amount, t.currency, t.ts AS date, t.description AS memo,
        {num_o} AS payer_account, {num_b} AS payee_account, t.end_to_end_id,
        t.orig_account AS written_payer, t.bene_account AS written_payee
 FROM transactions t
@@ -113,7 +118,8 @@ WHERE NOT ({pseudo_o}) AND NOT ({pseudo_b}) AND {side}
 MATCHES_SQL = """
 SELECT CAST(m.debit_leg_id AS BIGINT) AS debit_tx, CAST(m.credit_leg_id AS BIGINT) AS credit_tx,
        m.score, m.match_probability, m.business_days, m.reasons,
-       d.source_id AS debit_source, c.source_id AS credit_source,
+       CAST(split_part(d.source_id, ':', 1) AS INTEGER) AS debit_source,
+       CAST(split_part(c.source_id, ':', 1) AS INTEGER) AS credit_source,
        d.written_payer AS debit_payer, d.written_payee AS debit_payee,
        c.written_payer AS credit_payer, c.written_payee AS credit_payee
 FROM _tm m JOIN _legs_d d ON d.leg_id = CAST(m.debit_leg_id AS BIGINT)
@@ -144,7 +150,8 @@ def _match_transfers(ctx) -> dict[str, Any]:
     # may be either side
     debits = LEGS_SQL.format(side="(t.statement_account IS NULL OR t.statement_account = t.orig_account)", **parts)
     credits = LEGS_SQL.format(side="(t.statement_account IS NULL OR t.statement_account = t.bene_account)", **parts)
-    n_sources = con.execute("SELECT count(DISTINCT source_id) FROM transactions").fetchall()[0][0]
+    n_sources = con.execute("SELECT count(DISTINCT source_id) + count(DISTINCT statement_account) "
+                            "FROM transactions").fetchall()[0][0]
     if n_sources < 2:
         be.materialize("transfer_matches", EMPTY_MATCHES_SQL)
         return {"summary": {"transfers_matched": 0}, "account_rules": []}

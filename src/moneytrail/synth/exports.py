@@ -240,6 +240,12 @@ def write_exports(w: World, out_dir: Path) -> tuple[list[tuple[Path, Path | None
             rt = received_at(w, t, seq, kind)
             rx = (rt, seq, payer, payee, c, kind, (desc or "")[:MEMO_KEPT[bb]], _l)
             rows[bb].append((payee if bb != "A" else "", rx, False, written(payer, kind, True), payee))
+        elif pb == bb and bb in ("B", "C"):
+            # a transfer between two accounts of one bank is on both accounts' statements (a
+            # statement lists every movement of its account): the same bank reports it twice
+            n_twice += 1
+            rows[bb].append((payer, tx, True, payer, payee))
+            rows[bb].append((payee, tx, False, payer, payee))
         elif bb in ("B", "C"):
             rows[bb].append((payee, tx, False, payer, payee))
         elif pb in ("B", "C"):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from moneytrail.trace.balances import DEFAULT_MAX_GAP_DAYS
 
 NAME = "trace"
-NEEDS = ("edges", "transactions", "accounts", "account_map", "statements")
+NEEDS = ("edges", "transactions", "accounts", "account_map", "statements", "transfer_matches")
 MAKES = ("balances", "balance_openings", "balance_breaks")
 PARAMS = {"openings": None, "max_gap_days": DEFAULT_MAX_GAP_DAYS}   # what changes what it makes, defaults
 

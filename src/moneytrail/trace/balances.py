@@ -70,9 +70,18 @@ EVENTS_SQL = """
     SELECT e.dst, e.tx_id, e.ts, 'in', e.amount FROM edges e WHERE NOT e.dst_pseudo
 """
 
-# the opening balance of every real account that has a basis other than "assumed zero"
+# the opening balance of every real account that has a basis other than "assumed zero". A
+# transfer seen at two banks is one movement in the graph, kept under the paying bank's record
+# (resolve: transfer_matches); the receiving account's own statement booked it later, as its
+# credit row: for this account, "what moved before the statement's first entry" places the money
+# at that credit row (its time and row), not at the payer's booking
 OPENINGS_SQL = """
-WITH ev AS ({events}),
+WITH ev0 AS ({events}),
+ev AS (
+    SELECT ev0.account_id, coalesce(c.tx_id, ev0.tx_id) AS tx_id, coalesce(c.ts, ev0.ts) AS ts, ev0.delta
+    FROM ev0 LEFT JOIN transfer_matches m ON ev0.direction = 'in' AND m.debit_tx = ev0.tx_id
+             LEFT JOIN transactions c ON c.tx_id = m.credit_tx
+),
 st AS (
     SELECT coalesce(m.account_id, t.statement_account) AS account_id, t.tx_id, t.ts,
            t.balance_after
