@@ -11,7 +11,7 @@ import pytest
 from moneytrail.ingest import ingest_file
 from moneytrail.pipeline import run_pipeline
 from moneytrail.resolve.accounts import valid_iban
-from moneytrail.resolve.review import decide, entity_id, pair_key
+from moneytrail.resolve.review import entity_id, pair_key, settle
 from moneytrail.workspace import Workspace
 
 
@@ -24,7 +24,7 @@ def _p(a, b, prob, why="names agree"):
 def test_thresholds_and_decisions_make_the_entities():
     keys = ["A", "B", "C", "D", "E", "F"]
     scored = [_p("B", "A", 0.995), _p("C", "B", 0.90), _p("D", "E", 0.999), _p("E", "F", 0.5)]
-    out = decide(keys, scored, {}, upper=0.99, lower=0.8)
+    out = settle(keys, scored, {}, upper=0.99, lower=0.8)
     status = {p["pair_key"]: p["status"] for p in out.pairs}
     assert status == {"A ~ B": "merged", "B ~ C": "review", "D ~ E": "merged"}    # E~F below lower: dropped
     ent = {k: v[0] for k, v in out.members.items()}
@@ -44,7 +44,7 @@ def test_an_officers_decision_always_wins_and_counts_for_unscored_pairs():
                         "reason": "same SSN last four and address", "decided_by": "tf-analyst-1"},
                  k_cd: {"pair_key": k_cd, "left_key": "C", "right_key": "D", "decision": "same",
                         "reason": "registry extract", "decided_by": "tf-analyst-2"}}
-    out = decide(keys, scored, decisions, upper=0.99, lower=0.8)
+    out = settle(keys, scored, decisions, upper=0.99, lower=0.8)
     status = {p["pair_key"]: p["status"] for p in out.pairs}
     assert status == {k_ab: "rejected", k_bc: "accepted", k_cd: "accepted"}
     ent = {k: v[0] for k, v in out.members.items()}
@@ -54,8 +54,8 @@ def test_an_officers_decision_always_wins_and_counts_for_unscored_pairs():
 
 def test_entity_ids_are_stable_and_independent_of_order():
     keys = ["K3", "K1", "K2"]
-    a = decide(keys, [_p("K3", "K2", 0.999)], {}, 0.99, 0.8).members
-    b = decide(list(reversed(keys)), [_p("K2", "K3", 0.999)], {}, 0.99, 0.8).members
+    a = settle(keys, [_p("K3", "K2", 0.999)], {}, 0.99, 0.8).members
+    b = settle(list(reversed(keys)), [_p("K2", "K3", 0.999)], {}, 0.99, 0.8).members
     assert a == b and a["K3"][0] == entity_id("K2")
 
 
@@ -203,7 +203,7 @@ def test_names_that_cannot_be_one_party_hold_a_pair_for_review():
     keys = ["A", "B"]
     held = _p("A", "B", 0.9999)
     held["hold"] = "held for review: the names differ"
-    out = decide(keys, [held], {}, upper=0.99, lower=0.8)
+    out = settle(keys, [held], {}, upper=0.99, lower=0.8)
     assert out.pairs[0]["status"] == "review" and "names differ" in out.pairs[0]["explanation"]
 
 

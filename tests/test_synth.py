@@ -139,7 +139,7 @@ def test_scheme_metadata(world):
                                        "rapid_pass_through"],
                      "laundering_cycle": ["cycle", "round_trip", "rapid_pass_through",
                                           "business_without_payroll"],
-                     "cross_bank_layering": []}
+                     "cross_bank_layering": ["rapid_pass_through"]}
     for s in sc.schemes:
         assert isinstance(s, PlantedScheme) and s.description
     assert sc.scheme("front_company").accounts["broker"]

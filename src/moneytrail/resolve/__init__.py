@@ -206,7 +206,7 @@ def _entities(ctx, p: dict[str, float]) -> dict[str, Any]:
                                "linked by the model; decide pairs with moneytrail review same|different"}
     else:
         info = {"skipped": f"{len(keys)} named party record(s): nothing to resolve"}
-    outcome = review.decide(keys, scored, decisions, p["upper"], p["lower"])
+    outcome = review.settle(keys, scored, decisions, p["upper"], p["lower"])
     pairs = outcome.pairs
     cols = ("pair_key", "left_key", "right_key", "match_probability", "match_weight", "explanation", "status",
             "decided_by", "decision_reason")

@@ -66,7 +66,7 @@ class _Union:
             self.parent[rb] = ra               # the smaller key is the root
 
 
-def decide(record_keys: Iterable[str], scored: list[dict[str, Any]], decisions: dict[str, dict[str, Any]],
+def settle(record_keys: Iterable[str], scored: list[dict[str, Any]], decisions: dict[str, dict[str, Any]],
            upper: float, lower: float) -> Outcome:
     """``scored``: pairs with ``left_key``, ``right_key``, ``match_probability``, ``explanation``;
     ``decisions``: the latest decision per pair key (``decision``: same | different, ``reason``,

@@ -1088,7 +1088,8 @@ def plant_crossbank(w: World, pop: Population) -> PlantedScheme:
             card_purchase(w, owner_a, r.choice(pop.merchants[cat]), cat, m0 + r.randrange(mlen))
     return PlantedScheme(
         name="cross_bank_layering",
-        typology_hint=[],
+        # the company's accounts at banks B and C pass 93-97 % of what they receive on within days
+        typology_hint=["rapid_pass_through"],
         accounts=roles,
         description=(f"{victim.name} ({victim.id}, {victim.bank_name}) pays {n} fake invoices by wire to "
                      f"{co_name} at {co_b.bank_name} ({co_b.id}); within two business days the company "
