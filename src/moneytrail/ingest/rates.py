@@ -169,6 +169,17 @@ def parse_rows(path: Path):
         raise InputError(f"not a readable CSV: {str(e)[:120]}", path=str(path)) from None
 
 
+def _append(ws: Workspace, table: str, source_id: int, rows: pa.Table) -> None:
+    """Insert ``rows`` (bound as an Arrow table) into ``main.<table>`` under ``source_id``; the
+    table name is the code's own (fx_rates, quarantine), never a value from outside."""
+    cols = ", ".join(rows.column_names)
+    ws.con.register("_rows", rows)
+    try:
+        ws.con.execute(f"INSERT INTO main.{table} (source_id, {cols}) SELECT ?, {cols} FROM _rows", [source_id])
+    finally:
+        ws.con.unregister("_rows")
+
+
 class RatesReader:
     name = "rates"
     reads_folders = False
@@ -187,32 +198,19 @@ class RatesReader:
         good = [r for r in rows if r[3] is not None]
         bad = [r for r in rows if r[3] is None]
         if good:
-            tbl = pa.table({
+            _append(ws, "fx_rates", reg.source_id, pa.table({
                 "source_row": pa.array([r[0] for r in good], pa.int64()),
                 "source_position": [r[1] for r in good],
                 "currency": [r[3][0] for r in good],
                 "units_per_usd": pa.array([r[3][1] for r in good], pa.decimal128(18, 8)),
                 "valid_from": pa.array([r[3][2] for r in good], pa.date32()),
                 "valid_to": pa.array([r[3][3] for r in good], pa.date32()),
-            })
-            ws.con.register("_rates", tbl)
-            try:
-                ws.con.execute("INSERT INTO main.fx_rates (source_id, source_row, source_position, currency, "
-                               "units_per_usd, valid_from, valid_to) SELECT ?, source_row, source_position, "
-                               "currency, units_per_usd, valid_from, valid_to FROM _rates", [reg.source_id])
-            finally:
-                ws.con.unregister("_rates")
+            }))
         if bad:
-            tbl = pa.table({"source_row": pa.array([r[0] for r in bad], pa.int64()),
-                            "raw": [r[2] for r in bad], "column_name": [r[4] for r in bad],
-                            "reason": [r[5] for r in bad], "source_position": [r[1] for r in bad]})
-            ws.con.register("_bad", tbl)
-            try:
-                ws.con.execute("INSERT INTO main.quarantine (source_id, source_row, raw, column_name, reason, "
-                               "source_position) SELECT ?, source_row, raw, column_name, reason, source_position "
-                               "FROM _bad", [reg.source_id])
-            finally:
-                ws.con.unregister("_bad")
+            _append(ws, "quarantine", reg.source_id, pa.table({
+                "source_row": pa.array([r[0] for r in bad], pa.int64()), "raw": [r[2] for r in bad],
+                "column_name": [r[4] for r in bad], "reason": [r[5] for r in bad],
+                "source_position": [r[1] for r in bad]}))
         if on_read:
             on_read(path.stat().st_size)
         return finish_source(ws, reg, path, "rates",

@@ -16,8 +16,7 @@ from typing import Any
 VOCABULARY_SQL = """
 CREATE OR REPLACE TEMP TABLE _er_records AS
 SELECT record_key AS record_id, full_name, coalesce(kind, 'unknown') AS kind, dob, address, email, phone,
-       list_filter([account_number, upper(regexp_replace(tax_id, '[^A-Za-z0-9]', '', 'g'))], lambda x: x IS NOT NULL
-                   AND x <> '') AS identifiers
+       [account_number, tax_id] AS identifiers       -- the engine normalises them (mt_identifier), drops empties
 FROM {table}
 """
 
