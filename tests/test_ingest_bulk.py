@@ -49,13 +49,14 @@ def _tables(ws, sid):
     return tx, q, acc
 
 
-def both(pair, path: Path, mapping=TRANSFERS, reader: str | None = "duckdb"):
-    """Load ``path`` with each reader; assert they stored the same; return (bulk counts, quarantine)."""
+def both(pair, path: Path, mapping=TRANSFERS, reader: str | None = "duckdb", batch_size: int | None = None):
+    """Load ``path`` with each reader (the bulk one ``batch_size`` records at a time, if given);
+    assert they stored the same; return (bulk counts, quarantine)."""
     m = parse_mapping(mapping)
     sid = next(_ids)
     out = []
     for ws, bulk in zip(pair, (True, False)):
-        c = load_csv(ws, sid, path, m, bulk=bulk)
+        c = load_csv(ws, sid, path, m, bulk=bulk, batch_size=batch_size if bulk else None)
         out.append((c, _tables(ws, sid)))
     (cb, tb), (cr, tr) = out
     assert {k: cb[k] for k in ("read", "stored", "quarantined")} == {k: cr[k] for k in ("read", "stored", "quarantined")}
@@ -119,6 +120,18 @@ def test_a_wrong_byte_in_the_middle_of_a_large_file(pair, tmp_path):
     assert q[150_000] == ("payer", "byte 0xe9 is not valid utf-8 text (in column 'payer')",
                           "2024-01-05,7,Caf\\xe9 Rouge,B,x")
     assert q[200_001][0] == "payer" and "0xf0" in q[200_001][1]
+
+
+@pytest.mark.parametrize("batch_size", [2_000, 5_000])
+def test_batches_of_any_size_store_the_same(pair, tmp_path, batch_size):
+    # DuckDB's record batches (about a row group each) are gathered into batches of up to
+    # batch_size records: lines Python reads (blank, too few fields) fall on and across the edges
+    lines = rows(12_000)
+    for i in (0, 6, 1_999, 2_000, 4_095, 4_096, 5_000, 9_999, 11_999):
+        lines[i] = "" if i % 2 else "2024-01-05,5"
+    p = put(tmp_path, HEADER + "\n".join(lines) + "\n")
+    c, q = both(pair, p, batch_size=batch_size)
+    assert (c["read"], c["quarantined"]) == (12_000, 9)
 
 
 def test_a_50_mb_field_is_quarantined_with_its_row(pair, tmp_path):

@@ -59,9 +59,19 @@ def bench_ingest_cmd(
                    f"recover_interrupted {o.get('recover_interrupted_ms', 0):.3f} ms)")
     if "duckdb_read_csv" in res:
         typer.echo(line("duckdb read_csv (all columns)", res["duckdb_read_csv"]))
-        typer.echo(line("duckdb read_csv (mapped columns)", res["duckdb_read_csv_mapped_columns"]))
-        typer.echo(f"  ratio moneytrail / duckdb: {res['ratio_moneytrail_to_duckdb']} (all columns), "
-                   f"{res['ratio_moneytrail_to_duckdb_mapped_columns']} (mapped columns)")
+        if "duckdb_read_csv_mapped_columns" in res:
+            typer.echo(line("duckdb read_csv (mapped columns)", res["duckdb_read_csv_mapped_columns"]))
+        if "duckdb_typed_store" in res:
+            typer.echo(line("duckdb typed store (the floor)", res["duckdb_typed_store"]))
+        typer.echo(f"  ratio moneytrail / duckdb read_csv: {res['ratio_moneytrail_to_duckdb']} (all columns), "
+                   f"{res.get('ratio_moneytrail_to_duckdb_mapped_columns')} (mapped columns); "
+                   f"moneytrail / typed store {res.get('ratio_moneytrail_to_duckdb_typed_store')}; "
+                   f"typed store / read_csv {res.get('ratio_duckdb_typed_store_to_read_csv')}")
+    if "xlsx" in res:
+        x = res["xlsx"]
+        typer.echo(line("moneytrail ingest (xlsx)", x["moneytrail"]))
+        typer.echo(line("python-calamine (cells only)", x["calamine_cells"]))
+        typer.echo(f"  ratio moneytrail / calamine: {x['ratio_moneytrail_to_calamine']}")
 
 
 @bench_app.command("statements")

@@ -61,6 +61,11 @@ from moneytrail.sqlkit import lit
 STEP = 1024
 #: bytes read at a time while indexing the lines
 CHUNK = 1 << 24
+#: rows parsed and stored at a time: one parse and one insert per batch (a few large inserts
+#: cost the workspace much less than many small ones); also capped by cells and by bytes
+BULK_ROWS = 1_000_000
+BULK_CELLS = 8_000_000
+BULK_BYTES = 256 << 20
 #: encodings the bulk reader takes (Python's codec name -> DuckDB's)
 ENCODINGS = {"utf-8": "utf-8", "ascii": "utf-8", "iso8859-1": "latin-1"}
 
@@ -508,6 +513,29 @@ class RawLines:
         return self._cache[row]
 
 
+def _gathered(reader: pa.RecordBatchReader, rows: int, max_bytes: int = BULK_BYTES) -> Iterator[pa.Table]:
+    """DuckDB's record batches (about a row group each, of uneven sizes) gathered into tables of
+    up to ``rows`` rows or ``max_bytes`` bytes, whichever comes first (DuckDB's batches are never
+    split, and kept as they are, not copied): each table is one parse and one insert, and fewer, larger inserts
+    cost the workspace much less than many small ones."""
+    held: list[pa.RecordBatch] = []
+    n = size = 0
+    for rb in reader:
+        if held and (n + rb.num_rows > rows or size + rb.nbytes > max_bytes):
+            yield pa.Table.from_batches(held)
+            held, n, size = [], 0, 0
+        held.append(rb)
+        n += rb.num_rows
+        size += rb.nbytes
+    if held:
+        yield pa.Table.from_batches(held)
+
+
+def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as Arrow ``string`` (DuckDB gives that already for text: then as it is)."""
+    return col if col.type == pa.string() else col.cast(pa.string())
+
+
 def batches(rc: duckdb.DuckDBPyConnection, plan: Plan, used: list[int], per_batch: int,
             ) -> Iterator[tuple[pa.Table, list[int]]]:
     """The staged batches (``csvfile.stage_batch``'s shape: ``c{j}``, ``_row``, ``_pre_col``,
@@ -527,11 +555,11 @@ def batches(rc: duckdb.DuckDBPyConnection, plan: Plan, used: list[int], per_batc
         cols["_pre_reason"] = pa.array([(plan.specials[r].problem or (None, None))[1] for r in rows], pa.string())
         return pa.table(cols, schema=schema)
 
-    for rb in reader:
+    for rb in _gathered(reader, per_batch):
         n = rb.num_rows
         if n == 0:
             continue
-        rid = rb.column(0).to_numpy()
+        rid = rb.column(0).to_numpy()   # a chunked array: copied once into one NumPy array
         if rid[0] != g0 or (n > 1 and not np.array_equal(np.diff(rid), np.ones(n - 1, rid.dtype))):
             raise RuntimeError("DuckDB returned the file's rows out of order")
         nums = row_numbers(plan.excluded, g0, n)
@@ -541,7 +569,7 @@ def batches(rc: duckdb.DuckDBPyConnection, plan: Plan, used: list[int], per_batc
         while si < len(specials) and specials[si] <= last:
             take.append(specials[si])
             si += 1
-        cols = {nm: rb.column(i + 1).cast(pa.string()) for i, nm in enumerate(names)}
+        cols = {nm: _text(rb.column(i + 1)) for i, nm in enumerate(names)}
         cols["_row"] = pa.array(nums, pa.int64())
         cols["_pre_col"] = pa.nulls(n, pa.string())
         cols["_pre_reason"] = pa.nulls(n, pa.string())

@@ -48,7 +48,7 @@ import pyarrow as pa
 from moneytrail.errors import InputError, MappingError
 from moneytrail.ingest.mapping import CHANNELS, Field_, Mapping
 from moneytrail.ingest import csvfast
-from moneytrail.ingest.textfile import CELLS_PER_BATCH, Batch, check_text, read_records
+from moneytrail.ingest.textfile import Batch, check_text, read_records
 from moneytrail.limits import (MAX_AMOUNT, MAX_YEAR, MIN_YEAR, amount_limit_text, year_limit_text,
                                year_range_text)
 from moneytrail.sqlkit import in_list, lit
@@ -140,7 +140,9 @@ def _amount_exprs(col: str, m: Mapping, name: str) -> tuple[list[str], list[tupl
     a value whose absolute value is not below MAX_AMOUNT."""
     s = f"{name}_s"
     pat = _amount_pattern(m.decimal, m.thousands)
-    body = f"regexp_replace({s}, '^[-+(]|[)-]$', '', 'g')"
+    # (the regex only where the first or last character is a sign or a bracket: most are neither)
+    body = (f"CASE WHEN left({s}, 1) IN ('-', '+', '(') OR right({s}, 1) IN (')', '-') "
+            f"THEN regexp_replace({s}, '^[-+(]|[)-]$', '', 'g') ELSE {s} END")
     neg = f"({s} LIKE '-%' OR ({s} LIKE '(%' AND {s} LIKE '%)') OR {s} LIKE '%-')"
     num = f"replace({body}, {q(m.thousands)}, '')" if m.thousands else body
     if m.decimal != ".":
@@ -441,15 +443,18 @@ def _store_batch(con, source_id: int, sql: str, staged: pa.Table, raws) -> int:
 
 def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
              on_read: Callable[[int], None] | None = None,
-             batch_size: int = 200_000, bulk: bool = True) -> dict[str, int | str]:
+             batch_size: int | None = None, bulk: bool = True) -> dict[str, int | str]:
     """Read ``path`` under mapping ``m`` into the workspace as ``source_id``. Returns counts, and
     ``reader``: ``duckdb`` (the bulk reader, :mod:`moneytrail.ingest.csvfast`) or ``python: <why
-    the bulk reader was not used>`` (``textfile.read_records``; ``bulk=False`` asks for it)."""
+    the bulk reader was not used>`` (``textfile.read_records``; ``bulk=False`` asks for it).
+    ``batch_size``: records parsed and stored at a time (default: 200,000 for the record reader,
+    :data:`moneytrail.ingest.csvfast.BULK_ROWS` for the bulk reader; both also capped by cells)."""
+    rec_batch = batch_size or 200_000
     why = "asked for" if not bulk else csvfast.unsupported(path, m.encoding, m.delimiter, m.quote)
     # the whole-file refusals (binary, empty, unknown encoding) and the header, as ever
     check = check_text(path, m.encoding, full=why is not None)
     header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
-                                   skip_rows=m.skip_rows, batch_size=batch_size,
+                                   skip_rows=m.skip_rows, batch_size=rec_batch,
                                    strict_text=check.valid if why is not None else False, on_read=on_read)
     cols = Columns(header, path)
     sql = build_parse_sql(m, cols, source_id)  # raises InputError on a missing mapped column
@@ -462,7 +467,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
             why = e.reason
         check = check_text(path, m.encoding)
         header, batches = read_records(path, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote,
-                                       skip_rows=m.skip_rows, batch_size=batch_size,
+                                       skip_rows=m.skip_rows, batch_size=rec_batch,
                                        strict_text=check.valid, on_read=None)
     con = ws.con
     read = stored = quarantined = 0
@@ -477,7 +482,7 @@ def load_csv(ws: Workspace, source_id: int, path: Path, m: Mapping, *,
 
 
 def _load_bulk(ws: Workspace, source_id: int, path: Path, m: Mapping, header: list[str], cols: Columns,
-               sql: str, on_read, batch_size: int) -> dict[str, int | str]:
+               sql: str, on_read, batch_size: int | None) -> dict[str, int | str]:
     """The bulk reader (:mod:`moneytrail.ingest.csvfast`); raises Fallback before writing anything."""
     from moneytrail.workspace import memory_limit
 
@@ -486,7 +491,7 @@ def _load_bulk(ws: Workspace, source_id: int, path: Path, m: Mapping, header: li
                             quote=m.quote, skip_rows=m.skip_rows, memory_limit=memory_limit(), on_read=on_read)
     try:
         raws = csvfast.RawLines(path, plan, encoding=m.encoding, delimiter=m.delimiter, quote=m.quote)
-        per_batch = max(1, min(batch_size, CELLS_PER_BATCH // max(len(used), 1)))
+        per_batch = max(1, min(batch_size or csvfast.BULK_ROWS, csvfast.BULK_CELLS // max(len(used), 1)))
         con = ws.con
         quarantined = 0
         for staged, _ in csvfast.batches(rc, plan, used, per_batch):
