@@ -341,6 +341,16 @@ def test_a_trace_from_a_finding_runs_as_a_job_with_its_rules_and_sankey(demo, cl
     assert view.status_code == 200 and "<svg" in view.text and "sandbox" in view.headers["content-security-policy"]
     other = TestClient(demo["app"], base_url="https://testserver")
     assert other.get(link, follow_redirects=False).status_code == 303     # not signed in: nothing
+    # the same at entity level: each resolved party's accounts one pool
+    page = client.get(f"/trace?finding={key}")
+    assert 'name="level"' in page.text
+    r = client.post("/trace", data={"csrf": csrf(page.text), "finding": key, "rule_libr": "1",
+                                    "direction": "forward", "level": "entity"})
+    assert demo["app"].state.mt.jobs.wait_idle(180)
+    job = client.get(str(r.url)).text
+    assert 'id="job-state">done' in job and "entity level" in job
+    view = client.get(re.search(r'href="(/trace/view/[^"]+)" id="job-next"', job).group(1))
+    assert view.status_code == 200 and "Level <b>entity</b>" in view.text
 
 
 def test_pages_answer_while_a_long_job_runs(demo, client):

@@ -596,7 +596,7 @@ class Session:
               **options: Any) -> dict[str, Any]:
         """Trace tainted funds (``moneytrail trace``): the options of
         :func:`moneytrail.trace.api.trace` (``rule``, ``direction``, ``target``, ``presumption``,
-        ``openings``, ``as_of``, ``max_hops``). ``save`` keeps the trace in the workspace for the
+        ``openings``, ``as_of``, ``max_hops``, ``level``). ``save`` keeps the trace in the workspace for the
         report (``trace_id`` in the result; the CLI saves by default), under a run-log entry;
         ``destination`` (a file, "stdout") is noted in the read record."""
         import json
@@ -613,10 +613,11 @@ class Session:
              "sources": [s if isinstance(s, int) else s.label() for s in srcs],
              "target": tgt.label() if tgt is not None else None, "presumption": options.get("presumption"),
              "openings": {k: str(v) for k, v in (options.get("openings") or {}).items()},
-             "as_of": options.get("as_of"), "max_hops": options.get("max_hops")}, default=str))
+             "as_of": options.get("as_of"), "max_hops": options.get("max_hops"),
+             "level": options.get("level", "account")}, default=str))
         # the trace reads the case's whole ledger (every source of the case): no "sources" restriction
         d = self._decide("trace", {"direction": direction, "rules": rules, "taint_sources": params["sources"],
-                                   "target": params["target"]})
+                                   "target": params["target"], "level": params["level"]})
         cw = self._in(d)
         with _logged_run(cw, "trace", params) if save else contextlib.nullcontext({}) as run:
             result = trace(cw, srcs, **options)

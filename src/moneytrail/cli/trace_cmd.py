@@ -70,6 +70,8 @@ def trace_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="trace up to this time; the 18 U.S.C. 984 "
                                         "window is the year before it (default: the last transaction)"),
     max_hops: int = typer.Option(6, "--max-hops", help="backward: rounds of senders to follow back"),
+    level: str = typer.Option("account", "--level", help="account: each account its own balance; entity: the "
+                              "accounts of each resolved entity are one pool (moneytrail resolve)"),
     format: str = typer.Option("table", "--format", "-f", help="table | json | csv | html"),
     schedule: bool = typer.Option(False, "--schedule", help="table: print the tracing schedules; csv: write "
                                   "the schedule rows instead of the account summary (json and html always have them)"),
@@ -87,6 +89,8 @@ def trace_cmd(
         raise ConfigError(f"--format {format!r}: choose table, json, csv or html")
     if direction not in ("forward", "backward"):
         raise ConfigError(f"--direction {direction!r}: choose forward or backward")
+    if level not in ("account", "entity"):
+        raise ConfigError(f"--level {level[:40]!r}: choose account or entity")
     from moneytrail.trace import rules as trace_rules
 
     rules = ["all"] if rule == "all" else [r.strip() for r in rule.split(",") if r.strip()]
@@ -129,7 +133,7 @@ def trace_cmd(
 
     with open_session(ctx, workspace) as sess:      # decided and audited first; the read recorded before output
         result = sess.trace(srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
-                            openings=openings, as_of=as_of_ts, max_hops=max_hops, save=save,
+                            openings=openings, as_of=as_of_ts, max_hops=max_hops, level=level, save=save,
                             destination=str(out) if out else "stdout")
     text = _render(result, format, schedule=schedule, limit=limit)
     if out is not None:
@@ -308,6 +312,16 @@ def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
                           _m(s["amount"]), _m(s["tainted"]), _m(s["balance_after"]), _m(s["tainted_after"]),
                           _m(s["clean_after"]), s["note"])
             con.print(t)
+    pools = result.get("pools") or {}
+    if pools:
+        from rich.text import Text
+
+        t = Table(title=f"entities (level entity: each one pool; {min(limit, len(pools))} of {len(pools)})")
+        for c in ("entity", "name", "accounts"):
+            t.add_column(c, overflow="fold")
+        for e, p in list(pools.items())[:limit]:
+            t.add_row(Text(e), Text(p["name"] or ""), Text(", ".join(p["accounts"])))
+        con.print(t)
     for a in result.get("assumptions") or []:
         con.print(f"[dim]assumption: {a}[/dim]")
     if result.get("trace_id"):

@@ -189,7 +189,8 @@ def trace_view(result: dict[str, Any], trace_id: int | None = None, created_at: 
                             "rules": rules, "assumptions": result.get("assumptions") or [],
                             "as_of": result.get("as_of"), "window_984": result.get("window_984"),
                             "sources": result.get("sources") or [], "target": result.get("target"),
-                            "cone": result.get("cone"), "taint_sources": result.get("taint_sources") or []}
+                            "cone": result.get("cone"), "taint_sources": result.get("taint_sources") or [],
+                            "level": result.get("level") or "account", "pools": result.get("pools") or {}}
     view["rule_info"] = [{"name": n, "title": r.get("title"), "definition": r.get("definition"),
                           "legal_sources": r.get("legal_sources"), "presumption": r.get("presumption"),
                           "conserving": r.get("conserving"), "totals": r.get("totals") or {},

@@ -42,7 +42,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
                                               "funding_note")})
         out[name] = s
     head = {k: result.get(k) for k in ("direction", "sources", "target", "as_of", "window_984", "events",
-                                       "assumptions", "cone", "taint_sources", "max_hops")
+                                       "assumptions", "cone", "taint_sources", "max_hops", "level", "pools")
             if k in result}
     return {"trace": head, "rules": out}
 

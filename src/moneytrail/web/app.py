@@ -666,14 +666,16 @@ def trace_page(ctx: Ctx) -> Response:
     fkey = str(ctx.form.get("finding") or "").strip()
     rules = [r for r in TRACE_RULES if ctx.form.get(f"rule_{r}")] or ["libr"]
     direction = "backward" if ctx.form.get("direction") == "backward" else "forward"
-    title = f"trace {direction} ({', '.join(rules)}) from " + (f"finding {fkey}" if fkey else f"{len(refs)} source(s)")
+    level = "entity" if ctx.form.get("level") == "entity" else "account"
+    title = (f"trace {direction} ({', '.join(rules)}{', entity level' if level == 'entity' else ''}) from "
+             + (f"finding {fkey}" if fkey else f"{len(refs)} source(s)"))
 
     def work(s, job):
         from moneytrail.report.trace_section import render_trace_page
 
         srcs = _trace_sources(s, refs, fkey)
         job.progress(f"tracing {len(srcs)} source transaction(s) under {', '.join(rules)}")
-        res = s.trace(srcs, rule=rules, direction=direction, save=True)
+        res = s.trace(srcs, rule=rules, direction=direction, level=level, save=True)
         job.progress("saved to the case: the next case report shows it", 0.9)
         page = _report_dir(ctx.st) / f"trace-{job.id}.html"
         page.write_text(render_trace_page(res, title=f"Case {s.case or ctx.web.case}: {title}"), encoding="utf-8")
