@@ -137,3 +137,39 @@ def test_trace_command_at_entity_level_prints_the_pools(tmp_path):
     with Workspace.open(path) as w:
         html = render_report(w.for_case(case), tmp_path / "r.html").read_text()
     assert "traced as one pool" in html and "A-1, B-2" in html
+
+
+# -- detection at entity level: a cycle that closes through another account of the same party -------
+
+CYCLE_A = HEADER + "A-1,Acme Trading LLC,First Bank,2025-04-01,C1,INVOICE 88,P-1,PRIME SUPPLY CO,9000.00,\n"
+CYCLE_C = HEADER + (
+    "P-1,PRIME SUPPLY CO,Third Bank,2025-04-01,C2,INVOICE 88,A-1,ACME TRADING LLC,,9000.00\n"
+    "P-1,PRIME SUPPLY CO,Third Bank,2025-04-02,C3,SERVICES,Q-2,QUARTZ HOLDINGS,8800.00,\n")
+CYCLE_B = HEADER + "B-2,ACME TRADING L.L.C.,Harbor Bank,2025-04-03,C4,REFUND,Q-2,QUARTZ HOLDINGS,,8600.00\n"
+
+
+def test_a_cycle_through_two_accounts_of_one_party_says_so_at_entity_level(ws, tmp_path):
+    from moneytrail.graph import params_at
+
+    for name, text in (("ca.csv", CYCLE_A), ("cc.csv", CYCLE_C), ("cb.csv", CYCLE_B)):
+        p = tmp_path / name
+        p.write_text(text)
+        assert ingest_file(ws, p, "csv", mapping=MAP).quarantined == 0
+    run_pipeline(ws, stages=["resolve"])
+    keys = sorted(r[0] for r in ws.query("SELECT record_key FROM party_records WHERE full_name ILIKE 'acme%'"))
+    for a, b in zip(keys, keys[1:]):
+        k, lo, hi = pair_key(a, b)
+        if not ws.scalar("SELECT count(*) FROM match_decisions WHERE pair_key = ?", [k]):
+            ws.con.execute("INSERT INTO match_decisions VALUES (?, ?, ?, 'same', 'registry extract', NULL, "
+                           "'tf-analyst-1', ?, NULL)", [k, lo, hi, now_utc()])
+    run_pipeline(ws, stages=["resolve", "graph", "detect"], params={**params_at(ws, "account"),
+                                                                    "detect": {"typologies": ["cycle"]}})
+    assert not [f for f in ws.records("SELECT explanation FROM findings") if "At entity level" in f["explanation"]]
+    run_pipeline(ws, stages=["graph", "detect"], params={**params_at(ws, "entity"),
+                                                         "detect": {"typologies": ["cycle"]}})
+    acme = ws.scalar("SELECT entity_id FROM account_entities WHERE account_id = 'A-1'")
+    found = [f["explanation"] for f in ws.records("SELECT explanation FROM findings WHERE typology = 'cycle'")
+             if acme in f["explanation"]]
+    assert found, ws.records("SELECT typology, explanation FROM findings")
+    assert "came in through its account B-2 and went out through A-1" in found[0]
+    assert "holding 2 accounts (A-1, B-2)" in found[0]
