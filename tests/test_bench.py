@@ -31,6 +31,23 @@ def test_bench_detect_on_amlsim_small():
     for name in ("fan_in", "fan_out", "scatter_gather", "gather_scatter", "bipartite", "stack"):
         assert typ[name]["recall"] >= 0.9, (name, typ[name])
     assert typ["cycle"]["recall"] >= 0.75 and typ["cycle"]["precision"] >= 0.8
+    # what the data allows: the share of cycle transfers on a loop that closes, and recall of those
+    assert 0.8 <= typ["cycle"]["closable_share"] <= 0.83 and typ["cycle"]["recall_of_closable"] >= 0.9
+
+
+@pytest.mark.slow
+def test_bench_detect_on_amlgentex_small():
+    """The second simulator: one transfer per edge, laundering among busy accounts (issue 15)."""
+    data = AMLSIM.parent / "amlgentex_small"
+    if not data.is_dir():
+        pytest.skip("../shared/data/amlgentex_small is not beside the repository")
+    from moneytrail.bench.detect import bench_detect
+
+    typ = bench_detect(data, parameters=None)["typologies"]
+    assert typ["bipartite"]["recall"] >= 0.9 and typ["bipartite"]["precision"] >= 0.5, typ["bipartite"]
+    assert typ["cycle"]["recall_of_closable"] >= 0.9, typ["cycle"]
+    for name in ("fan_in", "fan_out"):
+        assert typ[name]["recall"] >= 0.9, (name, typ[name])
 
 
 def test_bench_scale_small_graph_finds_planted_patterns(tmp_path):

@@ -8,7 +8,10 @@ moneytrail typology of the same name:
 * recall = share of the transactions labeled with that alert type (via
   ``alert_transactions``) that lie in at least one finding of the matching typology;
 * precision = share of the transactions in that typology's findings that are laundering
-  (of any alert type).
+  (of any alert type);
+* for ``cycle`` also ``closable_share``: the share of cycle-labeled transactions that lie on a
+  loop that closes in the data (:func:`closable_cycle_transfers`), and ``recall_of_closable``,
+  the recall against those (what the data allows a cycle detector to find).
 
 ``random`` (AMLSim's random walk) has no typology of its own; it is scored against the
 findings of every typology (``matched_by: "any"``). Nothing here knows the dataset: no ids,
@@ -28,6 +31,35 @@ from moneytrail.errors import InputError
 
 ALERT_TYPES = ("fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter", "bipartite", "stack",
                "random")
+
+
+def closable_cycle_transfers(ws) -> set[int]:
+    """The cycle-labeled transfers that lie on a loop that closes in the data: within each cycle
+    alert's own transfers, a transfer u -> v is on a loop when v reaches u again through the
+    alert's transfers (in any time order). A loop whose closing hop the simulator never made
+    is no loop, and no cycle detector can find it."""
+    by_alert: dict[Any, list[tuple[int, str, str]]] = {}
+    for alert, tx, src, dst in ws.query(
+            "SELECT l.alert_id, l.tx_id, t.orig_account, t.bene_account FROM labels l "
+            "JOIN transactions t USING (tx_id) WHERE l.alert_type = 'cycle'"):
+        by_alert.setdefault(alert, []).append((tx, src, dst))
+    out: set[int] = set()
+    for txs in by_alert.values():
+        nxt: dict[str, set[str]] = {}
+        for _, u, v in txs:
+            nxt.setdefault(u, set()).add(v)
+        for tx, u, v in txs:
+            seen, todo = {v}, [v]
+            while todo:
+                x = todo.pop()
+                if x == u:
+                    out.add(tx)
+                    break
+                for y in nxt.get(x, ()):
+                    if y not in seen:
+                        seen.add(y)
+                        todo.append(y)
+    return out
 
 
 def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> dict[str, Any]:
@@ -54,6 +86,14 @@ def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> d
             "labeled_transactions": r["n"],
             "matched_by": at if at in typology_ids else "any",
         }
+        if at == "cycle" and r["n"]:
+            closable = closable_cycle_transfers(ws)
+            hit = ws.scalar(f"""
+                SELECT count(DISTINCT t.tx_id) FROM findings f JOIN finding_transactions t USING (finding_id)
+                WHERE f.typology IN ({qs}) AND t.tx_id IN (SELECT unnest(?))""", matched + [sorted(closable)])
+            out[at]["closable_share"] = round(len(closable) / r["n"], 4)
+            out[at]["closable_transactions"] = len(closable)
+            out[at]["recall_of_closable"] = round(hit / len(closable), 4) if closable else None
     return out
 
 

@@ -456,6 +456,9 @@ def bench_detect_cmd(
         for k, v in r["typologies"].items():
             typer.echo(f"  {k:15s} recall {v['recall']}  precision {v['precision']}  findings {v['findings']}  "
                        f"{v['seconds']} s")
+            if "closable_share" in v:
+                typer.echo(f"  {'':15s} {v['closable_share']:.1%} of its transfers lie on a loop that closes in "
+                           f"the data; recall of those {v['recall_of_closable']}")
     if "identical_findings" in res:
         typer.echo(f"same evidence on every engine: {res['identical_findings']}; "
                    f"ratios: {json.dumps({b: r['detect_seconds'] for b, r in res['ratio'].items()})}")
