@@ -430,6 +430,34 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (results go in BE
 app.add_typer(bench_app, name="bench")
 
 
+@bench_app.command("noise")
+def bench_noise_cmd(
+    data: Path = typer.Option(..., "--data", help="AMLSim-layout folder (transactions, accounts, alert_transactions)"),
+    drop: float = typer.Option(0.05, "--drop", min=0.0, max=0.99, help="share of transfers dropped at random"),
+    jitter_days: float = typer.Option(1.0, "--jitter-days", min=0.0, max=365.0,
+                                      help="each transfer's time moved by up to this many days either way"),
+    add: float = typer.Option(0.05, "--add", min=0.0, max=10.0,
+                              help="unrelated transfers added, as a share of the set's transfers"),
+    seed: int = typer.Option(0, "--seed"),
+    format: str = typer.Option("json", "--format", "-f", help="json | table"),
+):
+    """Detection on a dataset and on a noisier copy of it: recall and precision per alert type."""
+    from moneytrail.bench.noise import bench_noise
+
+    if format not in ("json", "table"):
+        raise ConfigError(f"--format {format!r}: choose json or table")
+    res = bench_noise(data, seed=seed, drop=drop, jitter_days=jitter_days, add=add)
+    if format == "json":
+        typer.echo(json.dumps(res))
+        return
+    p = res["perturbation"]
+    typer.echo(f"{p['transfers']:,} transfers: {p['dropped']:,} dropped, {p['added']:,} added, times moved by up "
+               f"to {p['jitter_days']:g} day(s); seed {p['seed']}")
+    for k, v in res["typologies"].items():
+        typer.echo(f"  {k:15s} recall {v['recall']} -> {v['recall_perturbed']} (ratio {v['recall_ratio']})  "
+                   f"precision {v['precision']} -> {v['precision_perturbed']}")
+
+
 @bench_app.command("detect")
 def bench_detect_cmd(
     data: Path = typer.Option(..., "--data", help="AMLSim output folder (transactions, accounts, alert_transactions)"),
