@@ -90,7 +90,12 @@ def score_cmd(
 def bench_score_cmd(
     data: Path = typer.Option(..., "--data", help="AMLSim output folder (labeled)"),
     format: str = typer.Option("json", "--format", "-f", help="json"),
-    seeds: str = typer.Option("0,1,2", "--seeds"),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="the protocol is 0,1,2; fewer for development"),
+    ablation: bool = typer.Option(False, "--ablation",
+                                  help="also run without the busy-account (degree/volume) features"),
+    gfp_float32: bool = typer.Option(False, "--gfp-float32",
+                                     help="cast the GFP matrix to float32 as the reference script does "
+                                          "(overflowing values become inf); default float64"),
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
                                             help="run GFP+LightGBM too (default: when snapml is installed)"),
     backend: str = BackendOpt,
@@ -108,6 +113,6 @@ def bench_score_cmd(
     if seed_list is None or not all(0 <= s < 2**31 for s in seed_list):
         raise ConfigError(f"--seeds {seeds[:80]!r}: expected whole numbers from 0 to {2**31 - 1} separated by commas")
     engine = engine_options(backend, spark_master)
-    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, backend=engine["backend"],
+    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32, backend=engine["backend"],
                       backend_options=engine["backend_options"])
     typer.echo(json.dumps(res))
