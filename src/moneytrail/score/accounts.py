@@ -12,7 +12,9 @@ period mean the same thing in train, validation and test.
 * features (``ACCOUNT_SQL``), all from that period's transfers and the causal transaction
   features of :mod:`.features` (which look only at or before each transfer): the account's
   activity in the period (transfers out and in, amounts, distinct counterparties, new
-  relationships, active days, shares of those), and, for every transaction feature, its mean and
+  relationships, active days, shares of those), relationships opened in the period that had no
+  second transfer in it ("one-shot" — known at the period's end), the same counts of its new
+  counterparties (2 hops, within the period), and, for every transaction feature, its mean and
   maximum over the account's transfers as sender and as receiver. Everything is known at the
   end of the period, when the account is scored.
 
@@ -52,9 +54,18 @@ ACTIVITY: dict[str, str] = {
     "payee_share": "distinct payees per payment in the period",
     "payer_share": "distinct payers per receipt in the period",
     "pass_ratio": "what the account paid out against what it received in the period",
+    "oneshot_out": "payees first paid in the period and paid only once in it",
+    "oneshot_in": "payers that first paid the account in the period and only once in it",
+    "oneshot_out_share": "share of the period's payees first paid in it and paid only once",
+    "oneshot_in_share": "share of the period's payers that first paid in it and only once",
+    "nb_new_mean": ("the account's new counterparties of the period: how many new relationships each of them "
+                    "opened in the period (mean)"),
+    "nb_oneshot_mean": ("the account's new counterparties of the period: how many one-shot relationships each of "
+                        "them had in the period (mean)"),
 }
 #: activity features that only measure how busy the account is (left out in the ablation)
-ACTIVITY_VOLUME = ("n_out", "n_in", "amt_out", "amt_in", "payees", "payers", "new_out", "new_in", "days")
+ACTIVITY_VOLUME = ("n_out", "n_in", "amt_out", "amt_in", "payees", "payers", "new_out", "new_in", "days",
+                   "oneshot_out", "oneshot_in")
 
 
 def account_feature_names(tx_names: list[str] | None = None) -> list[str]:
@@ -105,13 +116,36 @@ s AS (
            count(DISTINCT CAST(ts AS DATE)) AS days,
            {", ".join(aggs)}
     FROM s GROUP BY acct, period
+), pr AS (      -- the period's pairs: opened in it (first transfer ever) and not repeated in it
+    SELECT src, dst, period, CASE WHEN count(*) = 1 AND min(pair_n) = 1 THEN 1 ELSE 0 END AS one,
+           CASE WHEN min(pair_n) = 1 THEN 1 ELSE 0 END AS opened
+    FROM p GROUP BY src, dst, period
+), pe AS (
+    SELECT src AS acct, dst AS cp, period, 'out' AS side, one, opened FROM pr
+    UNION ALL SELECT dst, src, period, 'in', one, opened FROM pr
+), po AS (
+    SELECT acct, period, sum(one) FILTER (WHERE side = 'out') AS oneshot_out,
+           sum(one) FILTER (WHERE side = 'in') AS oneshot_in,
+           sum(opened) AS opened_all, sum(one) AS one_all
+    FROM pe GROUP BY acct, period
+), nb AS (      -- 2 hops within the period: the account's new counterparties, and theirs
+    SELECT pe.acct, pe.period, avg(c.opened_all) AS nb_new_mean, avg(c.one_all) AS nb_oneshot_mean
+    FROM pe JOIN po c ON c.acct = pe.cp AND c.period = pe.period
+    WHERE pe.opened = 1 GROUP BY pe.acct, pe.period
+), a2 AS (
+    SELECT a.*, coalesce(po.oneshot_out, 0) AS oneshot_out, coalesce(po.oneshot_in, 0) AS oneshot_in,
+           nb.nb_new_mean, nb.nb_oneshot_mean
+    FROM a LEFT JOIN po USING (acct, period) LEFT JOIN nb USING (acct, period)
 )
 SELECT acct, period, y, n_out, n_in, amt_out, amt_in, payees, payers, new_out, new_in, days,
        new_out / nullif(n_out, 0) AS new_out_share, new_in / nullif(n_in, 0) AS new_in_share,
        payees / nullif(n_out, 0) AS payee_share, payers / nullif(n_in, 0) AS payer_share,
        amt_out / nullif(amt_in, 0) AS pass_ratio,
-       * EXCLUDE (acct, period, y, n_out, n_in, amt_out, amt_in, payees, payers, new_out, new_in, days)
-FROM a
+       oneshot_out, oneshot_in, oneshot_out / nullif(payees, 0) AS oneshot_out_share,
+       oneshot_in / nullif(payers, 0) AS oneshot_in_share, nb_new_mean, nb_oneshot_mean,
+       * EXCLUDE (acct, period, y, n_out, n_in, amt_out, amt_in, payees, payers, new_out, new_in, days,
+                  oneshot_out, oneshot_in, nb_new_mean, nb_oneshot_mean)
+FROM a2
 ORDER BY period, acct
 """
 
