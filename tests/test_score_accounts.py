@@ -135,3 +135,28 @@ def test_tx_max_scores_and_evaluation(ledger):
     assert res["rows"]["test"] > 0 and 0 <= res["model"]["f1"] <= 1 and 0 <= res["busy_only"]["pr_auc"] <= 1
     ab = evaluate_accounts(tbl, seeds=(0,), threads=1, drop=account_volume_names())
     assert ab["features"] == res["features"] - len(account_volume_names())
+
+
+def test_bench_score_reports_both_levels_and_the_ablation(tmp_path):
+    """One seed on a small synthetic AMLSim-like set: transaction and account metrics, the
+    busy-only and max-over-transactions references, the ablation; with snapml, the GFP side in
+    float64 without an overflow warning."""
+    import importlib.util
+    import warnings
+
+    from moneytrail.bench.score import bench_score
+    from test_score import _amlsim_like
+
+    data = _amlsim_like(tmp_path / "d", n_accounts=400, days=60)
+    has_gfp = importlib.util.find_spec("snapml") is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = bench_score(data, seeds=(0,), threads=1, baseline=has_gfp, settings=(7,), workdir=tmp_path,
+                          ablation=True)
+    assert 0 <= res["f1"] <= 1 and res["feature_threads"] == 1 and res["feature_seconds"] > 0
+    acc = res["accounts"]
+    assert {"model", "busy_only", "ours_tx_max"} <= set(acc) and acc["rows"]["test"] > 0
+    ab = res["ablation_no_volume"]
+    assert ab["features"] == res["features"] - len(VOLUME_FEATURES) and "model" in ab["accounts"]
+    if has_gfp:
+        assert res["baseline"]["matrix"] == "float64" and "gfp_tx_max" in acc
