@@ -65,3 +65,21 @@ def test_literals_and_identifiers_are_what_sqlglot_writes_for_duckdb(value):
     assert lit(value) == exp.Literal.string(value).sql(dialect="duckdb")
     if value:
         assert ident(value) == exp.to_identifier(value, quoted=True).sql(dialect="duckdb")
+
+
+def test_every_connection_is_hardened_against_a_known_wrong_answer(tmp_path):
+    """DuckDB's common_subplan optimizer answered this with ``src`` values in both halves (issue
+    14's entity ledger met it): every connection moneytrail opens switches it off, cursors too."""
+    from moneytrail.workspace import Workspace
+
+    with Workspace.open(tmp_path / "w.duckdb") as ws:
+        for con in (ws.con, ws.con.cursor()):
+            con.execute("CREATE OR REPLACE TEMP TABLE e AS SELECT * FROM (VALUES ('a', 'b', false), "
+                        "('c', 'd', false)) t(src, dst, p)")
+            con.execute("CREATE OR REPLACE TEMP TABLE m AS SELECT * FROM (VALUES ('a', 'A'), ('d', 'D')) t(k, v)")
+            con.execute("""CREATE OR REPLACE TEMP VIEW v AS
+                SELECT coalesce(mo.v, e.src) AS src, coalesce(mb.v, e.dst) AS dst FROM e
+                LEFT JOIN m mo ON mo.k = e.src AND NOT e.p LEFT JOIN m mb ON mb.k = e.dst AND NOT e.p
+                WHERE coalesce(mo.v, e.src) <> coalesce(mb.v, e.dst)""")
+            got = sorted(r[0] for r in con.execute("SELECT src FROM v UNION ALL SELECT dst FROM v").fetchall())
+            assert got == ["A", "D", "b", "c"]

@@ -25,6 +25,20 @@ from typing import Any, Iterable
 
 
 
+#: DuckDB optimizers switched off on every connection moneytrail opens (:func:`harden`)
+DISABLED_OPTIMIZERS = "common_subplan"
+
+
+def harden(con) -> None:
+    """Switch off what is known to give wrong answers on this DuckDB. ``common_subplan`` (DuckDB
+    1.5.1 to 2.0.1 at least) merges two identical subtrees of a query and can then hand one
+    branch the other's columns: ``SELECT src FROM v UNION ALL SELECT dst FROM v`` over a view
+    with two LEFT JOINs and a filter on the joined columns returned ``src`` values in both
+    halves here (tests/test_sqlkit.py performs it; DuckDB issues 23679, 24624, 25170 and 25819
+    report the same family). A silent wrong answer is worse than any plan it saves."""
+    con.execute(f"SET disabled_optimizers = {lit(DISABLED_OPTIMIZERS)}")
+
+
 def lit(value: Any) -> str:
     """The SQL literal for ``value``. Raises ValueError for what has no safe literal."""
     if value is None:

@@ -55,7 +55,7 @@ from moneytrail.errors import InputError
 from moneytrail.ingest import textfile
 from moneytrail.ingest.textfile import _SURROGATE, _encoded_size, _is_gzip, _join, _show_bad_bytes
 from moneytrail.limits import MAX_FIELD_BYTES, QUARANTINE_RAW_CHARS, READER_FIELD_CHARS
-from moneytrail.sqlkit import lit
+from moneytrail.sqlkit import harden, lit
 
 #: the byte offset of every STEP-th line is kept (to read a line again by its number)
 STEP = 1024
@@ -351,6 +351,7 @@ class Plan:
 
 def _reader_connection(path: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
     rc = duckdb.connect(":memory:")
+    harden(rc)
     rc.execute("SET enable_progress_bar = false")
     rc.execute("SET preserve_insertion_order = true")
     rc.execute("SET memory_limit = ?", [memory_limit])

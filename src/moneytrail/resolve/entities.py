@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from moneytrail.resolve import normalize
-from moneytrail.sqlkit import ident, lit
+from moneytrail.sqlkit import harden, ident, lit
 
 STANDARD_COLUMNS: tuple[str, ...] = (
     "record_id", "full_name", "first_name", "surname", "name_key", "kind", "dob", "city",
@@ -462,6 +462,7 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
     prepared = con.sql(_prepare_sql(table, cols)).to_arrow_table()
 
     pcon = duckdb.connect()
+    harden(pcon)
     if threads:
         pcon.execute(f"SET threads = {int(threads)}")
     pcon.register("__mt_parties_in", prepared)

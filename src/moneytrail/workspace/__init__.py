@@ -28,7 +28,7 @@ import duckdb
 
 from moneytrail import __version__
 from moneytrail.errors import WorkspaceError
-from moneytrail.sqlkit import ident, lit
+from moneytrail.sqlkit import harden, ident, lit
 
 DEFAULT_WORKSPACE = "moneytrail.duckdb"
 PENDING_MARKER = ".pending"   # in the evidence folder while new copies are not yet settled
@@ -163,6 +163,7 @@ class Workspace:
         except duckdb.Error as e:  # corrupt file, not a DuckDB file, locked by another process
             raise WorkspaceError(f"cannot open workspace {p}: {str(e).splitlines()[0]}") from None
         con.execute("SET TimeZone = 'UTC'")
+        harden(con)                                       # no optimizer known to give wrong answers
         con.execute("SET enable_progress_bar = false")  # never mixed into CLI or JSON output
         con.execute(f"SET memory_limit = {lit(memory_limit())}")
         con.execute("SET enable_external_access = false")
