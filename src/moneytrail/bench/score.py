@@ -165,10 +165,11 @@ def _tx_summary(r: dict) -> dict[str, Any]:
 def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline: bool | None = None,
                 settings=(7, 14, 28), workdir=None, backend: str = "duckdb",
                 backend_options: dict | None = None, ablation: bool = False,
-                gfp_float32: bool = False) -> dict[str, Any]:
+                gfp_float32: bool = False, progress=None) -> dict[str, Any]:
     """``backend`` computes the graph features (DuckDB, or Spark: the same values, so the same
     model and metrics; only ``feature_seconds`` differ). ``seeds``: fewer for development; the
-    protocol is 0, 1, 2. ``gfp_float32``: cast the GFP matrix to float32 as the reference script
+    protocol is 0, 1, 2. ``progress``: called with a line of text as each part finishes (the CLI
+    writes them to stderr, so a long run shows what it has measured). ``gfp_float32``: cast the GFP matrix to float32 as the reference script
     does (values beyond float32's range become infinities) — to check what the cast changes."""
     from moneytrail.score.accounts import (account_volume_names, evaluate_accounts, period_of_rows,
                                            tx_max_scores)
@@ -200,6 +201,8 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
         return [tx_max_scores(acc, d["acct_src"], d["acct_dst"], period, sc) for sc in _scores_after_train(fits, X)]
 
     refs = {"ours_tx_max": tx_max(ours["_fits"], d["X"])}
+    say = progress or (lambda line: None)
+    say(f"moneytrail: features {res['feature_seconds_by_threads']} s by threads; test {_tx_summary(ours)}")
     if baseline is None:
         try:
             import snapml  # noqa: F401
@@ -216,10 +219,12 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
             Xb = np.column_stack([raw.astype(np.float64), G])
             r = evaluate(Xb, d["y"], seeds, threads)
             runs[days] = (r, el, tx_max(r["_fits"], Xb))
+            say(f"GFP w{days}: {el:.2f} s; test {_tx_summary(r)}")
             del G, Xb
         chosen = max(runs, key=lambda k: (runs[k][0]["val_f1"], runs[k][0]["val_pr_auc"]))
         refs["gfp_tx_max"] = runs[chosen][2]
     res["accounts"] = evaluate_accounts(acc, seeds, threads, tx_max=refs)
+    say(f"accounts: {res['accounts']}")
     if ablation:
         keep = [i for i, nm in enumerate(d["names"]) if nm not in set(VOLUME_FEATURES)]
         ab = evaluate(d["X"][:, keep], d["y"], seeds, threads, [d["names"][i] for i in keep])

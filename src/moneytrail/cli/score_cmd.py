@@ -113,6 +113,7 @@ def bench_score_cmd(
     if seed_list is None or not all(0 <= s < 2**31 for s in seed_list):
         raise ConfigError(f"--seeds {seeds[:80]!r}: expected whole numbers from 0 to {2**31 - 1} separated by commas")
     engine = engine_options(backend, spark_master)
-    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32, backend=engine["backend"],
+    res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32,
+                      progress=lambda line: typer.echo(line, err=True), backend=engine["backend"],
                       backend_options=engine["backend_options"])
     typer.echo(json.dumps(res))
