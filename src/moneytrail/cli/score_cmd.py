@@ -93,6 +93,8 @@ def bench_score_cmd(
     seeds: str = typer.Option("0,1,2", "--seeds", help="the protocol is 0,1,2; fewer for development"),
     ablation: bool = typer.Option(False, "--ablation",
                                   help="also run without the busy-account (degree/volume) features"),
+    gfp_settings: str = typer.Option("7,14,28", "--gfp-settings",
+                                     help="GFP window settings in days, chosen among on validation (protocol: 7,14,28)"),
     gfp_float32: bool = typer.Option(False, "--gfp-float32",
                                      help="cast the GFP matrix to float32 as the reference script does "
                                           "(overflowing values become inf); default float64"),
@@ -112,8 +114,14 @@ def bench_score_cmd(
         seed_list = None
     if seed_list is None or not all(0 <= s < 2**31 for s in seed_list):
         raise ConfigError(f"--seeds {seeds[:80]!r}: expected whole numbers from 0 to {2**31 - 1} separated by commas")
+    try:
+        settings = tuple(int(x) for x in gfp_settings.split(",") if x.strip()) if len(gfp_settings) <= 40 else ()
+    except ValueError:
+        settings = ()
+    if not settings or not all(1 <= x <= 365 for x in settings):
+        raise ConfigError(f"--gfp-settings {gfp_settings[:40]!r}: window lengths in days (1 to 365) separated by commas")
     engine = engine_options(backend, spark_master)
     res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32,
-                      progress=lambda line: typer.echo(line, err=True), backend=engine["backend"],
+                      progress=lambda line: typer.echo(line, err=True), settings=settings, backend=engine["backend"],
                       backend_options=engine["backend_options"])
     typer.echo(json.dumps(res))
