@@ -58,7 +58,7 @@ def _add_finding(ws, fid, typology, score, explanation, tx_rows, accounts, param
     amt = ws.scalar(f"SELECT sum(amount) FROM transactions WHERE tx_id IN "
                     f"({','.join('?' * len(tx_ids))})", tx_ids)
     ws.con.execute(
-        "INSERT INTO findings VALUES (?, ?, ?, '1.0', ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'USD')",
+        "INSERT INTO findings VALUES (?, ?, ?, '1.0', ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'USD', NULL, NULL)",
         [fid, run, typology, json.dumps(params or {"threshold": 10000}), score,
          dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 20), amt, explanation,
          "FinCEN advisory FIN-2014-A008", now_utc()])

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from moneytrail.errors import ConfigError, WorkspaceError
 from moneytrail.model import Finding
+from moneytrail.priority import ORDER as QUEUE_ORDER
 
 MAX_ROWS = 2**62      # a count or an id bound into a query: a BIGINT holds it
 
@@ -31,12 +32,13 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding
         args.append(limit)
     return [Finding.from_record(r) for r in ws.records(f"""
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
+               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters, f.priority,
+               f.priority_basis,
                (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
                   WHERE t.finding_id = f.finding_id) AS tx_ids
-        FROM findings f {where} ORDER BY f.score DESC, f.finding_id
+        FROM findings f {where} ORDER BY {QUEUE_ORDER}
         {'LIMIT ?' if limit else ''}""", args)]
 
 
@@ -79,7 +81,7 @@ def models(ws) -> list[dict[str, Any]]:
 # -- triage, an account's profile and transactions, a neighbourhood graph ------------------------
 
 TRIAGE_STATUSES = ("open", "under_review", "confirmed", "dismissed")
-FINDING_SORTS = {"score": "f.score", "amount": "f.total_amount", "first": "f.first_ts", "last": "f.last_ts",
+FINDING_SORTS = {"priority": "f.priority", "score": "f.score", "amount": "f.total_amount", "first": "f.first_ts", "last": "f.last_ts",
                  "typology": "f.typology", "status": "status"}
 
 
@@ -98,7 +100,7 @@ def _opt_num(v: Any, opt: str) -> float | None:
 
 def findings_page(ws, *, typologies: Sequence[str] = (), account: str | None = None,
                   min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
-                  status: str | None = None, sort: str = "score", descending: bool = True,
+                  status: str | None = None, sort: str = "priority", descending: bool = True,
                   limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """One page of findings with their triage (status, assignee) and accounts, filtered and
     sorted; with the number of findings the filters match."""
@@ -126,9 +128,10 @@ def findings_page(ws, *, typologies: Sequence[str] = (), account: str | None = N
     where = ("WHERE " + " AND ".join(conds)) if conds else ""
     base = f"FROM findings f LEFT JOIN finding_triage t ON t.finding_key = f.finding_key {where}"
     total = ws.scalar(f"SELECT count(*) {base}", args)
-    order = f"{FINDING_SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, f.finding_id"
+    order = f"{FINDING_SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, f.score DESC, f.finding_id"
     rows = ws.records(f"""
-        SELECT f.finding_id, f.finding_key, f.typology, f.score, f.first_ts, f.last_ts, f.total_amount,
+        SELECT f.finding_id, f.finding_key, f.typology, f.score, f.priority, f.priority_basis, f.first_ts,
+               f.last_ts, f.total_amount,
                f.explanation, coalesce(t.status, 'open') AS status, t.assignee,
                (SELECT list(DISTINCT a.account_id ORDER BY a.account_id) FROM finding_accounts a
                   WHERE a.finding_id = f.finding_id) AS accounts,
@@ -142,7 +145,8 @@ def finding(ws, key: str) -> dict[str, Any]:
     superseded record), its triage and every triage event."""
     rows = ws.records("""
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
-               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
+               f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters, f.priority,
+               f.priority_basis,
                (SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
@@ -207,11 +211,12 @@ def account(ws, account_id: str) -> dict[str, Any]:
                coalesce(sum(amount) FILTER (WHERE is_out), 0) AS out_total,
                coalesce(sum(amount) FILTER (WHERE is_in), 0) AS in_total,
                min(ts) AS first_ts, max(ts) AS last_ts FROM m""", margs)[0]
-    found = ws.records("""
-        SELECT f.finding_key, f.typology, f.score, f.total_amount, a.role, coalesce(t.status, 'open') AS status
+    found = ws.records(f"""
+        SELECT f.finding_key, f.typology, f.score, f.priority, f.total_amount, a.role,
+               coalesce(t.status, 'open') AS status
         FROM finding_accounts a JOIN findings f USING (finding_id)
         LEFT JOIN finding_triage t ON t.finding_key = f.finding_key
-        WHERE a.account_id = ? ORDER BY f.score DESC, f.finding_id LIMIT 200""", [acct])
+        WHERE a.account_id = ? ORDER BY {QUEUE_ORDER} LIMIT 200""", [acct])
     if not prof and not (flows["n_in"] or flows["n_out"]) and not found:
         raise WorkspaceError(f"no account {acct[:60]!r} in this case's evidence")
     balance = ws.records(mine + """, d AS (

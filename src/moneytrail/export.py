@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 
 from moneytrail import __version__
 from moneytrail.errors import ConfigError
+from moneytrail.priority import ORDER as QUEUE_ORDER
 
 FORMATS = ("csv", "parquet", "ftm")
 BATCH_ROWS = 65_536
@@ -57,8 +58,9 @@ def _queries(typologies: Sequence[str], min_score: float | None) -> tuple[dict[s
         SELECT f.finding_id, f.finding_key, f.typology, f.typology_version, f.score, f.first_ts, f.last_ts,
                f.total_amount, f.currency, f.explanation, f.red_flag_source, f.parameters,
                (SELECT string_agg(a.account_id || ':' || a.role, ';' ORDER BY a.role, a.account_id)
-                  FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts
-        FROM findings f {where} ORDER BY f.score DESC, f.finding_id"""
+                  FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
+               f.priority, f.priority_basis
+        FROM findings f {where} ORDER BY {QUEUE_ORDER}"""
     txs = f"""
         SELECT ft.finding_id, t.tx_id, t.ts, t.orig_account, t.bene_account, t.amount, t.currency, t.channel,
                t.tx_type, t.description, t.external_id, t.source_id, s.file_name AS source_file,

@@ -199,7 +199,7 @@ def write(ws, out: Path, *, tx_query: str) -> dict[str, Any]:
                         pay.add("proof", proof)
                     w.emit(pay)
 
-            for f in ws.records("SELECT * FROM _export_findings ORDER BY score DESC, finding_id"):
+            for f in ws.records("SELECT * FROM _export_findings ORDER BY priority DESC NULLS LAST, score DESC, finding_id"):
                 accounts = [a.split(":", 1)[0] for a in (f["accounts"] or "").split(";") if a]
                 txs = [str(r[0]) for r in ws.query("SELECT DISTINCT tx_id FROM _export_finding_transactions "
                                                    "WHERE finding_id = ? ORDER BY tx_id", [f["finding_id"]])]

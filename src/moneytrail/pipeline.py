@@ -85,6 +85,10 @@ def run_pipeline(ws: Workspace, *, stages: list[str] | None = None,
                     out["stages"][mod.NAME] = _up_to_date(ws, mod, named[mod.NAME], log)
                 continue
             _, summary = run_stage(ws, mod, be, named[mod.NAME], log)
+            if mod.NAME in ("detect", "score") and isinstance(summary, dict):
+                from moneytrail.priority import prioritize
+
+                summary["priority"] = prioritize(ws)   # one order for the queue (priority.py)
             out["stages"][mod.NAME] = summary
             log(f"{mod.NAME}: {summary}")
     finally:

@@ -265,7 +265,7 @@ class Session:
 
     def findings_page(self, *, typologies: Sequence[str] = (), account: str | None = None,
                       min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
-                      status: str | None = None, sort: str = "score", descending: bool = True,
+                      status: str | None = None, sort: str = "priority", descending: bool = True,
                       limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """One page of the findings queue, filtered (typology, account, score, amount, triage
         status) and sorted, each with its stable key, triage status and accounts; ``total`` is how
@@ -670,6 +670,9 @@ class Session:
         with _logged_run(cw, "score", {"model_id": model_id, **_engine(backend, backend_options)}) as run, \
                 _backend(cw, backend, backend_options) as be:
             res = run["summary"] = score(cw, model_id=model_id, backend=be)
+            from moneytrail.priority import prioritize
+
+            res["priority"] = prioritize(cw)     # the findings queue weighed by the new scores
         accts = _reads.top_accounts(cw, res["model_id"], top)
         self._read(d, {"table": "account_scores", "model": res["model_id"], "rows": len(accts),
                        "accounts": [a["account_id"] for a in accts]})

@@ -277,21 +277,23 @@ def findings(
         # through the one formula-injection neutraliser
         w = csv.writer(sys.stdout)
         w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
-                    "accounts", "tx_ids", "explanation", "source", "finding_key"])
+                    "accounts", "tx_ids", "explanation", "source", "finding_key", "priority"])
         for f in rows:
             w.writerow([f.finding_id, csv_safe(f.typology), csv_safe(f.typology_version),
                         Decimal(f"{f.score:.3f}"), f.first_ts, f.last_ts, f.total_amount,
                         csv_safe(";".join(f"{a.account_id}:{a.role}" for a in f.accounts)),
                         ";".join(str(t) for t in f.tx_ids), csv_safe(f.explanation),
-                        csv_safe(f.red_flag_source), f.key or ""])
+                        csv_safe(f.red_flag_source), f.key or "",
+                        "" if f.priority is None else Decimal(f"{f.priority:.2f}")])
     else:
         from rich.console import Console
         from rich.table import Table
         t = Table(title=f"{len(rows)} finding(s)", show_lines=True)
-        for c in ("key", "typology", "score", "period", "amount", "tx", "explanation"):
+        for c in ("key", "typology", "priority", "score", "period", "amount", "tx", "explanation"):
             t.add_column(c, overflow="fold")
         for f in rows:
-            t.add_row(f.key or str(f.finding_id), f.typology, f"{f.score:.2f}",
+            t.add_row(f.key or str(f.finding_id), f.typology,
+                      "—" if f.priority is None else f"{f.priority:,.0f}", f"{f.score:.2f}",
                       f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
                       f"{float(f.total_amount):,.2f}", str(len(f.tx_ids)), f.explanation)
         Console(width=max(100, int(os.environ.get("COLUMNS", "160")))).print(t)
@@ -428,6 +430,17 @@ _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "C
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (results go in BENCHMARKS.md).")
 app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("priority")
+def bench_priority_cmd(
+    data: Path = typer.Option(..., "--data", help="AMLSim-layout folder with labels"),
+    seed: int = typer.Option(0, "--seed", help="the risk model's seed"),
+):
+    """Precision at 20, 50 and 100 findings of the test period: today's order against the priority (JSON)."""
+    from moneytrail.bench.priority import bench_priority
+
+    typer.echo(json.dumps(bench_priority(data, seed=seed), default=str))
 
 
 @bench_app.command("noise")

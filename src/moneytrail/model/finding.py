@@ -50,6 +50,11 @@ class Finding:
     #: the currency of ``total_amount``: the transfers' own, or USD when the typology compared
     #: amounts converted with the case's rates (its explanation names them); None before schema 10
     currency: str | None = None
+    #: the queue's order across typologies: money expected to be laundering (the risk model's
+    #: probability times the amount, summed over the evidence; the money at stake before a model
+    #: scored the case), with ``priority_basis`` saying which in words (priority.py)
+    priority: float | None = None
+    priority_basis: str | None = None
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> "Finding":
@@ -63,7 +68,9 @@ class Finding:
             parameters=json.loads(params) if isinstance(params, str) else dict(params or {}),
             accounts=tuple(FindingAccount(a["account_id"], a["role"]) for a in r["accounts"] or ()),
             tx_ids=tuple(int(t) for t in r["tx_ids"] or ()), key=r.get("finding_key", r.get("key")),
-            currency=r.get("currency"))
+            currency=r.get("currency"),
+            priority=float(r["priority"]) if r.get("priority") is not None else None,
+            priority_basis=r.get("priority_basis"))
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as plain data (``accounts`` as ``{account_id, role}`` dicts, lists for

@@ -34,6 +34,7 @@ from moneytrail.report.trace_section import trace_context  # issue 5: fund trace
 from moneytrail.report.resolved import MAX_ENTITIES, MAX_TRANSFERS, entities_context, transfers_context
 from moneytrail.sqlkit import lit
 from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
+from moneytrail.priority import ORDER as QUEUE_ORDER
 
 MAX_FINDINGS_FULL = 300        # findings with a full section; the rest go in a compact table
 MAX_FINDINGS_LISTED = 5000     # rows in that compact table (the rest counted, not listed)
@@ -262,7 +263,8 @@ def _quarantine(ws: Workspace) -> dict[str, Any]:
 
 
 _FINDING_COLS = """
-    f.finding_id, f.run_id, f.typology, f.typology_version, f.parameters, f.score, f.first_ts,
+    f.finding_id, f.run_id, f.typology, f.typology_version, f.parameters, f.score, f.priority,
+    f.priority_basis, f.first_ts,
     f.last_ts, f.total_amount, f.currency, f.explanation, f.red_flag_source, f.created_at,
     coalesce(ft.n, 0) AS n_tx, coalesce(fa.n, 0) AS n_accounts, f.finding_key,
     coalesce(tr.status, 'open') AS disposition, tr.reason AS disposition_reason, tr.updated_by AS disposition_by,
@@ -276,7 +278,7 @@ _FINDING_FROM = """
         USING (finding_id)
     LEFT JOIN finding_triage tr ON tr.finding_key = f.finding_key"""
 
-_ORDER = "f.score DESC, f.finding_id"
+_ORDER = QUEUE_ORDER   # priority.py
 
 
 def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int,

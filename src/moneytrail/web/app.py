@@ -532,7 +532,7 @@ def _int(v: Any, default: int, lo: int, hi: int) -> int:
 def _filters(q) -> dict[str, Any]:
     return {"typology": q.get("typology") or "", "account": q.get("account") or "", "min_score": q.get("min_score") or "",
             "min_amount": q.get("min_amount") or "", "max_amount": q.get("max_amount") or "",
-            "status": q.get("status") or "", "sort": q.get("sort") or "score", "dir": q.get("dir") or "desc"}
+            "status": q.get("status") or "", "sort": q.get("sort") or "priority", "dir": q.get("dir") or "desc"}
 
 
 def findings(ctx: Ctx) -> Response:

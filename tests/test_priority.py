@@ -1,0 +1,52 @@
+"""One priority for the findings queue (issue 15, item 4): money expected to be laundering, on one
+scale across typologies, explained in words, and the order of every list of findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moneytrail import _reads
+from moneytrail.priority import prioritize
+
+from test_detect import GOLDEN, _detect
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    # two typologies' findings in one ledger: a 4x3 one-off block (bipartite, stack, fan-ins)
+    w = _detect(tmp_path, csv_path=GOLDEN / "bipartite_one_off.csv")
+    yield w
+    w.close()
+
+
+def test_before_a_model_the_priority_is_the_money_at_stake(ws):
+    rows = ws.records("SELECT typology, total_amount, priority, priority_basis FROM findings")
+    assert rows and all(r["priority"] is not None for r in rows)
+    for r in rows:    # each finding's transactions once: its total
+        assert r["priority"] == pytest.approx(float(r["total_amount"]))
+        assert "no risk model has scored this case" in r["priority_basis"]
+    # the queue is in priority order, the typology's own score breaking ties
+    got = [f.priority for f in _reads.findings(ws)]
+    assert got == sorted(got, reverse=True)
+
+
+def test_the_models_probabilities_weigh_the_money(ws):
+    tx = [r[0] for r in ws.query("SELECT tx_id FROM transactions ORDER BY tx_id")]
+    # the model thinks the first sender's three payments are laundering, nothing else
+    for t in tx:
+        p = 0.9 if t in tx[:3] else 0.1
+        ws.con.execute("INSERT INTO scores VALUES (?, 7, ?, ?, NULL)", [t, p, p >= 0.5])
+    out = prioritize(ws)
+    assert out["basis"] == "model 7"
+    amounts = dict(ws.query("SELECT tx_id, amount FROM transactions"))
+    for f in _reads.findings(ws):
+        want = sum(float(amounts[t]) * (0.9 if t in tx[:3] else 0.1) for t in f.tx_ids)
+        assert f.priority == pytest.approx(want)
+        assert "risk model (model 7)" in f.priority_basis and "at stake" in f.priority_basis
+    # a fan-in into R0 holds one of the three; the block holds all three: the block comes first
+    first = _reads.findings(ws, limit=1)[0]
+    assert first.typology in ("bipartite", "stack")
+    page, total = _reads.findings_page(ws)
+    assert total == len(_reads.findings(ws)) and page[0]["priority"] == first.priority
