@@ -94,6 +94,8 @@ def account_sql(cuts: list[int], features: str = "features", edges: str = "edges
     lab = (f"LEFT JOIN {labels} l ON l.tx_id = f.tx_id" if labels else "")
     y = "coalesce(l.is_laundering, FALSE)" if labels else "FALSE"
     cols = ", ".join(f"f.{c}" for c in FEATURE_NAMES)
+    rest = ", ".join(["tx_id", "ts", "y", "rn", "period"] + FEATURE_NAMES)      # no engine-specific EXCLUDE
+    agg_names = ", ".join(a.rsplit(" AS ", 1)[1] for a in aggs)
     return f"""
 WITH f AS (
     SELECT f.tx_id, f.ts, e.src, e.dst, {y} AS y, {cols},
@@ -101,9 +103,9 @@ WITH f AS (
     FROM {features} f JOIN {edges} e ON e.tx_id = f.tx_id {lab}
 ), p AS (SELECT *, CASE {case} ELSE {len(cuts)} END AS period FROM f),
 s AS (
-    SELECT src AS acct, dst AS cp, 'out' AS side, * EXCLUDE (src, dst) FROM p
+    SELECT src AS acct, dst AS cp, 'out' AS side, {rest} FROM p
     UNION ALL
-    SELECT dst, src, 'in', * EXCLUDE (src, dst) FROM p
+    SELECT dst, src, 'in', {rest} FROM p
 ), a AS (
     SELECT acct, period, max(CASE WHEN y THEN 1 ELSE 0 END) AS y,
            count(*) FILTER (WHERE side = 'out') AS n_out, count(*) FILTER (WHERE side = 'in') AS n_in,
@@ -143,8 +145,7 @@ SELECT acct, period, y, n_out, n_in, amt_out, amt_in, payees, payers, new_out, n
        amt_out / nullif(amt_in, 0) AS pass_ratio,
        oneshot_out, oneshot_in, oneshot_out / nullif(payees, 0) AS oneshot_out_share,
        oneshot_in / nullif(payers, 0) AS oneshot_in_share, nb_new_mean, nb_oneshot_mean,
-       * EXCLUDE (acct, period, y, n_out, n_in, amt_out, amt_in, payees, payers, new_out, new_in, days,
-                  oneshot_out, oneshot_in, nb_new_mean, nb_oneshot_mean)
+       {agg_names}
 FROM a2
 ORDER BY period, acct
 """
