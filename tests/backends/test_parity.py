@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute below: loaded here, whatever ran before)
 import pytest
 
 from moneytrail.backends import DuckDBBackend, get_backend

@@ -279,8 +279,13 @@ def _ratio_cols() -> list[str]:
         return f"({who}.{d}_amt28 / nullif({who}.{d}_n28, 0))"
 
     def sd(who, d):
+        # E[x^2] - E[x]^2 cancels: for (nearly) equal amounts it leaves rounding noise, up to a few
+        # 1e-9 of m^2 over long sums of large amounts, different on each engine. A variance below
+        # 1e-6 of m^2 (a coefficient of variation below 0.001: amounts within 0.1 % of each other)
+        # counts as none, the same on every engine.
         m = mean(who, d)
-        return f"sqrt(greatest({who}.{d}_sq28 / nullif({who}.{d}_n28, 0) - {m} * {m}, 0))"
+        var = f"({who}.{d}_sq28 / nullif({who}.{d}_n28, 0) - {m} * {m})"
+        return f"(CASE WHEN {var} <= 1e-6 * {m} * {m} THEN 0.0 ELSE sqrt({var}) END)"
 
     cols = []
     for who in ("s", "d"):
