@@ -18,14 +18,9 @@ from moneytrail.trace.api import trace
 from moneytrail.trace.backward import Target
 from moneytrail.workspace import Workspace, now_utc
 
-MAP = {
-    "currency": "USD", "date": {"column": "date", "format": "%Y-%m-%d"},
-    "amount": {"debit": "debit", "credit": "credit"}, "thousands": "",
-    "holder": {"account": "account", "name": "holder", "bank": {"column": "bank"}},
-    "counterparty": {"account": "cp_account", "name": "cp_name"},
-    "id": "ref", "description": "memo",
-}
-HEADER = "account,holder,bank,date,ref,memo,cp_account,cp_name,debit,credit\n"
+# the two-bank statement layout of the resolve stage's tests
+from test_resolve_stage import HEADER, STATEMENT_MAP as MAP  # noqa: E402
+
 # Acme banks at two banks. The proceeds land at bank A; Acme pays its supplier from bank B,
 # where it held only 8,000 of a client's money; one own transfer later moves 500 from B to A.
 BANK_A = HEADER + "A-1,Acme Trading LLC,First Bank,2025-03-03,R1,PROCEEDS,X-9,DIRTY SOURCE,,10000.00\n"
