@@ -25,7 +25,7 @@ from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
 from moneytrail.detect.layers import Bipartite, Stack
 from moneytrail.detect.scatter import GatherScatter, ScatterGather
-from moneytrail.detect.levels import AtEntities, Pools, at_entity_level
+from moneytrail.detect.levels import AtEntities, Pools, at_entity_level, multi_account_entities
 from moneytrail.detect.store import write_findings
 from moneytrail.detect.trafficking import TRAFFICKING
 from moneytrail.errors import ConfigError, EngineError
@@ -92,6 +92,7 @@ def run(ctx) -> dict:
     made_usd = False
     currencies: dict[str, str] = {}
     entity_level = at_entity_level(ws)   # findings name the accounts of each party they pass through
+    multi = multi_account_entities(ws) if entity_level else {}
     try:
         for typ in chosen:
             t0 = time.perf_counter()
@@ -122,7 +123,7 @@ def run(ctx) -> dict:
                     rows.sort(key=lambda r: (-r["score"], r["key"]))
                     source = typ if pl.mode != "usd" or profile.all_usd else _Converted(typ, pl, fx.rates_used(ws, rows))
                     if entity_level:
-                        source = AtEntities(source, Pools(ws, rows))
+                        source = AtEntities(source, Pools(ws, rows, multi))
                     write_findings(ws, ctx.run_id, source, p, rows, currency=pl.currency)
                 finally:
                     AMOUNTS_CURRENCY.reset(token)

@@ -22,22 +22,24 @@ def at_entity_level(ws) -> bool:
                           "OR dst <> dst_account LIMIT 1)"))
 
 
+def multi_account_entities(ws) -> dict[str, tuple[str | None, list[str]]]:
+    """``{entity_id: (name, accounts)}`` for every entity holding more than one account (read
+    once per detect run, shared by every typology's :class:`Pools`)."""
+    return {e: (name, accts) for e, name, accts in ws.query(
+        "SELECT a.entity_id, any_value(n.name), list(a.account_id ORDER BY a.account_id) "
+        "FROM account_entities a LEFT JOIN entities n USING (entity_id) "
+        "GROUP BY a.entity_id HAVING count(*) > 1")}
+
+
 class Pools:
     """What the findings' evidence shows of each multi-account entity it touches."""
 
-    def __init__(self, ws, rows: list[dict[str, Any]]):
+    def __init__(self, ws, rows: list[dict[str, Any]], multi: dict[str, tuple[str | None, list[str]]]):
         self.legs: dict[int, tuple[str, str, str, str]] = {}
-        self.entities: dict[str, tuple[str | None, list[str]]] = {}
-        ids = sorted({int(t) for r in rows for t in r["tx_ids"]})
-        if not ids:
-            return
-        multi = {e: (name, accts) for e, name, accts in ws.query(
-            "SELECT a.entity_id, any_value(n.name), list(a.account_id ORDER BY a.account_id) "
-            "FROM account_entities a LEFT JOIN entities n USING (entity_id) "
-            "GROUP BY a.entity_id HAVING count(*) > 1")}
-        if not multi:
-            return
         self.entities = multi
+        ids = sorted({int(t) for r in rows for t in r["tx_ids"]})
+        if not ids or not multi:
+            return
         ws.con.register("_lvl_ids", pa.table({"tx_id": pa.array(ids, pa.int64())}))
         try:
             for tx, src, dst, sa, da in ws.query(
@@ -92,4 +94,4 @@ class AtEntities:
         return self.inner.explain(row, p) + self.pools.note(row)
 
 
-__all__ = ["AtEntities", "Pools", "at_entity_level"]
+__all__ = ["AtEntities", "Pools", "at_entity_level", "multi_account_entities"]
