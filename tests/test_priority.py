@@ -50,3 +50,33 @@ def test_the_models_probabilities_weigh_the_money(ws):
     assert first.typology in ("bipartite", "stack")
     page, total = _reads.findings_page(ws)
     assert total == len(_reads.findings(ws)) and page[0]["priority"] == first.priority
+
+
+def test_the_benchmark_reads_each_typology_at_the_models_cuts(ws):
+    """bench priority's per-typology figures against their definitions, counted here in Python:
+    recall over the labeled transactions, precision over the kept findings' transactions, a finding
+    kept at a cut when the model puts at least that share of its money on laundering."""
+    from moneytrail.bench.priority import _typology_curves
+
+    tx = [r[0] for r in ws.query("SELECT tx_id FROM transactions ORDER BY tx_id")]
+    amounts = {t: abs(float(a)) for t, a in ws.query("SELECT tx_id, amount FROM transactions")}
+    p = {t: (0.9 if t in tx[:3] else 0.1) for t in tx}
+    for t in tx:
+        ws.con.execute("INSERT INTO scores VALUES (?, 7, ?, ?, NULL)", [t, p[t], p[t] >= 0.5])
+        ws.con.execute("INSERT INTO labels VALUES (?, ?, ?, ?, 1)",
+                       [t, t in tx[:3], 1 if t in tx[:3] else None, "bipartite" if t in tx[:3] else None])
+    cut = str(ws.scalar("SELECT min(ts) FROM transactions"))
+    got = _typology_curves(ws, 7, cut)
+    assert set(got) == {"bipartite"}     # the only alert type labeled
+    f = {fid: txs for fid, txs in ws.query(
+        "SELECT finding_id, list(DISTINCT tx_id) FROM finding_transactions JOIN findings USING (finding_id) "
+        "WHERE typology = 'bipartite' GROUP BY finding_id")}
+    share = {fid: sum(p[t] * amounts[t] for t in txs) / sum(amounts[t] for t in txs) for fid, txs in f.items()}
+    for cut_share, point in [(-1.0, got["bipartite"]["all"]), (0.5, got["bipartite"]["confirmed"]),
+                             *[(float(c), v) for c, v in got["bipartite"]["curve"].items()]]:
+        kept = {t for fid, txs in f.items() if share[fid] >= cut_share for t in txs}
+        assert point["findings"] == sum(1 for fid in f if share[fid] >= cut_share)
+        assert point["recall"] == pytest.approx(len(kept & set(tx[:3])) / 3, abs=1e-4)
+        assert point["precision"] == (pytest.approx(len(kept & set(tx[:3])) / len(kept), abs=1e-4)
+                                      if kept else None)
+    assert got["bipartite"]["all"]["recall"] == 1.0 and got["bipartite"]["labeled_in_test_period"] == 3
