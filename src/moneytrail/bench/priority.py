@@ -122,6 +122,7 @@ def bench_priority(data: str | Path, *, seed: int = 0, workdir: str | Path | Non
                 LEFT JOIN labels l ON l.tx_id = ft.tx_id
                 WHERE f.first_ts >= CAST(? AS TIMESTAMP) AND f.typology <> 'model_risk'
                 GROUP BY f.finding_id, f.typology, f.score, f.priority""", [cut])
+            curves = _typology_curves(ws, model["model_id"], cut)
     today = sorted(rows, key=lambda r: (-r[2], r[0]))
     prio = sorted(rows, key=lambda r: (-(r[3] or 0), -r[2], r[0]))
     money = sorted(rows, key=lambda r: (-(by_money.get(r[0]) or 0), -r[2], r[0]))
@@ -130,7 +131,7 @@ def bench_priority(data: str | Path, *, seed: int = 0, workdir: str | Path | Non
             "laundering_findings": sum(1 for r in rows if r[-1]),
             "today_score_order": _precision_at(today), "priority_order": _precision_at(prio),
             "money_at_stake_order": _precision_at(money),
-            "typologies": _typology_curves(ws, model["model_id"], cut), "seconds": round(time.perf_counter() - t0, 1)}
+            "typologies": curves, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 __all__ = ["bench_priority"]
