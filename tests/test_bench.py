@@ -153,3 +153,18 @@ def test_bench_priority_end_to_end_on_a_small_labeled_ledger(tmp_path):
     # a stricter cut keeps no more findings and finds no more of the labeled money
     points = [sg["all"]] + [sg["curve"][str(c)] for c in CUTS]
     assert all(a["findings"] >= b["findings"] and a["recall"] >= b["recall"] for a, b in zip(points, points[1:]))
+
+
+def test_loading_the_gfp_baseline_leaves_floating_point_as_it_was():
+    """snapml's libraries are built with fast math: loading them set flush-to-zero for the whole
+    process (found when a later Hypothesis test could no longer draw subnormal floats)."""
+    import importlib.util
+
+    if importlib.util.find_spec("snapml") is None:
+        pytest.skip("snapml (the bench extra) is not installed")
+    from moneytrail.bench.score import flushes_subnormals, import_snapml
+
+    assert not flushes_subnormals()
+    import_snapml()
+    assert not flushes_subnormals()
+    assert 2.2250738585072014e-308 / 2 > 0.0

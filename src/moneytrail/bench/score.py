@@ -94,6 +94,39 @@ def _load(data: Path, workdir, backend: str = "duckdb", backend_options: dict | 
             "accounts": acc, "account_seconds": acc_s}
 
 
+def flushes_subnormals() -> bool:
+    """Whether this thread's floating point flushes subnormal numbers to zero (FTZ/DAZ)."""
+    tiny = 2.2250738585072014e-308   # the smallest normal double
+    return tiny / 2 == 0.0
+
+
+def _restore_float_env() -> None:
+    """Reset this thread's floating-point environment to the C default (glibc: ``fesetenv(FE_DFL_ENV)``).
+
+    snapml's shared libraries are built with fast math: loading them sets flush-to-zero and
+    denormals-are-zero for the loading thread, so everything computed after (our own model,
+    numpy, Hypothesis in a test run) would silently differ from a process that never loaded them."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("m")
+    if name:
+        ctypes.CDLL(name).fesetenv(ctypes.c_void_p(-1))   # FE_DFL_ENV is ((const fenv_t *) -1)
+
+
+def import_snapml():
+    """snapml (the GFP baseline), imported without leaving the process in fast-math mode."""
+    before = flushes_subnormals()
+    import snapml
+
+    if flushes_subnormals() and not before:
+        _restore_float_env()
+    return snapml
+
+
 def _gfp_params(days: int) -> dict:
     tw = days * DAY
     return {"num_threads": 1, "time_window": tw, "vertex_stats": True, "vertex_stats_tw": tw,
@@ -105,7 +138,7 @@ def _gfp_params(days: int) -> dict:
 
 
 def _gfp_features(d: dict[str, Any], days: int) -> tuple[np.ndarray, float]:
-    from snapml import GraphFeaturePreprocessor
+    GraphFeaturePreprocessor = import_snapml().GraphFeaturePreprocessor
 
     # numeric ids for GFP: accounts mapped to integers in order of first appearance
     ids: dict[str, int] = {}
@@ -205,7 +238,7 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
     say(f"moneytrail: features {res['feature_seconds_by_threads']} s by threads; test {_tx_summary(ours)}")
     if baseline is None:
         try:
-            import snapml  # noqa: F401
+            import_snapml()
             baseline = True
         except ImportError:
             baseline = False
