@@ -44,7 +44,7 @@ def test_the_models_probabilities_weigh_the_money(ws):
     for f in _reads.findings(ws):
         want = sum(float(amounts[t]) * (0.9 if t in tx[:3] else 0.1) for t in f.tx_ids)
         assert f.priority == pytest.approx(want)
-        assert "risk model (model 7)" in f.priority_basis and "at stake" in f.priority_basis
+        assert "risk model (model 7, raw score, not calibrated)" in f.priority_basis and "at stake" in f.priority_basis
     # a fan-in into R0 holds one of the three; the block holds all three: the block comes first
     first = _reads.findings(ws, limit=1)[0]
     assert first.typology in ("bipartite", "stack")
@@ -80,3 +80,22 @@ def test_the_benchmark_reads_each_typology_at_the_models_cuts(ws):
         assert point["precision"] == (pytest.approx(len(kept & set(tx[:3])) / len(kept), abs=1e-4)
                                       if kept else None)
     assert got["bipartite"]["all"]["recall"] == 1.0 and got["bipartite"]["labeled_in_test_period"] == 3
+
+
+def test_a_calibrated_model_weighs_the_money_by_its_calibrated_probability(ws):
+    """A model stored with its validation calibration map: p is the map's value at the raw score."""
+    import json
+
+    tx = [r[0] for r in ws.query("SELECT tx_id FROM transactions ORDER BY tx_id")]
+    cal = {"method": "isotonic regression on the validation part", "rows": 10, "x": [0.2, 0.8], "y": [0.05, 0.6]}
+    ws.con.execute("INSERT INTO models VALUES (8, now(), 'lightgbm', '[]', 'h', '{}', 0.9, ?, '{}', '')",
+                   [json.dumps({"validation": {}, "test": {}, "calibration": cal})])
+    raw = {t: (0.95 if t in tx[:3] else 0.5 if t in tx[3:5] else 0.1) for t in tx}
+    for t in tx:
+        ws.con.execute("INSERT INTO scores VALUES (?, 8, ?, ?, NULL)", [t, raw[t], raw[t] >= 0.9])
+    prioritize(ws)
+    cal_p = {t: (0.6 if r >= 0.8 else 0.05 if r >= 0.2 else 0.0) for t, r in raw.items()}
+    amounts = dict(ws.query("SELECT tx_id, amount FROM transactions"))
+    for f in _reads.findings(ws):
+        assert f.priority == pytest.approx(sum(float(amounts[t]) * cal_p[t] for t in f.tx_ids))
+        assert "model 8, calibrated on its validation period" in f.priority_basis

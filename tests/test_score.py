@@ -224,3 +224,26 @@ def test_labels_format_conserves_rows(tmp_path):
     again = ingest_file(ws, lab, "labels", mapping={"account": "account", "label": "sar"})
     assert again.skipped
     ws.close()
+
+
+def test_the_calibration_map_is_the_observed_rate_and_monotone():
+    """Isotonic calibration on validation rows: a step function of the raw score, non-decreasing,
+    equal to the laundering rate of each pooled block of scores."""
+    import numpy as np
+
+    from moneytrail.score.model import CALIBRATION_STEPS, apply_calibration, calibrate
+
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.9, 0.95])
+    y = np.array([0, 0, 1, 0, 1, 1])
+    cal = calibrate(y, p)
+    assert cal["x"] == [0.1, 0.3, 0.9] and cal["y"] == pytest.approx([0.0, 0.5, 1.0])
+    got = apply_calibration(cal, np.array([0.0, 0.1, 0.35, 0.5, 0.99]))
+    assert got.tolist() == pytest.approx([0.0, 0.0, 0.5, 0.5, 1.0])
+    r = np.random.default_rng(0)
+    p = r.random(5000)
+    y = (r.random(5000) < p ** 2).astype(int)
+    cal = calibrate(y, p)
+    assert len(cal["x"]) <= CALIBRATION_STEPS and np.all(np.diff(cal["y"]) >= 0) and np.all(np.diff(cal["x"]) > 0)
+    # the map's mean over the rows is the rows' laundering rate (isotonic regression keeps the mean
+    # when no step is merged; with merged steps it stays close)
+    assert abs(apply_calibration(cal, p).mean() - y.mean()) < 0.02

@@ -7,7 +7,9 @@ finding is expected to hold in laundering:
     priority = sum over the finding's transactions of  p(tx) x amount(tx)
 
 where ``p(tx)`` is the learned model's probability for the transaction (the newest model that
-scored the case: ``scores``) and ``amount(tx)`` its amount. Before any model has
+scored the case: ``scores``), calibrated: the booster's raw score is mapped through the isotonic
+map fit on the model's validation part (:func:`moneytrail.score.model.calibrate`), so that p is
+the laundering rate the model observed at that score, and ``amount(tx)`` its amount. Before any model has
 scored the case, ``p`` is unknown and the priority is the money at stake alone (``p = 1``); the
 basis says so. The amounts are the transfers' own when the case holds one currency; with several,
 they are in US dollars at the case's rates, and a transfer without a rate counts 0 (said). Each finding's ``priority_basis`` explains its number in words: the model's
@@ -32,6 +34,43 @@ def _model(ws) -> int | None:
     return ws.scalar("SELECT max(model_id) FROM scores")
 
 
+def calibration(ws, model_id: int) -> dict[str, Any] | None:
+    """The model's calibration map (fit on its validation part when it was trained), or None for
+    a model trained before calibration was kept."""
+    import json
+
+    raw = ws.scalar("SELECT validation FROM models WHERE model_id = ?", [model_id]) \
+        if ws.table_exists("models") else None
+    cal = json.loads(raw).get("calibration") if raw else None
+    return cal if cal and cal.get("x") else None
+
+
+def probabilities(ws, model_id: int, table: str = "_probabilities") -> bool:
+    """Temp table ``table`` (tx_id, p): each transaction the model scored, with the model's
+    calibrated probability (its raw score when it has no calibration map). True when calibrated.
+    ``table`` is the caller's own name, never a value from outside."""
+    import pyarrow as pa
+
+    from moneytrail.sqlkit import ident
+
+    cal = calibration(ws, model_id)
+    if cal is None:
+        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(table)} AS "
+                       "SELECT tx_id, score AS p FROM scores WHERE model_id = ?", [model_id])
+        return False
+    ws.con.register("_calibration", pa.table({"x": pa.array(cal["x"], pa.float64()),
+                                              "y": pa.array(cal["y"], pa.float64())}))
+    try:
+        ws.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {ident(table)} AS
+            SELECT s.tx_id, coalesce(c.y, 0.0) AS p
+            FROM (SELECT tx_id, score FROM scores WHERE model_id = ?) s
+            ASOF LEFT JOIN _calibration c ON s.score >= c.x""", [model_id])
+    finally:
+        ws.con.unregister("_calibration")
+    return True
+
+
 def prioritize(ws) -> dict[str, Any]:
     """Write ``priority`` and ``priority_basis`` for every finding of ``ws``; returns a summary."""
     if not ws.scalar("SELECT count(*) FROM findings"):
@@ -44,10 +83,11 @@ def prioritize(ws) -> dict[str, Any]:
     # without a rate counts 0 and the basis says how many)
     usd = len(currencies) > 1
     amount = "coalesce(e.amount_usd, 0)" if usd else "coalesce(e.amount, t.amount)"
-    p = "coalesce(s.score, 0)" if scored else "1.0"
-    join_scores = ("LEFT JOIN scores s ON s.tx_id = ft.tx_id AND s.model_id = ?" if scored else
-                   "LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS tx_id, CAST(NULL AS DOUBLE) AS score) s ON FALSE")
-    args = [mid] if scored else []
+    calibrated = probabilities(ws, mid, "_priority_p") if scored else False
+    p = "coalesce(s.p, 0)" if scored else "1.0"
+    join_scores = ("LEFT JOIN _priority_p s ON s.tx_id = ft.tx_id" if scored else
+                   "LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS tx_id, CAST(NULL AS DOUBLE) AS p) s ON FALSE")
+    args: list = []
     ws.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _priority AS
         SELECT ft.finding_id,
@@ -71,7 +111,9 @@ def prioritize(ws) -> dict[str, Any]:
         money = f"{at_stake:,.2f}" + (f" {cur}" if cur else "")
         if scored:
             share = expected / at_stake if at_stake else 0.0
-            text = (f"expected laundering {expected:,.2f}{' ' + cur if cur else ''}: the risk model (model {mid}) "
+            how = "calibrated on its validation period" if calibrated else "raw score, not calibrated"
+            text = (f"expected laundering {expected:,.2f}{' ' + cur if cur else ''}: the risk model (model {mid}, "
+                    f"{how}) "
                     f"puts {share:.0%} of the {money} at stake in this finding's {n:,} transaction(s) on "
                     f"laundering; {high:,} of them it rates {HIGH:.0%} or more")
             if with_score < n:
@@ -95,10 +137,11 @@ def prioritize(ws) -> dict[str, Any]:
     finally:
         ws.con.unregister("_priority_new")
         ws.con.execute("DROP TABLE IF EXISTS _priority")
+        ws.con.execute("DROP TABLE IF EXISTS _priority_p")
     return {"findings": len(basis), "basis": f"model {mid}" if scored else "money at stake (no model)"}
 
 
 #: the order of the findings queue everywhere: priority, then the typology's own score
 ORDER = "f.priority DESC NULLS LAST, f.score DESC, f.finding_id"
 
-__all__ = ["HIGH", "ORDER", "prioritize"]
+__all__ = ["HIGH", "ORDER", "calibration", "prioritize", "probabilities"]

@@ -16,7 +16,8 @@ Protocol, on an AMLSim-layout folder with labels:
    transactions labeled with that alert type that lie in one of the typology's findings) and
    precision (share of the transactions in those findings that are laundering), for every
    finding and for the findings the model **confirms**: the share of that money the model puts
-   on laundering (sum of p x amount / sum of amount) at or above a cut. The cuts 0.1 ... 0.9
+   on laundering (sum of p x amount / sum of amount, p the priority's calibrated probability) at
+   or above a cut. The cuts 0.1 ... 0.9
    give each typology's precision-recall curve; ``confirmed`` is the operating point at the
    priority's own ``HIGH`` (0.5).
 
@@ -44,16 +45,19 @@ def _typology_curves(ws, model_id: int, cut: str) -> dict[str, Any]:
     from moneytrail.bench.detect import ALERT_TYPES
     from moneytrail.priority import HIGH
 
+    from moneytrail.priority import probabilities
+
+    probabilities(ws, model_id, "_bench_p")   # the priority's own p: calibrated on validation
     ws.con.execute("""
         CREATE OR REPLACE TEMP TABLE _bench_share AS
         SELECT f.finding_id, f.typology,
-               sum(coalesce(s.score, 0) * abs(t.amount)) / nullif(sum(abs(t.amount)), 0) AS share
+               sum(coalesce(s.p, 0) * abs(t.amount)) / nullif(sum(abs(t.amount)), 0) AS share
         FROM findings f
         JOIN (SELECT DISTINCT finding_id, tx_id FROM finding_transactions) ft USING (finding_id)
         JOIN transactions t ON t.tx_id = ft.tx_id
-        LEFT JOIN scores s ON s.tx_id = ft.tx_id AND s.model_id = ?
+        LEFT JOIN _bench_p s ON s.tx_id = ft.tx_id
         WHERE t.ts >= CAST(? AS TIMESTAMP)
-        GROUP BY f.finding_id, f.typology""", [model_id, cut])
+        GROUP BY f.finding_id, f.typology""", [cut])
     out: dict[str, Any] = {}
     try:
         for typ in ALERT_TYPES:
@@ -84,6 +88,7 @@ def _typology_curves(ws, model_id: int, cut: str) -> dict[str, Any]:
                         "curve": {str(c): point(c) for c in CUTS}}
     finally:
         ws.con.execute("DROP TABLE IF EXISTS _bench_share")
+        ws.con.execute("DROP TABLE IF EXISTS _bench_p")
     return out
 
 

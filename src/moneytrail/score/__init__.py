@@ -94,7 +94,7 @@ def _train(ws: Workspace, *, seed: int, threads: int, backend) -> dict[str, Any]
     model_id = ws.scalar("SELECT nextval('seq_model')")
     params = dict(LGB_PARAMS, seed=seed, num_threads=threads, max_trees=MAX_TREES, early_stopping_rounds=EARLY_STOP,
                   best_iteration=fit.best_iteration)
-    metrics = {"validation": fit.val, "test": fit.test}
+    metrics = {"validation": fit.val, "test": fit.test, "calibration": fit.calibration}
     ws.con.execute("INSERT INTO models VALUES (?, ?, 'lightgbm', ?, ?, ?, ?, ?, ?, ?)",
                    [model_id, now_utc(), json.dumps(names), data_hash(X, y, names), json.dumps(params),
                     fit.threshold, json.dumps(metrics), json.dumps(split),

@@ -50,6 +50,41 @@ class Fit:
     best_iteration: int
     val: dict[str, float]
     test: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+
+#: at most this many steps are kept of the calibration map (a step function of the raw score)
+CALIBRATION_STEPS = 200
+
+
+def calibrate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """An isotonic map from the model's raw score to the share of laundering, fit on the
+    validation part (rows the booster did not train on; the test part is not used).
+
+    The booster is trained with ``scale_pos_weight`` (positives weighted up to balance the
+    classes), so its raw score ranks well but overstates the probability; the map turns it into
+    the observed laundering rate among validation rows at or above each score. Returned as the
+    step function's lower edges ``x`` and values ``y`` (non-decreasing): a score s maps to the
+    ``y`` of the last ``x`` <= s, and scores below the first edge to 0."""
+    from scipy.optimize import isotonic_regression
+
+    order = np.argsort(p, kind="stable")
+    ps, ys = p[order].astype(float), y[order].astype(float)
+    fitted = isotonic_regression(ys, increasing=True).x
+    edges = np.flatnonzero(np.r_[True, np.diff(fitted) > 0])
+    x, v = ps[edges], fitted[edges]
+    if len(x) > CALIBRATION_STEPS:   # keep the map small: merge neighbouring steps (still monotone)
+        keep = np.unique(np.linspace(0, len(x) - 1, CALIBRATION_STEPS).round().astype(int))
+        x, v = x[keep], v[keep]
+    return {"method": "isotonic regression on the validation part", "rows": int(len(y)),
+            "x": [float(a) for a in x], "y": [float(b) for b in v]}
+
+
+def apply_calibration(cal: dict[str, Any], p: np.ndarray) -> np.ndarray:
+    """The calibrated probability of raw scores ``p`` under a map from :func:`calibrate`."""
+    x, v = np.asarray(cal["x"]), np.asarray(cal["y"])
+    i = np.searchsorted(x, p, side="right") - 1
+    return np.where(i >= 0, v[np.clip(i, 0, len(v) - 1)], 0.0)
 
 
 def fit_one(X: np.ndarray, y: np.ndarray, idx, seed: int, threads: int = 2, names: list[str] | None = None) -> Fit:
@@ -66,7 +101,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, idx, seed: int, threads: int = 2, name
     pva = bst.predict(X[va], num_iteration=bst.best_iteration)
     thr, f1va = best_f1_threshold(y[va], pva)
     fit = Fit(bst, thr, seed, int(bst.best_iteration),
-              {"f1": f1va, "pr_auc": average_precision(y[va], pva)})
+              {"f1": f1va, "pr_auc": average_precision(y[va], pva)}, calibration=calibrate(y[va], pva))
     if len(te):
         pte = bst.predict(X[te], num_iteration=bst.best_iteration)
         m = prf(y[te], (pte >= thr).astype(np.int8))
