@@ -100,6 +100,9 @@ def bench_score_cmd(
                                           "(overflowing values become inf); default float64"),
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
                                             help="run GFP+LightGBM too (default: when snapml is installed)"),
+    weight_positives: bool = typer.Option(False, "--weight-positives",
+                                          help="both sides weight positives by negatives/positives of train "
+                                               "(the reference baseline's scale_pos_weight; default: unweighted)"),
     backend: str = BackendOpt,
     spark_master: Optional[str] = SparkMasterOpt,
 ):
@@ -123,5 +126,5 @@ def bench_score_cmd(
     engine = engine_options(backend, spark_master)
     res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32,
                       progress=lambda line: typer.echo(line, err=True), settings=settings, backend=engine["backend"],
-                      backend_options=engine["backend_options"])
+                      backend_options=engine["backend_options"], weight_positives=weight_positives or None)
     typer.echo(json.dumps(res))
