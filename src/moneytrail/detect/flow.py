@@ -368,7 +368,7 @@ class FunnelAccount(Typology):
     Score = distinct places / ``min_places``."""
 
     id = "funnel_account"
-    version = "1"
+    version = "2"   # 2: the example is the quickest pair, ties to the earlier transactions
     family = "flow"
     title = "Funnel account: cash in at many places, withdrawn elsewhere within hours"
     red_flag = ("cash deposited into one account at many different branches or places and withdrawn "
@@ -438,9 +438,15 @@ class FunnelAccount(Typology):
             SELECT focal, island, count(*) AS withdrawals, sum(amount) AS withdrawn,
                    list(tx_id) AS wd_txs, list(ts) AS wd_ts, max(ts) AS last_wd
             FROM ewd GROUP BY focal, island
+        ), exr AS (
+            -- the example: the quickest deposit-to-withdrawal, ties to the earlier transactions
+            -- (a total order: the same example on every engine and every run)
+            SELECT e.focal, e.island, pr.dep_area, pr.wd_area, pr.minutes,
+                   row_number() OVER (PARTITION BY e.focal, e.island
+                                      ORDER BY pr.minutes, pr.dep_tx, pr.wd_tx) AS rn
+            FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id
         ), ex AS (
             SELECT e.focal, e.island, min(pr.minutes) AS min_minutes,
-                   arg_min({{'dep_area': pr.dep_area, 'wd_area': pr.wd_area, 'minutes': pr.minutes}}, pr.minutes) AS example,
                    {d.sorted_distinct_list("pr.wd_area")} AS wd_areas
             FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id GROUP BY e.focal, e.island
         )
@@ -453,9 +459,10 @@ class FunnelAccount(Typology):
                {{'focal': a.focal, 'deposits': a.deposits, 'deposited': a.deposited, 'places': a.places,
                  'areas': a.areas, 'funneled': a.funneled, 'withdrawals': wg.withdrawals,
                  'withdrawn': wg.withdrawn, 'dep_areas': a.dep_areas, 'wd_areas': ex.wd_areas,
-                 'example': ex.example,
+                 'example': {{'dep_area': x.dep_area, 'wd_area': x.wd_area, 'minutes': x.minutes}},
                  'days': date_diff('day', CAST(a.first_dep AS DATE), CAST(a.last_dep AS DATE)) + 1}} AS stats
         FROM agg a JOIN wagg wg USING (focal, island) JOIN ex USING (focal, island)
+        JOIN exr x ON x.focal = a.focal AND x.island = a.island AND x.rn = 1
         """
 
     def explain(self, row, p):
