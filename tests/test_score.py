@@ -247,3 +247,8 @@ def test_the_calibration_map_is_the_observed_rate_and_monotone():
     # the map's mean over the rows is the rows' laundering rate (isotonic regression keeps the mean
     # when no step is merged; with merged steps it stays close)
     assert abs(apply_calibration(cal, p).mean() - y.mean()) < 0.02
+    # equal scores are one point: one value each, the edges strictly increasing
+    p = np.repeat([0.2, 0.5, 0.7], 4)
+    y = np.array([0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0])
+    cal = calibrate(y, p)
+    assert cal["x"] == [0.2, 0.7] and cal["y"] == pytest.approx([0.25, 0.75])

@@ -75,9 +75,11 @@ def calibrate(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     ``y`` of the last ``x`` <= s, and scores below the first edge to 0."""
     from scipy.optimize import isotonic_regression
 
-    order = np.argsort(p, kind="stable")
-    ps, ys = p[order].astype(float), y[order].astype(float)
-    fitted = isotonic_regression(ys, increasing=True).x
+    # rows of equal score are one point (a booster gives many rows the same score): their mean
+    # label, weighted by their count, so that one score maps to one value
+    ps, inverse, counts = np.unique(p.astype(float), return_inverse=True, return_counts=True)
+    rate = np.bincount(inverse, weights=y.astype(float)) / counts
+    fitted = isotonic_regression(rate, weights=counts.astype(float), increasing=True).x
     edges = np.flatnonzero(np.r_[True, np.diff(fitted) > 0])
     x, v = ps[edges], fitted[edges]
     if len(x) > CALIBRATION_STEPS:   # keep the map small: merge neighbouring steps (still monotone)
