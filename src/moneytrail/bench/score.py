@@ -32,6 +32,7 @@ is (``features.VOLUME_FEATURES``, ``accounts.account_volume_names``).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -209,13 +210,10 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
     from moneytrail.score.accounts import (account_volume_names, evaluate_accounts, period_of_rows,
                                            tx_max_scores)
     from moneytrail.score.features import VOLUME_FEATURES
-    from moneytrail.score.model import WEIGHT_POSITIVES
-    from moneytrail.score.model import evaluate as _evaluate
+    from moneytrail.score import model
 
-    weight = WEIGHT_POSITIVES if weight_positives is None else weight_positives
-
-    def evaluate(*a):
-        return _evaluate(*a, weight_positives=weight)
+    weight = model.WEIGHT_POSITIVES if weight_positives is None else weight_positives
+    evaluate = functools.partial(model.evaluate, weight_positives=weight)   # both sides alike
 
     data = Path(data)
     if not data.exists():
