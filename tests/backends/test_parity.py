@@ -64,6 +64,22 @@ def golden(tmp_path_factory):
     ws.close()
 
 
+def _typologies_against_spark(ws, master) -> dict[str, list[str]]:
+    spark = get_backend(ws, "spark", master=master)
+    try:
+        return detection_parity(ws, get_backend(ws), spark)
+    finally:
+        spark.close()
+
+
+def _features_against_spark(ws, master) -> tuple[int, list[str]]:
+    spark = get_backend(ws, "spark", master=master)
+    try:
+        return feature_differences(get_backend(ws), spark)
+    finally:
+        spark.close()
+
+
 def test_the_dialects_know_every_capability():
     assert DUCKDB.capabilities == frozenset(CAPABILITIES)
     assert SPARK.capabilities == frozenset(CAPABILITIES) - {"asof_join"}
@@ -73,11 +89,7 @@ def test_the_dialects_know_every_capability():
 
 
 def test_every_typology_on_the_golden_ledgers(golden, spark_master):
-    spark = get_backend(golden, "spark", master=spark_master)
-    try:
-        diffs = detection_parity(golden, get_backend(golden), spark)
-    finally:
-        spark.close()
+    diffs = _typologies_against_spark(golden, spark_master)
     assert set(diffs) == {t.id for t in TYPOLOGIES}, "a typology did not run on the golden ledgers"
     assert {k: v for k, v in diffs.items() if v} == {}
     found = {typ.id: len(findings(typ, get_backend(golden))) for typ in TYPOLOGIES}
@@ -86,11 +98,7 @@ def test_every_typology_on_the_golden_ledgers(golden, spark_master):
 
 def test_every_feature_on_every_golden_ledger(golden, spark_master):
     """Both engines compute every feature of every golden transaction in one run."""
-    spark = get_backend(golden, "spark", master=spark_master)
-    try:
-        n, diffs = feature_differences(get_backend(golden), spark)
-    finally:
-        spark.close()
+    n, diffs = _features_against_spark(golden, spark_master)
     assert n > 300
     assert diffs == []
 
@@ -107,20 +115,12 @@ def amlsim(tmp_path_factory):
 
 
 def test_every_typology_on_amlsim_small(amlsim, spark_master):
-    spark = get_backend(amlsim, "spark", master=spark_master)
-    try:
-        diffs = detection_parity(amlsim, get_backend(amlsim), spark)
-    finally:
-        spark.close()
+    diffs = _typologies_against_spark(amlsim, spark_master)
     assert set(diffs) >= {t.id for t in GRAPH} | {"rapid_pass_through"}   # the rest: no cash or registers
     assert {k: v for k, v in diffs.items() if v} == {}
 
 
 def test_every_feature_on_amlsim_small(amlsim, spark_master):
-    spark = get_backend(amlsim, "spark", master=spark_master)
-    try:
-        n, diffs = feature_differences(get_backend(amlsim), spark)
-    finally:
-        spark.close()
+    n, diffs = _features_against_spark(amlsim, spark_master)
     assert n > 400_000
     assert diffs == []
