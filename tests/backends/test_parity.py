@@ -15,6 +15,7 @@ import pytest
 from moneytrail.backends import DuckDBBackend, get_backend
 from moneytrail.backends.dialect import CAPABILITIES, DUCKDB, SPARK
 from moneytrail.detect import GRAPH, TYPOLOGIES
+from moneytrail.errors import EngineError
 from moneytrail.ingest import ingest_file
 from moneytrail.ingest.accounts import load_accounts_mapping
 from moneytrail.pipeline import run_pipeline
@@ -64,20 +65,24 @@ def golden(tmp_path_factory):
     ws.close()
 
 
-def _typologies_against_spark(ws, master) -> dict[str, list[str]]:
+def _against_spark(compare, ws, master):
+    """``compare(ws, duckdb, spark)``; an engine failure fails the test with the engine's own
+    message (a Py4JJavaError says nothing without it: one CI run lost its cause that way)."""
     spark = get_backend(ws, "spark", master=master)
     try:
-        return detection_parity(ws, get_backend(ws), spark)
+        return compare(ws, get_backend(ws), spark)
+    except EngineError as e:
+        pytest.fail(f"{e}: {e.detail[:3000]}")
     finally:
         spark.close()
+
+
+def _typologies_against_spark(ws, master) -> dict[str, list[str]]:
+    return _against_spark(detection_parity, ws, master)
 
 
 def _features_against_spark(ws, master) -> tuple[int, list[str]]:
-    spark = get_backend(ws, "spark", master=master)
-    try:
-        return feature_differences(get_backend(ws), spark)
-    finally:
-        spark.close()
+    return _against_spark(lambda _ws, first, second: feature_differences(first, second), ws, master)
 
 
 def test_the_dialects_know_every_capability():
