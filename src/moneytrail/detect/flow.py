@@ -446,7 +446,7 @@ class FunnelAccount(Typology):
                                       ORDER BY pr.minutes, pr.dep_tx, pr.wd_tx) AS rn
             FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id
         ), ex AS (
-            SELECT e.focal, e.island, min(pr.minutes) AS min_minutes,
+            SELECT e.focal, e.island,
                    {d.sorted_distinct_list("pr.wd_area")} AS wd_areas
             FROM edep e JOIN pair pr ON pr.dep_tx = e.tx_id GROUP BY e.focal, e.island
         )
