@@ -43,9 +43,7 @@ def _typology_curves(ws, model_id: int, cut: str) -> dict[str, Any]:
     """Per graph typology: precision and recall on the test period for every finding, and for the
     findings whose money the model puts at or above each share in ``CUTS`` on laundering."""
     from moneytrail.bench.detect import ALERT_TYPES
-    from moneytrail.priority import HIGH
-
-    from moneytrail.priority import probabilities
+    from moneytrail.priority import HIGH, probabilities
 
     probabilities(ws, model_id, "_bench_p")   # the priority's own p: calibrated on validation
     ws.con.execute("""
