@@ -33,6 +33,8 @@ def test_bench_detect_on_amlsim_small():
     assert typ["cycle"]["recall"] >= 0.75 and typ["cycle"]["precision"] >= 0.8
     # what the data allows: the share of cycle transfers on a loop that closes, and recall of those
     assert 0.8 <= typ["cycle"]["closable_share"] <= 0.83 and typ["cycle"]["recall_of_closable"] >= 0.9
+    for name in ("scatter_gather", "gather_scatter"):
+        assert typ[name]["shape_share"] >= 0.95 and typ[name]["recall_of_shape"] >= 0.95, (name, typ[name])
 
 
 @pytest.mark.slow
@@ -46,8 +48,49 @@ def test_bench_detect_on_amlgentex_small():
     typ = bench_detect(data, parameters=None)["typologies"]
     assert typ["bipartite"]["recall"] >= 0.9 and typ["bipartite"]["precision"] >= 0.5, typ["bipartite"]
     assert typ["cycle"]["recall_of_closable"] >= 0.9, typ["cycle"]
+    # the scheme's intermediaries are busy accounts: the degree bound must not drop them
+    assert typ["scatter_gather"]["recall"] >= 0.7 and typ["scatter_gather"]["precision"] >= 0.4, typ["scatter_gather"]
     for name in ("fan_in", "fan_out"):
         assert typ[name]["recall"] >= 0.9, (name, typ[name])
+
+
+class _Labels:
+    """A stand-in for a workspace's labels joined to its transactions (``shape_transfers`` reads
+    nothing else)."""
+
+    def __init__(self, rows):
+        self.rows = rows   # (alert_id, alert_type, tx_id, orig, bene, day)
+
+    def query(self, sql, params):
+        return [(a, tx, s, d, ts) for a, t, tx, s, d, ts in self.rows if t == params[0]]
+
+
+def test_smallest_shapes_of_scatter_gather_and_gather_scatter():
+    from moneytrail.bench.detect import shape_transfers
+
+    sg = [
+        # alert 1: s -> m1 -> d and s -> m2 -> d in time order (the shape), plus a stray hop m1 -> x
+        (1, "scatter_gather", 10, "s", "m1", 1), (1, "scatter_gather", 11, "s", "m2", 1),
+        (1, "scatter_gather", 12, "m1", "d", 2), (1, "scatter_gather", 13, "m2", "d", 3),
+        (1, "scatter_gather", 14, "m1", "x", 2),
+        # alert 2: one path only, and a second path whose onward hop comes before the money arrives
+        (2, "scatter_gather", 20, "a", "n1", 5), (2, "scatter_gather", 21, "n1", "b", 6),
+        (2, "scatter_gather", 22, "a", "n2", 9), (2, "scatter_gather", 23, "n2", "b", 8),
+        # alert 3: the same accounts as alert 1 but paths split across alerts do not count
+        (3, "scatter_gather", 30, "s", "m3", 1),
+    ]
+    assert shape_transfers(_Labels(sg), "scatter_gather") == {10, 11, 12, 13}
+    gs = [
+        # alert 4: h receives from two and pays two after its first receipt
+        (4, "gather_scatter", 40, "p", "h", 1), (4, "gather_scatter", 41, "q", "h", 2),
+        (4, "gather_scatter", 42, "h", "u", 3), (4, "gather_scatter", 43, "h", "v", 4),
+        # alert 5: two in, one out (a gather, not a gather-scatter); a payment before any receipt
+        (5, "gather_scatter", 50, "p", "k", 5), (5, "gather_scatter", 51, "q", "k", 6),
+        (5, "gather_scatter", 52, "k", "u", 7), (5, "gather_scatter", 53, "k", "w", 1),
+    ]
+    assert shape_transfers(_Labels(gs), "gather_scatter") == {40, 41, 42, 43}
+    with pytest.raises(ValueError):
+        shape_transfers(_Labels(gs), "stack")
 
 
 def test_bench_scale_small_graph_finds_planted_patterns(tmp_path):

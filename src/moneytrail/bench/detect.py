@@ -11,7 +11,11 @@ moneytrail typology of the same name:
   (of any alert type);
 * for ``cycle`` also ``closable_share``: the share of cycle-labeled transactions that lie on a
   loop that closes in the data (:func:`closable_cycle_transfers`), and ``recall_of_closable``,
-  the recall against those (what the data allows a cycle detector to find).
+  the recall against those (what the data allows a cycle detector to find);
+* for ``scatter_gather`` and ``gather_scatter`` also ``shape_share`` and ``recall_of_shape``:
+  the share of the labeled transactions that form the typology's smallest shape inside their
+  own alert (:func:`shape_transfers`), and the recall of those. A simulator's label names the
+  scheme it planted, not the shape its transfers ended up in.
 
 ``random`` (AMLSim's random walk) has no typology of its own; it is scored against the
 findings of every typology (``matched_by: "any"``). Nothing here knows the dataset: no ids,
@@ -62,6 +66,45 @@ def closable_cycle_transfers(ws) -> set[int]:
     return out
 
 
+def shape_transfers(ws, alert_type: str) -> set[int]:
+    """The labeled transfers of ``alert_type`` that form that typology's smallest shape inside
+    their own alert, in time order (no parameter of ours enters: the shape at its minimum):
+
+    * ``scatter_gather``: two parallel paths s -> m1 -> d and s -> m2 -> d (m1 != m2, d != s),
+      each second hop at or after its first;
+    * ``gather_scatter``: a hub that receives from at least two accounts and pays at least two,
+      its payments at or after its first receipt.
+    """
+    if alert_type not in ("scatter_gather", "gather_scatter"):
+        raise ValueError(f"no smallest shape defined for {alert_type!r}")
+    rows = ws.query("SELECT l.alert_id, l.tx_id, t.orig_account, t.bene_account, t.ts FROM labels l "
+                    "JOIN transactions t USING (tx_id) WHERE l.alert_type = ?", [alert_type])
+    by_alert: dict[Any, list[tuple[int, str, str, Any]]] = {}
+    for alert, tx, src, dst, ts in rows:
+        by_alert.setdefault(alert, []).append((tx, src, dst, ts))
+    out: set[int] = set()
+    for txs in by_alert.values():
+        if alert_type == "scatter_gather":
+            paths: dict[tuple[str, str], dict[str, set[int]]] = {}
+            for tx1, s, m, t1 in txs:
+                for tx2, m2, d, t2 in txs:
+                    if m2 == m and d != s and t2 >= t1:
+                        paths.setdefault((s, d), {}).setdefault(m, set()).update((tx1, tx2))
+            for mids in paths.values():
+                if len(mids) >= 2:
+                    out.update(*mids.values())
+        else:
+            first_in: dict[str, Any] = {}
+            for _, s, d, ts in txs:
+                first_in[d] = min(first_in.get(d, ts), ts)
+            for h in first_in:
+                ins = [(tx, s) for tx, s, d, _ in txs if d == h]
+                outs = [(tx, d) for tx, s, d, ts in txs if s == h and ts >= first_in[h]]
+                if len({s for _, s in ins}) >= 2 and len({d for _, d in outs}) >= 2:
+                    out.update(tx for tx, _ in ins + outs)
+    return out
+
+
 def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for at in ALERT_TYPES:
@@ -94,6 +137,14 @@ def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> d
             out[at]["closable_share"] = round(len(closable) / r["n"], 4)
             out[at]["closable_transactions"] = len(closable)
             out[at]["recall_of_closable"] = round(hit / len(closable), 4) if closable else None
+        if at in ("scatter_gather", "gather_scatter") and r["n"]:
+            shaped = shape_transfers(ws, at)
+            hit = ws.scalar(f"""
+                SELECT count(DISTINCT t.tx_id) FROM findings f JOIN finding_transactions t USING (finding_id)
+                WHERE f.typology IN ({qs}) AND t.tx_id IN (SELECT unnest(?))""", matched + [sorted(shaped)])
+            out[at]["shape_share"] = round(len(shaped) / r["n"], 4)
+            out[at]["shape_transactions"] = len(shaped)
+            out[at]["recall_of_shape"] = round(hit / len(shaped), 4) if shaped else None
     return out
 
 

@@ -500,6 +500,9 @@ def bench_detect_cmd(
             if "closable_share" in v:
                 typer.echo(f"  {'':15s} {v['closable_share']:.1%} of its transfers lie on a loop that closes in "
                            f"the data; recall of those {v['recall_of_closable']}")
+            if "shape_share" in v:
+                typer.echo(f"  {'':15s} {v['shape_share']:.1%} of its transfers form the typology's smallest "
+                           f"shape in their alert; recall of those {v['recall_of_shape']}")
     if "identical_findings" in res:
         typer.echo(f"same evidence on every engine: {res['identical_findings']}; "
                    f"ratios: {json.dumps({b: r['detect_seconds'] for b, r in res['ratio'].items()})}")

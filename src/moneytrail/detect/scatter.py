@@ -6,7 +6,9 @@ Both work on *transient* relationships: pairs whose transfers all fall within
 **scatter_gather** — a source S pays at least ``min_intermediaries`` distinct accounts M, and
 each such M then pays the same destination D (at or after receiving, within ``window_days``).
 Intermediaries with more than ``max_intermediary_degree`` transient counterparties are not
-considered (mules have few; this also bounds hub blow-up). One finding per (S, D); score =
+considered: a cost bound on hubs, set as gather_scatter's ``max_hub_degree`` (it was 50, "mules
+have few"; in AMLGentex the scheme's intermediaries are busy accounts, and the bound of 50 lost
+a quarter of its scatter-gather transfers). One finding per (S, D); score =
 intermediaries / ``min_intermediaries``.
 
 **gather_scatter** — a hub H receives from at least ``min_sources`` distinct accounts and
@@ -38,7 +40,7 @@ class ScatterGatherParams(Params):
     window_days: int = days(30)
     transient_days: int = days(31, lo=0)
     min_intermediaries: int = count(3)
-    max_intermediary_degree: int = count(50)
+    max_intermediary_degree: int = count(2000)
 
 
 @dataclass(frozen=True)
