@@ -252,3 +252,21 @@ def test_the_calibration_map_is_the_observed_rate_and_monotone():
     y = np.array([0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0])
     cal = calibrate(y, p)
     assert cal["x"] == [0.2, 0.7] and cal["y"] == pytest.approx([0.25, 0.75])
+
+
+def test_the_reference_settings_reach_the_booster():
+    """``bench score --reference-protocol`` runs both sides with the reference baseline's LightGBM
+    settings: they must reach the booster, and ours must be what the docs say."""
+    import numpy as np
+
+    from moneytrail.score.model import LGB_PARAMS, REFERENCE_SETTINGS, fit_one, temporal_split
+
+    r = np.random.default_rng(0)
+    X = r.random((600, 4))
+    y = (X[:, 0] + 0.3 * r.random(600) > 0.9).astype(np.int8)
+    idx = temporal_split(len(y))
+    ours = fit_one(X, y, idx, seed=0, threads=1)
+    ref = fit_one(X, y, idx, seed=0, threads=1, weight_positives=True, settings=REFERENCE_SETTINGS)
+    assert LGB_PARAMS["num_leaves"] == 15 and REFERENCE_SETTINGS == {"num_leaves": 31}
+    assert ours.booster.params["num_leaves"] == 15 and ours.booster.params["scale_pos_weight"] == 1.0
+    assert ref.booster.params["num_leaves"] == 31 and ref.booster.params["scale_pos_weight"] > 1.0

@@ -199,21 +199,27 @@ def _tx_summary(r: dict) -> dict[str, Any]:
 def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline: bool | None = None,
                 settings=(7, 14, 28), workdir=None, backend: str = "duckdb",
                 backend_options: dict | None = None, ablation: bool = False,
-                gfp_float32: bool = False, progress=None, weight_positives: bool | None = None) -> dict[str, Any]:
+                gfp_float32: bool = False, progress=None, weight_positives: bool | None = None,
+                reference_protocol: bool = False) -> dict[str, Any]:
     """``backend`` computes the graph features (DuckDB, or Spark: the same values, so the same
     model and metrics; only ``feature_seconds`` differ). ``seeds``: fewer for development; the
     protocol is 0, 1, 2. ``progress``: called with a line of text as each part finishes (the CLI
     writes them to stderr, so a long run shows what it has measured). ``gfp_float32``: cast the GFP matrix to float32 as the reference script
     does (values beyond float32's range become infinities) — to check what the cast changes.
     ``weight_positives``: both sides' LightGBM with positives weighted by negatives/positives of
-    train (the reference's ``scale_pos_weight``); default :data:`moneytrail.score.model.WEIGHT_POSITIVES`."""
+    train (the reference's ``scale_pos_weight``); default :data:`moneytrail.score.model.WEIGHT_POSITIVES`.
+    ``reference_protocol``: both sides exactly as the reference baseline (positives weighted,
+    :data:`moneytrail.score.model.REFERENCE_SETTINGS`)."""
     from moneytrail.score.accounts import (account_volume_names, evaluate_accounts, period_of_rows,
                                            tx_max_scores)
     from moneytrail.score.features import VOLUME_FEATURES
     from moneytrail.score import model
 
     weight = model.WEIGHT_POSITIVES if weight_positives is None else weight_positives
-    evaluate = functools.partial(model.evaluate, weight_positives=weight)   # both sides alike
+    settings_lgb = dict(model.REFERENCE_SETTINGS) if reference_protocol else None
+    if reference_protocol:
+        weight = True
+    evaluate = functools.partial(model.evaluate, weight_positives=weight, settings=settings_lgb)   # both sides alike
 
     data = Path(data)
     if not data.exists():
@@ -232,6 +238,8 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
         "account_pass_seconds": round(d["account_seconds"], 3),
         "transactions": n, "positives": int(d["y"].sum()), "features": len(d["names"]),
         "backend": backend, "seeds": list(seeds), "weight_positives": weight,
+        "num_leaves": (settings_lgb or model.LGB_PARAMS)["num_leaves"],
+        "protocol": "reference" if reference_protocol else "moneytrail",
     })
     period = period_of_rows(n)
     acc = d["accounts"]
@@ -262,7 +270,8 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
             del G, Xb
         chosen = max(runs, key=lambda k: (runs[k][0]["val_f1"], runs[k][0]["val_pr_auc"]))
         refs["gfp_tx_max"] = runs[chosen][2]
-    res["accounts"] = evaluate_accounts(acc, seeds, threads, tx_max=refs, weight_positives=weight)
+    res["accounts"] = evaluate_accounts(acc, seeds, threads, tx_max=refs, weight_positives=weight,
+                                        settings=settings_lgb)
     say(f"accounts: {res['accounts']}")
     if ablation:
         keep = [i for i, nm in enumerate(d["names"]) if nm not in set(VOLUME_FEATURES)]
@@ -270,7 +279,8 @@ def bench_score(data: str | Path, *, seeds=(0, 1, 2), threads: int = 2, baseline
         res["ablation_no_volume"] = dict(_tx_summary(ab), features=len(keep), left_out=list(VOLUME_FEATURES))
         res["ablation_no_volume"]["accounts"] = evaluate_accounts(
             acc, seeds, threads, drop=account_volume_names(d["names"]),
-            tx_max={"ours_tx_max": tx_max(ab["_fits"], d["X"][:, keep])}, weight_positives=weight)
+            tx_max={"ours_tx_max": tx_max(ab["_fits"], d["X"][:, keep])}, weight_positives=weight,
+            settings=settings_lgb)
     if not baseline:
         res["baseline"] = None
         return res

@@ -103,6 +103,9 @@ def bench_score_cmd(
     weight_positives: bool = typer.Option(False, "--weight-positives",
                                           help="both sides weight positives by negatives/positives of train "
                                                "(the reference baseline's scale_pos_weight; default: unweighted)"),
+    reference_protocol: bool = typer.Option(False, "--reference-protocol",
+                                            help="both sides exactly as the reference baseline: positives "
+                                                 "weighted and its LightGBM settings (31 leaves)"),
     backend: str = BackendOpt,
     spark_master: Optional[str] = SparkMasterOpt,
 ):
@@ -126,5 +129,6 @@ def bench_score_cmd(
     engine = engine_options(backend, spark_master)
     res = bench_score(data, seeds=seed_list or (0,), baseline=baseline, ablation=ablation, gfp_float32=gfp_float32,
                       progress=lambda line: typer.echo(line, err=True), settings=settings, backend=engine["backend"],
-                      backend_options=engine["backend_options"], weight_positives=weight_positives or None)
+                      backend_options=engine["backend_options"], weight_positives=weight_positives or None,
+                      reference_protocol=reference_protocol)
     typer.echo(json.dumps(res))

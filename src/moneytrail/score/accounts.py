@@ -188,7 +188,7 @@ def _summary(runs: list[dict]) -> dict[str, Any]:
 
 def evaluate_accounts(tbl, seeds=(0, 1, 2), threads: int = 2, drop: list[str] | None = None,
                       tx_max: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                      weight_positives: bool | None = None) -> dict[str, Any]:
+                      weight_positives: bool | None = None, settings: dict | None = None) -> dict[str, Any]:
     """The account protocol over ``seeds``: the account model's test metrics (mean, std over the
     seeds), the busy-account reference, and any transaction-model references given in ``tx_max``
     as ``{name: [one score array per seed, aligned with tbl's rows]}`` (see ``tx_max_scores``).
@@ -209,7 +209,7 @@ def evaluate_accounts(tbl, seeds=(0, 1, 2), threads: int = 2, drop: list[str] | 
                            "features": len(names)}
     runs, iters = [], []
     for s in seeds:
-        fit = fit_one(X, y, idx, s, threads, names, weight)
+        fit = fit_one(X, y, idx, s, threads, names, weight, settings)
         runs.append(dict(fit.test, val_f1=fit.val["f1"]))
         iters.append(fit.best_iteration)
     res["model"] = dict(_summary(runs), best_iterations=iters)
