@@ -146,6 +146,11 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "unknown-command": (["frobnicate"], ["No such command", "frobnicate"]),
     "unknown-option": (["sources", "--colour"], ["No such option", "--colour"]),
     "limit-not-a-number": (["findings", "--limit", "many", "-w", "{full}"], ["--limit", "integer"]),
+    "findings-unknown-typology": (["findings", "--typology", "nope", "-w", "{full}"],
+                                  ["unknown typology nope", "fan_in", "model_risk"]),
+    "findings-unknown-status": (["findings", "--status", "closed", "-w", "{full}"],
+                                ["--status 'closed'", "under_review"]),
+    "findings-min-score-nan": (["findings", "--min-score", "nan", "-w", "{full}"], ["--min-score"]),
     # authority: identity, decisions
     "ingest-new-workspace": (["ingest", "ok.csv", "-f", "csv", "-m", "map.yaml", "-w", "{ws}"],
                              ["no workspace at", "authority init"]),
@@ -305,6 +310,25 @@ def test_workspace_env_var_then_detect_and_findings(tmp_path):
     p = cli("findings", "--format", "table", cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     assert f"{len(f)} finding(s)" in p.stdout and "fan_in" in p.stdout and "9,045.00" in p.stdout
+    # piped: plain, one line per finding, with its accounts and every evidence id, nothing cut
+    fan_line = next(line for line in p.stdout.splitlines() if " fan_in " in line)
+    assert "│" not in p.stdout and "…" not in fan_line.replace(" … ", " ")
+    assert " Z " in fan_line and all(str(t) in fan_line for t in fan[0]["tx_ids"])
+
+    # filters: an account, a score, a triage status
+    def keys(*args):
+        p = cli("findings", "--format", "json", *args, cwd=tmp_path, env=env)
+        assert p.returncode == 0, p.stderr
+        return [x["finding_id"] for x in json.loads(p.stdout)]
+
+    assert keys("--account", "Z") == [x["finding_id"] for x in f if "Z" in {a["account_id"] for a in x["accounts"]}]
+    assert keys("--account", "S3") and keys("--account", "nobody") == []
+    top = max(x["score"] for x in f)
+    assert keys("--min-score", str(top)) == [x["finding_id"] for x in f if x["score"] >= top]
+    assert keys("--status", "open") == [x["finding_id"] for x in f]
+    assert keys("--status", "confirmed") == []
+    p = cli("findings", "--account", "nobody", cwd=tmp_path, env=env)
+    assert p.returncode == 0 and "no findings match these filters" in p.stdout
 
     # --workspace wins over the environment variable
     p = cli("sources", "-w", str(tmp_path / "other.duckdb"), cwd=tmp_path, env=env)

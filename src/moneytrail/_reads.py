@@ -21,12 +21,29 @@ def _limit(v: Any, opt: str) -> int:
     return v
 
 
-def findings(ws, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding]:
-    """Findings, highest score first, each with its accounts (and roles) and evidence tx ids."""
-    where, args = "", []
+def findings(ws, typologies: Sequence[str] = (), limit: int = 0, *, account: str | None = None,
+             min_score: Any = None, status: str | None = None) -> list[Finding]:
+    """Findings in queue order, each with its accounts (and roles) and evidence tx ids; only those
+    naming ``account``, scoring at least ``min_score``, or in triage ``status`` when given."""
+    conds, args = [], []
     if typologies:
-        where = "WHERE f.typology IN (" + ", ".join("?" * len(typologies)) + ")"
-        args = list(typologies)
+        conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
+        args += list(typologies)
+    if account:
+        conds.append("EXISTS (SELECT 1 FROM finding_accounts a WHERE a.finding_id = f.finding_id "
+                     "AND a.account_id = ?)")
+        args.append(str(account))
+    x = _opt_num(min_score, "--min-score")
+    if x is not None:
+        conds.append("f.score >= ?")
+        args.append(x)
+    if status not in (None, "", *TRIAGE_STATUSES):
+        raise ConfigError(f"--status {str(status)[:40]!r}: one of {', '.join(TRIAGE_STATUSES)}")
+    if status:
+        conds.append("coalesce((SELECT t.status FROM finding_triage t WHERE t.finding_key = f.finding_key), "
+                     "'open') = ?")
+        args.append(status)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
     limit = _limit(limit, "--limit")
     if limit:
         args.append(limit)
@@ -245,8 +262,9 @@ def account(ws, account_id: str) -> dict[str, Any]:
 def transactions(ws, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,
                  max_amount: Any = None, date_from: Any = None, date_to: Any = None,
                  limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """A page of the case's transactions (newest first) filtered by account, the bank's own
-    reference (``external_id``, or ``SOURCE:ROW``), amount and date range; with the match count."""
+    """A page of the case's transactions (newest first) filtered by account, a name for a
+    transaction (:func:`find_tx`: the bank's own reference, ``SOURCE:ROW`` or the internal id),
+    amount and date range; with the match count."""
     import datetime as _dt
 
     conds, args = [], []
@@ -255,14 +273,8 @@ def transactions(ws, *, account: str | None = None, ref: str | None = None, min_
         conds.append(f"({o} OR {i})")
         args += [*oa, *ia]
     if ref:
-        r = str(ref).strip()
-        parts = r.split(":")
-        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-            conds.append("((t.source_id = ? AND t.source_row = ?) OR t.external_id = ?)")
-            args += [int(parts[0]), int(parts[1]), r]
-        else:
-            conds.append("t.external_id = ?")
-            args.append(r)
+        conds.append("list_contains(?, t.tx_id)")
+        args.append(find_tx(ws, ref))
     for v, opt, cond in ((min_amount, "min amount", "t.amount >= ?"), (max_amount, "max amount", "t.amount <= ?")):
         x = _opt_num(v, opt)
         if x is not None:
@@ -284,6 +296,94 @@ def transactions(ws, *, account: str | None = None, ref: str | None = None, min_
                       f"ORDER BY t.ts DESC, t.tx_id DESC LIMIT ? OFFSET ?",
                       [*args, _limit(limit, "limit"), _limit(offset, "offset")])
     return rows, int(total)
+
+
+# -- naming a transaction: the internal id, the bank's own reference, or SOURCE:ROW ---------------
+
+#: the columns in which a source gives a transaction its own reference
+REFERENCE_COLUMNS = ("external_id", "end_to_end_id", "customer_reference")
+
+
+def find_tx(ws, ref: Any) -> list[int]:
+    """The transactions a user's name for one can mean, in id order: the internal id
+    (``id:N`` or a bare number), ``SOURCE:ROW`` (the source's id and its 1-based data row), or the
+    bank's own reference (``ref:X`` or bare: the source's transaction id, end-to-end id or
+    customer reference). A bare value is looked up every way it can be read."""
+    r = str(ref).strip()
+    if not r or len(r) > 200:
+        raise ConfigError(f"transaction {r[:40]!r}: give its internal id, the bank's reference or SOURCE:ROW")
+    kind, _, rest = r.partition(":")
+    kind = kind.lower()
+    conds, args = [], []
+    if kind == "id" and rest:
+        if not rest.isdigit() or int(rest) > MAX_ROWS:
+            raise ConfigError(f"transaction {r[:40]!r}: id: takes a whole number")
+        conds.append("t.tx_id = ?")
+        args.append(int(rest))
+    elif kind == "ref" and rest:
+        conds.append("(" + " OR ".join(f"t.{c} = ?" for c in REFERENCE_COLUMNS) + ")")
+        args += [rest] * len(REFERENCE_COLUMNS)
+    else:
+        if r.isdigit() and int(r) <= MAX_ROWS:
+            conds.append("t.tx_id = ?")
+            args.append(int(r))
+        parts = r.split(":")
+        if len(parts) == 2 and all(p.isdigit() and 0 < len(p) <= 18 for p in parts):
+            conds.append("(t.source_id = ? AND t.source_row = ?)")
+            args += [int(parts[0]), int(parts[1])]
+        conds.append("(" + " OR ".join(f"t.{c} = ?" for c in REFERENCE_COLUMNS) + ")")
+        args += [r] * len(REFERENCE_COLUMNS)
+    return [int(x[0]) for x in ws.query(
+        f"SELECT DISTINCT t.tx_id FROM transactions t WHERE {' OR '.join(conds)} ORDER BY 1 LIMIT 101", args)]
+
+
+def resolve_tx(ws, ref: Any, opt: str = "transaction") -> int:
+    """The one transaction ``ref`` names (:func:`find_tx`); an error when it names none or
+    several (listing them, so the user can pick one by SOURCE:ROW or id)."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        ref = f"id:{ref}"
+    ids = find_tx(ws, ref)
+    shown = str(ref)[:60]
+    if not ids:
+        raise WorkspaceError(f"{opt} {shown!r}: no such transaction in this case (give its internal id, the "
+                             f"bank's reference or SOURCE:ROW; moneytrail tx REF looks one up)")
+    if len(ids) > 1:
+        rows = ws.records("SELECT tx_id, source_id, source_row, external_id FROM transactions "
+                          "WHERE list_contains(?, tx_id) ORDER BY tx_id LIMIT 5", [ids[:5]])
+        listed = "; ".join(f"{x['source_id']}:{x['source_row']} (id {x['tx_id']})" for x in rows)
+        more = f" and {len(ids) - 5}{'+' if len(ids) > 100 else ''} more" if len(ids) > 5 else ""
+        raise WorkspaceError(f"{opt} {shown!r} names {'over 100' if len(ids) > 100 else len(ids)} transactions: "
+                             f"{listed}{more}; name one by SOURCE:ROW or id:N")
+    return ids[0]
+
+
+def transaction(ws, ref: Any) -> list[dict[str, Any]]:
+    """Every transaction ``ref`` names (:func:`find_tx`), each with its provenance (the source
+    file, its sha256, legal basis and when it was received; the row and position in it), the
+    findings that cite it, and the other leg when resolve matched it to a transfer seen at a
+    second bank."""
+    ids = find_tx(ws, ref)
+    if not ids:
+        raise WorkspaceError(f"no transaction {str(ref)[:60]!r} in this case (give its internal id, the bank's "
+                             f"reference or SOURCE:ROW)")
+    rows = ws.records("""
+        SELECT t.*, s.file_name, s.format, s.sha256, s.legal_basis, s.received_at, s.evidence_path,
+               s.withdrawn_at
+        FROM transactions t JOIN sources s USING (source_id)
+        WHERE list_contains(?, t.tx_id) ORDER BY t.tx_id""", [ids])
+    have = {r[0] for r in ws.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema()")}
+    for r in rows:
+        r["findings"] = ws.records(f"""
+            SELECT f.finding_key, f.typology, f.score, f.priority, coalesce(t.status, 'open') AS status
+            FROM finding_transactions x JOIN findings f USING (finding_id)
+            LEFT JOIN finding_triage t ON t.finding_key = f.finding_key
+            WHERE x.tx_id = ? ORDER BY {QUEUE_ORDER}""", [r["tx_id"]])
+        r["same_transfer"] = []
+        if "transfer_matches" in have:
+            r["same_transfer"] = [int(x[0]) for x in ws.query(
+                "SELECT credit_tx FROM transfer_matches WHERE debit_tx = ? UNION "
+                "SELECT debit_tx FROM transfer_matches WHERE credit_tx = ? ORDER BY 1", [r["tx_id"], r["tx_id"]])]
+    return rows
 
 
 def graph(ws, *, finding_key: str | None = None, account: str | None = None, hub_degree: int = 25,

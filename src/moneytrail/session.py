@@ -243,13 +243,22 @@ class Session:
         self._read(d, {"run_summary": sorted(res["stages"])})
         return res
 
-    def findings(self, typologies: Sequence[str] = (), limit: int = 0) -> list[Finding]:
-        """Findings, highest score first, with their accounts and evidence transactions
-        (``moneytrail findings``): :class:`~moneytrail.model.Finding` records."""
+    def findings(self, typologies: Sequence[str] = (), limit: int = 0, *, account: str | None = None,
+                 min_score: Any = None, status: str | None = None) -> list[Finding]:
+        """Findings in queue order (priority first), with their accounts and evidence transactions
+        (``moneytrail findings``): :class:`~moneytrail.model.Finding` records; only those naming
+        ``account``, scoring at least ``min_score`` or in triage ``status`` when given. An
+        unknown typology name is an error (as in :meth:`detect`)."""
         from moneytrail import _reads
+        from moneytrail.detect import BY_ID, _unknown
+        from moneytrail.score import TYPOLOGY as MODEL_RISK
 
-        d = self._decide("findings", {"typologies": list(typologies), "limit": limit})
-        rows = _reads.findings(self._in(d), typologies, limit)
+        bad = [t for t in typologies if t not in BY_ID and t != MODEL_RISK]
+        if bad:
+            raise _unknown(bad, also=[MODEL_RISK])
+        d = self._decide("findings", {"typologies": list(typologies), "limit": limit,
+                                      **({"account": str(account)[:200]} if account else {})})
+        rows = _reads.findings(self._in(d), typologies, limit, account=account, min_score=min_score, status=status)
         ids = [r.finding_id for r in rows]
         self._read(d, {"table": "findings", "rows": len(rows),
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})
@@ -462,6 +471,17 @@ class Session:
                        "tx_ids": [r["tx_id"] for r in rows]})
         return {"rows": rows, "total": total, "limit": limit, "offset": offset}
 
+    def transaction(self, ref: Any) -> list[dict[str, Any]]:
+        """Every transaction ``ref`` names (the internal id, the bank's own reference or
+        ``SOURCE:ROW``; ``moneytrail tx``), with its provenance, the findings citing it and the
+        other leg of a transfer seen at two banks."""
+        from moneytrail import _reads
+
+        d = self._decide("explore", {"transaction": str(ref)[:200]})
+        rows = _reads.transaction(self._in(d), ref)
+        self._read(d, {"table": "transactions", "ref": str(ref)[:200], "tx_ids": [r["tx_id"] for r in rows]})
+        return rows
+
     def graph(self, *, finding: str | None = None, account: str | None = None, hub_degree: int = 25,
               max_edges: int = 400) -> dict[str, Any]:
         """The network of a finding (its accounts and evidence) or of an account (its
@@ -604,6 +624,12 @@ class Session:
         from moneytrail.trace.api import trace
 
         srcs = list(sources)
+        tgt0 = options.get("target")
+        refs = [s for s in srcs if isinstance(s, str)]
+        if tgt0 is not None and isinstance(getattr(tgt0, "tx_id", None), str):
+            refs.append(tgt0.tx_id)
+        if refs:    # transactions named by the bank's reference or SOURCE:ROW: looked up first
+            srcs, options = self._named_transactions(srcs, options)
         rule = options.get("rule", "libr")
         rules = [rule] if isinstance(rule, str) else list(rule)
         direction = options.get("direction", "forward")
@@ -634,6 +660,35 @@ class Session:
                     "rules": {n: (r.get("totals") or {}) if direction == "forward" else {"tainted": r.get("tainted")}
                               for n, r in result["rules"].items()}}
         return result
+
+    def _named_transactions(self, srcs: list[Any], options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """Trace sources and target given as names (the bank's reference, ``SOURCE:ROW``, ``id:N``):
+        each must name exactly one transaction of the case. The lookup is a read of the case's
+        transactions, decided and recorded as one."""
+        import dataclasses
+
+        from moneytrail import _reads
+        from moneytrail.trace.engine import Source
+
+        names = [s for s in srcs if isinstance(s, str)]
+        tgt = options.get("target")
+        if tgt is not None and isinstance(getattr(tgt, "tx_id", None), str):
+            names.append(tgt.tx_id)
+        d = self._decide("explore", {"transactions": {"names": [str(n)[:200] for n in names[:50]]}})
+        cw = self._in(d)
+        found: dict[str, int] = {}
+        out = []
+        for s in srcs:
+            if isinstance(s, str):
+                found[s] = _reads.resolve_tx(cw, s, "--source")
+                out.append(Source(tx_id=found[s]))
+            else:
+                out.append(s)
+        if tgt is not None and isinstance(getattr(tgt, "tx_id", None), str):
+            found[tgt.tx_id] = _reads.resolve_tx(cw, tgt.tx_id, "--target")
+            options = dict(options, target=dataclasses.replace(tgt, tx_id=found[tgt.tx_id]))
+        self._read(d, {"table": "transactions", "names": {k[:200]: v for k, v in found.items()}})
+        return out, options
 
     def train(self, *, seed: int = 0, backend: str = "duckdb",
               backend_options: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -252,15 +252,20 @@ def run(
 def findings(
     ctx: typer.Context,
     format: str = typer.Option("table", "--format", "-f", help="table | json | csv"),
-    typology: List[str] = typer.Option([], "--typology", "-t"),
+    typology: List[str] = typer.Option([], "--typology", "-t", help="only these typologies (repeatable)"),
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="only findings naming this account"),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="only findings scoring at least this"),
+    status: Optional[str] = typer.Option(None, "--status",
+                                         help="only findings in this triage status: open, under_review, "
+                                              "confirmed or dismissed"),
     limit: int = typer.Option(0, "--limit", help="at most this many (0: all)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
-    """List findings with their evidence transaction ids."""
+    """List findings in queue order (priority first) with their accounts and evidence transaction ids."""
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
     with open_session(ctx, workspace) as sess:
-        rows = sess.findings(typology, limit)
+        rows = sess.findings(typology, limit, account=account, min_score=min_score, status=status)
     if format == "json":
         out = []
         for f in rows:
@@ -286,17 +291,24 @@ def findings(
                         csv_safe(f.red_flag_source), f.key or "",
                         "" if f.priority is None else Decimal(f"{f.priority:.2f}")])
     else:
-        from rich.console import Console
-        from rich.table import Table
-        t = Table(title=f"{len(rows)} finding(s)", show_lines=True)
-        for c in ("key", "typology", "priority", "score", "period", "amount", "tx", "explanation"):
-            t.add_column(c, overflow="fold")
-        for f in rows:
-            t.add_row(f.key or str(f.finding_id), f.typology,
-                      "—" if f.priority is None else f"{f.priority:,.0f}", f"{f.score:.2f}",
-                      f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
-                      f"{float(f.total_amount):,.2f}", str(len(f.tx_ids)), f.explanation)
-        Console(width=max(100, int(os.environ.get("COLUMNS", "160")))).print(t)
+        from moneytrail.cli.tables import Col, Doc
+
+        doc = Doc()
+        if not rows:
+            doc.line("no findings" + (" match these filters" if (typology or account or min_score is not None
+                                                                 or status) else
+                                      " in this case: run moneytrail detect"))
+        else:
+            doc.table(f"{len(rows)} finding(s)", [
+                Col("key", whole=True), Col("typology"), Col("priority", right=True, whole=True),
+                Col("score", right=True, whole=True), Col("period"), Col("amount", right=True, whole=True),
+                Col("accounts"), Col("evidence (tx ids)", drop=2), Col("explanation", drop=1)],
+                [[f.key or str(f.finding_id), f.typology, "—" if f.priority is None else f"{f.priority:,.0f}",
+                  f"{f.score:.2f}", f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
+                  "—" if f.total_amount is None else f"{f.total_amount:,.2f}",
+                  " ".join(sorted({a.account_id for a in f.accounts})),
+                  " ".join(str(t) for t in f.tx_ids), f.explanation] for f in rows])
+        doc.print()
 
 
 @app.command()
@@ -548,7 +560,7 @@ def _load_command_modules() -> None:
     import importlib.util
 
     for name in ("score_cmd", "trace_cmd", "authority_cmd", "bench_ingest_cmd", "source_cmd", "serve_cmd",
-                 "mapping_cmd", "resolve_cmd", "bench_resolve_cmd"):
+                 "mapping_cmd", "resolve_cmd", "bench_resolve_cmd", "explore_cmd"):
         if importlib.util.find_spec(f"moneytrail.cli.{name}") is not None:
             importlib.import_module(f"moneytrail.cli.{name}")
 

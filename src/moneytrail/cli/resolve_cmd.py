@@ -11,25 +11,12 @@ Registered on the main app by ``moneytrail.cli.main._load_command_modules``; thi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from moneytrail.cli.main import WorkspaceOpt, app, open_session
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(width=max(100, int(os.environ.get("COLUMNS", "160"))), highlight=False)
-
-
-def _t(v) -> "object":
-    from rich.text import Text
-
-    return Text("" if v is None else str(v))
 
 
 @app.command()
@@ -77,25 +64,29 @@ def review_list(
     if as_json:
         typer.echo(json.dumps(out, default=str))
         return
-    from rich.table import Table
+    from moneytrail.cli.tables import Col, Doc
 
     counts = ", ".join(f"{k} {v:,}" for k, v in sorted(out["counts"].items())) or "none"
-    t = Table(title=f"{out['total']:,} pair(s) {status} (all pairs: {counts})", show_lines=True)
-    for c in ("pair", "probability", "left record", "right record", "why"):
-        t.add_column(c, overflow="fold")
+
+    def rec(r):
+        if not r:
+            return "?"
+        bits = [r["full_name"], r.get("account_id") or "", r.get("address") or "",
+                f"source {r['source_id']} row {r['source_row']}"]
+        return "\n".join(b for b in bits if b)
+
+    rows = []
     for p in out["pairs"]:
-        def rec(r):
-            if not r:
-                return _t("?")
-            bits = [r["full_name"], r.get("account_id") or "", r.get("address") or "",
-                    f"source {r['source_id']} row {r['source_row']}"]
-            return _t("\n".join(b for b in bits if b))
         prob = "" if p["match_probability"] is None else f"{p['match_probability']:.3f}"
         why = p["explanation"] or ""
         if p.get("decided_by"):
             why += f"\ndecided by {p['decided_by']}: {p['decision_reason']}"
-        t.add_row(_t(f"{p['left_key']}\n{p['right_key']}"), prob, rec(p["left"]), rec(p["right"]), _t(why))
-    _console().print(t)
+        rows.append([f"{p['left_key']}\n{p['right_key']}", prob, rec(p["left"]), rec(p["right"]), why])
+    doc = Doc()
+    doc.table(f"{out['total']:,} pair(s) {status} (all pairs: {counts})",
+              [Col("pair"), Col("probability", right=True, whole=True), Col("left record"), Col("right record"),
+               Col("why", drop=1)], rows)
+    doc.print()
     if out["total"] > out["offset"] + len(out["pairs"]):
         typer.echo(f"({out['total'] - out['offset'] - len(out['pairs']):,} more: --offset "
                    f"{out['offset'] + len(out['pairs'])})")
@@ -164,15 +155,14 @@ def entity_list(
     if as_json:
         typer.echo(json.dumps(out, default=str))
         return
-    from rich.table import Table
+    from moneytrail.cli.tables import Col, Doc
 
-    t = Table(title=f"{out['total']:,} entit{'y' if out['total'] == 1 else 'ies'}", show_lines=True)
-    for c in ("entity", "name", "kind", "records", "accounts"):
-        t.add_column(c, overflow="fold")
-    for e in out["entities"]:
-        t.add_row(_t(e["entity_id"]), _t(e["name"]), _t(e.get("kind") or ""),
-                  _t("\n".join(e["record_keys"] or [])), _t(", ".join(e["account_ids"] or [])))
-    _console().print(t)
+    doc = Doc()
+    doc.table(f"{out['total']:,} entit{'y' if out['total'] == 1 else 'ies'}",
+              [Col("entity", whole=True), Col("name"), Col("kind", drop=1), Col("records"), Col("accounts")],
+              [[e["entity_id"], e["name"], e.get("kind") or "", "\n".join(e["record_keys"] or []),
+                ", ".join(e["account_ids"] or [])] for e in out["entities"]])
+    doc.print()
 
 
 @entity_app.command("show")
@@ -189,18 +179,17 @@ def entity_show(
     if as_json:
         typer.echo(json.dumps(e, default=str))
         return
-    from rich.table import Table
+    from moneytrail.cli.tables import Col, Doc, escape
 
-    con = _console()
-    con.print(_t(f"{e['entity_id']}: {e['name']} ({e.get('kind') or 'kind not said'}), "
-                 f"{len(e['records'])} record(s), {len(e['accounts'])} account(s)"))
-    t = Table(title="records", show_lines=True)
-    for c in ("record", "name", "account", "address / phone", "source", "how it joined"):
-        t.add_column(c, overflow="fold")
-    for r in e["records"]:
-        t.add_row(_t(r["record_key"]), _t(r["full_name"]), _t(r["account_id"]),
-                  _t("\n".join(x for x in (r.get("address"), r.get("phone")) if x)),
-                  _t(f"{r['source_id']} ({r.get('source_file') or ''}) row {r['source_row']}"), _t(r["how"]))
-    con.print(t)
+    doc = Doc()
+    doc.line(escape(f"{e['entity_id']}: {e['name']} ({e.get('kind') or 'kind not said'}), "
+                  f"{len(e['records'])} record(s), {len(e['accounts'])} account(s)"))
+    doc.table("records", [Col("record", whole=True), Col("name"), Col("account", whole=True),
+                          Col("address / phone", drop=2), Col("source"), Col("how it joined", drop=1)],
+              [[r["record_key"], r["full_name"], r["account_id"] or "",
+                "\n".join(x for x in (r.get("address"), r.get("phone")) if x),
+                f"{r['source_id']} ({r.get('source_file') or ''}) row {r['source_row']}", r["how"]]
+               for r in e["records"]])
+    doc.print()
     if e["accounts"]:
         typer.echo("accounts: " + ", ".join(a["account_id"] for a in e["accounts"]))

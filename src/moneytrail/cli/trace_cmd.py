@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
-import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -52,15 +51,17 @@ def _amount(value: Optional[str]) -> Optional[Decimal]:
 @app.command("trace")
 def trace_cmd(
     ctx: typer.Context,
-    source: List[int] = typer.Option([], "--source", "-s", help="tainted transaction id (repeatable); "
-                                     "backward: known taint sources for the tainted share"),
+    source: List[str] = typer.Option([], "--source", "-s", help="tainted transaction (repeatable): the bank's "
+                                     "reference, SOURCE:ROW or the internal id; backward: known taint sources "
+                                     "for the tainted share"),
     account: Optional[str] = typer.Option(None, "--account", help="forward: account holding the tainted "
                                           "amount; backward: account whose balance is the target"),
     amount: Optional[str] = typer.Option(None, "--amount", help="forward: the tainted amount held in --account"),
     at: Optional[str] = typer.Option(None, "--at", help="time of the holding / target balance: an ISO date or "
                                      "date-time; it follows every transaction at or before it (date-only rows sit "
                                      "at 00:00, so a date includes that day's rows)"),
-    target: Optional[int] = typer.Option(None, "--target", help="backward: the outgoing payment (tx id) to trace back"),
+    target: Optional[str] = typer.Option(None, "--target", help="backward: the outgoing payment to trace back "
+                                         "(the bank's reference, SOURCE:ROW or the internal id)"),
     rule: str = typer.Option("libr", "--rule", "-r", help="libr | fifo | lifo | prorata | poison | haircut | all"),
     direction: str = typer.Option("forward", "--direction", "-d", help="forward | backward"),
     presumption: Optional[str] = typer.Option(None, "--presumption", help="withdrawal presumption for libr and "
@@ -114,20 +115,20 @@ def trace_cmd(
                 raise ConfigError("a tainted holding needs --account, --amount and --at together")
             srcs.append(Source(account=account, amount=amt, at=at_ts))
         if not srcs:
-            raise ConfigError("forward tracing needs --source TX_ID (repeatable) or --account ACCT "
-                              "--amount X --at TIME")
+            raise ConfigError("forward tracing needs --source TX (repeatable: the bank's reference, SOURCE:ROW "
+                              "or the internal id) or --account ACCT --amount X --at TIME")
     else:
         if amt is not None:
             raise ConfigError("--amount is not used backward: the target is a payment (--target) or an "
                               "account's whole balance (--account, --at)")
         if target is not None:
             if account is not None or at_ts is not None:
-                raise ConfigError("give either --target TX_ID or --account ACCT --at TIME, not both")
+                raise ConfigError("give either --target TX or --account ACCT --at TIME, not both")
             tgt = Target(tx_id=target)
         elif account is not None and at_ts is not None:
             tgt = Target(account=account, at=at_ts)
         else:
-            raise ConfigError("backward tracing needs a target: --target TX_ID, or --account ACCT --at TIME")
+            raise ConfigError("backward tracing needs a target: --target TX, or --account ACCT --at TIME")
         if as_of_ts is not None:
             raise ConfigError("--as-of is for forward tracing; backward, the target's time is the horizon")
 
@@ -135,7 +136,7 @@ def trace_cmd(
         result = sess.trace(srcs, rule=rules, direction=direction, target=tgt, presumption=presumption,
                             openings=openings, as_of=as_of_ts, max_hops=max_hops, level=level, save=save,
                             destination=str(out) if out else "stdout")
-    text = _render(result, format, schedule=schedule, limit=limit)
+    text = _render(result, format, schedule=schedule, limit=limit, plain=True if out is not None else None)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
@@ -156,7 +157,7 @@ def _json_default(v):
     return str(v)
 
 
-def _render(result: dict[str, Any], fmt: str, *, schedule: bool, limit: int) -> str:
+def _render(result: dict[str, Any], fmt: str, *, schedule: bool, limit: int, plain: bool | None = None) -> str:
     if fmt == "json":
         return json.dumps(result, default=_json_default, indent=1)
     if fmt == "html":
@@ -164,7 +165,7 @@ def _render(result: dict[str, Any], fmt: str, *, schedule: bool, limit: int) -> 
         return render_trace_page(result)
     if fmt == "csv":
         return _csv(result, schedule)
-    return _table(result, schedule, limit)
+    return _table(result, schedule, limit, plain=plain)
 
 
 SCHEDULE_COLS = ["account", "seq", "ts", "tx_id", "event", "counterparty", "amount", "tainted", "clean",
@@ -225,38 +226,33 @@ def _m(v) -> str:
     return f"{d:,.2f}"     # exact: amounts near 10**12 and their sums do not fit a float
 
 
-def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
-    from rich.console import Console
-    from rich.table import Table
+def _table(result: dict[str, Any], schedule: bool, limit: int, plain: bool | None = None) -> str:
+    """The trace as lines and tables (:mod:`moneytrail.cli.tables`: amounts and ids never cut;
+    plain text when ``plain`` or when not printed to a terminal)."""
+    from moneytrail.cli.tables import Col, Doc, escape as _esc
 
-    import io
-    con = Console(width=max(100, int(os.environ.get("COLUMNS", "160"))), record=True, file=io.StringIO())
+    doc = Doc()
     rules = list(result["rules"])
     if result["direction"] == "forward":
         srcs = "; ".join(f"tx {s['tx_id']} ({s['from']} → {s['to']}, {_m(s['amount'])}, {s['ts']})"
                          if s["kind"] == "transaction" else f"{_m(s['amount'])} in {s['account']} at {s['at']}"
                          for s in result["sources"])
-        con.print(f"[b]forward trace[/b] from {srcs}; as of {result['as_of']}; {result['events']:,} transactions")
-        t = Table(title="totals per rule", show_lines=False)
-        for c in ("rule", "presumption", "sources", "still held", "left the ledger", "created", "accounts reached",
-                  "984 forfeitable", "unrecorded funds"):
-            t.add_column(c, justify="left" if c in ("rule", "presumption") else "right")
-        for n, r in result["rules"].items():
-            tt = r["totals"]
-            t.add_row(n, r["presumption"] or "—", _m(tt["sources"]), _m(tt["held"]), _m(tt["left_ledger"]),
-                      _m(tt["created"]), f"{tt['accounts_reached']:,}", _m(tt["s984_forfeitable"]),
-                      _m(tt["unrecorded_funds"]))
-        con.print(t)
+        doc.line(f"[b]forward trace[/b] from {_esc(srcs)}; as of {result['as_of']}; {result['events']:,} transactions")
+        doc.table("totals per rule", [
+            Col("rule", whole=True), Col("presumption"), Col("sources", right=True, whole=True),
+            Col("still held", right=True, whole=True), Col("left the ledger", right=True, whole=True),
+            Col("created", right=True, whole=True), Col("accounts reached", right=True, whole=True),
+            Col("984 forfeitable", right=True, whole=True), Col("unrecorded funds", right=True, whole=True)],
+            [[n, r["presumption"] or "—", _m(r["totals"]["sources"]), _m(r["totals"]["held"]),
+              _m(r["totals"]["left_ledger"]), _m(r["totals"]["created"]), f"{r['totals']['accounts_reached']:,}",
+              _m(r["totals"]["s984_forfeitable"]), _m(r["totals"]["unrecorded_funds"])]
+             for n, r in result["rules"].items()])
         accts: dict[str, dict[str, Any]] = {}
         for n, r in result["rules"].items():
             for a, v in r["accounts"].items():
                 accts.setdefault(a, {})[n] = v
         order = sorted(accts, key=lambda a: (-max(v["tainted_held"] for v in accts[a].values()), a))
-        t = Table(title=f"accounts: tainted received / still held ({min(limit, len(order))} of {len(order)})")
-        t.add_column("account")
-        for n in rules:
-            t.add_column(n, justify="right")
-        t.add_column("984 (" + rules[0] + ")", justify="right")
+        rows = []
         for a in order[:limit]:
             row = [a]
             for n in rules:
@@ -264,69 +260,61 @@ def _table(result: dict[str, Any], schedule: bool, limit: int) -> str:
                 row.append(f"{_m(v['tainted_received'])} / {_m(v['tainted_held'])}" if v else "—")
             v0 = accts[a].get(rules[0])
             row.append(_m(v0["s984_forfeitable"]) if v0 and v0["s984"] else "")
-            t.add_row(*row)
-        con.print(t)
+            rows.append(row)
+        doc.table(f"accounts: tainted received / still held ({min(limit, len(order))} of {len(order)})",
+                  [Col("account", whole=True)] + [Col(n, right=True, whole=True) for n in rules]
+                  + [Col("984 (" + rules[0] + ")", right=True, whole=True)], rows)
         exits = result["rules"][rules[0]]["exits"]
         if exits:
-            t = Table(title=f"left the ledger ({rules[0]})")
-            for c in ("to", "tainted", "transactions"):
-                t.add_column(c, justify="left" if c == "to" else "right")
-            for a, e in list(exits.items())[:limit]:
-                t.add_row(a, _m(e["tainted"]), str(e["transactions"]))
-            con.print(t)
+            doc.table(f"left the ledger ({rules[0]})",
+                      [Col("to", whole=True), Col("tainted", right=True, whole=True),
+                       Col("transactions", right=True, whole=True)],
+                      [[a, _m(e["tainted"]), str(e["transactions"])] for a, e in list(exits.items())[:limit]])
     else:
         tg = result["target"]
         what = (f"payment tx {tg['tx_id']} from {tg['account']} to {tg['to']}, {_m(tg['amount'])}, {tg['ts']}"
                 if tg["kind"] == "payment" else f"balance of {tg['account']} at {tg['ts']}")
         cone = result["cone"]
-        con.print(f"[b]backward trace[/b] of {what}; cone: {cone['accounts']:,} accounts, "
-                  f"{cone['events']:,} transactions, {cone['rounds']} rounds back")
-        t = Table(title="per rule")
-        for c in ("rule", "presumption", "target amount", "tainted", "share"):
-            t.add_column(c, justify="left" if c in ("rule", "presumption") else "right")
+        doc.line(f"[b]backward trace[/b] of {_esc(what)}; cone: {cone['accounts']:,} accounts, "
+                 f"{cone['events']:,} transactions, {cone['rounds']} rounds back")
+        doc.table("per rule", [Col("rule", whole=True), Col("presumption"),
+                               Col("target amount", right=True, whole=True), Col("tainted", right=True, whole=True),
+                               Col("share", right=True, whole=True)],
+                  [[n, r["presumption"] or "—", _m(r["target_amount"]),
+                    _m(r["tainted"]) if r["tainted"] is not None else "no sources given",
+                    f"{100 * r['tainted_share']:.2f}%" if r["tainted_share"] is not None else "—"]
+                   for n, r in result["rules"].items()])
         for n, r in result["rules"].items():
-            t.add_row(n, r["presumption"] or "—", _m(r["target_amount"]),
-                      _m(r["tainted"]) if r["tainted"] is not None else "no sources given",
-                      f"{100 * r['tainted_share']:.2f}%" if r["tainted_share"] is not None else "—")
-        con.print(t)
-        for n, r in result["rules"].items():
-            t = Table(title=f"funding under {n}" + (f" ({r['funding_note']})" if r.get("funding_note") else ""))
-            for c in ("origin", "from", "entered at", "hops", "amount", "share", "deposits"):
-                t.add_column(c, justify="right" if c in ("hops", "amount", "share", "deposits") else "left")
-            for f in r["funding"][:limit]:
-                origin = f["origin"] + (f" tx {f['tx_id']}" if f["tx_id"] else "")
-                t.add_row(("[red]" + origin + "[/red]") if f["tainted"] else origin, f["from"] or "",
-                          f["entry"] or "", "" if f["hops"] is None else str(f["hops"]), _m(f["amount"]),
-                          f"{100 * f['share']:.2f}%", str(f["deposits"]))
-            con.print(t)
+            doc.table(f"funding under {n}" + (f" ({r['funding_note']})" if r.get("funding_note") else ""),
+                      [Col("origin", whole=True), Col("tainted"), Col("from", whole=True), Col("entered at"),
+                       Col("hops", right=True, whole=True), Col("amount", right=True, whole=True),
+                       Col("share", right=True, whole=True), Col("deposits", right=True, whole=True)],
+                      [[f["origin"] + (f" tx {f['tx_id']}" if f["tx_id"] else ""), "tainted" if f["tainted"] else "",
+                        f["from"] or "", f["entry"] or "", "" if f["hops"] is None else str(f["hops"]),
+                        _m(f["amount"]), f"{100 * f['share']:.2f}%", str(f["deposits"])]
+                       for f in r["funding"][:limit]])
     if schedule:
         for n, r in result["rules"].items():
             rows = r.get("schedule") or []
-            t = Table(title=f"tracing schedule under {n} ({min(len(rows), limit)} of {len(rows)} rows)")
-            for c in ("account", "#", "time", "tx_id", "event", "amount", "tainted", "balance", "tainted after",
-                      "clean after", "rule applied"):
-                t.add_column(c, justify="right" if c in ("#", "amount", "tainted", "balance", "tainted after",
-                                                         "clean after") else "left", overflow="fold")
-            for s in rows[:limit]:
-                t.add_row(s["account"], str(s["seq"]), str(s["ts"]), str(s["tx_id"] or ""), s["event"],
-                          _m(s["amount"]), _m(s["tainted"]), _m(s["balance_after"]), _m(s["tainted_after"]),
-                          _m(s["clean_after"]), s["note"])
-            con.print(t)
+            doc.table(f"tracing schedule under {n} ({min(len(rows), limit)} of {len(rows)} rows)",
+                      [Col("account", whole=True), Col("#", right=True, whole=True), Col("time", whole=True),
+                       Col("tx_id", whole=True), Col("event"), Col("amount", right=True, whole=True),
+                       Col("tainted", right=True, whole=True), Col("balance", right=True, whole=True),
+                       Col("tainted after", right=True, whole=True), Col("clean after", right=True, whole=True),
+                       Col("rule applied", drop=1)],
+                      [[s["account"], str(s["seq"]), str(s["ts"]), str(s["tx_id"] or ""), s["event"],
+                        _m(s["amount"]), _m(s["tainted"]), _m(s["balance_after"]), _m(s["tainted_after"]),
+                        _m(s["clean_after"]), s["note"]] for s in rows[:limit]])
     pools = result.get("pools") or {}
     if pools:
-        from rich.text import Text
-
-        t = Table(title=f"entities (level entity: each one pool; {min(limit, len(pools))} of {len(pools)})")
-        for c in ("entity", "name", "accounts"):
-            t.add_column(c, overflow="fold")
-        for e, p in list(pools.items())[:limit]:
-            t.add_row(Text(e), Text(p["name"] or ""), Text(", ".join(p["accounts"])))
-        con.print(t)
+        doc.table(f"entities (level entity: each one pool; {min(limit, len(pools))} of {len(pools)})",
+                  [Col("entity", whole=True), Col("name"), Col("accounts")],
+                  [[e, p["name"] or "", ", ".join(p["accounts"])] for e, p in list(pools.items())[:limit]])
     for a in result.get("assumptions") or []:
-        con.print(f"[dim]assumption: {a}[/dim]")
+        doc.line(f"[dim]assumption: {_esc(a)}[/dim]")
     if result.get("trace_id"):
-        con.print(f"saved as trace {result['trace_id']} (shown in `moneytrail report`)")
-    return con.export_text()
+        doc.line(f"saved as trace {result['trace_id']} (shown in `moneytrail report`)")
+    return doc.render(plain=plain)
 
 
 # -- bench -----------------------------------------------------------------------------------------

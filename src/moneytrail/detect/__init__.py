@@ -14,7 +14,7 @@ Parameters: defaults are each typology's ``Params`` dataclass; a run overrides t
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import duckdb
 
@@ -40,10 +40,10 @@ TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
-def _unknown(bad: list) -> ConfigError:
+def _unknown(bad: list, also: Sequence[str] = ()) -> ConfigError:
     names = ", ".join(b if isinstance(b, str) and b.isidentifier() and len(b) <= 40 else shown(b) for b in bad[:5])
     more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    return ConfigError(f"unknown typology {names}{more}: known are {', '.join(BY_ID)}")
+    return ConfigError(f"unknown typology {names}{more}: known are {', '.join([*BY_ID, *also])}")
 
 
 def resolve_params(overrides: dict[str, dict[str, Any]] | None) -> dict[str, Params]:
