@@ -87,6 +87,10 @@ def test_case_work_then_revocation_on_the_next_command(tf, tmp_path):
     out = ok(mt("case", "show", "--json", *w, cwd=d, officer="an-1"))
     v = json.loads(out)
     assert v["case_id"] == "OP-1" and v["function"] == "illegal-hiring-finance" and v["members"][0]["role"] == "lead"
+    assert [g["grant_id"] for g in v["grants"]] == ["G-1"]
+    out = ok(mt("case", "show", *w, cwd=d, officer="an-1"))     # the authorities, as the README says
+    assert "  authorities:\n    grant G-1 (an-1): " in out and "6(e) disclosure list: nobody" in out
+    assert "26 U.S.C. 6103(i): none" in out
     # the grant also records removal support: recorded, unlocks nothing
     one_line_error(mt("case", "open", "OP-X", "--function", "removal-support", "--jurisdiction", "D. Ariz.",
                       "--predicate", "Locate people for removal proceedings", *w, cwd=d, officer="an-1"),

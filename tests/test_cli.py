@@ -160,8 +160,9 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "unregistered-officer": (["findings", "--as", "stranger", "-w", "{full}"],
                              ["access denied", "'stranger'", "unregistered-officer", "audit entry"]),
     "registrar-not-deputized": (["detect", "-w", "{full}", "--as", "tf-registrar"],
-                                ["access denied", "no-grant", "member of no open case"]),
-    "unknown-case": (["findings", "--case", "NOPE", "-w", "{full}"], ["access denied", "'NOPE'", "no-such-case"]),
+                                ["access denied", "no-grant", "member of no open case: open a case first"]),
+    "unknown-case": (["findings", "--case", "NOPE", "-w", "{full}"],
+                     ["access denied", "'NOPE'", "grant 'G-DEMO-1': no-such-case (no such case) [audit"]),
     "audit-log-denied-to-analyst": (["audit", "log", "-w", "{full}"], ["access denied", "audit_read"]),
     "analyst-not-registrar": (["authority", "grant", "activate", "G-DEMO-1", "-w", "{full}"],
                               ["access denied", "registry_change", "own-grant"]),
@@ -268,6 +269,9 @@ def test_ingest_json_reingest_force_quarantine_sources(tmp_path):
     p = cli("quarantine", "--json", "--source", str(d["source_id"]), "-w", ws, cwd=tmp_path)
     q = json.loads(p.stdout)
     assert [(r["source_row"], r["column_name"]) for r in q] == [(12, "amt")]
+    # an empty quarantine says so
+    p = cli("quarantine", "--source", "99", "-w", ws, cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == "no quarantined rows from source 99: every row read was stored"
 
     p = cli("sources", "--json", "-w", ws, cwd=tmp_path)
     s = json.loads(p.stdout)

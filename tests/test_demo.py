@@ -29,6 +29,13 @@ def test_demo_prints_the_report_path(demo):
     assert report == out / "report.html" and report.is_file()
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "fan_in" in html and "Red flag" in html
+    # one readable line per stage: no dicts, and a figure the user cannot act on comes with the action
+    lines = proc.stderr.splitlines()
+    stages = {ln.split(":")[0].split(" (")[0]: ln for ln in lines}
+    assert {"resolve", "graph", "detect", "score", "trace", "report"} <= set(stages), lines
+    assert all(len(ln) < 400 and "{" not in ln for ln in lines), [ln for ln in lines if len(ln) >= 400 or "{" in ln]
+    assert "findings from" in stages["detect"] and "moneytrail findings" in stages["detect"]
+    assert "go negative with no opening balance: pass --opening" in stages["trace"]
 
 
 def test_demo_loses_no_row_and_keeps_provenance(demo):

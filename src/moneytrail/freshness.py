@@ -298,14 +298,15 @@ def ensure(ws: Workspace, products: Iterable[str], *, backend=None,
             continue
         be = be or backend_for(ws, backend)
         run_params = dict(params[mod.NAME]) if mod.NAME in params else dict(content)
-        log(f"{mod.NAME}: rebuilding: {why}")
         _forget(ws, mod.MAKES)
         run_id, summary = run_stage(ws, mod, be, run_params, log, note={"rebuilt_because": why})
         summary["rebuilt_because"] = why
         recs.update(_record(ws, mod, version, inputs, content, summary, run_id, first.get("builds", 0) + 1))
         tables.update(mod.MAKES)
         built[mod.NAME] = summary
-        log(f"{mod.NAME}: {summary}")
+        from moneytrail.summaries import stage_line
+
+        log(stage_line(mod.NAME, summary))
     return built
 
 

@@ -90,7 +90,9 @@ def run_pipeline(ws: Workspace, *, stages: list[str] | None = None,
 
                 summary["priority"] = prioritize(ws)   # one order for the queue (priority.py)
             out["stages"][mod.NAME] = summary
-            log(f"{mod.NAME}: {summary}")
+            from moneytrail.summaries import stage_line
+
+            log(stage_line(mod.NAME, summary))
     finally:
         be.close()
     return out

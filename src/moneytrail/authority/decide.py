@@ -437,8 +437,10 @@ def _decide(action: str, officer: str, case: str | None, resource: dict, snap: d
         row = snap["case"]
         if case is None and case_id is None:
             mine = snap["my_cases"] or []
-            note = (f"no case given (--case CASE) and {officer!r} is a member of "
-                    + ("no open case" if not mine else f"{len(mine)} open cases ({', '.join(mine)})"))
+            note = (f"{officer!r} is a member of no open case: open a case first (moneytrail case open CASE "
+                    f"--function F --jurisdiction J --predicate '...') or name one with --case CASE" if not mine
+                    else f"no case given and {officer!r} is a member of {len(mine)} open cases "
+                         f"({', '.join(mine)}): name one with --case CASE")
         members = snap["members"] or []
         disclosures = snap["disclosures"] or []
         c = {"exists": row is not None, "open": bool(row and row["status"] == "open"),
@@ -539,6 +541,21 @@ _EXPLAIN = {
 }
 
 
+#: the causes a denial names first, in this order: what makes the others moot (an unknown case has
+#: no function or jurisdiction to grant, and no members)
+_FIRST_CAUSES = ("unregistered-officer", "no-such-case", "case-closed", "no-grant", "grant-of-another-officer",
+                 "grant-not-activated", "grant-revoked", "grant-not-yet-valid", "grant-expired", "training-expired")
+_MOOT = {"no-such-case": {"function-not-granted", "jurisdiction-not-granted", "non-financial-function",
+                          "not-a-case-member"}}
+
+
+def _causes(ids) -> list[str]:
+    """The forbidding policies of one request, the first real cause first, the moot ones dropped."""
+    ids = sorted(ids, key=lambda p: (_FIRST_CAUSES.index(p) if p in _FIRST_CAUSES else len(_FIRST_CAUSES), p))
+    moot = set().union(*(_MOOT.get(p, set()) for p in ids))
+    return [p for p in ids if p not in moot]
+
+
 def _case_reason(g: dict | None, chunk, protected, snap, now, legal: bool = False) -> str:
     parts = []
     for j, (ok, ids, errs) in enumerate(chunk):
@@ -548,7 +565,7 @@ def _case_reason(g: dict | None, chunk, protected, snap, now, legal: bool = Fals
         if errs:
             parts.append(f"{src}policy evaluation error ({errs[0]})")
         elif ids:
-            parts += [f"{src}{p} ({_EXPLAIN.get(p, lambda g, s: p)(g or {}, snap)})" for p in ids]
+            parts += [f"{src}{p} ({_EXPLAIN.get(p, lambda g, s: p)(g or {}, snap)})" for p in _causes(ids)]
         else:
             parts.append(f"{src}no policy permits it (deny by default)")
     if legal:

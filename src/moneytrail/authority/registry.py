@@ -629,12 +629,34 @@ def close_case(ws, actor: str, case: str, reason: str, *, command: Sequence[str]
     return d
 
 
+def acting_grants(ws, case: str, function: str, jurisdiction: str, day) -> list[dict[str, Any]]:
+    """The grants the case's members act under on ``day``: active, valid that day (training too), granting the
+    case's function in its jurisdiction (what the case report's header and ``case show`` list).
+    Jurisdictions compare as the decisions compare them (``norm_key``: "D. Ariz." is "d. ariz.")."""
+    from moneytrail.authority.legal import norm_key
+
+    rows = ws.records("""
+        SELECT g.grant_id, g.officer_id, g.statute, g.deputizing_agency, g.deputizing_official,
+               g.functions, g.jurisdictions, g.valid_from, g.valid_until, g.status, g.activated_at
+        FROM grants g JOIN case_members m ON m.officer_id = g.officer_id
+        WHERE m.case_id = ? AND m.removed_at IS NULL AND g.status = 'active' AND list_contains(g.functions, ?)
+          AND (g.valid_from IS NULL OR g.valid_from <= ?) AND (g.valid_until IS NULL OR g.valid_until >= ?)
+          AND (g.training_expires IS NULL OR g.training_expires >= ?)
+        ORDER BY g.officer_id, g.grant_id""", [case, function, day, day, day])
+    want = norm_key(jurisdiction or "")
+    return [g for g in rows if any(norm_key(j) == want for j in g["jurisdictions"] or [])]
+
+
 def case_view(ws, actor: str, case: str | None = None, *, command: Sequence[str] = ()) -> dict[str, Any]:
+    import datetime as _dt
+
     d = guard(ws, "case_read", officer=actor, command=command, case=case)
     c = d.case
     view = ws.records("SELECT * FROM cases WHERE case_id = ?", [c])[0]
     view["members"] = ws.records("SELECT officer_id, role, added_at, added_by FROM case_members "
                                  "WHERE case_id = ? AND removed_at IS NULL ORDER BY added_at", [c])
+    view["grants"] = acting_grants(ws, c, view["function"], view["jurisdiction"],
+                                   _dt.datetime.now(_dt.timezone.utc).date())
     view["disclosure_list"] = ws.records("SELECT officer_id, attorney, noted_at FROM case_disclosures "
                                          "WHERE case_id = ? AND withdrawn_at IS NULL ORDER BY noted_at", [c])
     view["fti_authorities"] = ws.records("SELECT * FROM case_authorities WHERE case_id = ? AND withdrawn_at IS NULL "

@@ -281,13 +281,28 @@ def case_show(
                f"jurisdiction: {v['jurisdiction']}\n  predicate: {v['predicate']}\n"
                f"  opened by {v['opened_by']} {str(v['opened_at'])[:19]}")
     typer.echo("  members: " + ", ".join(f"{m['officer_id']} ({m['role']})" for m in v["members"]))
+    typer.echo("  authorities:")
+    acting = {g["officer_id"] for g in v.get("grants", [])}
+    for g in v.get("grants", []):
+        by = ", ".join(x for x in (g.get("deputizing_official"), g.get("deputizing_agency")) if x) or "not recorded"
+        typer.echo(f"    grant {g['grant_id']} ({g['officer_id']}): {g.get('statute') or 'statute not recorded'}; "
+                   f"deputized by {by}; functions {', '.join(g['functions'])}; in {', '.join(g['jurisdictions'])}; "
+                   f"valid {g.get('valid_from') or 'from activation'} to {g.get('valid_until') or 'open-ended'}")
+    for m in v["members"]:
+        if m["officer_id"] not in acting:
+            typer.echo(f"    {m['officer_id']}: no active grant for this case's function and jurisdiction today "
+                       f"(every action of theirs in it is denied)")
     if v["disclosure_list"]:
-        typer.echo("  6(e) disclosure list: " + ", ".join(f"{m['officer_id']} (by {m['attorney']})"
-                                                        for m in v["disclosure_list"]))
+        typer.echo("    6(e) disclosure list: " + ", ".join(f"{m['officer_id']} (by {m['attorney']})"
+                                                          for m in v["disclosure_list"]))
+    else:
+        typer.echo("    6(e) disclosure list: nobody (grand-jury material is readable by no one in this case)")
     for a in v["fti_authorities"]:
         src = (f"order of {a['judge']}, {a['court']}, {a['order_date']}" if a["kind"] == "6103(i)(1)"
                else f"request of {a['requesting_official']}, {a['official_title']}, {a['request_date']}")
-        typer.echo(f"  {a['kind']} {a['authority_id']}: {src}; subjects: {', '.join(a['subjects'])}")
+        typer.echo(f"    {a['kind']} {a['authority_id']}: {src}; subjects: {', '.join(a['subjects'])}")
+    if not v["fti_authorities"]:
+        typer.echo("    26 U.S.C. 6103(i): none (federal tax information is readable by no one in this case)")
 
 
 @case_app.command("list")

@@ -221,13 +221,13 @@ def detect(
     if as_json:
         typer.echo(json.dumps(s, default=str))
         return
+    from moneytrail.summaries import stage_line
+
     if level == "entity":
         typer.echo("level: entity (findings name the parties, E...: moneytrail entity show ID)")
-    for k, v in s["findings"].items():
-        typer.echo(f"{k}: {v} finding(s)")
+    typer.echo(stage_line("detect", s))
     for k, why in s.get("skipped", {}).items():
-        typer.echo(f"{k}: skipped: {why}")
-    typer.echo("list them: moneytrail findings")
+        typer.echo(f"  {k}: skipped: {why}")
 
 
 @app.command()
@@ -235,17 +235,22 @@ def run(
     ctx: typer.Context,
     stage: List[str] = typer.Option([], "--stage", "-s", help="run only these stages"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="report file"),
+    as_json: bool = typer.Option(False, "--json", help="print every stage's whole summary as JSON"),
     backend: str = BackendOpt,
     spark_master: Optional[str] = SparkMasterOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Run the pipeline on a workspace: resolve -> graph -> detect -> trace -> report."""
+    from moneytrail.summaries import stage_line
+
     engine = engine_options(backend, spark_master)
     with open_session(ctx, workspace) as sess:
         res = sess.run(stage or None, report=out, **engine)
-    for name, s in res["stages"].items():
-        brief = {k: v for k, v in s.items() if k not in ("parameters", "results")}
-        typer.echo(f"{name}: {json.dumps(brief, default=str)}")
+    if as_json:
+        typer.echo(json.dumps(res, default=str))
+        return
+    for name, s in {**res.get("rebuilt", {}), **res["stages"]}.items():
+        typer.echo(stage_line(name, s))
 
 
 @app.command()
@@ -394,6 +399,9 @@ def quarantine(
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
+    if not rows:
+        typer.echo("no quarantined rows" + (f" from source {source}" if source is not None else "")
+                   + ": every row read was stored")
     for r in rows:
         col = f", column {r['column_name']!r}" if r["column_name"] else ""
         at = f" ({r['source_position']})" if r.get("source_position") else ""
@@ -421,6 +429,7 @@ def demo(
                                        help="a new or empty folder for the demo case (default: moneytrail-demo, "
                                             "or moneytrail-demo-2, -3, ... if that one is taken)"),
     seed: int = typer.Option(7, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="print the run's summary (every stage's) as one JSON object"),
 ):
     """Generate a seeded synthetic investigation, ingest it, run the pipeline, write the report.
     Never writes over anything: the folder must be new or empty."""
@@ -431,7 +440,11 @@ def demo(
         _err(f"writing the demo case into {out}")
     from moneytrail.cli.identity import options
 
-    res = run_demo(out, seed=seed, log=lambda m: _err(m), command=options(ctx).command)
+    res = run_demo(out, seed=seed, log=(lambda m: None) if as_json else (lambda m: _err(m)),
+                   command=options(ctx).command)
+    if as_json:
+        typer.echo(json.dumps(res, default=str))
+        return
     _err(f"web app: moneytrail serve --workspace {res['workspace']}  (sign-ins in {out / 'demo-logins.txt'})")
     typer.echo(str(res["report"]))
 

@@ -134,7 +134,6 @@ def run(ctx) -> dict:
             summary[typ.id] = len(rows)
             currencies[typ.id] = pl.currency
             timings[typ.id] = round(time.perf_counter() - t0, 3)
-            ctx.log(f"{typ.id}: {len(rows)} findings")
     finally:
         if made_usd:
             fx.drop_edges_usd(be)

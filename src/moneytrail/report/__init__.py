@@ -436,14 +436,9 @@ def case_header(ws: Workspace, case: str, officer: str | None = None,
         FROM case_members m LEFT JOIN officers o USING (officer_id)
              LEFT JOIN agencies ag ON ag.agency_id = o.home_agency
         WHERE m.case_id = ? AND m.removed_at IS NULL ORDER BY m.added_at, m.officer_id""", [case])
-    grants = ws.records("""
-        SELECT g.grant_id, g.officer_id, g.statute, g.deputizing_agency, g.deputizing_official,
-               g.functions, g.jurisdictions, g.valid_from, g.valid_until, g.status, g.activated_at
-        FROM grants g JOIN case_members m ON m.officer_id = g.officer_id
-        WHERE m.case_id = ? AND m.removed_at IS NULL AND g.status = 'active'
-          AND list_contains(g.functions, ?) AND list_contains(g.jurisdictions, ?)
-          AND (g.valid_from IS NULL OR g.valid_from <= ?) AND (g.valid_until IS NULL OR g.valid_until >= ?)
-        ORDER BY g.officer_id, g.grant_id""", [case, c["function"], c["jurisdiction"], day, day])
+    from moneytrail.authority.registry import acting_grants
+
+    grants = acting_grants(ws, case, c["function"], c["jurisdiction"], day)
     by_officer: dict[str, list[dict[str, Any]]] = {}
     for g in grants:
         by_officer.setdefault(g["officer_id"], []).append(g)
