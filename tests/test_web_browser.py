@@ -390,6 +390,24 @@ def test_analyst_confirms_a_finding_and_the_report_shows_it(browse, site):
     text = section.inner_text()
     assert "confirmed" in text, "the case report does not show the finding's triage disposition (confirmed)"
     assert reason in text
+    # the index: its filter also matches account ids, its headings sort, it pages
+    rows = page.locator("#index-table tbody tr")
+    total = rows.count()
+    visible = page.locator("#index-table tbody tr:visible")
+    assert visible.count() == min(total, 50)
+    if total > 50:
+        assert page.locator("#index-pager").is_visible()
+        page.click("#index-pager [data-page='next']")
+        assert "rows 51–" in page.inner_text("#index-range")
+    page.fill("#finding-filter", account.lower())
+    assert visible.count() >= 1, f"the index filter matches no finding naming account {account}"
+    for i in range(visible.count()):
+        assert account in (visible.nth(i).get_attribute("data-search") or ""), "a row not naming the account"
+    page.fill("#finding-filter", "")
+    page.click("#index-table thead th:nth-child(6)")           # total amount, ascending
+    amounts = [float(visible.nth(i).locator("td").nth(5).get_attribute("data-value") or "nan")
+               for i in range(min(visible.count(), 10))]
+    assert amounts == sorted(amounts), amounts
     browse.check()
 
 

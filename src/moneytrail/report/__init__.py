@@ -339,9 +339,16 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int,
             [MAX_ACCOUNTS_PER_FINDING if per_typology is None else PRINT_ACCOUNTS_PER_FINDING]):
         accs[r["finding_id"]].append(r)
 
+    # every account of each finding, for the index's filter (the sections list a capped few)
+    all_accts = dict(ws.query(f"""
+        WITH sel AS ({top})
+        SELECT finding_id, string_agg(DISTINCT account_id, ' ' ORDER BY account_id)
+        FROM finding_accounts WHERE finding_id IN (SELECT finding_id FROM sel) GROUP BY 1"""))
+
     for f in full:
         f["transactions"] = txs[f["finding_id"]]
         f["accounts"] = accs[f["finding_id"]]
+        f["account_ids"] = all_accts.get(f["finding_id"]) or ""
         f["n_missing"] = missing.get(f["finding_id"], 0)
         # columns no shown transaction fills are left out of that finding's table
         f["cols"] = {c: any(t.get(c) for t in f["transactions"])
