@@ -47,7 +47,7 @@ def run(*args):
 
 def test_forward_json_has_every_rule_and_the_per_account_figures(case):
     out = json.loads(run("trace", "--source", str(tx_id(1)), "--rule", "all", "-f", "json", "-w", str(case)))
-    assert list(out["rules"]) == ["libr", "fifo", "lifo", "prorata", "poison", "haircut"]
+    assert list(out["rules"]) == ["libr", "fifo", "lifo", "prorata", "poison", "replenish"]   # all: not haircut
     libr = out["rules"]["libr"]
     assert libr["accounts"]["A"]["tainted_received"] == 100 and libr["accounts"]["A"]["tainted_held"] == 30
     # Z received 70 tainted + 50 clean; its 60 to cash takes the 50 clean first: 10 tainted leave
@@ -67,9 +67,22 @@ def test_forward_json_has_every_rule_and_the_per_account_figures(case):
 def test_table_csv_html_and_no_save(case):
     t = run("trace", "--source", str(tx_id(1)), "--rule", "all", "--schedule", "--no-save", "-w", str(case))
     assert "totals per rule" in t and "tracing schedule under libr" in t and "clean money first" in t
+    # which totals add up, in the table: a column per rule and the note under it
+    rows: dict[str, str] = {}
+    for ln in t.splitlines():          # the first line starting with a rule's name is its totals row
+        if ln.split()[:1] and ln.split()[0] in ("libr", "fifo", "lifo", "prorata", "poison", "replenish"):
+            rows.setdefault(ln.split()[0], ln)
+    assert "adds up" in t and "held + left = sources" in rows["libr"] and "held + left = sources" in rows["prorata"]
+    assert "creates taint: +250.00" in rows["poison"]          # A 230 + Z 60 held, 60 left: 350 from 100
+    assert "creates taint: +70.00" in rows["replenish"]       # A 100 + Z 60 held, 10 left: 170 from 100
+    assert "how to read the totals" in t
+    assert "conserving rules (libr, fifo, lifo, prorata, haircut): still held + left the ledger = sources" in t
+    assert "poison and replenish create taint" in t
+    assert "984 forfeitable is per account" in t and "its total is not money traced" in t
+    assert "unrecorded funds is money the ledger does not show" in t and "it is not traced money" in t
     c = list(csv.DictReader(io.StringIO(run("trace", "-s", str(tx_id(1)), "-r", "all", "-f", "csv", "--no-save",
                                             "-w", str(case)))))
-    assert {r["rule"] for r in c} == {"libr", "fifo", "lifo", "prorata", "poison", "haircut"}
+    assert {r["rule"] for r in c} == {"libr", "fifo", "lifo", "prorata", "poison", "replenish"}
     assert next(r for r in c if r["rule"] == "libr" and r["account"] == "A")["tainted_held"] == "30.00"
     sc = list(csv.DictReader(io.StringIO(run("trace", "-s", str(tx_id(1)), "-r", "prorata", "-f", "csv",
                                              "--schedule", "--no-save", "-w", str(case)))))
@@ -88,7 +101,7 @@ def test_declared_holding_and_backward(case):
                           "-r", "all", "-f", "json", "-w", str(case)))
     assert back["target"]["amount"] == 120
     assert {n: r["tainted"] for n, r in back["rules"].items()} == {
-        "libr": 70, "fifo": 100, "lifo": 70, "prorata": 80, "poison": 120, "haircut": 70}
+        "libr": 70, "fifo": 100, "lifo": 70, "prorata": 80, "poison": 120, "replenish": 70}
     for n in ("libr", "fifo", "lifo", "prorata"):
         assert back["rules"][n]["funding_tainted"] == back["rules"][n]["tainted"]
     bal = json.loads(run("trace", "-d", "backward", "--account", "A", "--at", "2024-01-04", "-r", "fifo",
@@ -108,10 +121,32 @@ def test_report_shows_saved_traces_with_a_sankey(case, tmp_path):
     assert '<section id="traces">' in text and 'href="#traces"' in text
     assert text.count('<svg class="sankey"') == 2 and 'id="trace-1"' in text and 'id="trace-2"' in text
     assert "Funding of the target" in text and "Tracing schedule under libr" in text
+    assert "How to read the totals of a forward trace" in text
+    assert "poison and replenish create taint" in text and "984 forfeitable is per account" in text
+    assert "conserving rules (libr, fifo, lifo, prorata, haircut)" in text
+
+
+def test_haircut_is_prorata_by_name_and_not_in_all(case):
+    """haircut is the proportional rule under its crypto name: prorata's figures, forward and
+    backward; --rule all leaves it out, all,haircut adds it."""
+    def same(a, b):
+        skip = {"rule", "title", "definition", "legal_sources", "seconds", "transactions_per_second"}
+        assert {k: v for k, v in a.items() if k not in skip} == {k: v for k, v in b.items() if k not in skip}
+
+    fwd = json.loads(run("trace", "-s", str(tx_id(1)), "-r", "all,haircut", "-f", "json", "--no-save",
+                         "-w", str(case)))
+    assert list(fwd["rules"]) == ["libr", "fifo", "lifo", "prorata", "poison", "replenish", "haircut"]
+    same(fwd["rules"]["prorata"], fwd["rules"]["haircut"])      # schedule notes included
+    assert fwd["rules"]["haircut"]["conserving"] is True and fwd["rules"]["haircut"]["title"].startswith("Haircut")
+    back = json.loads(run("trace", "-d", "backward", "--target", str(tx_id(3)), "-s", str(tx_id(1)),
+                          "-r", "prorata,haircut", "-f", "json", "--no-save", "-w", str(case)))
+    same(back["rules"]["prorata"], back["rules"]["haircut"])
+    assert back["rules"]["haircut"]["funding_note"] is None and back["rules"]["haircut"]["tainted"] == 80
 
 
 ERRORS = {
     "unknown-rule": (["--source", "1", "--rule", "best"], "unknown tracing rule"),
+    "unknown-rule-in-list": (["--source", "1", "--rule", "all,hair-cut"], "unknown tracing rule 'hair-cut'"),
     "no-sources": ([], "forward tracing needs"),
     "bad-time": (["--account", "A", "--amount", "5", "--at", "yesterday"], "--at"),
     "no-such-tx": (["--source", "99"], "no such transaction"),

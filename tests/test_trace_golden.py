@@ -58,11 +58,20 @@ def test_every_rule_has_a_golden_example():
     covered = set()
     for p in CASES:
         covered |= set(yaml.safe_load(p.read_text())["expected"])
-    assert covered == {r.NAME for r in trace_rules.RULES}
+    assert covered == set(trace_rules.BY_NAME)      # haircut too, though --rule all leaves it out
+
+
+def test_every_golden_listing_prorata_has_haircut_with_the_same_figures():
+    for p in CASES:
+        case = yaml.safe_load(p.read_text())
+        for key in ("expected", "exits"):
+            got = case.get(key) or {}
+            if "prorata" in got:
+                assert got.get("haircut") == got["prorata"], (p.name, key)
 
 
 def test_every_rule_module_documents_definition_and_legal_source():
-    for r in trace_rules.RULES:
+    for r in trace_rules.BY_NAME.values():
         doc = r.__doc__ or ""
         assert "Definition implemented" in doc and "Sources" in doc, r.NAME
         assert r.DEFINITION and r.SOURCES and r.TITLE

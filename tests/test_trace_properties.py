@@ -5,7 +5,8 @@
   never exceeds the sources (equal when the sources come from outside the ledger), and on an
   acyclic ledger no account receives more tainted money than the sources;
 * clean deposits never raise LIBR's tainted balance;
-* poison >= haircut (and every other rule) in taint share;
+* poison >= replenish (and every other rule) in taint share;
+* haircut (the proportional rule under its crypto name) gives exactly prorata's figures;
 * results do not depend on account names, nor on the physical order of rows with the same
   (ts, tx_id) order; with distinct timestamps not even on the tx ids;
 * backward tracing finds the same tainted amount as forward tracing (LIBR, FIFO, LIFO, pro rata).
@@ -151,13 +152,26 @@ def test_clean_deposits_never_raise_libr_taint(case):
 
 @SETTINGS
 @given(ledgers())
-def test_poison_is_at_least_haircut_and_every_rule(case):
+def test_poison_is_at_least_replenish_and_every_rule(case):
     rows, srcs, openings, pres = case
     res = run_all(rows, srcs, openings, pres)
     poison = res["poison"]["held"]
     for r, o in res.items():
         for acct, held in o["held"].items():
             assert poison[acct] >= held, (r, acct, held, poison[acct])
+
+
+@SETTINGS
+@given(ledgers())
+def test_haircut_is_prorata(case):
+    rows, srcs, openings, pres = case
+    res = run_all(rows, srcs, openings, pres, rules=["prorata", "haircut"])
+    p, h = res["prorata"], res["haircut"]
+    for k in ("held", "bal", "recv", "exits", "declared"):
+        assert p[k] == h[k], k
+    pr, hr = p["res"], h["res"]
+    assert (pr.schedule, pr.sent, pr.flows, pr.unrecorded, pr.recv984) == \
+        (hr.schedule, hr.sent, hr.flows, hr.unrecorded, hr.recv984)
 
 
 @SETTINGS

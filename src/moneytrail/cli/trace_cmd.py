@@ -62,10 +62,12 @@ def trace_cmd(
                                      "at 00:00, so a date includes that day's rows)"),
     target: Optional[str] = typer.Option(None, "--target", help="backward: the outgoing payment to trace back "
                                          "(the bank's reference, SOURCE:ROW or the internal id)"),
-    rule: str = typer.Option("libr", "--rule", "-r", help="libr | fifo | lifo | prorata | poison | haircut | all"),
+    rule: str = typer.Option("libr", "--rule", "-r", help="libr | fifo | lifo | prorata | poison | replenish | "
+                             "haircut (the proportional rule: prorata's figures) | a comma list | all (every "
+                             "rule but haircut)"),
     direction: str = typer.Option("forward", "--direction", "-d", help="forward | backward"),
     presumption: Optional[str] = typer.Option(None, "--presumption", help="withdrawal presumption for libr and "
-                                              "haircut: clean-first (default) | tainted-first"),
+                                              "replenish: clean-first (default) | tainted-first"),
     opening: List[str] = typer.Option([], "--opening", help="opening balance ACCT=AMOUNT (repeatable); "
                                       "overrides statements and account records"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="trace up to this time; the 18 U.S.C. 984 "
@@ -230,6 +232,7 @@ def _table(result: dict[str, Any], schedule: bool, limit: int, plain: bool | Non
     """The trace as lines and tables (:mod:`moneytrail.cli.tables`: amounts and ids never cut;
     plain text when ``plain`` or when not printed to a terminal)."""
     from moneytrail.cli.tables import Col, Doc, escape as _esc
+    from moneytrail.trace.reading import adds_up, reading
 
     doc = Doc()
     rules = list(result["rules"])
@@ -241,12 +244,17 @@ def _table(result: dict[str, Any], schedule: bool, limit: int, plain: bool | Non
         doc.table("totals per rule", [
             Col("rule", whole=True), Col("presumption"), Col("sources", right=True, whole=True),
             Col("still held", right=True, whole=True), Col("left the ledger", right=True, whole=True),
-            Col("created", right=True, whole=True), Col("accounts reached", right=True, whole=True),
+            Col("created", right=True, whole=True), Col("adds up", drop=1),
+            Col("accounts reached", right=True, whole=True),
             Col("984 forfeitable", right=True, whole=True), Col("unrecorded funds", right=True, whole=True)],
             [[n, r["presumption"] or "—", _m(r["totals"]["sources"]), _m(r["totals"]["held"]),
-              _m(r["totals"]["left_ledger"]), _m(r["totals"]["created"]), f"{r['totals']['accounts_reached']:,}",
+              _m(r["totals"]["left_ledger"]), _m(r["totals"]["created"]), adds_up(r["totals"]),
+              f"{r['totals']['accounts_reached']:,}",
               _m(r["totals"]["s984_forfeitable"]), _m(r["totals"]["unrecorded_funds"])]
              for n, r in result["rules"].items()])
+        doc.line("[b]how to read the totals[/b]")
+        for text in reading():
+            doc.line(f"  · {_esc(text)}")
         accts: dict[str, dict[str, Any]] = {}
         for n, r in result["rules"].items():
             for a, v in r["accounts"].items():

@@ -294,7 +294,8 @@ def trace_context(ws, max_traces: int = MAX_TRACES) -> dict[str, Any] | None:
                     "ORDER BY amount DESC LIMIT ?", [tid, n, MAX_FUNDING_ROWS + 1])
             result["rules"][n] = r
         items.append(trace_view(result, tid, hd["created_at"]))
-    return {"total": total, "items": items}
+    from moneytrail.trace.reading import reading
+    return {"total": total, "items": items, "reading": reading()}
 
 
 def render_trace_page(result: dict[str, Any], title: str | None = None) -> str:

@@ -15,8 +15,10 @@ opening, balance_after)``
 
 Fund tracing (``moneytrail trace``; Python: :func:`trace`) follows tainted funds forward from
 sources or backward from a target, under one module per rule in ``trace/rules/`` (LIBR,
-FIFO, LIFO, pro rata, poison, haircut). The engine is :mod:`moneytrail.trace.engine`; the
-rules, conventions and legal sources are in docs/tracing.md.
+FIFO, LIFO, pro rata, poison, replenish; and haircut, the proportional rule under its
+cryptocurrency name, which gives pro rata's figures). The engine is
+:mod:`moneytrail.trace.engine`; the rules, conventions and legal sources are in
+docs/tracing.md.
 """
 
 from __future__ import annotations

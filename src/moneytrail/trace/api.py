@@ -26,12 +26,16 @@ ENTITY_EDGES = "trace_entity_edges"
 
 
 def _rule_names(rule: str | Iterable[str]) -> list[str]:
+    """The rules asked for, in order, once each; ``all`` stands for the rules ``--rule all`` runs
+    (:data:`moneytrail.trace.rules.RULES`: every rule but ``haircut``, which repeats ``prorata``)
+    and can be combined with one named (``all,haircut``)."""
     names = [rule] if isinstance(rule, str) else list(rule)
-    if "all" in names:
-        return [r.NAME for r in _rules.RULES]
+    out: list[str] = []
     for n in names:
-        _rules.get(n)
-    return names
+        for m in ([r.NAME for r in _rules.RULES] if n == "all" else [_rules.get(n).NAME]):
+            if m not in out:
+                out.append(m)
+    return out
 
 
 def _ensure_graph(ws) -> None:

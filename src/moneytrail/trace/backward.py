@@ -18,13 +18,14 @@ account's whole balance at a time (``Target(account=..., at=...)``).
    origin per source transaction), an opening balance, or unrecorded money (a payment larger
    than the reconstructed balance). Each payment takes its composition under the rule:
    FIFO/LIFO exactly by pieces of origin; pro rata by shares; LIBR by its clean/tainted
-   order, and pro rata within the clean and within the tainted money. Poison and haircut do
-   not say which money pays what (they say how much is tainted); their funding breakdown is
-   the pro-rata one and is labelled so.
+   order, and pro rata within the clean and within the tainted money; haircut, the
+   proportional rule under its cryptocurrency name, exactly as pro rata. Poison and replenish
+   do not say which money pays what (they say how much is tainted); their funding breakdown
+   is the pro-rata one and is labelled so.
 
 3. Tainted share. When taint sources are given, the forward engine runs the rule over the
    same cone from those sources: the tainted part of the target under the rule (exact, and
-   the same figure the funding breakdown gives for LIBR, FIFO, LIFO and pro rata).
+   the same figure the funding breakdown gives for LIBR, FIFO, LIFO and pro rata or haircut).
 
 The pro-rata allocations are in whole units of 0.0001: the tainted/clean split of a payment
 rounds as the pro-rata rule does (ties to even), and the split within each kind goes by
@@ -163,7 +164,7 @@ class _Composer:
                 wt = min(a, st.t)
             else:
                 wt = a - min(a, st.c)
-        else:   # prorata; poison and haircut use the pro-rata composition
+        else:   # prorata and haircut; poison and replenish use the pro-rata composition
             wt = st.t if a >= total else _rules.round_div(a * st.t, total) if total else 0
         wc = a - wt
         pieces = _alloc(st.taint, st.t, wt) + _alloc(st.clean, st.c, wc)
@@ -447,7 +448,7 @@ def _funding(ev, tx_target, taccount, rule, presumption, source_ids, openings, h
             "first_ts": from_us(o["first_ts"]), "last_ts": from_us(o["last_ts"]),
         })
     note_txt = None
-    if rule in ("poison", "haircut"):
+    if rule in ("poison", "replenish"):
         note_txt = (f"{rule} says how much is tainted, not which money pays for what: the funding "
                     f"breakdown is the pro-rata one")
     return {"target_amount": money(total), "funding": funding, "funding_tainted": money(tainted_units),

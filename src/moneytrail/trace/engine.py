@@ -32,7 +32,9 @@ offense funds without tracing. The engine counts, per account, the tainted money
 entered it within the year before ``as_of`` (default: the last transaction traced), and
 ``s984_forfeitable = min(balance at as_of, that amount)``; ``s984`` flags accounts where it
 is above zero. The offense date taken is the date the tainted money entered that account.
-This is a flag for counsel (the 984(c) interbank-account exception, and whether each hop is
+The figure is each account's own exposure: money that passes through several accounts counts
+in each, so the accounts' figures overlap and their total is not money traced
+(:mod:`moneytrail.trace.reading`). This is a flag for counsel (the 984(c) interbank-account exception, and whether each hop is
 itself an offense, are not assessed), not a conclusion.
 """
 
@@ -445,6 +447,8 @@ def _fmt(units: int) -> str:
 def note(rule: str, presumption: str | None, row: tuple, name) -> str:
     """A plain sentence: what the rule did at this event."""
     acct, ts, tx, kind, cp, a, wt, b0, t0, b1, t1, short = row
+    if rule == "haircut":   # the proportional rule's crypto name: at account level the rolling charge
+        rule = "prorata"
     clean = a - wt
     extra = (f"; {_fmt(short)} more than the recorded balance: treated as unrecorded clean money"
              if short else "")
@@ -469,7 +473,7 @@ def note(rule: str, presumption: str | None, row: tuple, name) -> str:
             return base + f"; tainted share now {_pct(t1, b1)}"
         if rule == "poison":
             return base + ": the account is poisoned, its whole balance is tainted"
-        if rule == "haircut":
+        if rule == "replenish":
             return base + "; tainted = min(balance, all tainted money received)"
         if rule == "fifo":
             return base + ", queued behind older money"
@@ -491,7 +495,7 @@ def note(rule: str, presumption: str | None, row: tuple, name) -> str:
         s = f"to {to}: tainted share {_pct(t0, b0 + short)} of the payment: {_fmt(wt)} tainted"
     elif rule == "poison":
         s = f"to {to}: from a poisoned account: wholly tainted"
-    elif rule == "haircut":
+    elif rule == "replenish":
         order = "tainted first" if presumption == "tainted-first" else "clean first"
         s = f"to {to}: {order}: {_fmt(wt)} tainted; tainted = min(balance, all tainted money received)"
     else:

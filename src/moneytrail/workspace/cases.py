@@ -35,6 +35,9 @@ DERIVED_TABLES = ("runs", "findings", "finding_accounts", "finding_transactions"
                   "trace_flows", "trace_schedule", "trace_funding", "models", "scores", "account_scores",
                   "finding_triage", "finding_events", "findings_superseded", "match_decisions", "er_models")
 SEQUENCES = ("seq_run", "seq_finding", "seq_trace", "seq_model")
+# main's migrations that rewrite rows of the derived tables: a case schema holds its own copies
+# of those tables, so one recorded below such a version gets the same statements, run there
+DATA_MIGRATIONS = (13,)   # 0013_replenish.sql: saved traces' rule "haircut" is now "replenish"
 
 def schema_name(case_id: str) -> str:
     """The case's schema: ``case_`` and 16 hex digits of the case id's SHA-256 (any id, one name)."""
@@ -64,11 +67,13 @@ def ensure_schema(con, case_id: str, schema_version: int) -> str:
     s = ident(schema)
     have = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'case_meta'",
                        [schema]).fetchall()[0][0]
+    old_version = None      # the version the case schema was last brought up to (None: a new schema)
     if have:
         rows = con.execute(f"SELECT case_id, schema_version FROM {s}.case_meta").fetchall()
         row = rows[0] if rows else None
         if row and row[0] == case_id and row[1] == schema_version:
             return schema
+        old_version = row[1] if row else 0
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
@@ -81,6 +86,8 @@ def ensure_schema(con, case_id: str, schema_version: int) -> str:
                 con.execute(_in_schema(ddl[t], t, schema))
             else:
                 _add_missing_columns(con, schema, t)
+        if old_version is not None:
+            _data_migrations(con, schema, old_version, schema_version)
         seqs = {r[0] for r in con.execute("SELECT sequence_name FROM duckdb_sequences() WHERE schema_name = ?",
                                           [schema]).fetchall()}
         for q in SEQUENCES:
@@ -95,6 +102,27 @@ def ensure_schema(con, case_id: str, schema_version: int) -> str:
         con.execute("ROLLBACK")
         raise
     return schema
+
+
+def _data_migrations(con, schema: str, old_version: int, schema_version: int) -> None:
+    """Run on ``schema`` main's data migrations above ``old_version`` (:data:`DATA_MIGRATIONS`):
+    their statements name tables unqualified, so they run with the search path set to the case
+    schema alone, and the connection's path is put back after."""
+    from moneytrail.workspace import _migrations
+
+    todo = [sql for v, _, sql in _migrations() if v in DATA_MIGRATIONS and old_version < v <= schema_version]
+    if not todo:
+        return
+    prev = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
+    con.execute(f"SET search_path = {lit(schema)}")
+    try:
+        for sql in todo:
+            con.execute(sql)
+    finally:
+        if prev:
+            con.execute(f"SET search_path = {lit(prev)}")
+        else:
+            con.execute("RESET search_path")
 
 
 def _in_schema(create_sql: str, table: str, schema: str) -> str:

@@ -8,8 +8,11 @@ ints: exact; only pro rata divides, and it rounds as its module says). A rule mo
 ``SOURCES``                              the legal (and technical) sources, as text
 ``CONSERVING``                           True if tainted money is never created: the tainted
                                          amounts held plus those that left the ledger never
-                                         exceed the sources (poison and haircut are False)
+                                         exceed the sources (poison and replenish are False)
 ``PRESUMPTIONS``                         the withdrawal presumptions it accepts (first = default)
+``IN_ALL``                               whether ``--rule all`` runs it (False for ``haircut``:
+                                         the proportional rule's crypto name, the same figures
+                                         as ``prorata``, accepted by name)
 ``ops(presumption) -> Ops``              the five functions the engine calls (below)
 
 The engine keeps each account's balance ``b`` itself and hands it to the rule; the rule keeps
@@ -33,7 +36,8 @@ The withdrawal presumptions: ``clean-first`` (the wrongdoer is presumed to spend
 first: In re Hallett's Estate (1880) 13 Ch D 696, as stated in Roscoe v Winder [1915] 1 Ch 62)
 and ``tainted-first`` (tainted money is presumed to leave first, so the claimant or the
 Government can follow it into what was bought; Banco Cafetero's "drugs-in, first-out").
-Only LIBR and haircut take one; FIFO, LIFO, pro rata and poison fix the order themselves.
+Only LIBR and replenish take one; FIFO, LIFO, pro rata (haircut) and poison fix the order
+themselves.
 """
 
 from __future__ import annotations
@@ -84,11 +88,12 @@ def round_div(n: int, d: int) -> int:
 
 
 # the rule modules use the helpers above, so they are imported after them
-from moneytrail.trace.rules import fifo, haircut, libr, lifo, poison, prorata  # noqa: E402
+from moneytrail.trace.rules import fifo, haircut, libr, lifo, poison, prorata, replenish  # noqa: E402
 
-#: the registry, in the order ``--rule all`` shows them
-RULES = (libr, fifo, lifo, prorata, poison, haircut)
-BY_NAME = {r.NAME: r for r in RULES}
+#: every rule, by name (what ``--rule NAME`` and :func:`get` accept)
+BY_NAME = {r.NAME: r for r in (libr, fifo, lifo, prorata, poison, replenish, haircut)}
+#: the rules ``--rule all`` runs, in the order it shows them (those with ``IN_ALL``)
+RULES = tuple(r for r in BY_NAME.values() if r.IN_ALL)
 
 
 __all__ = ["RULES", "BY_NAME", "Ops", "SCALE", "PRESUMPTIONS", "get", "presumption_for", "round_div"]

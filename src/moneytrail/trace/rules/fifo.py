@@ -38,6 +38,7 @@ SOURCES = "Devaynes v Noble, Clayton's Case (1816) 1 Mer 572; Barlow Clowes Inte
 CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ()
+IN_ALL = True
 
 new = lots.new
 withdraw = lots.withdraw_front

@@ -45,6 +45,7 @@ SOURCES = ("James Roscoe (Bolton) Ltd v Winder [1915] 1 Ch 62; In re Hallett's E
 CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ("clean-first", "tainted-first")
+IN_ALL = True
 
 
 def new(b):

@@ -35,6 +35,7 @@ SOURCES = "Mirror of Clayton's Case (1816) 1 Mer 572; Anderson et al., 'Bitcoin 
 CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ()
+IN_ALL = True
 
 new = lots.new
 withdraw = lots.withdraw_back

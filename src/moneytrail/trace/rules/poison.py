@@ -7,13 +7,14 @@ Definition implemented
     fallen to zero. Poison therefore *creates* taint (it is not conserving): it is the upper
     bound, "everything this money touched", against which the other rules can be read. For
     every account at every moment, poison's tainted share is 1 wherever any other rule's
-    share is above 0, so poison >= haircut >= 0 in taint share.
+    share is above 0, so poison >= every other rule (replenish included) in taint share.
 
 Sources
     The term and the rule come from cryptocurrency taint analysis: Möser, Böhme & Breuker,
     "Towards risk scoring of Bitcoin transactions" (Financial Cryptography 2014 workshops),
     and Anderson, Shumailov, Ahmed & Rietmann, "Bitcoin Redux" (WEIS 2018), which contrast
-    poison and haircut with the legal FIFO rule of Clayton's case. In US forfeiture law the
+    poison and haircut (the proportional rule: ``haircut``, at account level ``prorata``) with
+    the legal FIFO rule of Clayton's case. In US forfeiture law the
     closest doctrine is the "facilitation" theory under 18 U.S.C. 981(a)(1)(A) / 982(a)(1):
     clean money knowingly commingled with laundered money to conceal it may itself be property
     "involved in" the laundering offense, and then the whole account is forfeitable, not just
@@ -39,6 +40,7 @@ SOURCES = ("Möser, Böhme & Breuker, 'Towards risk scoring of Bitcoin transacti
 CONSERVING = False
 DROPS_AT_ZERO = False  # never inert once tainted
 PRESUMPTIONS = ()
+IN_ALL = True
 
 
 def new(b):

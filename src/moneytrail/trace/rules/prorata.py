@@ -9,7 +9,7 @@ Definition implemented
     unit, ties to even, so rounding never moves more than half a unit per payment and wt never
     exceeds a or T.
 
-    Worked example (tests/golden/trace/prorata_rolling_charge.yaml): 100 tainted, 50 clean,
+    Worked example (tests/golden/trace/libr_classic.yaml): 100 tainted, 50 clean,
     120 out: the payment is 100/150 tainted, so it carries 80 tainted and the account keeps 20
     tainted of its 30.
 
@@ -22,8 +22,9 @@ Sources
     Commission and Greymac Credit Corp (1986) 55 OR (2d) 673 (Ont CA), aff'd [1988] 2 SCR 172,
     the Canadian source of the rolling charge. In cryptocurrency taint analysis the same
     proportional rule is called "haircut" (Möser, Böhme & Breuker, "Towards risk scoring of
-    Bitcoin transactions", FC 2014 workshops); moneytrail's ``haircut`` is a different,
-    forfeiture reading (see haircut.py).
+    Bitcoin transactions", FC 2014 workshops); ``--rule haircut`` is this rule under that name
+    (haircut.py: the same functions, so the same figures). The forfeiture reading with
+    replenishment is ``replenish`` (replenish.py).
 
 Choice made where sources differ
     Pari passu ex post facto (sharing only the final balance by contributions, ignoring the
@@ -47,6 +48,7 @@ SOURCES = ("Barlow Clowes International Ltd v Vaughan [1992] 4 All ER 22 (CA) (t
 CONSERVING = True
 DROPS_AT_ZERO = True   # the engine drops the state when T = 0 (it can only return with tainted money)
 PRESUMPTIONS = ()
+IN_ALL = True
 
 
 def withdraw(st, b, a, short):
