@@ -333,6 +333,12 @@ def test_workspace_env_var_then_detect_and_findings(tmp_path):
     assert keys("--status", "confirmed") == []
     p = cli("findings", "--account", "nobody", cwd=tmp_path, env=env)
     assert p.returncode == 0 and "no findings match these filters" in p.stdout
+    # a transaction by SOURCE:ROW (the ledger has no bank references) or by its id
+    row = fan[0]["tx_ids"][0] % 10_000_000_000
+    assert fan[0]["finding_id"] in keys("--tx", f"1:{row}") == keys("--tx", str(fan[0]["tx_ids"][0]))
+    assert keys("--tx", "1:11") == []         # the payment out of Z is in no fan-in
+    p = cli("findings", "--tx", "1:999", cwd=tmp_path, env=env)
+    assert p.returncode != 0 and "--tx '1:999': no such transaction" in p.stderr
 
     # --workspace wins over the environment variable
     p = cli("sources", "-w", str(tmp_path / "other.duckdb"), cwd=tmp_path, env=env)

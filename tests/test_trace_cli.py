@@ -89,6 +89,10 @@ def test_table_csv_html_and_no_save(case):
     assert sc and set(sc[0]) >= {"rule", "account", "tx_id", "tainted", "tainted_after", "note"}
     html = run("trace", "-s", str(tx_id(1)), "-r", "libr,fifo", "-f", "html", "--no-save", "-w", str(case))
     assert '<svg class="sankey"' in html and "Tracing schedule under libr" in html and "<script" not in html
+    # the page says which totals add up, per rule and in a note
+    assert "How to read the totals" in html and ">held + left = sources</span>" in html
+    poison = run("trace", "-s", str(tx_id(1)), "-r", "poison", "-f", "html", "--no-save", "-w", str(case))
+    assert "creates taint: +" in poison
     with Workspace.open(case) as main:
         assert main.for_case(DEMO_CASE).scalar("SELECT count(*) FROM traces") == 0
 

@@ -22,10 +22,19 @@ def _limit(v: Any, opt: str) -> int:
 
 
 def findings(ws, typologies: Sequence[str] = (), limit: int = 0, *, account: str | None = None,
-             min_score: Any = None, status: str | None = None) -> list[Finding]:
+             min_score: Any = None, status: str | None = None, tx: Any = None) -> list[Finding]:
     """Findings in queue order, each with its accounts (and roles) and evidence tx ids; only those
-    naming ``account``, scoring at least ``min_score``, or in triage ``status`` when given."""
+    naming ``account``, scoring at least ``min_score``, in triage ``status``, or citing the
+    transaction ``tx`` names (:func:`find_tx`: the bank's reference, SOURCE:ROW or the id) when given."""
     conds, args = [], []
+    if tx not in (None, ""):
+        ids = find_tx(ws, tx)
+        if not ids:
+            raise WorkspaceError(f"--tx {str(tx)[:60]!r}: no such transaction in this case (give its internal id, "
+                                 f"the bank's reference or SOURCE:ROW)")
+        conds.append("EXISTS (SELECT 1 FROM finding_transactions x WHERE x.finding_id = f.finding_id "
+                     "AND list_contains(?, x.tx_id))")
+        args.append(ids)
     if typologies:
         conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
         args += list(typologies)

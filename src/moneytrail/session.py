@@ -244,11 +244,12 @@ class Session:
         return res
 
     def findings(self, typologies: Sequence[str] = (), limit: int = 0, *, account: str | None = None,
-                 min_score: Any = None, status: str | None = None) -> list[Finding]:
+                 min_score: Any = None, status: str | None = None, tx: Any = None) -> list[Finding]:
         """Findings in queue order (priority first), with their accounts and evidence transactions
         (``moneytrail findings``): :class:`~moneytrail.model.Finding` records; only those naming
-        ``account``, scoring at least ``min_score`` or in triage ``status`` when given. An
-        unknown typology name is an error (as in :meth:`detect`)."""
+        ``account``, scoring at least ``min_score``, in triage ``status`` or citing the transaction
+        ``tx`` (the bank's reference, ``SOURCE:ROW`` or the id) when given. An unknown typology
+        name is an error (as in :meth:`detect`)."""
         from moneytrail import _reads
         from moneytrail.detect import BY_ID, _unknown
         from moneytrail.score import TYPOLOGY as MODEL_RISK
@@ -257,8 +258,10 @@ class Session:
         if bad:
             raise _unknown(bad, also=[MODEL_RISK])
         d = self._decide("findings", {"typologies": list(typologies), "limit": limit,
-                                      **({"account": str(account)[:200]} if account else {})})
-        rows = _reads.findings(self._in(d), typologies, limit, account=account, min_score=min_score, status=status)
+                                      **({"account": str(account)[:200]} if account else {}),
+                                      **({"tx": str(tx)[:200]} if tx not in (None, "") else {})})
+        rows = _reads.findings(self._in(d), typologies, limit, account=account, min_score=min_score, status=status,
+                               tx=tx)
         ids = [r.finding_id for r in rows]
         self._read(d, {"table": "findings", "rows": len(rows),
                        "finding_ids": ids if len(ids) <= 1000 else f"{min(ids)}..{max(ids)}"})

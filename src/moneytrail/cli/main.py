@@ -263,6 +263,8 @@ def findings(
     status: Optional[str] = typer.Option(None, "--status",
                                          help="only findings in this triage status: open, under_review, "
                                               "confirmed or dismissed"),
+    tx: Optional[str] = typer.Option(None, "--tx", help="only findings citing this transaction: the bank's "
+                                     "reference, SOURCE:ROW or the internal id"),
     limit: int = typer.Option(0, "--limit", help="at most this many (0: all)"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
@@ -270,7 +272,7 @@ def findings(
     if format not in ("table", "json", "csv"):
         raise ConfigError(f"--format {format!r}: choose table, json or csv")
     with open_session(ctx, workspace) as sess:
-        rows = sess.findings(typology, limit, account=account, min_score=min_score, status=status)
+        rows = sess.findings(typology, limit, account=account, min_score=min_score, status=status, tx=tx)
     if format == "json":
         out = []
         for f in rows:
@@ -301,7 +303,7 @@ def findings(
         doc = Doc()
         if not rows:
             doc.line("no findings" + (" match these filters" if (typology or account or min_score is not None
-                                                                 or status) else
+                                                                 or status or tx) else
                                       " in this case: run moneytrail detect"))
         else:
             doc.table(f"{len(rows)} finding(s)", [
@@ -338,6 +340,7 @@ def export(
     format: str = typer.Option("csv", "--format", "-f", help="csv | parquet | ftm (FollowTheMoney entities for OpenAleph)"),
     typology: List[str] = typer.Option([], "--typology", "-t", help="only these typologies (repeatable)"),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="only findings scoring at least this"),
+    as_json: bool = typer.Option(False, "--json", help="print the manifest (files, rows, sha256) as JSON"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Export findings with their transactions and each transaction's source file, hash and row."""
@@ -347,6 +350,9 @@ def export(
         raise ConfigError(f"--format {format!r}: choose csv, parquet or ftm")
     with open_session(ctx, workspace) as sess:
         man = sess.export(out, format=format, typologies=typology, min_score=min_score)
+    if as_json:
+        typer.echo(json.dumps(man, default=str))
+        return
     typer.echo(f"{out}: " + ", ".join(f"{name} ({f['rows']} rows)" if "rows" in f else
                                       f"{name} ({sum(f['entities'].values())} entities)"
                                       for name, f in man["files"].items())
@@ -375,6 +381,7 @@ def tag(
     ctx: typer.Context,
     source: int = typer.Argument(..., help="source id (moneytrail sources lists them)"),
     legal_basis: List[str] = typer.Option(..., "--legal-basis", help="legal-basis tag to add (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="print the tags added as JSON"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """Add legal-basis tags to an ingested source, e.g. when it turns out to hold federal tax
@@ -382,6 +389,9 @@ def tag(
     needs the authority the tags call for, from the next command on."""
     with open_session(ctx, workspace) as sess:
         added = sess.tag(source, legal_basis)
+    if as_json:
+        typer.echo(json.dumps({"source_id": source, "tags_added": list(added)}))
+        return
     typer.echo(f"source {source}: " + (f"tags added: {', '.join(added)}" if added else "already carries those tags"))
 
 

@@ -191,12 +191,16 @@ def trace_view(result: dict[str, Any], trace_id: int | None = None, created_at: 
                             "sources": result.get("sources") or [], "target": result.get("target"),
                             "cone": result.get("cone"), "taint_sources": result.get("taint_sources") or [],
                             "level": result.get("level") or "account", "pools": result.get("pools") or {}}
+    from moneytrail.trace.reading import adds_up
+
     view["rule_info"] = [{"name": n, "title": r.get("title"), "definition": r.get("definition"),
                           "legal_sources": r.get("legal_sources"), "presumption": r.get("presumption"),
                           "conserving": r.get("conserving"), "totals": r.get("totals") or {},
                           "tainted": r.get("tainted"), "tainted_share": r.get("tainted_share"),
                           "funding_tainted": r.get("funding_tainted"), "funding_note": r.get("funding_note"),
-                          "target_amount": r.get("target_amount")}
+                          "target_amount": r.get("target_amount"),
+                          "adds_up": adds_up(r["totals"]) if result.get("direction") == "forward" and r.get("totals")
+                          else None}
                          for n, r in result["rules"].items()]
     # accounts side by side: the union, ordered by the first rule's held amount
     accts: dict[str, dict[str, Any]] = {}
@@ -304,8 +308,11 @@ def render_trace_page(result: dict[str, Any], title: str | None = None) -> str:
 
     from moneytrail import __version__
     from moneytrail.report import template_env
+    from moneytrail.trace.reading import reading
+
     tpl = template_env().get_template("trace_page.html.j2")
     return tpl.render(t=trace_view(result), title=title or f"moneytrail fund trace ({result['direction']})",
+                      reading=reading() if result.get("direction") == "forward" else [],
                       version=__version__,
                       generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0))
 
