@@ -115,11 +115,15 @@ def authority_list(
 @authority_app.command("whoami")
 def authority_whoami(
     ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """The acting officer (and where that came from), their grants and open cases."""
     with open_session(ctx, workspace) as s:
         me = s.whoami()
+    if as_json:
+        typer.echo(_json(me))
+        return
     typer.echo(f"officer {me['officer']}" + (f", case {me['case']}" if me["case"] else ""))
     for g in me["grants"]:
         typer.echo(f"  grant {g['grant_id']}: {g['state']}: {', '.join(g['functions'])} in "
