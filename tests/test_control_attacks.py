@@ -272,7 +272,8 @@ def test_an_officer_of_another_case_reads_nothing_of_this_one(case, tmp_path):
     assert json.loads(ok(mt("quarantine", "--json", *w, cwd=d, **far))) == []
     out = ok(mt("export", "--out", str(tmp_path / "far-export"), *w, cwd=d, **far))
     assert "findings.csv (0 rows)" in out and "finding_transactions.csv (0 rows)" in out
-    one_line_error(mt("trace", "--source", "10000000001", *w, cwd=d, **far), "no transactions")
+    one_line_error(mt("trace", "--source", "10000000001", *w, cwd=d, **far), "no such transaction in this case")
+    one_line_error(mt("tx", "1:1", *w, cwd=d, **far), "no transaction '1:1' in this case")
     report = tmp_path / "far.html"
     ok(mt("report", "--out", str(report), *w, cwd=d, **far))
     html = report.read_text()
@@ -366,7 +367,9 @@ def test_the_public_api_is_the_session_alone(case):
                           "findings_page", "finding", "triage", "account", "transactions", "graph", "viewed",
                           "issue_login", "remove_login", "logins",
                           # entity resolution (issue 14): decided as resolve, review and explore
-                          "resolve", "review_queue", "review", "entities", "entity"}
+                          "resolve", "review_queue", "review", "entities", "entity",
+                          # a transaction by the bank's reference (issue 16): decided as explore
+                          "transaction"}
 
 
 # -- also: files, identities, parameters --------------------------------------------------------------

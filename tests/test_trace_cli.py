@@ -90,7 +90,7 @@ def test_table_csv_html_and_no_save(case):
     html = run("trace", "-s", str(tx_id(1)), "-r", "libr,fifo", "-f", "html", "--no-save", "-w", str(case))
     assert '<svg class="sankey"' in html and "Tracing schedule under libr" in html and "<script" not in html
     # the page says which totals add up, per rule and in a note
-    assert "How to read the totals" in html and ">held + left = sources</span>" in html
+    assert "How to read the totals" in html and "<span>held + left = sources</span>" in html
     poison = run("trace", "-s", str(tx_id(1)), "-r", "poison", "-f", "html", "--no-save", "-w", str(case))
     assert "creates taint: +" in poison
     with Workspace.open(case) as main:

@@ -100,7 +100,7 @@ def test_the_cli_runs_detect_on_spark(case, spark_master, monkeypatch, capsys):
     code, out, err = _cli(monkeypatch, capsys, "detect", "--backend", "spark", "--spark-master", spark_master,
                           "-t", "structuring", "-w", str(case))
     assert code == 0, err
-    assert "structuring: 2 finding(s)" in out
+    assert "2 findings from 1 of 1 typologies (structuring 2)" in out
 
 
 @pytest.mark.parametrize("args,line", [
