@@ -126,6 +126,8 @@ ERRORS: dict[str, tuple[list[str], list[str]]] = {
     "workspace-is-a-csv": (["ingest", "ok.csv", "-f", "csv", "-m", "map.yaml", "-w", "ledger.csv"],
                            ["ledger.csv", "not a moneytrail workspace"]),
     "findings-format-xml": (["findings", "--format", "xml", "-w", "{full}"], ["'xml'"]),
+    # checked before a benchmark starts (it once ran the whole 5M-transfer scale bench first)
+    "bench-scale-format-xml": (["bench", "scale", "--format", "xml"], ["--format 'xml'", "json or table"]),
     "detect-unknown-typology": (["detect", "--typology", "nope", "-w", "{full}"],
                                 ["unknown typology nope", "fan_in"]),
     "detect-param-no-equals": (["detect", "--param", "bad", "-w", "{full}"],

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from moneytrail.cli.main import bench_app
+from moneytrail.cli.main import bench_app, check_choice
 from moneytrail.errors import ConfigError
 
 
@@ -30,8 +30,7 @@ def bench_ingest_cmd(
     """Generate a CSV of ROWS x COLUMNS, time ingest_file on a fresh workspace and DuckDB's read_csv."""
     from moneytrail.bench.ingest import bench_ingest
 
-    if format not in ("json", "table"):
-        raise ConfigError(f"--format {format!r}: choose json or table")
+    check_choice("--format", format, ("json", "table"))
     if rows < 1 or runs < 1 or columns < 5:
         raise ConfigError("--rows and --runs must be at least 1, --columns at least 5 (the mapped columns)")
     res = bench_ingest(rows=rows, columns=columns, runs=runs, seed=seed, peer=peer, timeout_s=timeout_s,
@@ -91,8 +90,7 @@ def bench_statements_cmd(
     """Generate statement files in a bank format and time their ingest (entries/s, peak RSS) at each size."""
     from moneytrail.bench.statements import bench
 
-    if output not in ("json", "table"):
-        raise ConfigError(f"--output {output!r}: choose json or table")
+    check_choice("--output", output, ("json", "table"))
     if runs < 1 or per_statement < 1 or any(n < 1 for n in entries):
         raise ConfigError("--entries, --per-statement and --runs must be at least 1")
     res = bench(format, list(entries), runs=runs, per_statement=per_statement, seed=seed, peer=peer,

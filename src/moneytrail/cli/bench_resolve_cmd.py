@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from moneytrail.cli.main import bench_app
+from moneytrail.cli.main import bench_app, check_choice
 from moneytrail.errors import ConfigError
 
 
@@ -27,8 +27,7 @@ def bench_resolve_cmd(
     """Resolve the people sets with moneytrail's engine and with the peer; precision, recall, F1, seconds."""
     from moneytrail.bench.resolve import DATASETS, bench_resolve
 
-    if format not in ("json", "table"):
-        raise ConfigError(f"--format {format!r}: choose json or table")
+    check_choice("--format", format, ("json", "table"))
     if runs < 1:
         raise ConfigError("--runs must be at least 1")
     names = [n for d in (dataset or []) for n in d.split(",") if n] or None

@@ -90,6 +90,12 @@ def open_session(ctx: typer.Context, workspace: Optional[Path], *, create: bool 
     return Session.open(workspace, identity=identity(ctx), create=create)
 
 
+def check_choice(opt: str, value: str, choices: tuple[str, ...]) -> None:
+    """One clear line when an option's value is not one of ``choices`` (``--format``, ...)."""
+    if value not in choices:
+        raise ConfigError(f"{opt} {value!r}: choose {', '.join(choices[:-1])} or {choices[-1]}")
+
+
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
@@ -269,8 +275,7 @@ def findings(
     workspace: Optional[Path] = WorkspaceOpt,
 ):
     """List findings in queue order (priority first) with their accounts and evidence transaction ids."""
-    if format not in ("table", "json", "csv"):
-        raise ConfigError(f"--format {format!r}: choose table, json or csv")
+    check_choice("--format", format, ("table", "json", "csv"))
     with open_session(ctx, workspace) as sess:
         rows = sess.findings(typology, limit, account=account, min_score=min_score, status=status, tx=tx)
     if format == "json":
@@ -492,8 +497,7 @@ def bench_noise_cmd(
     """Detection on a dataset and on a noisier copy of it: recall and precision per alert type."""
     from moneytrail.bench.noise import bench_noise
 
-    if format not in ("json", "table"):
-        raise ConfigError(f"--format {format!r}: choose json or table")
+    check_choice("--format", format, ("json", "table"))
     res = bench_noise(data, seed=seed, drop=drop, jitter_days=jitter_days, add=add)
     if format == "json":
         typer.echo(json.dumps(res))
@@ -519,8 +523,7 @@ def bench_detect_cmd(
     """Run the typology catalogue on an AMLSim dataset; recall and precision per alert type."""
     from moneytrail.bench.detect import bench_detect
 
-    if format not in ("json", "table"):
-        raise ConfigError(f"--format {format!r}: choose json or table")
+    check_choice("--format", format, ("json", "table"))
     backends, options = _bench_engines(backend, spark_master)
     res = bench_detect(data, parameters=_parse_params(param, None), backends=backends, backend_options=options)
     if format == "json":
@@ -570,6 +573,7 @@ def bench_scale_cmd(
     """Run the catalogue on a synthetic graph with hub accounts; time and peak memory."""
     from moneytrail.bench.scale import bench_scale
 
+    check_choice("--format", format, ("json", "table"))
     backends, options = _bench_engines(backend, spark_master)
     res = bench_scale(transactions=transactions, accounts=accounts, hubs=hubs, seed=seed,
                       backends=backends, backend_options=options)
