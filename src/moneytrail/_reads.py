@@ -35,23 +35,10 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0, *, account: str
         conds.append("EXISTS (SELECT 1 FROM finding_transactions x WHERE x.finding_id = f.finding_id "
                      "AND list_contains(?, x.tx_id))")
         args.append(ids)
-    if typologies:
-        conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
-        args += list(typologies)
-    if account:
-        conds.append("EXISTS (SELECT 1 FROM finding_accounts a WHERE a.finding_id = f.finding_id "
-                     "AND a.account_id = ?)")
-        args.append(str(account))
-    x = _opt_num(min_score, "--min-score")
-    if x is not None:
-        conds.append("f.score >= ?")
-        args.append(x)
-    if status not in (None, "", *TRIAGE_STATUSES):
-        raise ConfigError(f"--status {str(status)[:40]!r}: one of {', '.join(TRIAGE_STATUSES)}")
-    if status:
-        conds.append("coalesce((SELECT t.status FROM finding_triage t WHERE t.finding_key = f.finding_key), "
-                     "'open') = ?")
-        args.append(status)
+    more, more_args = _finding_filters(typologies, account, ((min_score, "--min-score", "f.score >= ?"),),
+                                       status, "--status")
+    conds += more
+    args += more_args
     where = ("WHERE " + " AND ".join(conds)) if conds else ""
     limit = _limit(limit, "--limit")
     if limit:
@@ -124,6 +111,34 @@ def _opt_num(v: Any, opt: str) -> float | None:
     return x
 
 
+def _finding_filters(typologies: Sequence[str], account: str | None, numbers, status: str | None,
+                     status_opt: str) -> tuple[list[str], list[Any]]:
+    """The conditions (on ``findings f``) and bound arguments of the findings filters the CLI and
+    the web app share: typologies, an account the finding names, numeric bounds given as
+    ``(value, option name, condition)``, a triage status (checked first, named ``status_opt``)."""
+    if status not in (None, "", *TRIAGE_STATUSES):
+        raise ConfigError(f"{status_opt} {str(status)[:40]!r}: one of {', '.join(TRIAGE_STATUSES)}")
+    conds: list[str] = []
+    args: list[Any] = []
+    if typologies:
+        conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
+        args += list(typologies)
+    if account:
+        conds.append("EXISTS (SELECT 1 FROM finding_accounts a WHERE a.finding_id = f.finding_id "
+                     "AND a.account_id = ?)")
+        args.append(str(account))
+    for v, opt, cond in numbers:
+        x = _opt_num(v, opt)
+        if x is not None:
+            conds.append(cond)
+            args.append(x)
+    if status:
+        conds.append("coalesce((SELECT ft.status FROM finding_triage ft WHERE ft.finding_key = f.finding_key), "
+                     "'open') = ?")
+        args.append(status)
+    return conds, args
+
+
 def findings_page(ws, *, typologies: Sequence[str] = (), account: str | None = None,
                   min_score: Any = None, min_amount: Any = None, max_amount: Any = None,
                   status: str | None = None, sort: str = "priority", descending: bool = True,
@@ -132,25 +147,10 @@ def findings_page(ws, *, typologies: Sequence[str] = (), account: str | None = N
     sorted; with the number of findings the filters match."""
     if sort not in FINDING_SORTS:
         raise ConfigError(f"sort {str(sort)[:40]!r}: one of {', '.join(FINDING_SORTS)}")
-    if status not in (None, "", *TRIAGE_STATUSES):
-        raise ConfigError(f"status {str(status)[:40]!r}: one of {', '.join(TRIAGE_STATUSES)}")
-    conds, args = [], []
-    if typologies:
-        conds.append("f.typology IN (" + ", ".join("?" * len(typologies)) + ")")
-        args += list(typologies)
-    if account:
-        conds.append("EXISTS (SELECT 1 FROM finding_accounts a WHERE a.finding_id = f.finding_id "
-                     "AND a.account_id = ?)")
-        args.append(str(account))
-    for v, opt, cond in ((min_score, "min score", "f.score >= ?"), (min_amount, "min amount", "f.total_amount >= ?"),
-                         (max_amount, "max amount", "f.total_amount <= ?")):
-        x = _opt_num(v, opt)
-        if x is not None:
-            conds.append(cond)
-            args.append(x)
-    if status:
-        conds.append("coalesce(t.status, 'open') = ?")
-        args.append(status)
+    conds, args = _finding_filters(typologies, account,
+                                   ((min_score, "min score", "f.score >= ?"),
+                                    (min_amount, "min amount", "f.total_amount >= ?"),
+                                    (max_amount, "max amount", "f.total_amount <= ?")), status, "status")
     where = ("WHERE " + " AND ".join(conds)) if conds else ""
     base = f"FROM findings f LEFT JOIN finding_triage t ON t.finding_key = f.finding_key {where}"
     total = ws.scalar(f"SELECT count(*) {base}", args)

@@ -129,22 +129,17 @@ def score_workspace(ws, typology_ids: list[str], timings: dict[str, float]) -> d
             "labeled_transactions": r["n"],
             "matched_by": at if at in typology_ids else "any",
         }
-        if at == "cycle" and r["n"]:
-            closable = closable_cycle_transfers(ws)
+        # what the data allows: the labeled transfers a detector of this typology can find
+        allowed = ("closable", closable_cycle_transfers(ws)) if at == "cycle" and r["n"] else \
+            ("shape", shape_transfers(ws, at)) if at in ("scatter_gather", "gather_scatter") and r["n"] else None
+        if allowed:
+            name, ids = allowed
             hit = ws.scalar(f"""
                 SELECT count(DISTINCT t.tx_id) FROM findings f JOIN finding_transactions t USING (finding_id)
-                WHERE f.typology IN ({qs}) AND t.tx_id IN (SELECT unnest(?))""", matched + [sorted(closable)])
-            out[at]["closable_share"] = round(len(closable) / r["n"], 4)
-            out[at]["closable_transactions"] = len(closable)
-            out[at]["recall_of_closable"] = round(hit / len(closable), 4) if closable else None
-        if at in ("scatter_gather", "gather_scatter") and r["n"]:
-            shaped = shape_transfers(ws, at)
-            hit = ws.scalar(f"""
-                SELECT count(DISTINCT t.tx_id) FROM findings f JOIN finding_transactions t USING (finding_id)
-                WHERE f.typology IN ({qs}) AND t.tx_id IN (SELECT unnest(?))""", matched + [sorted(shaped)])
-            out[at]["shape_share"] = round(len(shaped) / r["n"], 4)
-            out[at]["shape_transactions"] = len(shaped)
-            out[at]["recall_of_shape"] = round(hit / len(shaped), 4) if shaped else None
+                WHERE f.typology IN ({qs}) AND t.tx_id IN (SELECT unnest(?))""", matched + [sorted(ids)])
+            out[at][f"{name}_share"] = round(len(ids) / r["n"], 4)
+            out[at][f"{name}_transactions"] = len(ids)
+            out[at][f"recall_of_{name}"] = round(hit / len(ids), 4) if ids else None
     return out
 
 
