@@ -9,20 +9,13 @@ the internal id (``id:N`` to be explicit); see :func:`moneytrail._reads.find_tx`
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from moneytrail.cli.main import WorkspaceOpt, app, open_session
-
-
-def _m(v: Any) -> str:
-    if v is None:
-        return "—"
-    d = v if isinstance(v, Decimal) else Decimal(str(v))
-    return f"{d:,.2f}"
+from moneytrail.cli.tables import money as _m
 
 
 def _when(v: Any) -> str:

@@ -64,6 +64,17 @@ class Doc:
         stream.flush()
 
 
+def money(v: Any) -> str:
+    """An amount for a table cell, exact (a Decimal, never through a float's arithmetic: amounts
+    near 10**12 and their sums do not fit one), two decimals, thousands separated; "—" for none."""
+    from decimal import Decimal
+
+    if v is None:
+        return "—"
+    d = v if isinstance(v, Decimal) else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+    return f"{d:,.2f}"
+
+
 def escape(s: Any) -> str:
     """A value (an account id, a note) inside a :meth:`Doc.line`: its brackets shown as they are,
     never read as markup."""

@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from moneytrail.cli.tables import money as _m   # exact amounts, as tx and account print them
 from moneytrail.cli.main import WorkspaceOpt, app, bench_app, open_session
 from moneytrail.errors import ConfigError
 
@@ -221,11 +222,6 @@ def _csv(result: dict[str, Any], schedule: bool) -> str:
     return buf.getvalue()
 
 
-def _m(v) -> str:
-    if v is None:
-        return "—"
-    d = v if isinstance(v, Decimal) else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    return f"{d:,.2f}"     # exact: amounts near 10**12 and their sums do not fit a float
 
 
 def _table(result: dict[str, Any], schedule: bool, limit: int, plain: bool | None = None) -> str:
