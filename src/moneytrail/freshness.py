@@ -46,11 +46,11 @@ import duckdb
 from moneytrail import __version__
 from moneytrail.errors import EngineError
 from moneytrail.workspace import Workspace, now_utc
-from moneytrail.workspace.cases import DERIVED_TABLES
+from moneytrail.workspace.cases import DERIVED_TABLES, RECORD_TABLES
 
 #: the evidence: stored by ingest, read by stages, never built by them; one version for all
 EVIDENCE = ("sources", "transactions", "accounts", "account_records", "quarantine", "labels", "parties",
-            "statements", "fx_rates")
+            "statements", "fx_rates", *RECORD_TABLES)
 
 #: records of what was done (the run log, findings, traces, models, scores): written by a stage
 #: or command each time it runs, never rebuilt on their own; a stage may need them

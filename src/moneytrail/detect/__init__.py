@@ -20,7 +20,9 @@ import duckdb
 
 from moneytrail.detect import currency as fx
 from moneytrail.detect.base import AMOUNTS_CURRENCY, Params, Typology, shown
+from moneytrail.detect.contracts import CONTRACTS
 from moneytrail.detect.cycles import Cycles, RoundTrip
+from moneytrail.detect.employer import EMPLOYER
 from moneytrail.detect.fan import FanIn, FanOut
 from moneytrail.detect.flow import FLOW
 from moneytrail.detect.layers import Bipartite, Stack
@@ -32,11 +34,11 @@ from moneytrail.errors import ConfigError, EngineError
 
 NAME = "detect"
 NEEDS = ("edges", "nodes", "transactions", "accounts")
-MAKES = ("findings", "finding_accounts", "finding_transactions")   # replaced per typology run: not products
+MAKES = ("findings", "finding_accounts", "finding_transactions", "finding_records")   # replaced per typology run: not products
 
 GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), Bipartite(),
                                Stack(), RoundTrip(), Cycles())
-TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
+TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING + EMPLOYER + CONTRACTS
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 

@@ -29,12 +29,18 @@ class FindingSource(Protocol):
     def explain(self, row: dict[str, Any], p: Any) -> str: ...
 
 
-def finding_key(typology: str, version: str, tx_ids: Iterable[int], accounts: Iterable[dict[str, Any]]) -> str:
+def finding_key(typology: str, version: str, tx_ids: Iterable[int], accounts: Iterable[dict[str, Any]],
+                records: Iterable[dict[str, Any]] = ()) -> str:
     """A finding's stable key, derived from its content: the typology, its version, the evidence
-    transactions and the accounts with their roles (not the score, the run or the order found).
-    A re-run that finds the same pattern gives the same key: triage recorded against it stays."""
+    transactions, the evidence records (payroll lines, awards, payments, ...: only when there are
+    some, so the keys of findings citing transactions alone are what they were) and the accounts
+    with their roles (not the score, the run or the order found). A re-run that finds the same
+    pattern gives the same key: triage recorded against it stays."""
     doc = [typology, version, sorted({int(t) for t in tx_ids}),
            sorted({(str(a["account_id"]), str(a["role"])) for a in accounts})]
+    recs = sorted({(str(r["kind"]), int(r["record_id"])) for r in records})
+    if recs:
+        doc.append(recs)
     return "F" + hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
@@ -43,13 +49,17 @@ def _supersede(ws, run_id: int, typology: str, keep: set[str]) -> None:
     (with their accounts and evidence) before they are replaced: never deleted."""
     con = ws.con
     con.execute("""
-        INSERT INTO findings_superseded
+        INSERT INTO findings_superseded (finding_key, finding_id, run_id, typology, typology_version, score,
+                                         first_ts, last_ts, total_amount, explanation, accounts, tx_ids,
+                                         superseded_at, superseded_by_run, records)
         SELECT f.finding_key, f.finding_id, f.run_id, f.typology, f.typology_version, f.score, f.first_ts,
                f.last_ts, f.total_amount, f.explanation,
                to_json((SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
                           FROM finding_accounts a WHERE a.finding_id = f.finding_id)),
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t WHERE t.finding_id = f.finding_id),
-               ?, ?
+               ?, ?,
+               to_json((SELECT list({'kind': r.kind, 'record_id': r.record_id} ORDER BY r.kind, r.record_id)
+                          FROM finding_records r WHERE r.finding_id = f.finding_id))
         FROM findings f
         WHERE f.typology = ? AND f.finding_key IS NOT NULL AND NOT list_contains(?, f.finding_key)""",
                 [now_utc(), run_id, typology, sorted(keep)])
@@ -58,16 +68,19 @@ def _supersede(ws, run_id: int, typology: str, keep: set[str]) -> None:
 def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[dict[str, Any]], *,
                    currency: str | None = None) -> int:
     """Replace the findings of ``typ.id`` in ``ws`` with ``rows`` (each: ``score``, ``first_ts``,
-    ``last_ts``, ``total_amount``, ``accounts`` [{account_id, role}], ``tx_ids``, and what
+    ``last_ts``, ``total_amount``, ``accounts`` [{account_id, role}], ``tx_ids``, optionally ``records``
+    [{kind, record_id}] (payroll lines, awards, payments, ... cited as evidence), and what
     ``typ.explain`` reads), written under run ``run_id`` in the order given; ``params`` (with
     ``to_dict()``) is recorded with each, and ``currency``, the currency of their amounts (see
     :mod:`moneytrail.detect.currency`). Each gets its stable :func:`finding_key`; a finding of
     the previous run that is not found again is kept as superseded. Returns how many were written."""
     con = ws.con
-    keys = [finding_key(typ.id, typ.version, r["tx_ids"], r["accounts"]) for r in rows]
+    keys = [finding_key(typ.id, typ.version, r["tx_ids"], r["accounts"], r.get("records") or ())
+            for r in rows]
     _supersede(ws, run_id, typ.id, set(keys))
-    con.execute("DELETE FROM finding_transactions WHERE finding_id IN "
-                "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
+    for t in ("finding_transactions", "finding_records"):
+        con.execute(f"DELETE FROM {t} WHERE finding_id IN "
+                    "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
     con.execute("DELETE FROM finding_accounts WHERE finding_id IN "
                 "(SELECT finding_id FROM findings WHERE typology = ?)", [typ.id])
     con.execute("DELETE FROM findings WHERE typology = ?", [typ.id])
@@ -95,7 +108,7 @@ def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[
         "red_flag_source": [typ.source] * n,
         "created_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
     })
-    acc_f, acc_a, acc_r, tx_f, tx_t = [], [], [], [], []
+    acc_f, acc_a, acc_r, tx_f, tx_t, rec_f, rec_i, rec_k = [], [], [], [], [], [], [], []
     for fid, r in zip(ids, rows):
         seen = set()
         for a in r["accounts"]:
@@ -108,10 +121,16 @@ def write_findings(ws, run_id: int, typ: FindingSource, params: Any, rows: list[
         for t in dict.fromkeys(r["tx_ids"]):
             tx_f.append(fid)
             tx_t.append(t)
+        for k, rid in dict.fromkeys((x["kind"], int(x["record_id"])) for x in (r.get("records") or ())):
+            rec_f.append(fid)
+            rec_i.append(rid)
+            rec_k.append(k)
     accounts = pa.table({"finding_id": pa.array(acc_f, pa.int32()), "account_id": acc_a, "role": acc_r})
     txs = pa.table({"finding_id": pa.array(tx_f, pa.int32()), "tx_id": pa.array(tx_t, pa.int64())})
+    recs = pa.table({"finding_id": pa.array(rec_f, pa.int32()), "record_id": pa.array(rec_i, pa.int64()),
+                     "kind": pa.array(rec_k, pa.string())})
     for name, tbl in (("findings", findings), ("finding_accounts", accounts),
-                      ("finding_transactions", txs)):
+                      ("finding_transactions", txs), ("finding_records", recs)):
         con.register("_new", tbl)
         try:
             cols = ", ".join(tbl.column_names)

@@ -77,8 +77,10 @@ def register_source(ws: Workspace, path: Path, fmt: str, role: str, mapping: dic
     rel = ws.store_evidence(path, sha, seal_key=ws.evidence_key() if fti else None)
     if row:
         sid = row[0]
+        from moneytrail.workspace.cases import RECORD_TABLES
+
         for t in ("transactions", "quarantine", "labels", "account_records", "statements",
-                  "fx_rates"):
+                  "fx_rates", *RECORD_TABLES):
             ws.con.execute(f"DELETE FROM main.{t} WHERE source_id = ?", [sid])
         ws.con.execute(
             "UPDATE main.sources SET ingest_count = ingest_count + 1, received_at = ?, mapping = ?, "

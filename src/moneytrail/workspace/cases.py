@@ -7,7 +7,8 @@ they do in the case's own schema, ``case_<hash of the case id>``:
 
 - **views over the evidence** of the case's sources: ``sources`` (every source of the case, with
   its withdrawal), ``transactions``, ``quarantine``, ``labels``, ``parties``, ``statements`` and
-  ``fx_rates`` (rows of the case's sources not withdrawn), ``accounts`` (what those sources say about each account: the
+  ``fx_rates`` and the employer and contract records (``payroll_lines``, ``wage_reports``, ``awards``,
+  ``vendors``, ``payments``, ``officials``: rows of the case's sources not withdrawn), ``accounts`` (what those sources say about each account: the
   table macro ``main.accounts_of``, migration 0007);
 - **tables of what the case derived**: the run log, findings, traces, models and scores (created
   like main's, :data:`DERIVED_TABLES`), and whatever a stage materializes (edges, balances, ...).
@@ -33,7 +34,10 @@ from moneytrail.workspace import SCHEMA_VERSION, Workspace
 # the case's derived data: created in the case schema as main's tables are defined
 DERIVED_TABLES = ("runs", "findings", "finding_accounts", "finding_transactions", "traces", "trace_accounts",
                   "trace_flows", "trace_schedule", "trace_funding", "models", "scores", "account_scores",
-                  "finding_triage", "finding_events", "findings_superseded", "match_decisions", "er_models")
+                  "finding_triage", "finding_events", "findings_superseded", "match_decisions", "er_models",
+                  "finding_records")
+#: the records other than transfers (issue 17): each a view of the case's live sources' rows
+RECORD_TABLES = ("payroll_lines", "wage_reports", "awards", "vendors", "payments", "officials")
 SEQUENCES = ("seq_run", "seq_finding", "seq_trace", "seq_model")
 # main's migrations that rewrite rows of the derived tables: a case schema holds its own copies
 # of those tables, so one recorded below such a version gets the same statements, run there
@@ -57,6 +61,7 @@ def _views(schema: str, case_id: str) -> dict[str, str]:
         "labels": f"SELECT * FROM main.labels WHERE source_id IN ({live})",
         "parties": f"SELECT * FROM main.parties WHERE source_id IN ({live})",
         "accounts": f"SELECT * FROM main.accounts_of((SELECT coalesce(list(source_id), []) FROM ({live})))",
+        **{t: f"SELECT * FROM main.{t} WHERE source_id IN ({live})" for t in RECORD_TABLES},
     }
 
 
