@@ -178,6 +178,20 @@ def _xlsx_reader():
     return XlsxReader()
 
 
+def _records_reader(name: str) -> Callable[[], Reader]:
+    def make():
+        from moneytrail.ingest.records import KINDS, RecordsReader
+        return RecordsReader(KINDS[name])
+    return make
+
+
+#: employer and contract records (issue 17; moneytrail.ingest.records, docs/records.md)
+RECORD_FORMATS = {"payroll": "payroll register", "w2": "W-2 listing", "form941": "Form 941 quarters",
+                  "uiwage": "state UI wage records", "usaspending": "USAspending contract transactions",
+                  "sam": "SAM.gov entity registrations", "vendors": "vendor master",
+                  "payments": "payment ledger", "officials": "agency staff list"}
+
+
 def _statement_reader(name: str) -> Callable[[], Reader]:
     return lambda: StatementReader(name)
 
@@ -190,6 +204,7 @@ FORMATS: dict[str, Callable[[], Reader]] = {
     "xlsx": _xlsx_reader,
     "rates": _rates_reader,
     **{name: _statement_reader(name) for name in STATEMENT_FORMATS},
+    **{name: _records_reader(name) for name in RECORD_FORMATS},
 }
 
 
