@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -96,10 +96,12 @@ def _m(name: str, *aliases: str, required: bool = False) -> F:
 
 
 _DEDUCTIONS = tuple(_m(f"deduction_{k}", *a) for k, a in (
-    ("tax", ("taxes", "tax_withheld", "taxes_withheld")), ("benefits", ("benefit",)),
-    ("housing", ("rent", "lodging", "housing_deduction")), ("transport", ("transportation", "travel")),
-    ("debt", ("loan", "advance", "loan_repayment", "recruitment_fee", "fee")),
-    ("food", ("meals", "board")), ("tools", ("uniform", "uniforms", "equipment")), ("other", ("other_deductions",))))
+    ("tax", ("tax", "taxes", "tax_withheld", "taxes_withheld")), ("benefits", ("benefits", "benefit")),
+    ("housing", ("housing", "rent", "lodging", "housing_deduction")),
+    ("transport", ("transport", "transportation", "travel")),
+    ("debt", ("debt", "loan", "advance", "loan_repayment", "recruitment_fee", "fee")),
+    ("food", ("food", "meals", "board")), ("tools", ("tools", "uniform", "uniforms", "equipment")),
+    ("other", ("other_deductions",))))
 
 PAYROLL = Kind(
     "payroll", "payroll_lines", "payroll register",
@@ -294,6 +296,8 @@ class RecordsMapping(BaseModel):
     quote: str = '"'
     encoding: str = "utf-8"
     skip_rows: int = Field(0, ge=0)
+    sheet: str | int | None = None                # an XLSX workbook's sheet (name or 0-based index)
+    decimal: Literal[".", ","] = "."               # the decimal mark of amounts (the other mark groups thousands)
     date_format: str | list[str] | None = None
     columns: dict[str, str | list[str]] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)
@@ -370,18 +374,27 @@ def bind_columns(kind: Kind, header: list[str], m: RecordsMapping, path: Path) -
 
 # -- parsing, as SQL over the staged text --------------------------------------------------------
 
-_NUM = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"
-
-
 def _clean(v: str) -> str:
     return f"nullif(regexp_replace(trim({v}), '\\s+', ' ', 'g'), '')"
 
 
-def _number_text(v: str) -> str:
-    """An amount's text without currency signs, blanks and thousands commas, a parenthesised
-    amount negative."""
-    t = f"regexp_replace(trim({v}), '[\\s$,]', '', 'g')"
-    return f"CASE WHEN regexp_full_match({t}, '\\(.*\\)') THEN '-' || trim({t}, '()') ELSE {t} END"
+def _number_text(v: str, decimal: str) -> str:
+    """An amount's text as SQL reads a number: currency signs and blanks dropped, a parenthesised
+    amount negative, the thousands separators taken out only where they group three digits
+    (``1,500.00``; with ``decimal: ","``, ``1.500,00``), the decimal mark made a point. Text
+    that is not a number written this way fails the number check (``1.500,00`` is not an amount
+    under ``decimal: "."``: never read as 1.5)."""
+    t = f"regexp_replace(trim({v}), '[\\s$]', '', 'g')"
+    t = f"CASE WHEN regexp_full_match({t}, '\\(.*\\)') THEN '-' || trim({t}, '()') ELSE {t} END"
+    sep, dec = (",", ".") if decimal == "." else (".", ",")
+    grouped = f"[+-]?[0-9]{{1,3}}(\\{sep}[0-9]{{3}})+(\\{dec}[0-9]*)?"
+    plain = f"[+-]?([0-9]+(\\{dec}[0-9]*)?|\\{dec}[0-9]+)"
+    body = f"CASE WHEN regexp_full_match({t}, {q(grouped)}) THEN replace({t}, {q(sep)}, '') " \
+           f"WHEN regexp_full_match({t}, {q(plain)}) THEN {t} END"
+    return f"CASE WHEN ({body}) IS NULL THEN 'not a number' ELSE replace({body}, {q(dec)}, '.') END"
+
+
+_NUM = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"
 
 
 @dataclass
@@ -398,7 +411,7 @@ def _field_expr(f: F, raw: str, m: RecordsMapping) -> _Expr:
     if f.type == "code":
         return _Expr(f"upper({raw})")
     if f.type in ("money", "hours", "rate"):
-        t = _number_text(raw)
+        t = _number_text(raw, m.decimal)
         typ = {"money": "DECIMAL(18,2)", "hours": "DECIMAL(10,2)", "rate": "DECIMAL(18,4)"}[f.type]
         scale = {"money": 2, "hours": 2, "rate": 4}[f.type]
         ok = f"regexp_full_match({t}, {q(_NUM)})"
@@ -754,16 +767,53 @@ class RecordsReader:
                               legal_basis, force, actor=actor)
         if reg.present:
             return skipped(ws, reg, path, self.name)
-        check = check_text(path, mapping.encoding)
-        header, batches = read_records(path, encoding=mapping.encoding, delimiter=mapping.delimiter,
-                                       quote=mapping.quote, skip_rows=mapping.skip_rows,
-                                       strict_text=check.valid, on_read=on_read)
-        counts, bound = load_records(ws, reg.source_id, self.kind, header, batches, path, mapping)
+        with open(path, "rb") as fh:
+            workbook = fh.read(4) == b"PK\x03\x04"
+        if workbook:
+            counts, bound = self._load_xlsx(ws, reg.source_id, path, mapping)
+        else:
+            if mapping.sheet is not None:
+                raise InputError("the mapping names a sheet, but this is not an XLSX workbook", path=str(path))
+            check = check_text(path, mapping.encoding)
+            header, batches = read_records(path, encoding=mapping.encoding, delimiter=mapping.delimiter,
+                                           quote=mapping.quote, skip_rows=mapping.skip_rows,
+                                           strict_text=check.valid, on_read=on_read)
+            counts, bound = load_records(ws, reg.source_id, self.kind, header, batches, path, mapping)
         # what each field was read from: the source's mapping, as bound (a download read without one)
         import json
         ws.con.execute("UPDATE main.sources SET mapping = ? WHERE source_id = ?",
                        [json.dumps({**mapping.model_dump(exclude_defaults=True), "bound": bound}), reg.source_id])
         return finish_source(ws, reg, path, self.name, counts)
+
+
+    def _load_xlsx(self, ws: Workspace, sid: int, path: Path, m: RecordsMapping):
+        """A workbook's sheet, as the statement reader reads one (:mod:`moneytrail.ingest.xlsx`):
+        written out as CSV text (date cells in ISO form, which the date fields then also accept),
+        read like a CSV file; each quarantined row's place is its sheet row."""
+        import os
+        import tempfile
+        from types import SimpleNamespace
+
+        from moneytrail.ingest.xlsx import to_csv
+
+        shim = SimpleNamespace(sheet=m.sheet, decimal=".", date=SimpleNamespace(format="%Y-%m-%d"))
+        fd, tmp = tempfile.mkstemp(prefix=".xlsx-", suffix=".csv", dir=str(Path(ws.path).parent))
+        os.close(fd)
+        try:
+            sheet_name, _ = to_csv(path, shim, Path(tmp))
+            fmts = m.date_format if m.date_format is not None else list(DEFAULT_DATES)
+            fmts = [fmts] if isinstance(fmts, str) else list(fmts)
+            fmts += [x for x in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S") if x not in fmts]
+            text_m = m.model_copy(update={"delimiter": ",", "quote": '"', "encoding": "utf-8", "sheet": None,
+                                          "date_format": fmts})
+            header, batches = read_records(Path(tmp), encoding="utf-8", delimiter=",", quote='"',
+                                           skip_rows=m.skip_rows, strict_text=True)
+            counts, bound = load_records(ws, sid, self.kind, header, batches, path, text_m)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        ws.con.execute("UPDATE main.quarantine SET source_position = 'sheet ' || ? || ' row ' || "
+                       "CAST(source_row + ? AS VARCHAR) WHERE source_id = ?", [sheet_name, m.skip_rows + 1, sid])
+        return counts, bound
 
 
 def reader(fmt: str):
