@@ -1,4 +1,6 @@
-"""Shared fixtures: a fresh case workspace and a row-conservation check for ingested sources.
+"""Shared fixtures: a fresh case workspace, a row-conservation check for ingested sources, and
+the synthetic demo case built once per session (``demo_build``) with a copy per module
+(``demo_case``) or per test (``fresh_demo_case``).
 
 Every test runs with the audit log's signing keys in a temporary folder (``MONEYTRAIL_KEY_DIR``,
 inherited by the commands tests start), never in ``~/.config``, and with no acting officer or
@@ -8,6 +10,12 @@ configuration file from the environment.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import settings
@@ -75,6 +83,74 @@ def check_conservation(ws: Workspace, source_id: int) -> dict:
         assert why and raw is not None, f"quarantined row {row} lacks a reason or its raw text"
     return {"read": read, "stored": stored, "quarantined": quarantined, "q": q}
 
+
+
+# -- the demo case, built once ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """The demo as ``moneytrail demo --out OUT`` built it: its folder (the workspace
+    ``case.duckdb``, ``case.evidence/``, ``case.audit/``, ``inputs/``, the report, the task-force
+    file, ``demo-logins.txt``), its own key folder, and the command's result (its stdout ends with
+    the report's path, its stderr has a line per stage). Never changed by a test: modules work on
+    copies (``demo_case``)."""
+
+    out: Path
+    keys: Path
+    proc: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory) -> DemoBuild:
+    """The full demo (3000 accounts, 6 months: ~27 s), built once per session by the CLI, as a user
+    runs it, with signing keys in a key folder of its own (copied with each copy of the folder)."""
+    base = tmp_path_factory.mktemp("demo-build")
+    keys, out = base / "keys", base / "case"
+    keys.mkdir(mode=0o700)
+    proc = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "demo", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MONEYTRAIL_KEY_DIR": str(keys)})
+    return DemoBuild(out, keys, proc)
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """A copy of the demo: ``out`` (the copied folder), ``workspace`` (``out/case.duckdb``),
+    ``keys`` (the copied key folder, ``MONEYTRAIL_KEY_DIR`` while the copy is in use) and ``proc``
+    (the build's command result; its paths name the build's folder)."""
+
+    out: Path
+    workspace: Path
+    keys: Path
+    proc: subprocess.CompletedProcess
+
+
+def _copy_demo(build: DemoBuild, base: Path, mp: pytest.MonkeyPatch) -> DemoCase:
+    """Copy the demo's folder and its key folder into ``base``, and point ``MONEYTRAIL_KEY_DIR`` at
+    the copied keys (``mp`` restores it). A copy of a workspace is a fork of its audit log, and a
+    fork needs its own signing state (the external head in the key folder): in-process Sessions and
+    the commands the tests start sign with the copied keys."""
+    assert build.proc.returncode == 0, "the demo build failed:\n" + build.proc.stderr
+    out, keys = base / "case", base / "keys"
+    shutil.copytree(build.out, out)
+    shutil.copytree(build.keys, keys)
+    mp.setenv("MONEYTRAIL_KEY_DIR", str(keys))
+    return DemoCase(out, out / "case.duckdb", keys, build.proc)
+
+
+@pytest.fixture(scope="module")
+def demo_case(demo_build, tmp_path_factory) -> Iterator[DemoCase]:
+    """This module's own copy of the session's demo, to change as it likes (a second of copying
+    instead of building one); its key folder is ``MONEYTRAIL_KEY_DIR`` until the module ends."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield _copy_demo(demo_build, tmp_path_factory.mktemp("demo-copy"), mp)
+
+
+@pytest.fixture
+def fresh_demo_case(demo_build, tmp_path, monkeypatch) -> DemoCase:
+    """This test's own copy of the session's demo (for a test whose changes the module's other
+    tests must not see); its key folder is ``MONEYTRAIL_KEY_DIR`` until the test ends."""
+    return _copy_demo(demo_build, tmp_path / "demo", monkeypatch)
 
 
 # One local Spark for the whole run (starting one costs seconds): tests that run the spark

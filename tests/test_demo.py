@@ -15,19 +15,18 @@ from moneytrail.workspace.cases import schema_name
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    out = tmp_path_factory.mktemp("demo") / "case"
-    proc = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "demo", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    return out, proc
+def demo(demo_case) -> tuple[Path, subprocess.CompletedProcess]:
+    """This module's copy of the demo folder, and the ``moneytrail demo --out OUT`` run that built
+    it once for the session (conftest's demo_build)."""
+    return demo_case.out, demo_case.proc
 
 
-def test_demo_prints_the_report_path(demo):
+def test_demo_prints_the_report_path(demo, demo_build):
     out, proc = demo
     assert proc.returncode == 0, proc.stderr
     report = Path(proc.stdout.strip().splitlines()[-1])
-    assert report == out / "report.html" and report.is_file()
-    html = report.read_text(encoding="utf-8")
+    assert report == demo_build.out / "report.html" and report.is_file()   # the folder it was built in
+    html = (out / report.name).read_text(encoding="utf-8")
     assert "<svg" in html and "fan_in" in html and "Red flag" in html
     # one readable line per stage: no dicts, and a figure the user cannot act on comes with the action
     lines = proc.stderr.splitlines()

@@ -17,7 +17,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from moneytrail import Session
-from moneytrail.demo import run_demo
 from moneytrail.web.app import WebConfig, create_app
 
 PW = "correct horse battery staple"
@@ -74,15 +73,9 @@ def _real_totp_clock_after():
     logins.clock = time.time
 
 
-#: a smaller demo case for the tests that need a workspace of their own to change (12 s instead of 27)
-SMALL_DEMO = {"n_accounts": 800, "months": 3}
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("web") / "demo"
-    r = run_demo(out)
-    ws = r["workspace"]
+def demo(demo_case):
+    ws = demo_case.workspace          # this module's copy of the session's demo (conftest)
     with Session.open(ws, officer="tf-registrar") as s:
         s.add_officer("tf-auditor", "Auditor (synthetic)", "TF-LEAD", ["auditor"])
         codes = {o: s.issue_login(o)["code"] for o in ("tf-analyst-1", "tf-registrar", "tf-auditor")}
@@ -221,8 +214,8 @@ def test_triage_survives_a_rerun_and_the_report_shows_it(demo, client):
     assert key in r.text and "1 finding;" in r.text
 
 
-def test_a_revoked_grant_refuses_the_next_request(tmp_path):
-    ws = run_demo(tmp_path / "d", **SMALL_DEMO)["workspace"]
+def test_a_revoked_grant_refuses_the_next_request(fresh_demo_case):
+    ws = fresh_demo_case.workspace
     with Session.open(ws, officer="tf-registrar") as s:
         code = s.issue_login("tf-analyst-1")["code"]
     app = create_app(WebConfig(Path(ws), signin_backoff=False))
@@ -450,8 +443,8 @@ def test_https_with_a_certificate_and_plain_http_only_on_loopback(demo, tmp_path
         app.state.mt.jobs.stop()
 
 
-def test_a_finding_a_rerun_no_longer_finds_is_superseded_with_its_triage(tmp_path):
-    ws = run_demo(tmp_path / "d", **SMALL_DEMO)["workspace"]
+def test_a_finding_a_rerun_no_longer_finds_is_superseded_with_its_triage(fresh_demo_case):
+    ws = fresh_demo_case.workspace
     with Session.open(ws, officer="tf-analyst-1", case="OP-DEMO") as s:
         before = s.findings_page(typologies=["fan_in"], limit=1000)["rows"]
         assert len(before) >= 3

@@ -153,17 +153,16 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(browser, tmp_path_factory):
-    """The demo workspace (case OP-DEMO) with an auditor, web logins issued for the officers the
-    tests sign in as, and an account register row whose owner name holds a script; served on
-    loopback for the whole module."""
+def site(browser, demo_case, tmp_path_factory):
+    """The demo workspace (case OP-DEMO; this module's copy of the session's demo, conftest) with an
+    auditor, web logins issued for the officers the tests sign in as, and an account register row
+    whose owner name holds a script; served on loopback for the whole module."""
     from moneytrail import Session
-    from moneytrail.demo import run_demo
     from moneytrail.web.app import WebConfig
     from moneytrail.web.server import Background
 
     base = tmp_path_factory.mktemp("web-browser")
-    ws = run_demo(base / "demo")["workspace"]
+    ws = demo_case.workspace
     with Session.open(ws, officer=REGISTRAR) as s:
         s.add_officer(AUDITOR, "Task force auditor (synthetic)", "TF-LEAD", roles=["auditor"])
         codes = {o: s.issue_login(o)["code"] for o in (ANALYST, REGISTRAR, AUDITOR, ENROLLER, LOCKED)}
