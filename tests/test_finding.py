@@ -68,8 +68,10 @@ def test_from_record_and_to_dict_round_trip():
     rec = {"finding_id": 3, "typology": "cycle", "typology_version": "1", "score": 2, "first_ts": None,
            "last_ts": None, "total_amount": None, "explanation": "e", "red_flag_source": "s",
            "parameters": '{"a": 1}', "accounts": [{"account_id": "A", "role": "member"}], "tx_ids": [5, 4],
-           "key": None, "currency": "USD", "priority": 1234.5, "priority_basis": "money at stake 1,234.50"}
+           "key": None, "currency": "USD", "priority": 1234.5, "priority_basis": "money at stake 1,234.50",
+           "records": [{"kind": "payments", "record_id": 20000000007}]}
     f = Finding.from_record(rec)
+    assert f.records[0].kind == "payments" and f.records[0].record_id == 20000000007
     assert f.score == 2.0 and f.parameters == {"a": 1} and f.tx_ids == (5, 4)
     assert f.to_dict() == {**rec, "score": 2.0, "parameters": {"a": 1}}
     assert Finding.from_record({**rec, "accounts": None, "tx_ids": None}).accounts == ()

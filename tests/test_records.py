@@ -294,3 +294,54 @@ def test_ssn_and_itin_ranges():
     assert workerid.classify("123456789") == "ssn"
     assert [workerid.classify(x) for x in ("000123456", "666123456", "123004567", "123450000")] == ["ssn_invalid"] * 4
     assert workerid.classify("912701234") == "itin" and workerid.classify("912931234") == "ssn_invalid"
+
+
+# -- findings that cite records ------------------------------------------------------------------
+
+class _Src:
+    id, version, source = "split_test", "1", "test source"
+
+    def explain(self, row, p):
+        return "two payments just under the threshold"
+
+
+class _P:
+    def to_dict(self):
+        return {}
+
+
+def test_a_finding_cites_records_which_reads_and_exports_carry_with_provenance(ws, tmp_path):
+    import csv
+    import datetime as dt
+
+    from moneytrail import _reads, export
+    from moneytrail.detect.store import finding_key, write_findings
+
+    p = tmp_path / "ledger.csv"
+    p.write_text("payment_id,vendor_name,invoice,paid_date,amount,office\nP1,ACME,I-1,2024-01-05,9900,R4\n"
+                 "P2,ACME,I-2,2024-01-06,9800,R4\n")
+    sid = ingest_file(ws, p, "payments").source_id
+    ids = [r for (r,) in ws.query("SELECT record_id FROM payments ORDER BY source_row")]
+    ts = dt.datetime(2024, 1, 5)
+    row = {"key": "k", "score": 1.5, "first_ts": ts, "last_ts": ts, "total_amount": 19700, "tx_ids": [],
+           "accounts": [{"account_id": "vendor:ACME", "role": "vendor"}],
+           "records": [{"kind": "payments", "record_id": i} for i in ids]}
+    run = ws.start_run("detect", {})
+    write_findings(ws, run, _Src(), _P(), [row])
+    (f,) = _reads.findings(ws)
+    assert [(x.kind, x.record_id) for x in f.records] == [("payments", ids[0]), ("payments", ids[1])]
+    assert f.key == finding_key("split_test", "1", [], row["accounts"], row["records"])
+    assert f.key != finding_key("split_test", "1", [], row["accounts"])      # the records are in the key
+    one = _reads.finding(ws, f.key)
+    assert [(r["party"], str(r["amount"]), r["file_name"], r["source_row"]) for r in one["records"]] == [
+        ("ACME", "9900.00", "ledger.csv", 1), ("ACME", "9800.00", "ledger.csv", 2)]
+    m = export.write(ws, tmp_path / "out")
+    assert m["files"]["finding_records.csv"]["rows"] == 2 and m["files"]["sources.csv"]["rows"] == 1
+    with open(tmp_path / "out" / "finding_records.csv", newline="") as fh:
+        got = list(csv.DictReader(fh))
+    assert [(g["kind"], g["record_id"], g["source_id"], g["source_row"]) for g in got] == [
+        ("payments", str(ids[0]), str(sid), "1"), ("payments", str(ids[1]), str(sid), "2")]
+    # a re-run that no longer finds it keeps it, records and all
+    write_findings(ws, ws.start_run("detect", {}), _Src(), _P(), [])
+    old = _reads.finding(ws, f.key)
+    assert old["superseded"] and [x.record_id for x in old["finding"].records] == ids

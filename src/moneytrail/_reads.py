@@ -50,7 +50,9 @@ def findings(ws, typologies: Sequence[str] = (), limit: int = 0, *, account: str
                (SELECT list({{'account_id': a.account_id, 'role': a.role}} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
-                  WHERE t.finding_id = f.finding_id) AS tx_ids
+                  WHERE t.finding_id = f.finding_id) AS tx_ids,
+               (SELECT list({{'kind': r.kind, 'record_id': r.record_id}} ORDER BY r.kind, r.record_id)
+                  FROM finding_records r WHERE r.finding_id = f.finding_id) AS records
         FROM findings f {where} ORDER BY {QUEUE_ORDER}
         {'LIMIT ?' if limit else ''}""", args)]
 
@@ -176,7 +178,9 @@ def finding(ws, key: str) -> dict[str, Any]:
                (SELECT list({'account_id': a.account_id, 'role': a.role} ORDER BY a.role, a.account_id)
                   FROM finding_accounts a WHERE a.finding_id = f.finding_id) AS accounts,
                (SELECT list(t.tx_id ORDER BY t.tx_id) FROM finding_transactions t
-                  WHERE t.finding_id = f.finding_id) AS tx_ids
+                  WHERE t.finding_id = f.finding_id) AS tx_ids,
+               (SELECT list({'kind': r.kind, 'record_id': r.record_id} ORDER BY r.kind, r.record_id)
+                  FROM finding_records r WHERE r.finding_id = f.finding_id) AS records
         FROM findings f WHERE f.finding_key = ? ORDER BY f.finding_id LIMIT 1""", [str(key)])
     superseded = None
     if rows:
@@ -189,7 +193,8 @@ def finding(ws, key: str) -> dict[str, Any]:
         o = old[0]
         superseded = {"at": o["superseded_at"], "by_run": o["superseded_by_run"]}
         out = {"finding": Finding.from_record({**o, "red_flag_source": "", "parameters": "{}",
-                                                "accounts": json.loads(o["accounts"] or "[]")})}
+                                                "accounts": json.loads(o["accounts"] or "[]"),
+                                                "records": json.loads(o.get("records") or "[]")})}
     t = ws.records("SELECT status, assignee, reason, updated_at, updated_by FROM finding_triage "
                    "WHERE finding_key = ?", [str(key)])
     out["triage"] = t[0] if t else {"status": "open", "assignee": None, "reason": None, "updated_at": None,
@@ -198,7 +203,52 @@ def finding(ws, key: str) -> dict[str, Any]:
                                "WHERE finding_key = ? ORDER BY event_at, audit_seq", [str(key)])
     out["superseded"] = superseded
     out["transactions"] = transactions_by_id(ws, list(out["finding"].tx_ids[:200]))
+    out["records"] = records_by_id(ws, [x.record_id for x in out["finding"].records[:200]])
     return out
+
+
+#: every employer and contract record (docs/records.md) as one list: its kind (table), id and
+#: place in its source, the date and amount that matter, the party it is about, and a line of
+#: detail (worker identifiers only as their last four digits)
+RECORDS_SQL = """
+    SELECT 'payroll_lines' AS kind, record_id, source_id, source_row, pay_date AS on_date, gross AS amount,
+           coalesce(employer_name, employer) AS party,
+           concat_ws(' ', 'worker ***-**-' || worker_last4, '(' || worker_id_kind || ')', pay_method,
+                     CAST(hours AS VARCHAR) || ' h', 'net ' || CAST(net AS VARCHAR)) AS detail
+    FROM payroll_lines
+    UNION ALL
+    SELECT 'wage_reports', record_id, source_id, source_row, period_end, wages, coalesce(employer_name, employer_ein),
+           concat_ws(' ', 'form ' || form, CAST(tax_year AS VARCHAR) || coalesce(' Q' || quarter, ''),
+                     CAST(employees AS VARCHAR) || ' employees', 'worker ***-**-' || worker_last4)
+    FROM wage_reports
+    UNION ALL
+    SELECT 'awards', record_id, source_id, source_row, action_date, obligation, coalesce(recipient_name, recipient_uei),
+           concat_ws(' ', 'PIID ' || piid, 'mod ' || modification, 'office ' || coalesce(office_code, office),
+                     CAST(offers AS VARCHAR) || ' offer(s)')
+    FROM awards
+    UNION ALL
+    SELECT 'vendors', record_id, source_id, source_row, registered, CAST(NULL AS DECIMAL(18,2)), name,
+           concat_ws(' ', origin, 'UEI ' || uei, 'vendor ' || vendor_id, address)
+    FROM vendors
+    UNION ALL
+    SELECT 'payments', record_id, source_id, source_row, paid_date, amount, coalesce(vendor_name, vendor_uei, vendor_id),
+           concat_ws(' ', 'payment ' || payment_id, 'invoice ' || invoice, 'office ' || coalesce(office_code, office),
+                     'to ' || pay_account, 'approved by ' || approver)
+    FROM payments
+    UNION ALL
+    SELECT 'officials', record_id, source_id, source_row, started, CAST(NULL AS DECIMAL(18,2)), name,
+           concat_ws(' ', person_id, title, role, 'office ' || coalesce(office_code, office))
+    FROM officials
+"""
+
+
+def records_by_id(ws, record_ids: list[int]) -> list[dict[str, Any]]:
+    """The records with these ids (:data:`RECORDS_SQL`), with their source file."""
+    if not record_ids:
+        return []
+    return ws.records(f"SELECT r.*, s.file_name FROM ({RECORDS_SQL}) r JOIN sources s USING (source_id) "
+                      f"WHERE list_contains(?, r.record_id) ORDER BY r.kind, r.on_date, r.record_id",
+                      [[int(x) for x in record_ids]])
 
 
 def transactions_by_id(ws, tx_ids: list[int]) -> list[dict[str, Any]]:

@@ -7,8 +7,11 @@ A folder holds:
   explanation, red-flag source, parameters as JSON, accounts as ``account:role;...``);
 - ``finding_transactions.csv|parquet``: one row per (finding, transaction) with the transaction's
   fields and its provenance: source id, file name, SHA-256 of the evidence file, 1-based row;
-- ``sources.csv|parquet``: the evidence sources those transactions come from (hash, evidence
-  path, legal-basis tags, row accounting);
+- ``finding_records.csv|parquet``: one row per (finding, employer or contract record: a payroll
+  line, a wage report, an award, a payment, a vendor or official record; docs/records.md) with
+  its date, amount, party, detail and provenance (source id, file, SHA-256, row);
+- ``sources.csv|parquet``: the evidence sources those transactions and records come from (hash,
+  evidence path, legal-basis tags, row accounting);
 - ``manifest.json``: who exported what, when, under which decision (audit entry), the filters,
   the row counts and the SHA-256 of every file written.
 
@@ -70,16 +73,30 @@ def _queries(typologies: Sequence[str], min_score: float | None) -> tuple[dict[s
         JOIN sources s ON s.source_id = t.source_id
         WHERE ft.finding_id IN ({chosen})
         ORDER BY ft.finding_id, t.ts, t.tx_id"""
+    from moneytrail._reads import RECORDS_SQL
+
+    recs = f"""
+        SELECT fr.finding_id, r.kind, r.record_id, r.on_date, r.amount, r.party, r.detail, r.source_id,
+               s.file_name AS source_file, s.sha256 AS source_sha256, r.source_row
+        FROM finding_records fr
+        JOIN ({RECORDS_SQL}) r ON r.record_id = fr.record_id AND r.kind = fr.kind
+        JOIN sources s ON s.source_id = r.source_id
+        WHERE fr.finding_id IN ({chosen})
+        ORDER BY fr.finding_id, r.kind, r.on_date, r.record_id"""
     sources = f"""
         SELECT s.source_id, s.file_name, s.format, s.role, s.sha256, s.size_bytes, s.evidence_path,
                array_to_string(s.legal_basis, ';') AS legal_basis, s.received_at, s.rows_read, s.rows_stored,
                s.rows_quarantined
         FROM sources s
-        WHERE s.source_id IN (SELECT t.source_id FROM finding_transactions ft JOIN transactions t USING (tx_id)
-                              WHERE ft.finding_id IN ({chosen}))
+        WHERE s.source_id IN (SELECT src FROM (SELECT ft.finding_id, t.source_id AS src
+                                               FROM finding_transactions ft JOIN transactions t USING (tx_id)
+                                               UNION ALL
+                                               SELECT fr.finding_id, fr.record_id // 10000000000
+                                               FROM finding_records fr)
+                              WHERE finding_id IN ({chosen}))
         ORDER BY s.source_id"""
     # each query holds the filter once, so each takes the filter's parameters once
-    return {"findings": findings, "finding_transactions": txs, "sources": sources}, args
+    return {"findings": findings, "finding_transactions": txs, "finding_records": recs, "sources": sources}, args
 
 
 def write(ws, out: str | Path, *, fmt: str = "csv", typologies: Sequence[str] = (),

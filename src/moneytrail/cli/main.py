@@ -294,14 +294,15 @@ def findings(
         # through the one formula-injection neutraliser
         w = csv.writer(sys.stdout)
         w.writerow(["finding_id", "typology", "version", "score", "first_ts", "last_ts", "total_amount",
-                    "accounts", "tx_ids", "explanation", "source", "finding_key", "priority"])
+                    "accounts", "tx_ids", "explanation", "source", "finding_key", "priority", "records"])
         for f in rows:
             w.writerow([f.finding_id, csv_safe(f.typology), csv_safe(f.typology_version),
                         Decimal(f"{f.score:.3f}"), f.first_ts, f.last_ts, f.total_amount,
                         csv_safe(";".join(f"{a.account_id}:{a.role}" for a in f.accounts)),
                         ";".join(str(t) for t in f.tx_ids), csv_safe(f.explanation),
                         csv_safe(f.red_flag_source), f.key or "",
-                        "" if f.priority is None else Decimal(f"{f.priority:.2f}")])
+                        "" if f.priority is None else Decimal(f"{f.priority:.2f}"),
+                        ";".join(f"{x.kind}:{x.record_id}" for x in f.records)])
     else:
         from moneytrail.cli.tables import Col, Doc
 
@@ -314,12 +315,13 @@ def findings(
             doc.table(f"{len(rows)} finding(s)", [
                 Col("key", whole=True), Col("typology"), Col("priority", right=True, whole=True),
                 Col("score", right=True, whole=True), Col("period"), Col("amount", right=True, whole=True),
-                Col("accounts"), Col("evidence (tx ids)", drop=2), Col("explanation", drop=1)],
+                Col("accounts"), Col("evidence (tx ids, records)", drop=2), Col("explanation", drop=1)],
                 [[f.key or str(f.finding_id), f.typology, "—" if f.priority is None else f"{f.priority:,.0f}",
                   f"{f.score:.2f}", f"{f.first_ts:%Y-%m-%d} … {f.last_ts:%Y-%m-%d}",
                   "—" if f.total_amount is None else f"{f.total_amount:,.2f}",
                   " ".join(sorted({a.account_id for a in f.accounts})),
-                  " ".join(str(t) for t in f.tx_ids), f.explanation] for f in rows])
+                  " ".join([*(str(t) for t in f.tx_ids), *(f"{x.kind}:{x.record_id}" for x in f.records)]),
+                  f.explanation] for f in rows])
         doc.print()
 
 

@@ -21,6 +21,16 @@ class FindingAccount:
 
 
 @dataclass(frozen=True)
+class FindingRecord:
+    """A record other than a transaction that a finding cites (a payroll line, a wage report, an
+    award, a payment, a vendor or official record): ``kind`` is its table, ``record_id`` is
+    ``source_id * 10**10 + source_row``, the evidence file and row it came from."""
+
+    kind: str
+    record_id: int
+
+
+@dataclass(frozen=True)
 class Finding:
     """One finding of one typology run, with its evidence.
 
@@ -55,6 +65,8 @@ class Finding:
     #: scored the case), with ``priority_basis`` saying which in words (priority.py)
     priority: float | None = None
     priority_basis: str | None = None
+    #: the employer and contract records it cites (docs/records.md), by kind then id
+    records: tuple[FindingRecord, ...] = ()
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> "Finding":
@@ -70,7 +82,8 @@ class Finding:
             tx_ids=tuple(int(t) for t in r["tx_ids"] or ()), key=r.get("finding_key", r.get("key")),
             currency=r.get("currency"),
             priority=float(r["priority"]) if r.get("priority") is not None else None,
-            priority_basis=r.get("priority_basis"))
+            priority_basis=r.get("priority_basis"),
+            records=tuple(FindingRecord(x["kind"], int(x["record_id"])) for x in r.get("records") or ()))
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as plain data (``accounts`` as ``{account_id, role}`` dicts, lists for
@@ -78,4 +91,5 @@ class Finding:
         d = asdict(self)
         d["accounts"] = [dict(a) for a in d["accounts"]]
         d["tx_ids"] = list(self.tx_ids)
+        d["records"] = [dict(x) for x in d["records"]]
         return d
