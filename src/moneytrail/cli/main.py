@@ -514,7 +514,13 @@ def bench_noise_cmd(
 
 @bench_app.command("detect")
 def bench_detect_cmd(
-    data: Path = typer.Option(..., "--data", help="AMLSim output folder (transactions, accounts, alert_transactions)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="AMLSim output folder (transactions, accounts, "
+                                                               "alert_transactions)"),
+    records: bool = typer.Option(False, "--records", help="instead: the employer and contract typologies on "
+                                                          "generated records (moneytrail.synth.records)"),
+    seed: int = typer.Option(11, "--seed", min=0, max=2**31 - 1, help="--records: the generator's seed (the "
+                                                                       "demo's is 7)"),
+    plants: int = typer.Option(10, "--plants", min=1, max=1000, help="--records: instances of each scheme"),
     format: str = typer.Option("json", "--format", "-f", help="json | table"),
     param: List[str] = typer.Option([], "--param", "-p", help="override: TYPOLOGY.PARAM=VALUE"),
     backend: List[str] = typer.Option(["duckdb"], "--backend", metavar="ENGINE",
@@ -527,6 +533,29 @@ def bench_detect_cmd(
 
     check_choice("--format", format, ("json", "table"))
     backends, options = _bench_engines(backend, spark_master)
+    if records:
+        if data is not None:
+            raise ConfigError("--records generates its data: give --data or --records, not both")
+        if len(backends) != 1:
+            raise ConfigError("--records runs on one engine: give one --backend")
+        from moneytrail.bench.records import bench_records
+
+        res = bench_records(seed=seed, n_plants=plants, parameters=_parse_params(param, None),
+                            backend=backends[0], backend_options=options.get(backends[0]))
+        if format == "json":
+            typer.echo(json.dumps(res))
+            return
+        typer.echo(f"seed {res['seed']}, {res['plants_per_scheme']} instances of each scheme; ingest "
+                   f"{res['ingest_seconds']} s, resolve + graph + detect {res['detect_seconds']} s")
+        for k, v in res["typologies"].items():
+            if not v.get("planted"):
+                typer.echo(f"  {k:22s} nothing planted; findings {v['findings']}")
+                continue
+            typer.echo(f"  {k:22s} recall {v['recall']}  precision {v['precision']}  findings {v['findings']}  "
+                       f"({v['scheme']}){'  skipped: ' + v['skipped'] if v.get('skipped') else ''}")
+        return
+    if data is None:
+        raise ConfigError("--data: give an AMLSim output folder (or --records)")
     res = bench_detect(data, parameters=_parse_params(param, None), backends=backends, backend_options=options)
     if format == "json":
         typer.echo(json.dumps(res))

@@ -573,7 +573,8 @@ def finding(ctx: Ctx) -> Response:
     from moneytrail import _reads
 
     return ctx.render("finding.html", f=out["finding"], triage=out["triage"], events=out["events"],
-                      superseded=out["superseded"], txs=out["transactions"], statuses=_reads.TRIAGE_STATUSES,
+                      superseded=out["superseded"], txs=out["transactions"], recs=out.get("records", []),
+                      statuses=_reads.TRIAGE_STATUSES,
                       members=members)
 
 
