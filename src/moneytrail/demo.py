@@ -143,6 +143,7 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     force, and work the case through :class:`moneytrail.Session` as the demo's analyst. Every
     decision records ``command`` (the CLI's command line; none from Python)."""
     from moneytrail.synth import generate
+    from moneytrail.synth.records import generate_records
 
     out = Path(out)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
@@ -154,6 +155,14 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     scenario = generate(out / "inputs", seed=seed, n_accounts=n_accounts, months=months)
     log(f"generated {scenario.n_transactions} transactions for {scenario.n_accounts} accounts "
         f"in {len(scenario.files)} files")
+    # the employer and contracting side (issue 17): bank D's records of the employers', brokers',
+    # workers' and vendors' accounts, the employers' payroll registers and their own copies of
+    # their 941s and UI reports (produced under subpoena: not federal tax information, which is
+    # what the IRS holds), an agency's contract, vendor, payment and staff records
+    records = generate_records(out / "inputs" / "records", seed=seed, start=scenario.start,
+                               months=max(4, months)) if months >= 4 else None
+    if records is not None:
+        log(f"generated {sum(records.counts.values())} employer and contract records in {len(records.files)} files")
     ingested = []
 
     def session_for(officer: str) -> Session:
@@ -166,6 +175,7 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     with Session.open(ws_path, identity=Identity(DEMO_OFFICER, case, tuple(command))) as s:
         inputs = [(p, m, "accounts") for p, m in getattr(scenario, "account_files", [])]
         inputs += [(p, m, fmt) for p, fmt, m in scenario.transaction_files()]
+        inputs += [(p, m, fmt) for p, fmt, m in (records.files if records is not None else [])]
         for path, mapping, fmt in inputs:
             r = s.ingest(path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
             ingested.append(r.to_dict())
@@ -178,6 +188,7 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     return {"report": Path(res["stages"]["report"]["report"]), "workspace": ws_path, "case": case,
             "officer": DEMO_OFFICER, "taskforce": out / "taskforce.yaml",
             "ingested": ingested, "pipeline": res, "schemes": scenario.schemes, "trace": trace_info,
+            "records_truth": records.truth if records is not None else None,
             "seconds": round(time.perf_counter() - t0, 2)}
 
 

@@ -31,6 +31,7 @@ import markupsafe
 from moneytrail import __version__
 from moneytrail.report.chart import compute_flows
 from moneytrail.report.trace_section import trace_context  # issue 5: fund traces
+from moneytrail.report.records_section import contracts_context, employers_context  # issue 17
 from moneytrail.report.resolved import MAX_ENTITIES, MAX_TRANSFERS, entities_context, transfers_context
 from moneytrail.sqlkit import lit
 from moneytrail.workspace import SCHEMA_VERSION, TX_ID_STRIDE, Workspace
@@ -162,7 +163,7 @@ def template_env() -> jinja2.Environment:
     """The report templates (autoescaped, strict): the case report and the trace pages use it."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("moneytrail.report", "templates"),
-        autoescape=True,  # every value is escaped; the only Markup is the SVG built in chart.py
+        autoescape=True,  # every value is escaped; the only Markup is the SVG built in chart.py and records_section.py
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -345,7 +346,26 @@ def _findings(ws: Workspace, max_tx: int, max_full: int, max_listed: int,
         SELECT finding_id, string_agg(DISTINCT account_id, ' ' ORDER BY account_id)
         FROM finding_accounts WHERE finding_id IN (SELECT finding_id FROM sel) GROUP BY 1"""))
 
+    # the employer and contract records each shown finding cites (docs/records.md)
+    recs: dict[int, list[dict[str, Any]]] = {f["finding_id"]: [] for f in full}
+    n_recs: dict[int, int] = {}
+    if full and max_tx > 0 and ws.table_exists("finding_records"):
+        from moneytrail._reads import RECORDS_SQL
+
+        for r in ws.records(f"""
+            WITH sel AS ({top})
+            SELECT fr.finding_id, r.*, s.file_name, count(*) OVER (PARTITION BY fr.finding_id) AS n
+            FROM finding_records fr JOIN ({RECORDS_SQL}) r ON r.record_id = fr.record_id AND r.kind = fr.kind
+                 JOIN sources s ON s.source_id = r.source_id
+            WHERE fr.finding_id IN (SELECT finding_id FROM sel)
+            QUALIFY row_number() OVER (PARTITION BY fr.finding_id ORDER BY r.kind, r.on_date, r.record_id) <= ?
+            ORDER BY fr.finding_id, r.kind, r.on_date, r.record_id""", [max_tx]):
+            recs[r["finding_id"]].append(r)
+            n_recs[r["finding_id"]] = r["n"]
+
     for f in full:
+        f["records"] = recs[f["finding_id"]]
+        f["records_more"] = max(n_recs.get(f["finding_id"], 0) - len(f["records"]), 0)
         f["transactions"] = txs[f["finding_id"]]
         f["accounts"] = accs[f["finding_id"]]
         f["account_ids"] = all_accts.get(f["finding_id"]) or ""
@@ -525,6 +545,9 @@ def render_report(ws: Workspace, out: Path | str | None = None, *, title: str | 
         # issue 14: the resolve stage's entities and transfers seen at two banks (None before resolve)
         "entities": entities_context(ws, PRINT_RESOLVED if print_ready else MAX_ENTITIES),
         "transfers": transfers_context(ws, PRINT_RESOLVED if print_ready else MAX_TRANSFERS),
+        # issue 17: employers' payroll against reported wages; vendors' awards, payments, Benford charts
+        "employers": employers_context(ws),
+        "contracts": contracts_context(ws),
         "max_tx_per_finding": max_tx_per_finding,
         "max_runs": PRINT_RUNS if print_ready else MAX_RUNS,
         "max_quarantine_examples": MAX_QUARANTINE_EXAMPLES,

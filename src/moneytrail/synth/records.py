@@ -302,10 +302,12 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
                        float(r.choice((7, 8, 8, 9, 9, 9, 4, 5, 6)) * 10 ** r.randint(2, 3) + r.randint(0, 99) * 10),
                        f"B{i}-{k2}") for k2 in range(150)]
         truth["benford"].append({"vendor": v["uei"], "payments": ids})
-        # look-alike: a vendor with as many real (lognormal) amounts
+        # look-alike: a vendor with 600 amounts spread over three decades (log-uniform: the first
+        # digits of such amounts follow Benford's law; with a few hundred amounts, chance alone
+        # puts the mean absolute deviation near Nigrini's bands, so fewer would not be "clean")
         v = r.choice(base)
-        ids = [payment(o, v, g.day(r.randint(0, g.days - 1)), _lognormal_amount(r, 900, 1.4, 10, 90_000), f"R{i}-{k2}")
-               for k2 in range(150)]
+        ids = [payment(o, v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2), f"R{i}-{k2}")
+               for k2 in range(600)]
         look.setdefault("benford", []).append({"vendor": v["uei"], "payments": ids})
         # sole offer: an office whose competed awards draw one offer, from a few vendors in turn
         few = r.sample(base, 3)
