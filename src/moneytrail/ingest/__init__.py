@@ -132,8 +132,8 @@ SNIFF_BYTES = 8192
 
 
 def sniff_format(path: Path) -> str | None:
-    """The format a file's content says it is (``camt``, ``mt940``, ``bai2``, ``ofx``, ``xlsx``),
-    or None. A folder holding AMLSim's files is ``amlsim``."""
+    """The format a file's content says it is (``camt``, ``mt940``, ``bai2``, ``ofx``, ``xlsx``,
+    ``efw2``), or None. A folder holding AMLSim's files is ``amlsim``."""
     import importlib
 
     if path.is_dir():
@@ -149,6 +149,10 @@ def sniff_format(path: Path) -> str | None:
             continue
         if mod.sniff(head):
             return name
+    from moneytrail.ingest import efw2
+
+    if efw2.sniff(head):
+        return "efw2"
     return None
 
 
@@ -163,7 +167,7 @@ def resolve_format(path: Path, fmt: str, has_mapping: bool) -> str:
     if found is None:
         if has_mapping:
             return "csv"        # text with a mapping: the mapping says how to read it
-        raise InputError("could not tell the format from the content (camt, mt940, bai2, ofx and xlsx are "
+        raise InputError("could not tell the format from the content (camt, mt940, bai2, ofx, xlsx and efw2 are "
                          "recognised; a CSV needs --mapping): give --format", path=str(path))
     return found
 
@@ -196,6 +200,11 @@ def _statement_reader(name: str) -> Callable[[], Reader]:
     return lambda: StatementReader(name)
 
 
+def _efw2_reader():
+    from moneytrail.ingest.efw2 import Efw2Reader
+    return Efw2Reader()
+
+
 FORMATS: dict[str, Callable[[], Reader]] = {
     "csv": CsvReader,
     "amlsim": _amlsim_reader,
@@ -205,6 +214,7 @@ FORMATS: dict[str, Callable[[], Reader]] = {
     "rates": _rates_reader,
     **{name: _statement_reader(name) for name in STATEMENT_FORMATS},
     **{name: _records_reader(name) for name in RECORD_FORMATS},
+    "efw2": _efw2_reader,     # SSA EFW2 W-2 files (moneytrail.ingest.efw2)
 }
 
 
