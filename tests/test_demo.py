@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from moneytrail.workspace.cases import RECORD_TABLES
 from moneytrail.demo import DEMO_CASE, DEMO_LOGIN_OFFICERS, DEMO_REGISTRAR
 from moneytrail.workspace.cases import schema_name
 
@@ -49,6 +50,8 @@ def test_demo_loses_no_row_and_keeps_provenance(demo):
             if role == "accounts":  # account registers: each stored row is an account record
                 n = con.execute("SELECT count(*) FROM accounts WHERE "
                                 "json_extract(attributes, '$.kyc_source_id')::INTEGER = ?", [sid]).fetchall()[0][0]
+            elif role in RECORD_TABLES:  # employer and contract records: a row of their table each
+                n = con.execute(f"SELECT count(*) FROM {role} WHERE source_id = ?", [sid]).fetchall()[0][0]
             else:
                 n = con.execute("SELECT count(*) FROM transactions WHERE source_id = ?", [sid]).fetchall()[0][0]
             assert n == stored, (sid, role)
@@ -58,14 +61,16 @@ def test_demo_loses_no_row_and_keeps_provenance(demo):
         raise
     n = con.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
     truth = json.loads((out / "inputs" / "planted_schemes.json").read_text())
-    assert n == truth["n_rows"] == truth["n_transactions"] + truth["n_seen_twice"]
+    # bank D (the employer and contracting side, moneytrail.synth.records) is one bank's ledger
+    bank_d = json.loads((out / "inputs" / "records" / "records_truth.json").read_text())["files"]["bankd.csv"]["rows"]
+    assert n == truth["n_rows"] + bank_d and truth["n_rows"] == truth["n_transactions"] + truth["n_seen_twice"]
     # a transfer two banks report is one movement: the graph counts it once (a leg left unmatched
     # would count twice: a handful at most)
     con.execute(f"SET search_path = '{schema_name(DEMO_CASE)}'")
     matched = con.execute("SELECT count(*) FROM transfer_matches").fetchall()[0][0]
     edges = con.execute("SELECT count(*) FROM edges").fetchall()[0][0]
     assert matched >= 0.999 * truth["n_seen_twice"]
-    assert truth["n_transactions"] <= edges <= truth["n_transactions"] + 0.001 * truth["n_seen_twice"]
+    assert truth["n_transactions"] + bank_d <= edges <= truth["n_transactions"] + bank_d + 0.001 * truth["n_seen_twice"]
     con.close()
 
 
@@ -75,7 +80,9 @@ def test_demo_banks_answer_in_three_formats_and_bank_c_balances_reach_tracing(de
     assert {f["file"][:3]: f["format"] for f in manifest} == {"fnb": "xlsx", "hcb": "csv", "acb": "camt"}
     con = duckdb.connect(str(out / "case.duckdb"), read_only=True)
     try:
-        fmts = dict(con.execute("SELECT file_name, format FROM sources WHERE role <> 'accounts'").fetchall())
+        # the three banks' files (bank D's records side is in inputs/records: records_truth.json)
+        fmts = dict(con.execute("SELECT file_name, format FROM sources WHERE role <> 'accounts' "
+                                "AND original_path NOT LIKE '%/records/%'").fetchall())
         assert {f["file"]: f["format"] for f in manifest} == fmts
         con.execute(f"SET search_path = '{schema_name(DEMO_CASE)}'")
         n_acb = con.execute("SELECT count(DISTINCT account_id) FROM main.statements").fetchone()[0]
@@ -114,7 +121,8 @@ def test_demo_finds_the_planted_schemes(demo):
     assert any(pair == set(f) for f in _finding_roles(con, "round_trip"))
     # every finding carries its evidence and an explanation citing a source
     bad = con.execute("""SELECT count(*) FROM findings f WHERE explanation NOT LIKE '%Red flag:%'
-                         OR NOT EXISTS (SELECT 1 FROM finding_transactions t WHERE t.finding_id = f.finding_id)
+                         OR NOT (EXISTS (SELECT 1 FROM finding_transactions t WHERE t.finding_id = f.finding_id)
+                                 OR EXISTS (SELECT 1 FROM finding_records r WHERE r.finding_id = f.finding_id))
                       """).fetchall()[0][0]
     assert bad == 0
     con.close()
