@@ -80,3 +80,23 @@ def test_first_digit_shares_sum_to_one_and_count_every_amount_of_ten_or_more(amo
 
 def test_amounts_under_ten_are_not_counted():
     assert first_digits([5, 9.99, -3])[1] == 0 and first_digits([-45, 10])[1] == 2
+
+
+def test_a_party_a_finding_names_shows_its_records(ws):
+    from moneytrail import _reads
+    from moneytrail.errors import WorkspaceError
+
+    w, sc, _ = ws
+    uei = sc.truth["contracts"]["shell_vendor"][0]["vendor"]
+    p = _reads.account(w, f"vendor:{uei}")["party"]
+    assert p["counts"] == {"vendors": 2, "awards": w.scalar("SELECT count(*) FROM awards WHERE recipient_uei = ?", [uei]),
+                           "payments": w.scalar("SELECT count(*) FROM payments WHERE vendor_uei = ?", [uei])}
+    assert {r["kind"] for r in p["records"]} == {"vendors", "awards", "payments"}
+    ein = sc.truth["employers"]["wage_gap"][0]["employer"]
+    p = _reads.account(w, f"employer:{ein}")["party"]
+    assert p["counts"]["payroll_lines"] == w.scalar("SELECT count(*) FROM payroll_lines WHERE employer = ?", [ein])
+    assert all("***-**-" in r["detail"] for r in p["records"] if r["kind"] == "payroll_lines")
+    with pytest.raises(WorkspaceError, match="no account"):
+        _reads.account(w, "vendor:NOSUCHVENDOR")
+    with pytest.raises(WorkspaceError, match="no account"):
+        _reads.account(w, "vendor:' OR 1=1 --")

@@ -242,6 +242,44 @@ RECORDS_SQL = """
 """
 
 
+#: the parties findings name by a prefixed id (docs/records.md) and the records that are theirs:
+#: (kind, condition on the record's table with one ``?`` for the id)
+PARTY_RECORDS = {
+    "vendor:": (("vendors", "uei = ? OR vendor_id = ?1 OR upper(name) = ?1"),
+                ("awards", "recipient_uei = ?"),
+                ("payments", "vendor_uei = ? OR vendor_id = ?1")),
+    "employer:": (("payroll_lines", "employer = ?"),
+                  ("wage_reports", "employer_ein = ? OR (employer_ein IS NULL AND upper(employer_name) = ?1)")),
+    "official:": (("officials", "person_id = ?"),
+                  ("payments", "approver = ?")),
+    "office:": (("awards", "office_code = ? OR (office_code IS NULL AND office = ?1)"),
+                ("payments", "office_code = ? OR (office_code IS NULL AND office = ?1)")),
+}
+MAX_PARTY_RECORDS = 200
+
+
+def party_records(ws, party: str) -> dict[str, Any] | None:
+    """For a party id a finding names (``vendor:UEI``, ``employer:EIN``, ``official:ID``,
+    ``office:CODE``): its records, newest first (at most MAX_PARTY_RECORDS of each kind), and how
+    many there are; None for an account id."""
+    for prefix, kinds in PARTY_RECORDS.items():
+        if party.startswith(prefix):
+            pid = party[len(prefix):]
+            break
+    else:
+        return None
+    rows, counts = [], {}
+    for kind, cond in kinds:
+        where = cond.replace("?1", "$1").replace("?", "$1")
+        ids = [r for (r,) in ws.query(f"SELECT record_id FROM {kind} WHERE {where}", [pid])]
+        if ids:
+            counts[kind] = len(ids)
+            rows += ws.records(f"SELECT * FROM ({RECORDS_SQL}) WHERE kind = $1 AND list_contains($2, record_id) "
+                               f"ORDER BY on_date DESC NULLS LAST, record_id LIMIT {MAX_PARTY_RECORDS}",
+                               [kind, ids])
+    return {"party": party, "id": pid, "counts": counts, "records": rows}
+
+
 def records_by_id(ws, record_ids: list[int]) -> list[dict[str, Any]]:
     """The records with these ids (:data:`RECORDS_SQL`), with their source file."""
     if not record_ids:
@@ -293,7 +331,8 @@ def account(ws, account_id: str) -> dict[str, Any]:
         FROM finding_accounts a JOIN findings f USING (finding_id)
         LEFT JOIN finding_triage t ON t.finding_key = f.finding_key
         WHERE a.account_id = ? ORDER BY {QUEUE_ORDER} LIMIT 200""", [acct])
-    if not prof and not (flows["n_in"] or flows["n_out"]) and not found:
+    party = party_records(ws, acct)
+    if not prof and not (flows["n_in"] or flows["n_out"]) and not found and not (party and party["counts"]):
         raise WorkspaceError(f"no account {acct[:60]!r} in this case's evidence")
     balance = ws.records(mine + """, d AS (
             SELECT CAST(ts AS DATE) AS day, sum(CASE WHEN is_in THEN amount ELSE -amount END) AS net,
@@ -315,7 +354,8 @@ def account(ws, account_id: str) -> dict[str, Any]:
                           [acct, acct])
         entity = rows[0] if rows else None
     return {"account_id": acct, "records": prof, "flows": flows, "balance": balance,
-            "counterparties": counterparties, "findings": found, "pseudo": o.startswith("("), "entity": entity}
+            "counterparties": counterparties, "findings": found, "pseudo": o.startswith("("), "entity": entity,
+            "party": party}
 
 
 def transactions(ws, *, account: str | None = None, ref: str | None = None, min_amount: Any = None,

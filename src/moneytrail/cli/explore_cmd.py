@@ -97,8 +97,9 @@ def account_cmd(
     fl = a["flows"]
     doc.line(escape(f"account {a['account_id']}"
                     + (f" (held by entity {a['entity']['entity_id']}: {a['entity']['name']})" if a.get("entity") else "")))
-    doc.line(escape(f"in: {fl['n_in']:,} transaction(s), {_m(fl['in_total'])}; out: {fl['n_out']:,}, "
-                    f"{_m(fl['out_total'])}; from {_when(fl['first_ts'])} to {_when(fl['last_ts'])}"))
+    if fl["n_in"] or fl["n_out"] or not a.get("party"):    # a vendor, employer, office: no transfers of its own
+        doc.line(escape(f"in: {fl['n_in']:,} transaction(s), {_m(fl['in_total'])}; out: {fl['n_out']:,}, "
+                        f"{_m(fl['out_total'])}; from {_when(fl['first_ts'])} to {_when(fl['last_ts'])}"))
     for rec in a["records"]:
         facts = {k: v for k, v in rec.items() if v not in (None, "", []) and k != "account_id"}
         attrs = facts.pop("attributes", None)
@@ -115,6 +116,16 @@ def account_cmd(
         if facts:
             doc.table("what the sources say", [Col("field", whole=True), Col("value")],
                       [[k, str(v)] for k, v in facts.items()])
+    party = a.get("party")
+    if party and party["records"]:
+        n = sum(party["counts"].values())
+        doc.table(f"records of {party['party']} ({', '.join(f'{k}: {v:,}' for k, v in party['counts'].items())}"
+                  f"{'; newest ' + str(len(party['records'])) + ' shown' if n > len(party['records']) else ''})",
+                  [Col("kind"), Col("date", whole=True), Col("amount", right=True, whole=True), Col("party"),
+                   Col("source", whole=True), Col("detail", drop=1)],
+                  [[r["kind"].replace("_", " "), str(r["on_date"] or ""), "" if r["amount"] is None else _m(r["amount"]),
+                    r["party"] or "", f"{r['source_id']}:{r['source_row']}", r["detail"] or ""]
+                   for r in party["records"]])
     bal = a["balance"]
     if bal:
         last = bal[-1]
