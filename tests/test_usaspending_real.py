@@ -4,9 +4,10 @@ and licence): a real legacy usaspending.gov data feed download, GSA's example of
 Entity Management API CSV export, and the header of a current contract transactions download as
 the USAspending download code defines it.
 
-The tests marked ``xfail(strict=True)`` state what the verified column names and values call for
-and the reader does not do yet; each reason names the change. When a change lands, its test
-passes, strict xfail fails the run, and the marker comes off."""
+Six tests were first written as strict expected failures, each naming what the verified names
+and values called for (the legacy sub-agency and parent columns, legacy "CODE: DESCRIPTION"
+values, code columns before description columns, the SAM API export's names and its "null",
+the FOUO extract's contact names); the reader now does each."""
 
 from __future__ import annotations
 
@@ -110,8 +111,6 @@ def test_legacy_columns_bound_are_the_verified_ones(legacy):
     assert not {"award_key", "office", "recipient_uei", "parent_uei"} & set(bound)
 
 
-@pytest.mark.xfail(strict=True, reason="needs aliases subagency += contractingofficeagencyid (before mod_agency) "
-                                       "and parent_name += mod_parent (see report)")
 def test_legacy_subagency_and_parent_come_from_the_columns_that_hold_them(legacy):
     ws, res = legacy
     bound = bound_of(ws, res.source_id)
@@ -121,8 +120,6 @@ def test_legacy_subagency_and_parent_come_from_the_columns_that_hold_them(legacy
     assert r10["parent_name"] == "SICPA HOLDING SA"
 
 
-@pytest.mark.xfail(strict=True, reason="needs legacy 'CODE: DESCRIPTION' values of code fields cut at the colon, "
-                                       "as the API's legacy loader did (h.up2colon; see report)")
 def test_legacy_coded_fields_keep_the_code(legacy):
     ws, res = legacy
     rows = {r["source_row"]: r for r in ws.records("SELECT * FROM awards WHERE source_id = ?", [res.source_id])}
@@ -165,9 +162,6 @@ def test_the_current_header_binds_the_verified_columns(ws):
     assert {k: bound.get(k) for k in CURRENT_BOUND} == {k: [v] for k, v in CURRENT_BOUND.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="needs extent_competed and award_type bound to extent_competed_code and "
-                                       "award_type_code: the field's own name matches the description column "
-                                       "first (see report)")
 def test_the_current_header_binds_codes_not_descriptions(ws):
     res = ingest_file(ws, CURRENT_HEADER, "usaspending")
     bound = bound_of(ws, res.source_id)
@@ -204,16 +198,12 @@ def test_the_sam_api_export_is_read_with_a_mapping(ws):
     check_sam_record(ws, res)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the SAM kind's aliases for the Entity Management API CSV names "
-                                       "(legalBusinessName, ueiSAM, cageCode, physicalAddress.*, ...; see report)")
 def test_the_sam_api_export_is_read_without_a_mapping(ws):
     res = ingest_file(ws, SAM_API, "sam")
     check_sam_record(ws, res)
     assert bound_of(ws, res.source_id) == {k: [v] for k, v in SAM_API_COLUMNS.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="needs the text 'null' (the SAM API export's empty value) read as empty "
-                                       "(see report)")
 def test_the_sam_api_exports_null_is_no_value(ws):
     res = ingest_file(ws, SAM_API, "sam", mapping={"columns": SAM_API_COLUMNS})
     v = check_sam_record(ws, res)
@@ -240,8 +230,6 @@ def test_the_sam_kind_knows_the_extract_names():
                      "started": ["ENTITY START DATE"], "naics": ["PRIMARY NAICS"]}
 
 
-@pytest.mark.xfail(strict=True, reason="needs aliases phone += 'GOVT BUS POC U.S. PHONE', email += "
-                                       "'GOVT BUS POC EMAIL' (FOUO V2 extract layout names; see report)")
 def test_the_sam_kind_knows_the_fouo_extract_contact_names():
     from moneytrail.ingest.records import RecordsMapping, bind_columns
 

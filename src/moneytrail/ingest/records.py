@@ -68,6 +68,7 @@ class Kind:
     fields: tuple[F, ...]
     fixed: tuple[tuple[str, str], ...] = ()      # table columns with a constant (form, origin)
     one_of: tuple[tuple[str, ...], ...] = ()     # at least one of these fields in each row
+    empty_words: tuple[str, ...] = ()            # words a file writes for an empty value (SAM's API: null)
     docs: str = ""
 
     def by_name(self) -> dict[str, F]:
@@ -181,14 +182,14 @@ USASPENDING = Kind(
      _m("current_value", "base_and_exercised_options_value", "baseandexercisedoptionsvalue"),
      _m("potential_value", "base_and_all_options_value", "baseandalloptionsvalue"),
      F("agency", "text", aliases=("awarding_agency_name", "maj_agency_cat")),
-     F("subagency", "text", aliases=("awarding_sub_agency_name", "mod_agency")),
+     F("subagency", "text", aliases=("awarding_sub_agency_name", "contractingofficeagencyid", "mod_agency")),
      F("office_code", "code", aliases=("awarding_office_code", "contractingofficeid")),
      F("office", "text", aliases=("awarding_office_name",)),
      F("recipient_uei", "uei", aliases=("recipient_uei",)),
      F("recipient_duns", "duns", aliases=("recipient_duns", "dunsnumber")),
      F("recipient_name", "text", aliases=("recipient_name", "vendorname")),
      F("parent_uei", "uei", aliases=("recipient_parent_uei",)),
-     F("parent_name", "text", aliases=("recipient_parent_name", "parentdunsname")),
+     F("parent_name", "text", aliases=("recipient_parent_name", "mod_parent")),
      F("recipient_address", "address", aliases=("recipient_address_line_1", "streetaddress")),
      F("recipient_address_2", "address", aliases=("recipient_address_line_2", "streetaddress2")),
      F("recipient_city", "address", aliases=("recipient_city_name", "city")),
@@ -197,38 +198,46 @@ USASPENDING = Kind(
      F("recipient_phone", "phone", aliases=("recipient_phone_number", "phoneno")),
      F("naics", "code", aliases=("naics_code", "principalnaicscode")),
      F("psc", "code", aliases=("product_or_service_code", "productorservicecode")),
-     F("extent_competed", "code", aliases=("extent_competed_code", "extentcompeted")),
+     F("extent_competed", "code", aliases=("extent_competed_code", "extentcompeted", "extent_competed")),
      F("offers", "int", aliases=("number_of_offers_received", "numberofoffersreceived")),
      F("set_aside", "code", aliases=("type_of_set_aside_code", "typeofsetaside")),
-     F("award_type", "code", aliases=("award_type_code", "contractactiontype")),
+     F("award_type", "code", aliases=("award_type_code", "contractactiontype", "award_type")),
      F("description", "text", aliases=("transaction_description", "descriptionofcontractrequirement"))),
     docs="one row per contract action (transaction)")
 
+# SAM.gov: the public extract's names (SAM Master Extract Mapping, public and FOUO V2 layouts) and
+# the Entity Management API's CSV export's (ueiSAM, physicalAddress.addressLine1, ...)
 _VENDOR_COMMON = (
-    F("uei", "uei", aliases=("unique_entity_id", "sam_uei", "uei_sam")),
-    F("cage", "code", aliases=("cage_code",)),
-    F("duns", "duns", aliases=("duns_number",)),
-    F("dba", "text", aliases=("dba_name", "doing_business_as")),
-    F("address", "address", aliases=("physical_address_line_1", "address_line_1", "street", "street_address")),
-    F("address_2", "address", aliases=("physical_address_line_2", "address_line_2")),
-    F("city", "address", aliases=("physical_address_city", "city")),
-    F("state", "state", aliases=("physical_address_province_or_state", "state_code")),
-    F("zip", "address", aliases=("physical_address_zip_postal_code", "zip_code", "postal_code")),
-    F("country", "code", aliases=("physical_address_country_code", "country_code")),
-    F("phone", "phone", aliases=("telephone", "phone_number", "govt_business_poc_us_phone")),
-    F("email", "text", aliases=("email_address", "govt_business_poc_email")),
-    F("registered", "date", aliases=("initial_registration_date", "registration_date")),
-    F("activated", "date", aliases=("activation_date",)),
-    F("expires", "date", aliases=("registration_expiration_date", "expiration_date")),
-    F("started", "date", aliases=("entity_start_date", "business_start_date", "incorporation_date")),
-    F("poc_name", "text", aliases=("govt_business_poc_name", "point_of_contact", "contact_name")),
-    F("naics", "code", aliases=("primary_naics", "naics_code")),
+    F("uei", "uei", aliases=("unique_entity_id", "ueiSAM", "sam_uei", "uei_sam")),
+    F("cage", "code", aliases=("cage_code", "cageCode")),
+    F("duns", "duns", aliases=("duns_number", "ueiDUNS")),
+    F("dba", "text", aliases=("dba_name", "dbaName", "doing_business_as")),
+    F("address", "address", aliases=("physical_address_line_1", "physicalAddress.addressLine1", "address_line_1",
+                                     "street", "street_address")),
+    F("address_2", "address", aliases=("physical_address_line_2", "physicalAddress.addressLine2", "address_line_2")),
+    F("city", "address", aliases=("physical_address_city", "physicalAddress.city", "city")),
+    F("state", "state", aliases=("physical_address_province_or_state", "physicalAddress.stateOrProvinceCode",
+                                 "state_code")),
+    F("zip", "address", aliases=("physical_address_zip_postal_code", "physicalAddress.zipCode", "zip_code",
+                                 "postal_code")),
+    F("country", "code", aliases=("physical_address_country_code", "physicalAddress.countryCode", "country_code")),
+    F("phone", "phone", aliases=("GOVT BUS POC U.S. PHONE", "governmentBusinessPOC.usPhone", "telephone",
+                                 "phone_number")),
+    F("email", "text", aliases=("GOVT BUS POC EMAIL", "governmentBusinessPOC.email", "email_address")),
+    F("registered", "date", aliases=("initial_registration_date", "registrationDate", "registration_date")),
+    F("activated", "date", aliases=("activation_date", "activationDate")),
+    F("expires", "date", aliases=("registration_expiration_date", "registrationExpirationDate", "expiration_date")),
+    F("started", "date", aliases=("entity_start_date", "entityStartDate", "business_start_date",
+                                  "incorporation_date")),
+    F("poc_name", "text", aliases=("point_of_contact", "contact_name")),
+    F("naics", "code", aliases=("primary_naics", "assertions.primaryNaics", "naics_code")),
 )
 
 SAM = Kind(
     "sam", "vendors", "SAM.gov entity registrations",
-    (F("name", "text", True, ("legal_business_name", "entity_name", "legal_name")), *_VENDOR_COMMON),
-    fixed=(("origin", "sam"),), docs="one row per registered entity")
+    (F("name", "text", True, ("legal_business_name", "legalBusinessName", "entity_name", "legal_name")),
+     *_VENDOR_COMMON),
+    fixed=(("origin", "sam"),), empty_words=("null",), docs="one row per registered entity")
 
 VENDORS = Kind(
     "vendors", "vendors", "vendor master",
@@ -355,7 +364,9 @@ def bind_columns(kind: Kind, header: list[str], m: RecordsMapping, path: Path) -
         if given is not None:
             bound[f.name] = [given] if isinstance(given, str) else list(given)
             continue
-        for cand in (f.name, *f.aliases):
+        # its own name first, unless its aliases list it (then they say where it comes: a code
+        # column before a description column of the same name, extent_competed_code before extent_competed)
+        for cand in (f.aliases if f.name in f.aliases else (f.name, *f.aliases)):
             h = by_norm.get(_norm(cand))
             if h is not None and h not in {c for cs in bound.values() for c in cs}:
                 bound[f.name] = [h]
@@ -408,8 +419,9 @@ def _field_expr(f: F, raw: str, m: RecordsMapping) -> _Expr:
     name = q(f.name + " ")
     if f.type in ("text", "address", "phone", "employee"):
         return _Expr(raw)
-    if f.type == "code":
-        return _Expr(f"upper({raw})")
+    if f.type == "code":   # a legacy FPDS value "A: FULL AND OPEN COMPETITION" is its code, "A"
+        return _Expr(f"upper(CASE WHEN contains({raw}, ': ') THEN nullif(trim(split_part({raw}, ': ', 1)), '') "
+                     f"ELSE {raw} END)")
     if f.type in ("money", "hours", "rate"):
         t = _number_text(raw, m.decimal)
         typ = {"money": "DECIMAL(18,2)", "hours": "DECIMAL(10,2)", "rate": "DECIMAL(18,4)"}[f.type]
@@ -508,6 +520,9 @@ def _build(kind: Kind, bound: dict[str, list[str]], cols: Columns, m: RecordsMap
             continue
         if names:
             parts = [_clean(f"b.{cols.ref(n)}") for n in names]
+            if kind.empty_words:
+                words = ", ".join(q(w) for w in kind.empty_words)
+                parts = [f"CASE WHEN lower({p}) IN ({words}) THEN NULL ELSE {p} END" for p in parts]
             raw[f.name] = parts[0] if len(parts) == 1 else f"nullif(concat_ws(' ', {', '.join(parts)}), '')"
         elif f.name in m.defaults:
             raw[f.name] = _clean(q(m.defaults[f.name]))
