@@ -584,9 +584,9 @@ def _digits_sql(two: bool) -> str:
 
 @dataclass(frozen=True)
 class BenfordParams(Params):
-    min_records: int = count(500)          # amounts a first-digit test needs
+    min_records: int = count(1000)         # amounts a first-digit test needs
     min_records_two: int = count(3000)     # amounts a first-two-digits test needs
-    min_dollars: int = whole(10, 1, 10**9, "dollars")   # smaller amounts are left out
+    min_dollars: int = whole(10, 1, 10**9, "dollars")   # smaller amounts (fees, adjustments) are left out
     max_mad_first: float = ratio(0.015)    # Nigrini: above this, first digits do not conform
     max_mad_first_two: float = ratio(0.0022)   # Nigrini: above this, first-two digits do not conform
     record_kinds: tuple[str, ...] = names(("awards", "payments"), record_kinds, "record kind")
