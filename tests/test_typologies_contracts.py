@@ -568,6 +568,19 @@ def test_findings_are_written_with_their_records(tmp_path):
     ws.close()
 
 
+def test_split_purchase_notes_what_it_left_out(tmp_path):
+    ws = Workspace.open(tmp_path / "w.duckdb")
+    add_records(ws, "awards", [_award("OLDUEI", "OFC", "2005-03-01", "2000.00"),
+                               _award("OLDUEI", "OFC", "2005-03-02", "2000.00")])
+    add_records(ws, "payments", [_pay("EURUEI", "OFC", "2024-03-01", "6000.00", currency="EUR"),
+                                 _pay("EURUEI", "OFC", "2024-03-02", "6000.00", currency="EUR")])
+    assert found(ws, "split_purchase") == []
+    notes = BY_ID["split_purchase"].notes
+    assert any("2 award or payment record(s) dated before 2006-09-28" in n for n in notes), notes
+    assert any("2 payment(s) in a currency other than US dollars" in n for n in notes), notes
+    ws.close()
+
+
 def test_hostile_text_in_records_stays_data(tmp_path):
     ws = Workspace.open(tmp_path / "w.duckdb")
     evil = "X') OR 1=1 --"

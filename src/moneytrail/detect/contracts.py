@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from moneytrail.backends.dialect import Dialect
@@ -1052,8 +1052,9 @@ class ShellVendor(_Staged):
         LEFT JOIN accounts a ON a.account_id = x.acct
         LEFT JOIN acct c ON c.account_id = x.acct"""
         # transfers out of that account within window_days days of a payment, to such a destination
-        onward = f"""SELECT DISTINCT pin.vkey, e.tx_id, e.ts, e.amount, e.src_account, e.dst_account, dc.cls
-        FROM _ct_spin pin JOIN edges e ON e.src_account = pin.acct
+        # (in US dollars, like the payments: a transfer with no rate to the dollar is left out)
+        onward = f"""SELECT DISTINCT pin.vkey, e.tx_id, e.ts, e.amount_usd AS amount, e.src_account, e.dst_account, dc.cls
+        FROM _ct_spin pin JOIN edges e ON e.src_account = pin.acct AND e.amount_usd IS NOT NULL
          AND e.ts >= CAST(pin.dt AS TIMESTAMP)
          AND e.ts < CAST(pin.dt AS TIMESTAMP) + INTERVAL {lit(p.window_days + 1)} DAY
         JOIN _ct_sclass dc ON dc.acct = e.dst_account
