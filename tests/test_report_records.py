@@ -50,7 +50,7 @@ def test_a_made_up_vendor_is_out_of_band_and_a_log_uniform_one_is_not(ws):
     made_up = by[sc.truth["contracts"]["benford"][0]["vendor"]]
     real = by[sc.truth["contracts"]["look_alikes"]["benford"][0]["vendor"]]
     assert made_up["band"] == "nonconformity" and made_up["mad"] > 0.015
-    assert real["benford_n"] >= 600 and real["mad"] < made_up["mad"] and real["band"] != "nonconformity"
+    assert real["benford_n"] >= 1200 and real["mad"] < made_up["mad"] and real["band"] != "nonconformity"
 
 
 def test_the_report_has_both_sections_and_escapes_names(ws, tmp_path):

@@ -57,6 +57,7 @@ from moneytrail.synth import names as N
 #: FAR 2.101 micro-purchase threshold in force from each date (FAR case 2018-004; FAC 2025-06)
 MICRO_PURCHASE = ((date(2015, 10, 1), 3500), (date(2020, 8, 31), 10000), (date(2025, 10, 1), 15000))
 FEDERAL_MINIMUM = 7.25          # FLSA, 29 U.S.C. 206(a)(1), since 2009-07-24
+BENFORD_PAYMENTS = 1200         # payments of the Benford scheme's vendor and of its look-alike
 OFFSHORE = "Banco Insular (Cayman) Ltd"
 
 
@@ -296,18 +297,19 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
         look.setdefault("shell_vendor", []).append({"vendor": v["uei"], "award": k, "payments": ids,
                                                    "has_payroll": v["name"], "ein": v["ein"]})
         v["employs"] = True
-        # Benford: a vendor billing made-up amounts (first digits 4-9, mostly 7-9, round hundreds)
+        # Benford: a vendor billing made-up amounts (first digits 4-9, mostly 7-9, round tens), often
+        # enough for the test to mean something (Nigrini's bands assume a thousand amounts or more)
         v = r.choice(base)
         ids = [payment(o, v, g.day(r.randint(0, g.days - 1)),
                        float(r.choice((7, 8, 8, 9, 9, 9, 4, 5, 6)) * 10 ** r.randint(2, 3) + r.randint(0, 99) * 10),
-                       f"B{i}-{k2}") for k2 in range(150)]
+                       f"B{i}-{k2}", bank_side=False) for k2 in range(BENFORD_PAYMENTS)]
         truth["benford"].append({"vendor": v["uei"], "payments": ids})
-        # look-alike: a vendor with 600 amounts spread over three decades (log-uniform: the first
+        # look-alike: a vendor with as many amounts spread over three decades (log-uniform: the first
         # digits of such amounts follow Benford's law; with a few hundred amounts, chance alone
         # puts the mean absolute deviation near Nigrini's bands, so fewer would not be "clean")
         v = r.choice(base)
-        ids = [payment(o, v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2), f"R{i}-{k2}")
-               for k2 in range(600)]
+        ids = [payment(o, v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2), f"R{i}-{k2}",
+                       bank_side=False) for k2 in range(BENFORD_PAYMENTS)]
         look.setdefault("benford", []).append({"vendor": v["uei"], "payments": ids})
         # sole offer: an office whose competed awards draw one offer, from a few vendors in turn
         few = r.sample(base, 3)
