@@ -423,22 +423,28 @@ class DuplicateParams(Params):
 #: an invoice number as compared: upper case, letters and digits only, the zeros leading the part
 #: after a letter prefix dropped ("inv-0012", "INV 12" and "INV0012" are one invoice)
 def _invoice_norm(x: str) -> str:
+    """An invoice number as compared: upper case, punctuation and blanks dropped; a number behind a
+    letter prefix is the number alone, without leading zeros (``INV-07424``, ``inv 7424`` and
+    ``7424`` are one invoice: a clerk keys the number without its prefix as often as with it);
+    anything else keeps its letters, with the leading zeros of its number part dropped."""
     alnum = f"regexp_replace(upper(coalesce({x}, '')), '[^A-Z0-9]', '', 'g')"
     prefix = f"regexp_extract({alnum}, '^([A-Z]*)', 1)"
     rest = f"regexp_replace(substr({alnum}, length({prefix}) + 1), '^0+', '')"
-    return f"nullif({prefix} || {rest}, '')"
+    number_only = f"regexp_full_match({alnum}, '[A-Z]*[0-9]+')"
+    return f"nullif(CASE WHEN {number_only} THEN {rest} ELSE {prefix} || {rest} END, '')"
 
 
 class DuplicatePayment(_Staged):
     """Payments to one vendor (vendor key) that share an invoice number once normalised (upper
-    case, punctuation and blanks dropped, leading zeros of the number dropped), two or more within
+    case, punctuation and blanks dropped, leading zeros of the number dropped, a letter prefix in
+    front of a number dropped: :func:`_invoice_norm`), two or more within
     ``window_days`` days, whatever their amounts unless ``match_amount``; and, for payments
     carrying no invoice number (``include_without_invoice``), two or more of the same amount and
     currency to one vendor within ``no_invoice_days`` days. Chains of such payments merge into
     one set; the evidence is the set. Score = payments in the set / 2."""
 
     id = "duplicate_payment"
-    version = "1"
+    version = "2"
     family = "contracts"
     title = "Duplicate payments: one invoice paid twice, or the same amount paid twice within days"
     red_flag = ("the same invoice paid more than once to a vendor, or the same amount paid twice to a vendor "
@@ -521,8 +527,8 @@ class DuplicatePayment(_Staged):
                  for i in (s["items"] or [])]
         vendor = _who(s["vendor"], s["vendor_name"])
         if s["rule"] == "invoice":
-            what = (f"Vendor {vendor} was paid invoice {s['invoice']} (as normalised: case, punctuation and "
-                    f"leading zeros ignored) {s['n']} times within {s['days']} day(s)")
+            what = (f"Vendor {vendor} was paid invoice {s['invoice']} (as normalised: case, punctuation, "
+                    f"a letter prefix and leading zeros ignored) {s['n']} times within {s['days']} day(s)")
             amounts = (" The amounts are the same." if s["amounts"] == 1 else
                        " The amounts differ: check whether these are instalments or credits before treating "
                        "the later ones as duplicates.")

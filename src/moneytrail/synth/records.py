@@ -220,9 +220,9 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
                     pd = d + timedelta(days=30 * (m + 1))
                     if (pd - g.start).days < g.days:
                         payment(o, v, pd, round(amt / 6 * r.uniform(0.6, 1.4), 2), f"INV-{r.randint(10000, 99999)}")
-            for _ in range(r.randint(3, 12)):
+            for _ in range(r.randint(3, 12)):      # open-market buying: a few hundred dollars a time
                 d = g.day(r.randint(0, g.days - 1))
-                payment(o, v, d, _lognormal_amount(r, 2_500, 1.3, 25, 9_000), f"{r.randint(100000, 999999)}")
+                payment(o, v, d, _lognormal_amount(r, 400, 1.2, 25, 9_000), f"{r.randint(100000, 999999)}")
 
     for i in range(n_plants):
         o = offices[i % len(offices)]
@@ -307,9 +307,10 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
         # look-alike: a vendor with as many amounts spread over three decades (log-uniform: the first
         # digits of such amounts follow Benford's law; with a few hundred amounts, chance alone
         # puts the mean absolute deviation near Nigrini's bands, so fewer would not be "clean")
+        # (a supplier every office buys from: its payments come from all of them)
         v = r.choice(base)
-        ids = [payment(o, v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2), f"R{i}-{k2}",
-                       bank_side=False) for k2 in range(BENFORD_PAYMENTS)]
+        ids = [payment(offices[k2 % len(offices)], v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2),
+                       f"R{i}-{k2}", bank_side=False) for k2 in range(BENFORD_PAYMENTS)]
         look.setdefault("benford", []).append({"vendor": v["uei"], "payments": ids})
         # sole offer: an office whose competed awards draw one offer, from a few vendors in turn
         few = r.sample(base, 3)
