@@ -404,6 +404,47 @@ def test_wage_gap_judges_the_clean_employer(tmp_path):
     ws.close()
 
 
+def test_wage_gap_on_ui_records_and_w2s(tmp_path):
+    """Without a 941 the quarter's UI records are the report; without either, the year's W-2s; a
+    W-2 of a year that has a 941 is not used."""
+    ws, L, ids = build(tmp_path)
+    ui = add_records(ws, "wage_reports", [
+        {"form": "ui", "employer_ein": VALLEY[1], "employer_name": VALLEY[0], "tax_year": 2025, "quarter": 1,
+         "period_start": D(2025, 1, 1), "period_end": D(2025, 3, 31), "worker_key": f"wk-V{i}",
+         "wages": Decimal(250), "state": "TX"} for i in range(1, 5)])
+    w2 = add_records(ws, "wage_reports", [
+        {"form": "w2", "employer_ein": SIERRA[1], "employer_name": SIERRA[0], "tax_year": 2025,
+         "period_start": D(2025, 1, 1), "period_end": D(2025, 12, 31), "worker_key": f"wk-G{i}",
+         "wages": Decimal(500)} for i in range(1, 4)]
+        + [{"form": "w2", "employer_ein": HARBOR[1], "employer_name": HARBOR[0], "tax_year": 2025,
+            "period_start": D(2025, 1, 1), "period_end": D(2025, 12, 31), "worker_key": "wk-H1",
+            "wages": Decimal(10)}])
+    detect(ws, ["wage_gap"], {"wage_gap": {"coverage_days": 366}})   # these statements cover weeks
+    got = findings(ws, "wage_gap")
+    assert set(got) == {"employer:111111111", "employer:666666666", "employer:777777777"}
+    v = got["employer:666666666"]
+    assert v["records"] == recs("wage_reports", ui) and v["tx_ids"] == sorted(L.tx["vp_pay"])
+    assert "reported $1,000.00 in wages for Q1 2025 on state unemployment-insurance wage records" in v["explanation"]
+    s_ = got["employer:777777777"]
+    assert s_["records"] == recs("wage_reports", w2[:3])
+    assert s_["tx_ids"] == sorted(L.tx["sp_pay"] + L.tx["sp_own"])       # the transfers back are not pay
+    assert "for 2025 on Forms W-2 (box 1)" in s_["explanation"]
+    ws.close()
+
+
+def test_a_register_without_eins_takes_the_ein_its_employer_files_under():
+    con = _records_db()
+    con.execute("INSERT INTO wage_reports (record_id, source_id, source_row, form, employer_ein, employer_name, "
+                "tax_year, quarter, period_start, period_end, employees, wages) VALUES "
+                "(1, 2, 1, '941', '12-3456789', 'Acme Farms, L.L.C.', 2025, 1, DATE '2025-01-01', "
+                "DATE '2025-03-31', 3, 1000)")
+    rows = [_line(("ACME FARMS LLC", None), f"w{i}", D(2025, 3, 7), 100, hours=40, method="cash") for i in range(2)]
+    rows[0]["employer_name"] = "Acme Farms L.L.C."
+    (f,) = _run(con, "below_minimum_wage", rows)
+    assert f["key"] == "employer:123456789@below-minimum-wage" and f["stats"]["lines"] == 2
+    assert f["accounts"] == [{"account_id": "employer:123456789", "role": "employer"}]
+
+
 def test_cash_payroll(planted):
     ws, L, ids, _ = planted
     got = findings(ws, "cash_payroll")

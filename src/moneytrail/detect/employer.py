@@ -119,8 +119,11 @@ EMPTY_RECORDS = "CAST([] AS STRUCT(kind VARCHAR, record_id BIGINT)[])"
 
 
 def _norm(x: str) -> str:
-    """A name for matching: upper case, every run of other characters one blank, trimmed."""
-    return f"nullif(trim(regexp_replace(upper(coalesce({x}, '')), '[^A-Z0-9]+', ' ', 'g')), '')"
+    """A name for matching: upper case, periods, commas and apostrophes dropped ("L.L.C." is
+    "LLC"), every other run of characters that are not letters or digits one blank, trimmed."""
+    punct = lit("[.,']")
+    dropped = f"regexp_replace(upper(coalesce({x}, '')), {punct}, '', 'g')"
+    return f"nullif(trim(regexp_replace({dropped}, '[^A-Z0-9]+', ' ', 'g')), '')"
 
 
 def _ein(x: str) -> str:
