@@ -298,6 +298,9 @@ def _finish(d: Dialect) -> str:
     """
 
 
+#: what a payroll line says the employer kept from the pay besides tax (it is not paid out as pay)
+KEPT = " + ".join(f"coalesce(pl.{c}, 0)" for c in ("deduction_benefits", *DEDUCTIONS.values()))
+
 NO_TS = "CAST(NULL AS TIMESTAMP)"
 NO_MONEY = "CAST(NULL AS DECIMAL(18, 4))"
 
@@ -364,11 +367,12 @@ class WageGap(_Staged):
     providers (``payroll_categories``), transfers into the pay accounts of its workers (from the
     register), and cash withdrawn on or up to ``match_days`` before a day the register shows a
     cash payroll. Flagged when reported < ``low_ratio`` x bank payroll, or reported >
-    ``high_ratio`` x bank payroll, the larger of the two being at least ``min_amount``, when the
+    ``high_ratio`` x (bank payroll + what its register shows kept from the pay besides tax:
+    benefits, housing, debts, ... are not paid out), the larger side at least ``min_amount``, when the
     employer's statements cover the period (their first and last transactions within
     ``coverage_days`` of its ends) and show some payroll. Evidence: the wage reports used and the
-    payroll transfers. Score: low_ratio x bank / reported (low), reported / (high_ratio x bank)
-    (high)."""
+    payroll transfers. Score: low_ratio x bank / reported (low), reported / (high_ratio x (bank +
+    kept)) (high)."""
 
     id = "wage_gap"
     version = "1"
@@ -455,13 +459,20 @@ class WageGap(_Staged):
                    coalesce(sum(bp.amount) FILTER (WHERE bp.cs AND NOT bp.wk AND NOT bp.ch AND NOT bp.pr), 0) AS cash
             FROM per JOIN bp ON bp.emp = per.emp AND year(bp.ts) = per.yr AND (per.q = 0 OR quarter(bp.ts) = per.q)
             GROUP BY per.emp, per.yr, per.q
+        ), kept AS (
+            SELECT per.emp, per.yr, per.q, sum({KEPT}) AS kept
+            FROM per JOIN pl ON pl.emp = per.emp AND year(pl.pay_date) = per.yr
+                 AND (per.q = 0 OR quarter(pl.pay_date) = per.q)
+            GROUP BY per.emp, per.yr, per.q
         ), j AS (
             SELECT per.emp, per.yr, per.q, per.form, per.wages, per.employees, per.p_start, per.p_end,
                    b.paid, b.n_paid, b.to_workers, b.by_channel, b.to_processors, b.cash,
+                   coalesce(k.kept, 0) AS kept,
                    CASE WHEN per.wages < {low} * b.paid THEN 'low'
-                        WHEN per.wages > {high} * b.paid THEN 'high' END AS dir
+                        WHEN per.wages > {high} * (b.paid + coalesce(k.kept, 0)) THEN 'high' END AS dir
             FROM per JOIN bank b ON b.emp = per.emp AND b.yr = per.yr AND b.q = per.q
             JOIN span s ON s.emp = per.emp
+            LEFT JOIN kept k ON k.emp = per.emp AND k.yr = per.yr AND k.q = per.q
             WHERE b.paid > 0 AND greatest(per.wages, b.paid) >= {num(p.min_amount)}
               AND date_diff('day', per.p_start, CAST(s.t0 AS DATE)) <= {cov}
               AND date_diff('day', CAST(s.t1 AS DATE), per.p_end) <= {cov}
@@ -474,13 +485,13 @@ class WageGap(_Staged):
                    || CASE WHEN j.q = 0 THEN '' ELSE 'Q' || CAST(j.q AS VARCHAR) END AS fkey,
                    j.emp, j.yr, j.q, j.form,
                    CASE WHEN j.dir = 'low' THEN {low} * j.paid / greatest(j.wages, 1)
-                        ELSE j.wages / ({high} * j.paid) END AS score,
+                        ELSE j.wages / ({high} * (j.paid + j.kept)) END AS score,
                    {NO_TS} AS rec_first, {NO_TS} AS rec_last, {NO_MONEY} AS rec_amount,
                    {{'employer': j.emp, 'name': n.name, 'direction': j.dir, 'form': j.form, 'year': j.yr,
                      'quarter': j.q, 'reported': j.wages, 'paid': j.paid, 'payments': j.n_paid,
                      'to_workers': j.to_workers, 'by_channel': j.by_channel, 'to_processors': j.to_processors,
-                     'cash': j.cash, 'employees': j.employees, 'workers': coalesce(r.workers, 0),
-                     'ratio': j.wages / j.paid}} AS stats
+                     'cash': j.cash, 'kept': j.kept, 'employees': j.employees, 'workers': coalesce(r.workers, 0),
+                     'ratio': j.wages / j.paid, 'ratio_kept': j.wages / (j.paid + j.kept)}} AS stats
             FROM j LEFT JOIN reg r ON r.emp = j.emp AND r.yr = j.yr AND r.q = j.q
             LEFT JOIN emp_name n ON n.emp = j.emp
             WHERE j.dir IS NOT NULL
@@ -524,9 +535,11 @@ class WageGap(_Staged):
                        f"pay, which is net of withholding (a true report of gross wages is above it): below "
                        f"{p.low_ratio:.0%} meets the threshold")
         else:
-            verdict = (f"The reported wages are {float(s['ratio']):.1f} times what the bank shows paid out as "
-                       f"pay: above {p.high_ratio:g} times meets the threshold (the gross wages reported "
-                       f"include withholding, which stays with the employer until deposited)")
+            kept = (f" and the {money(s['kept'])} its register shows deducted from pay (benefits, housing, "
+                    f"debts, ...)" if float(s["kept"]) else "")
+            verdict = (f"The reported wages are {float(s['ratio_kept']):.1f} times what the bank shows paid out "
+                       f"as pay{kept}: above {p.high_ratio:g} times meets the threshold (the gross wages "
+                       f"reported include the tax withheld, which stays with the employer until deposited)")
         return (f"{_who(s)} reported {money(s['reported'])} in wages for {_period(s)} on {form}{staff_txt}, "
                 f"while its bank accounts show {money(s['paid'])} leaving for payroll in {s['payments']} "
                 f"payment(s) between {day(row['first_ts'])} and {day(row['last_ts'])}: "
@@ -823,7 +836,7 @@ class LaborBrokerParams(Params):
     min_weeks: int = count(4)                     # in this many different weeks (regular)
     min_amount: float = amount(20000.0, lo_open=True)
     max_recipients: int = count(3, lo=0)          # accounts it pays (cash, bills and payroll aside)
-    min_out_share: float = ratio(0.7, lo_open=False)  # of what it received, passed on in cash or to them
+    min_out_share: float = ratio(0.5, lo_open=False)  # of what it received, passed on in cash or to them
     payroll_channels: tuple[str, ...] = names(("payroll",), channels, "channel")
     payroll_categories: tuple[str, ...] = names(("payroll_provider",), categories, "category")
     tax_categories: tuple[str, ...] = names(("tax",), categories, "category")
