@@ -617,3 +617,25 @@ def test_contract_typologies_on_spark(planted, spark_master):
         pytest.fail(f"{e}: {e.detail[:3000]}")
     finally:
         spark.close()
+
+
+def test_a_supplier_paid_every_few_days_is_routine_not_a_split(tmp_path):
+    """split_purchase v2: two payments in a week that together pass the threshold are a split
+    from a vendor the office rarely pays, routine from one it pays every few days."""
+    ws = Workspace.open(tmp_path / "w.duckdb")
+    # a supplier paid every third day all year, $6,000-$8,000 a time (the $10,000 threshold)
+    add_records(ws, "payments", [_pay("ROUTINEUEI01", "OFC-R", str(dt.date(2021, 1, 1) + dt.timedelta(days=3 * k)),
+                                      f"{6000 + (k * 137) % 2000}.00") for k in range(120)])
+    # a vendor the office pays twice a year, and twice in one week just under the threshold
+    rare = add_records(ws, "payments", [_pay("RAREUEI00001", "OFC-R", "2021-02-01", "1200.00"),
+                                        _pay("RAREUEI00001", "OFC-R", "2021-06-01", "9500.00"),
+                                        _pay("RAREUEI00001", "OFC-R", "2021-06-04", "9400.00"),
+                                        _pay("RAREUEI00001", "OFC-R", "2021-11-01", "800.00")])
+    rows = found(ws, "split_purchase")
+    assert not involving(rows, "vendor:ROUTINEUEI01")
+    (r,) = involving(rows, "vendor:RAREUEI00001")
+    assert recs(r) == kinds(rare[1:3], "payments")
+    assert "usual pace" in BY_ID["split_purchase"].explain(r, PARAMS["split_purchase"])
+    # with the pace test off, the routine supplier's weeks are splits too
+    assert involving(found(ws, "split_purchase", burst_ratio=1), "vendor:ROUTINEUEI01")
+    ws.close()

@@ -8,7 +8,8 @@ workspace, run resolve -> graph -> detect with the employer and contract typolog
 default parameters, and score each typology against what was planted for it:
 
 * each planted instance is named by its evidence: the exact records (payments, awards) and
-  the parties (vendor UEI, employer EIN, account) the truth file gives for it;
+  the parties (vendor UEI, employer EIN, account; the office, for an office's single-offer
+  awards) the truth file gives for it;
 * a finding **matches** an instance when it cites one of the instance's records or names one
   of its parties (``vendor:UEI``, ``employer:EIN`` or the account itself);
 * recall = instances matched by at least one finding of the typology / instances planted;
@@ -57,7 +58,7 @@ def _marks(ws, inst: dict[str, Any]) -> tuple[set[int], set[str]]:
         recs |= {r for (r,) in ws.query("SELECT record_id FROM awards WHERE list_contains(?, transaction_key)",
                                         [awards])}
     parties = {str(inst[k]).replace("-", "") for k in ("vendor", "employer", "account") if inst.get(k)}
-    parties |= {str(x) for x in inst.get("vendors", [])}
+    parties |= {str(x) for x in inst.get("vendors", [])} | {str(x) for x in inst.get("offices", [])}
     return recs, parties
 
 

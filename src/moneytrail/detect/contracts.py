@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 
 from moneytrail.backends.dialect import Dialect
-from moneytrail.detect.base import Params, Typology, count, days, flag, names, ratio, usd, whole, amount
+from moneytrail.detect.base import Params, Typology, amount, count, days, flag, names, num, ratio, usd, whole
 from moneytrail.detect.categories import account_cte
 from moneytrail.detect.flow import islands
 from moneytrail.errors import ConfigError
@@ -101,14 +101,15 @@ ACTS = ("_ct_acts", f"""WITH {VMAP}
                coalesce({_c('a.office_code')}, {_c('a.office')}) AS okey, {_t('a.office')} AS oname,
                coalesce({_t('a.piid')}, {_t('a.award_key')}, {_t('a.transaction_key')},
                         'record ' || CAST(a.record_id AS VARCHAR)) AS ref,
-               CAST(NULL AS VARCHAR) AS approver, CAST(NULL AS VARCHAR) AS pay_account
+               CAST(NULL AS VARCHAR) AS approver, CAST(NULL AS VARCHAR) AS pay_account,
+               CAST(NULL AS VARCHAR) AS contract
         FROM awards a
         UNION ALL
         SELECT 'payments', p.record_id, p.paid_date, p.amount, upper(p.currency),
                coalesce({_c('p.vendor_uei')}, vm.uei, {_t('p.vendor_id')}, {_c('p.vendor_name')}), {_t('p.vendor_name')},
                coalesce({_c('p.office_code')}, {_c('p.office')}), {_t('p.office')},
                coalesce({_t('p.payment_id')}, {_t('p.invoice')}, 'record ' || CAST(p.record_id AS VARCHAR)),
-               {_c('p.approver')}, {_t('p.pay_account')}
+               {_c('p.approver')}, {_t('p.pay_account')}, {_t('p.piid')}
         FROM payments p LEFT JOIN vmap vm ON vm.vendor_id = {_t('p.vendor_id')}""")
 
 #: ``_ct_vend``: vendor records with their vendor key
@@ -237,6 +238,9 @@ class SplitParams(Params):
     window_days: int = days(7, lo=0)        # pieces this many days apart at most (0: the same day)
     min_count: int = count(2)               # pieces in a window
     min_piece_share: float = ratio(0.2, lo_open=False)  # each piece at least this share of its threshold
+    # a window holds at least this many times the actions the vendor's usual pace from the office
+    # would put in it (1: off): a supplier the office pays every few days is routine, not a split
+    burst_ratio: float = ratio(3.0, lo=1.0, hi=1000.0, lo_open=False)
     micro_purchase_threshold: float = amount(0.0)   # 0: FAR 2.101's, as in force on each date
     simplified_acquisition_threshold: float = amount(0.0)   # 0: FAR 2.101's, as in force on each date
     record_kinds: tuple[str, ...] = names(("awards", "payments"), record_kinds, "record kind")
@@ -279,17 +283,21 @@ def _dec(x: Decimal) -> str:
 
 class SplitPurchase(_Staged):
     """Per vendor, office and record kind (awards and payments are separate series: a payment
-    pays an award), the actions of a *tier*: micro-purchase pieces (at most the micro-purchase
+    pays an award, and a payment citing a contract number is left out of the payments series for
+    that reason), the actions of a *tier*: micro-purchase pieces (at most the micro-purchase
     threshold in force on their date) or simplified-acquisition pieces (above it and at most the
     simplified acquisition threshold), each at least ``min_piece_share`` of its threshold. A
     window of ``window_days`` days qualifies when it holds ``min_count`` or more pieces whose
-    total exceeds the highest threshold in force in it. Thresholds: FAR 2.101 as in force on each
+    total exceeds the highest threshold in force in it, and at least ``burst_ratio`` times the
+    actions the vendor's usual pace from the office would put in ``window_days + 1`` days (its
+    other actions, of any size, over the rest of the span of the case's records of that kind): an
+    office that pays a supplier every few days pays it twice in a week as a matter of routine. Thresholds: FAR 2.101 as in force on each
     action's date (:data:`FAR_THRESHOLDS`), unless the run sets ``micro_purchase_threshold`` /
     ``simplified_acquisition_threshold``. Overlapping windows merge into an episode whose
     evidence is its pieces. Score = the best window's total / its threshold."""
 
     id = "split_purchase"
-    version = "1"
+    version = "2"
     family = "contracts"
     title = "Split purchases: several actions under a purchase threshold that together exceed it"
     red_flag = ("several purchases from one vendor by one office within days, each at or under the "
@@ -330,12 +338,22 @@ class SplitPurchase(_Staged):
             f"{_dec(m)} AS mpt, {_dec(s)} AS sat"
             for a, b, m, s in _schedule(p))
         share = lit(Decimal(repr(p.min_piece_share)))
-        # the pieces: each action with the thresholds in force on its date, in its tier
-        pieces = f"""WITH t AS (
-            SELECT x.*, thr.valid_from AS eff, thr.mpt, thr.sat, CAST(x.dt AS TIMESTAMP) AS ts
+        # the pieces: each action with the thresholds in force on its date, in its tier, and the
+        # vendor's usual pace from the office (its actions of any size per day of the case's span)
+        pieces = f"""WITH span AS (
+            SELECT kind, date_diff('day', min(dt), max(dt)) + 1 AS days FROM _ct_acts WHERE amount > 0 GROUP BY kind
+        ), pace AS (
+            SELECT x.kind, x.vkey, x.okey, count(*) AS n_all, max(span.days) AS span_days
+            FROM _ct_acts x JOIN span ON span.kind = x.kind
+            WHERE x.amount > 0 AND x.vkey IS NOT NULL AND x.okey IS NOT NULL GROUP BY x.kind, x.vkey, x.okey
+        ), t AS (
+            SELECT x.*, thr.valid_from AS eff, thr.mpt, thr.sat, CAST(x.dt AS TIMESTAMP) AS ts, pace.n_all,
+                   pace.span_days
             FROM _ct_acts x JOIN ({thr}) thr ON x.dt >= thr.valid_from AND (thr.valid_to IS NULL OR x.dt < thr.valid_to)
+            JOIN pace ON pace.kind = x.kind AND pace.vkey = x.vkey AND pace.okey = x.okey
             WHERE x.amount > 0 AND x.currency = 'USD' AND x.vkey IS NOT NULL AND x.okey IS NOT NULL
               AND {in_list('x.kind', p.record_kinds)}
+              AND x.contract IS NULL      -- a payment citing a contract pays that award: not a purchase of its own
         ), s AS (
             SELECT t.*, 'micro-purchase' AS tier, t.mpt AS lim FROM t
             WHERE t.amount <= t.mpt AND t.amount >= {share} * t.mpt
@@ -349,12 +367,16 @@ class SplitPurchase(_Staged):
     def body(self, p: SplitParams, d: Dialect):
         w = lit(p.window_days)
         ctes = f"""w AS (
-            SELECT fk, ts, count(*) OVER win AS n, sum(amount) OVER win AS total, max(lim) OVER win AS wlim
+            SELECT fk, ts, count(*) OVER win AS n, sum(amount) OVER win AS total, max(lim) OVER win AS wlim,
+                   n_all, span_days
             FROM _ct_pieces
             WINDOW win AS (PARTITION BY fk ORDER BY ts RANGE BETWEEN INTERVAL {w} DAY PRECEDING AND CURRENT ROW)
         ), q AS (
             SELECT fk, ts - INTERVAL {w} DAY AS w_start, ts AS w_end, total / wlim AS w_score
             FROM w WHERE n >= {lit(p.min_count)} AND total > wlim
+              -- the vendor's pace from the office outside this window: its other actions over the rest of the span
+              AND n >= {num(p.burst_ratio)} * (n_all - n) * {lit(p.window_days + 1)}
+                       / greatest(span_days - {lit(p.window_days + 1)}, {lit(p.window_days + 1)})
         ), ep AS ({islands('q', 'fk')}
         ), sc AS (
             SELECT ep.fk, ep.island, max(q.w_score) AS score FROM ep JOIN q ON q.fk = ep.fk
@@ -375,7 +397,7 @@ class SplitPurchase(_Staged):
                {{'vendor': min(evid.vkey), 'vendor_name': min(evid.vname), 'office': min(evid.okey),
                  'office_name': min(evid.oname), 'kind': min(evid.kind), 'tier': min(evid.tier),
                  'n': count(*), 'min_amount': min(evid.amount), 'max_amount': max(evid.amount),
-                 'lim_low': min(evid.lim), 'lim_high': max(evid.lim), 'eff_low': min(evid.eff), 'eff_high': max(evid.eff),
+                 'n_all': max(evid.n_all), 'span_days': max(evid.span_days), 'lim_low': min(evid.lim), 'lim_high': max(evid.lim), 'eff_low': min(evid.eff), 'eff_high': max(evid.eff),
                  'items': {d.ordered_list("{'ref': coalesce(evid.ref, '?'), 'day': strftime(evid.ts, '%Y-%m-%d'), 'amount': evid.amount}",
                                           ["evid.ts", "evid.record_id"])},
                  'days': date_diff('day', CAST(min(evid.ts) AS DATE), CAST(max(evid.ts) AS DATE)) + 1}} AS stats
@@ -405,7 +427,14 @@ class SplitPurchase(_Staged):
                 f"and {_day(row['last_ts'])}: {_few(items, 5)}; together {usd(row['total_amount'])}. Each is at "
                 f"or below {self._threshold_text(s, p)} and at least {p.min_piece_share:.0%} of it, and together "
                 f"they exceed it ({row['score']:.2f} times the threshold). {p.min_count} or more such pieces within "
-                f"{p.window_days} day(s) meet the test. {FAR_13_003} Red flag: {self.red_flag} — {self.source}.")
+                f"{p.window_days} day(s) meet the test, when they are at least {p.burst_ratio:g} times what the "
+                f"office's usual pace with this vendor ({self._pace(s)}) would put in that many days. {FAR_13_003} "
+                f"Red flag: {self.red_flag} — {self.source}.")
+
+    @staticmethod
+    def _pace(s) -> str:
+        what = "award(s)" if s["kind"] == "awards" else "payment(s)"
+        return f"{s['n_all']} {what} in all over the {s['span_days']} day(s) the case's {s['kind']} span"
 
 
 # ==============================================================================================

@@ -216,10 +216,12 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
                 d = g.day(r.randint(0, g.days - 60))
                 amt = _lognormal_amount(r, 180_000, 1.0, 20_000, 5_000_000)
                 award(o, v, d, amt, offers=r.choice((2, 3, 3, 4, 5, 6)))
-                for m in range(r.randint(2, 6)):
+                piid = awards[-1]["award_id_piid"]
+                for m in range(r.randint(2, 6)):       # the contract's invoices, citing it
                     pd = d + timedelta(days=30 * (m + 1))
                     if (pd - g.start).days < g.days:
-                        payment(o, v, pd, round(amt / 6 * r.uniform(0.6, 1.4), 2), f"INV-{r.randint(10000, 99999)}")
+                        payment(o, v, pd, round(amt / 6 * r.uniform(0.6, 1.4), 2), f"INV-{r.randint(10000, 99999)}",
+                                piid=piid)
             for _ in range(r.randint(3, 12)):      # open-market buying: a few hundred dollars a time
                 d = g.day(r.randint(0, g.days - 1))
                 payment(o, v, d, _lognormal_amount(r, 400, 1.2, 25, 9_000), f"{r.randint(100000, 999999)}")
@@ -312,11 +314,24 @@ def _contracts(g: _Gen, n_offices: int, n_vendors: int, n_plants: int) -> dict:
         ids = [payment(offices[k2 % len(offices)], v, g.day(r.randint(0, g.days - 1)), round(10 ** r.uniform(1.5, 4.5), 2),
                        f"R{i}-{k2}", bank_side=False) for k2 in range(BENFORD_PAYMENTS)]
         look.setdefault("benford", []).append({"vendor": v["uei"], "payments": ids})
-        # sole offer: an office whose competed awards draw one offer, from a few vendors in turn
+        # sole offer: a field office whose competed awards mostly draw one offer, won by three
+        # vendors in turn (A, B, C, A, ...); its look-alike: a field office whose competitions
+        # draw several offers, won by the same few vendors in no order
+        so = (f"SDA{900 + i}", f"Field Office {i + 1}")
+        official(so, "contracting officer")
+        official(so, "approving official")
         few = r.sample(base, 3)
-        ks = [award(o, few[m % 3], g.day(r.randint(0, g.days - 1)), _lognormal_amount(r, 250_000, 0.5, 50_000, 900_000),
-                    offers=1) for m in range(9)]
-        truth["sole_offer"].append({"office": o[0], "awards": ks, "vendors": [x["uei"] for x in few]})
+        days = sorted(r.sample(range(0, g.days - 1), 12))
+        ks = [award(so, few[m % 3], g.day(days[m]), _lognormal_amount(r, 250_000, 0.5, 50_000, 900_000),
+                    offers=1 if m % 4 else 2) for m in range(12)]
+        truth["sole_offer"].append({"offices": [so[0]], "awards": ks, "vendors": [x["uei"] for x in few]})
+        lo = (f"SDA{950 + i}", f"Field Office {i + 51}")
+        official(lo, "contracting officer")
+        official(lo, "approving official")
+        days = sorted(r.sample(range(0, g.days - 1), 12))
+        ks = [award(lo, r.choice(few), g.day(days[m]), _lognormal_amount(r, 250_000, 0.5, 50_000, 900_000),
+                    offers=r.randint(3, 7)) for m in range(12)]
+        look.setdefault("sole_offer", []).append({"office": lo[0], "awards": ks})
     return {"offices": offices, "officials": officials, "vendors": vendors, "awards": awards, "payments": payments,
             "truth": truth}
 
