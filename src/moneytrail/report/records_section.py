@@ -15,20 +15,18 @@ reaches the template as data (autoescaped) or as SVG built with :func:`markupsaf
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from moneytrail.detect.contracts import benford_p, conformity
+
 MAX_EMPLOYERS = 12
 MAX_VENDORS = 15
 BENFORD_MIN = 50                   # payments needed before a vendor's digits are charted
-#: Nigrini's conformity bands for the first-digit test (mean absolute deviation): "Benford's Law:
-#: Applications for Forensic Accounting, Auditing, and Fraud Detection" (Wiley, 2012)
-FIRST_DIGIT_BANDS = ((0.006, "close conformity"), (0.012, "acceptable conformity"),
-                     (0.015, "marginally acceptable conformity"), (math.inf, "nonconformity"))
-BENFORD = [math.log10(1 + 1 / d) for d in range(1, 10)]
+#: Benford's first-digit proportions; the bands are Nigrini's, as the benford typology has them
+BENFORD = [benford_p(d) for d in range(1, 10)]
 
 
 def _links(ws, prefix: str, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -145,7 +143,7 @@ def first_digits(amounts: list[Decimal | float]) -> tuple[list[float], int]:
 def mad_band(props: list[float]) -> tuple[float, str]:
     """Mean absolute deviation from Benford's first-digit proportions, and Nigrini's band for it."""
     mad = sum(abs(p - e) for p, e in zip(props, BENFORD)) / 9
-    return mad, next(label for lim, label in FIRST_DIGIT_BANDS if mad <= lim)
+    return mad, conformity(mad)
 
 
 def _benford_svg(props: list[float], n: int, mad: float, band: str, title: str) -> Markup:
