@@ -438,11 +438,16 @@ def _employers(g: _Gen, n_employers: int, n_plants: int, employing_vendors: list
         look.setdefault("cash_payroll", []).append({"employer": e2["ein"].replace("-", "")})
         # labor broker: paid payroll-like sums by two employers, no payroll of its own, pays out cash
         broker = g.open(g.new("DB"), g.name(True), "business", address=g.address(), naics="561320")
+        n_in = len(g.tx)
         for _ in range(2):
             e = employer()
             run_payroll(e, workers(r.randint(6, 12)), via=broker, report_share=0.0)
-        for pdn in paydays:
-            g.pay(g.day(pdn), broker, "cash", float(r.randint(8, 20) * 500), "cash", "CASH WITHDRAWAL")
+        # it keeps its cut (10-15 %) and pays the crews the rest in cash, the day each payment comes in
+        for t in g.tx[n_in:]:
+            if t[2] == broker:
+                day = date.fromisoformat(t[0][:10])
+                g.pay(day + timedelta(days=1), broker, "cash", round(float(t[3]) * r.uniform(0.85, 0.9), -1), "cash",
+                      "CASH WITHDRAWAL")
         truth["labor_broker"].append({"account": broker})
         # pooled wages: 8-15 workers' pay deposited into one account (a crew boss's)
         boss = g.open(g.new("DW"), g.name(), "individual", address=g.address())
