@@ -38,7 +38,11 @@ MAKES = ("findings", "finding_accounts", "finding_transactions", "finding_record
 
 GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter(), Bipartite(),
                                Stack(), RoundTrip(), Cycles())
-TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING + EMPLOYER + CONTRACTS
+#: the typologies over the transactions alone, and those that need employer or contract records
+#: (payroll, wage reports, awards, payments, vendors, officials: docs/records.md)
+TRANSACTION_TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
+RECORD_TYPOLOGIES: tuple[Typology, ...] = EMPLOYER + CONTRACTS
+TYPOLOGIES: tuple[Typology, ...] = TRANSACTION_TYPOLOGIES + RECORD_TYPOLOGIES
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
