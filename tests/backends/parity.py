@@ -1,8 +1,8 @@
 """Run typologies and score features on two backends over one workspace and say how they differ.
 
 Findings are compared as an investigator would read them: the same keys, and for each the same
-evidence transactions, accounts and roles, time span, total, explanation and (within float
-tolerance) score. Lists whose order the query does not define (accounts) are compared as sets.
+evidence transactions and records, accounts and roles, time span, total, explanation and (within
+float tolerance) score. Lists whose order the query does not define (accounts) are compared as sets.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def _finding(typ, row: dict, p) -> dict:
     return {
         "tx_ids": sorted(row["tx_ids"]),
         "accounts": sorted((a["account_id"], a["role"]) for a in row["accounts"]),
+        # the employer and contract records it cites (docs/records.md), by kind and id
+        "records": sorted((r["kind"], int(r["record_id"])) for r in row.get("records") or ()),
         "first_ts": row["first_ts"], "last_ts": row["last_ts"],
         "total_amount": Decimal(row["total_amount"]),
         "score": float(row["score"]),

@@ -1,5 +1,6 @@
 """One catalogue, two engines: every typology and every score feature gives the same answer on
-DuckDB and on Spark, on every golden ledger and on ../shared/data/amlsim_small (issue 11).
+DuckDB and on Spark, on every golden ledger (with generated employer and contract records beside
+them, for the typologies that read those) and on ../shared/data/amlsim_small (issue 11).
 
 Findings are the same keys with the same evidence transactions, accounts and roles, time span,
 total and explanation, and scores within float tolerance; features agree within float tolerance.
@@ -8,6 +9,7 @@ total and explanation, and scores within float tolerance; features agree within 
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from moneytrail.errors import EngineError
 from moneytrail.ingest import ingest_file
 from moneytrail.ingest.accounts import load_accounts_mapping
 from moneytrail.pipeline import run_pipeline
+from moneytrail.synth.records import generate_records
 from moneytrail.workspace import Workspace
 
 from parity import detection_parity, feature_differences, findings
@@ -60,6 +63,13 @@ def golden(tmp_path_factory):
                         "accounts", mapping=load_accounts_mapping(d / "accounts.yaml"))
         ingest_file(ws, _tagged(d / f"{name}.csv", root / f"{family}-{name}.csv", tag, ("payer", "payee")),
                     "csv", mapping=d / "mapping.yaml")
+    # the employer and contract typologies' records, one of each planted scheme and its look-alike
+    # (moneytrail.synth.records; the months cross the 2025-10-01 micro-purchase threshold change),
+    # with bank D's ledger and register: their own account ids, apart from the ledgers'
+    records = generate_records(root / "records", seed=5, start=date(2025, 8, 1), months=5, n_offices=2,
+                               n_vendors=20, n_employers=4, n_plants=1)
+    for p, fmt, m in records.files:
+        ingest_file(ws, p, fmt, mapping=m)
     run_pipeline(ws, stages=["resolve", "graph"])
     yield ws
     ws.close()

@@ -459,7 +459,7 @@ def _invoice_norm(x: str) -> str:
     alnum = f"regexp_replace(upper(coalesce({x}, '')), '[^A-Z0-9]', '', 'g')"
     prefix = f"regexp_extract({alnum}, '^([A-Z]*)', 1)"
     rest = f"regexp_replace(substr({alnum}, length({prefix}) + 1), '^0+', '')"
-    number_only = f"regexp_full_match({alnum}, '[A-Z]*[0-9]+')"
+    number_only = f"regexp_matches({alnum}, '^[A-Z]*[0-9]+$')"
     return f"nullif(CASE WHEN {number_only} THEN {rest} ELSE {prefix} || {rest} END, '')"
 
 
