@@ -345,3 +345,12 @@ def test_a_finding_cites_records_which_reads_and_exports_carry_with_provenance(w
     write_findings(ws, ws.start_run("detect", {}), _Src(), _P(), [])
     old = _reads.finding(ws, f.key)
     assert old["superseded"] and [x.record_id for x in old["finding"].records] == ids
+
+
+def test_wage_reports_not_tagged_fti_get_a_note_saying_when_they_are():
+    from moneytrail.cli.main import fti_note
+
+    assert "26 U.S.C. 6103" in fti_note("form941", ["subpoena:GJ-1"])
+    assert "fti:NAME" in fti_note("efw2", [])
+    assert fti_note("form941", ["fti:Acme Farms LLC"]) is None
+    assert fti_note("payroll", []) is None and fti_note("usaspending", []) is None

@@ -180,6 +180,25 @@ def ingest(
                    f"quarantined {r['quarantined']}{' (already ingested)' if r['skipped'] else ''}")
     if res.quarantined:
         typer.echo(f"  see why: moneytrail quarantine --source {res.source_id}")
+    note = fti_note(res.format, legal_basis)
+    if note:
+        typer.echo(f"  {note}")
+
+
+#: the formats of wage reports: federal tax information when the IRS provided them
+WAGE_REPORT_FORMATS = ("w2", "efw2", "form941", "uiwage")
+
+
+def fti_note(fmt: str, legal_basis: list[str]) -> str | None:
+    """What to say after ingesting wage reports not tagged as federal tax information: whether
+    they are depends on where they came from, which only the investigator knows."""
+    from moneytrail.authority.legal import classify_tags
+
+    if fmt not in WAGE_REPORT_FORMATS or classify_tags(legal_basis)["fti"]:
+        return None
+    return ("note: wage reports obtained from the IRS are federal tax information (26 U.S.C. 6103): if these "
+            "came from the IRS, tag the source fti:NAME (moneytrail tag SOURCE --legal-basis fti:NAME); "
+            "copies the employer or the state produced are not")
 
 
 def _parse_params(param: list[str], config: Optional[Path]) -> dict:
