@@ -37,3 +37,13 @@ def test_each_stage_is_one_readable_line():
 def test_a_summary_of_another_shape_is_still_one_line():
     assert stage_line("detect", {"findings": "many"}).startswith("detect: ")
     assert stage_line("trace", "done") == "trace: done"
+
+
+def test_typologies_skipped_for_want_of_records_are_counted_not_listed():
+    from moneytrail.detect import RECORD_TYPOLOGIES
+
+    skipped = {t.id: "no records" for t in RECORD_TYPOLOGIES} | {"ht_expenses": "no categories"}
+    line = stage_line("detect", {"findings": {"fan_in": 3}, "skipped": skipped})
+    assert f"skipped: ht_expenses, {len(RECORD_TYPOLOGIES)} employer or contract typologies" in line
+    assert "wage_gap" not in line and len(line) < 200
+    assert "skipped: wage_gap (" in stage_line("detect", {"findings": {}, "skipped": {"wage_gap": "x"}})
