@@ -365,3 +365,28 @@ def test_a_training_pass_without_pairs_is_skipped():
     res = resolve_parties(c, "p")                   # no two records share first name and surname
     assert res.settings["training"] == [["dob"], ["email"]]
     assert res.clusters.num_rows == 5
+
+
+def test_an_em_pass_that_drives_a_level_below_a_float_completes_at_splinks_floor():
+    """A pass blocked on names drove one level's m probability to 1e-317 on the demo's four banks
+    (Splink refuses values under 1e-300, which failed the whole training: no pair linked). The
+    value is set to Splink's floor as Splink reads the pass's parameters; others are untouched."""
+    from types import SimpleNamespace
+
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    from moneytrail.resolve.entities import _em_floor
+
+    _em_floor()
+    _em_floor()                                   # once per process, however often called
+    assert getattr(em.populate_m_u_from_lookup, "_moneytrail_floor", False)
+    level = SimpleNamespace(_fix_m_probability=False, _fix_u_probability=False, comparison_vector_value=1,
+                            label_for_charts="x", _m_warning_sent=False, _u_warning_sent=False,
+                            m_probability=None, u_probability=None)
+    lookup = {"address": {1: {"m_probability": 1.5485643e-317, "u_probability": 0.25}}}
+    em.populate_m_u_from_lookup(set(), level, "address", lookup)
+    assert level.m_probability == M_U_CLAMP_MIN and level.u_probability == 0.25
+    lookup = {"address": {1: {"m_probability": 0.0, "u_probability": 0.5}}}
+    em.populate_m_u_from_lookup(set(), level, "address", lookup)
+    assert level.m_probability == M_U_CLAMP_MIN

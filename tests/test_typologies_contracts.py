@@ -596,29 +596,6 @@ def test_hostile_text_in_records_stays_data(tmp_path):
 
 # -- one Spark run over every planted case ------------------------------------------------------------
 
-def test_contract_typologies_on_spark(planted, spark_master):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_contracts_parity", Path(__file__).parent / "backends" / "parity.py")
-    parity = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(parity)
-    ws, _ = planted
-    spark = get_backend(ws, "spark", master=spark_master)
-    try:
-        first = get_backend(ws)
-        for typ in CONTRACTS:   # each once per engine: the shared comparison, and the evidence records
-            assert typ.skip_reason(ws) is None and typ.unsupported(spark) is None, typ.id
-            p = PARAMS[typ.id]
-            a = {r["key"]: {**parity._finding(typ, r, p), "records": recs(r)} for r in typ.run(first, p)}
-            b = {r["key"]: {**parity._finding(typ, r, p), "records": recs(r)} for r in typ.run(spark, p)}
-            assert a, f"{typ.id} found nothing to compare"
-            assert parity.differences(a, b) == [], typ.id
-    except EngineError as e:
-        pytest.fail(f"{e}: {e.detail[:3000]}")
-    finally:
-        spark.close()
-
-
 def test_a_supplier_paid_every_few_days_is_routine_not_a_split(tmp_path):
     """split_purchase v2: two payments in a week that together pass the threshold are a split
     from a vendor the office rarely pays, routine from one it pays every few days."""

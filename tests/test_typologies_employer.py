@@ -648,42 +648,5 @@ def test_worker_keys_and_row_order_change_nothing(tmp_path):
                                                                       for x in a[0]["records"])
 
 
-# -- one workspace, two engines ---------------------------------------------------------------------
-
-class _Recording:
-    """A typology as the parity helper runs it, keeping each backend's rows (so the records,
-    which the helper does not compare, are compared without running the queries again)."""
-
-    def __init__(self, typ, rows: dict):
-        self.typ, self.rows, self.id = typ, rows, typ.id
-
-    def skip_reason(self, ws):
-        return self.typ.skip_reason(ws)
-
-    def run(self, backend, p):
-        out = self.typ.run(backend, p)
-        self.rows[(self.id, backend.name)] = out
-        return out
-
-    def explain(self, row, p):
-        return self.typ.explain(row, p)
-
-
-def test_the_same_findings_on_duckdb_and_spark(planted, spark_master):
-    import sys
-    sys.path.insert(0, str(TESTS / "backends"))
-    from parity import detection_parity
-
-    ws, L, ids, _ = planted
-    spark = get_backend(ws, "spark", master=spark_master)
-    rows: dict = {}
-    try:
-        diffs = detection_parity(ws, get_backend(ws), spark, typologies=[_Recording(t, rows) for t in EMPLOYER])
-    finally:
-        spark.close()
-    assert set(diffs) == set(MINE)
-    assert {k: v for k, v in diffs.items() if v} == {}
-    for t in MINE:         # every typology found its planted case, and the records agree too
-        duck, other = ({r["key"]: sorted((x["kind"], x["record_id"]) for x in r["records"]) for r in rows[(t, b)]}
-                       for b in ("duckdb", "spark"))
-        assert duck == other and duck, t
+# (both engines: tests/backends/test_parity.py runs every typology on the golden ledgers and
+# generated records on DuckDB and Spark, findings and their records compared)

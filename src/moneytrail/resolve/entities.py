@@ -427,6 +427,33 @@ def _splink_settings(p: dict, seed: int):
 
 # ---------------------------------------------------------------------------------------------
 
+def _em_floor() -> None:
+    """Splink's expectation maximisation can drive the m probability of a comparison level that no
+    pair of a pass reaches to a value below 1e-300 (1e-317 was seen: a case's records of four banks),
+    which Splink then refuses to set (ValueError), failing the whole training, although the value
+    is zero for every purpose. Such a value is set to Splink's own floor (``M_U_CLAMP_MIN``,
+    1e-300) as Splink reads the pass's new parameters: the level keeps a weight no matched pair
+    reaches, and the pass completes. Installed once per process (idempotent, and the same for
+    every caller: it changes nothing a pass could otherwise produce)."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    if getattr(em.populate_m_u_from_lookup, "_moneytrail_floor", False):
+        return
+    original = em.populate_m_u_from_lookup
+
+    def populate(fixed, level, column, lookup):
+        for rec in lookup.get(column, {}).values():
+            for k in ("m_probability", "u_probability"):
+                v = rec.get(k)
+                if isinstance(v, float) and 0.0 <= v < M_U_CLAMP_MIN:
+                    rec[k] = M_U_CLAMP_MIN
+        return original(fixed, level, column, lookup)
+
+    populate._moneytrail_floor = True
+    em.populate_m_u_from_lookup = populate
+
+
 def resolve_parties(con, table: str, *, settings: Optional[Mapping] = None, model_json: Optional[str] = None,
                     upper: float = DEFAULT_UPPER, lower: float = DEFAULT_LOWER, seed: int = DEFAULT_SEED,
                     u_max_pairs: float = U_MAX_PAIRS, threads: Optional[int] = None) -> Resolution:
@@ -501,6 +528,8 @@ def _resolve(con, table, *, settings, model_json, upper, lower, seed, u_max_pair
         linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
         em_rules = []
         from splink.internals.exceptions import EMTrainingException
+
+        _em_floor()
 
         for cols_ in p["training"]:
             try:
