@@ -1121,6 +1121,19 @@ class BelowMinimumParams(Params):
         _check_local(typology, self)
 
 
+def _payroll_evidence(hits: str) -> str:
+    """The evidence of a finding made of payroll lines alone: its records (``hits``, a relation of
+    ``emp`` and ``record_id``), no transactions, the employer its one party (the ``fr``, ``ft`` and
+    ``fa`` relations :func:`_finish` reads)."""
+    return f"""fr AS (
+            SELECT f.fkey, 'payroll_lines' AS kind, {hits}.record_id FROM f JOIN {hits} ON {hits}.emp = f.emp
+        ), ft AS (
+            SELECT fkey, CAST(NULL AS BIGINT) AS tx_id, {NO_TS} AS ts, {NO_MONEY} AS amount FROM f WHERE FALSE
+        ), fa AS (
+            SELECT fkey, emp AS account_id, 'employer' AS role FROM f
+        )"""
+
+
 class BelowMinimumWage(Typology):
     """Per employer: payroll lines with hours worked where gross pay is below the minimum wage
     in force for the hours: the federal rate on the pay date (:data:`FEDERAL_MINIMUM`), or
@@ -1170,13 +1183,7 @@ class BelowMinimumWage(Typology):
                      'owed': per.owed, 'hours': per.hours, 'gross': per.gross, 'lowest': per.lowest,
                      'floors': per.floors}} AS stats
             FROM per LEFT JOIN emp_name n ON n.emp = per.emp
-        ), fr AS (
-            SELECT f.fkey, 'payroll_lines' AS kind, bad.record_id FROM f JOIN bad ON bad.emp = f.emp
-        ), ft AS (
-            SELECT fkey, CAST(NULL AS BIGINT) AS tx_id, {NO_TS} AS ts, {NO_MONEY} AS amount FROM f WHERE FALSE
-        ), fa AS (
-            SELECT fkey, emp AS account_id, 'employer' AS role FROM f
-        ), {_finish(d)}
+        ), {_payroll_evidence('bad')}, {_finish(d)}
         """
 
     def explain(self, row, p):
@@ -1297,13 +1304,7 @@ class WageDeductions(Typology):
                      'n_share': per.n_share, 'n_below': per.n_below, 'owed': coalesce(per.owed, 0),
                      'by_kind': per.by_kind}} AS stats
             FROM per LEFT JOIN emp_name n ON n.emp = per.emp
-        ), fr AS (
-            SELECT f.fkey, 'payroll_lines' AS kind, hit.record_id FROM f JOIN hit ON hit.emp = f.emp
-        ), ft AS (
-            SELECT fkey, CAST(NULL AS BIGINT) AS tx_id, {NO_TS} AS ts, {NO_MONEY} AS amount FROM f WHERE FALSE
-        ), fa AS (
-            SELECT fkey, emp AS account_id, 'employer' AS role FROM f
-        ), {_finish(d)}
+        ), {_payroll_evidence('hit')}, {_finish(d)}
         """
 
     def explain(self, row, p):

@@ -414,6 +414,12 @@ class _Expr:
     checks: list[tuple[str, str]] = field(default_factory=list)   # (condition for a bad value, reason)
 
 
+def _unless(value: str, raw: str, name: str, what: str) -> _Expr:
+    """A value read by a pattern: a text given that the pattern does not read is refused, the
+    reason naming the field, the text and ``what`` the field takes."""
+    return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL", f"{name} || {raw} || {q(' is not ' + what)}")])
+
+
 def _field_expr(f: F, raw: str, m: RecordsMapping) -> _Expr:
     """SQL parsing the cleaned text ``raw`` of field ``f``, and the checks refusing a bad value."""
     name = q(f.name + " ")
@@ -440,8 +446,7 @@ def _field_expr(f: F, raw: str, m: RecordsMapping) -> _Expr:
         return _Expr(value, checks)
     if f.type == "int":
         value = f"CASE WHEN regexp_full_match({raw}, '[0-9]{{1,9}}([.]0*)?') THEN CAST(CAST({raw} AS DECIMAL(12,2)) AS INTEGER) END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not a whole number'")])
+        return _unless(value, raw, name, "a whole number")
     if f.type == "date":
         fmts = m.date_format if m.date_format is not None else list(DEFAULT_DATES)
         fmts = [fmts] if isinstance(fmts, str) else fmts
@@ -457,30 +462,24 @@ def _field_expr(f: F, raw: str, m: RecordsMapping) -> _Expr:
     if f.type == "year":
         value = (f"CASE WHEN regexp_full_match({raw}, '[0-9]{{4}}') AND CAST({raw} AS INTEGER) BETWEEN 1900 AND 2100 "
                  f"THEN CAST({raw} AS INTEGER) END")
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || {q(' is not a year within ' + year_range_text())}")])
+        return _unless(value, raw, name, "a year within " + year_range_text())
     if f.type == "quarter":
         value = f"CASE WHEN regexp_full_match(upper({raw}), 'Q?[1-4]') THEN CAST(right({raw}, 1) AS INTEGER) END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not a quarter (1-4)'")])
+        return _unless(value, raw, name, "a quarter (1-4)")
     if f.type == "ein":
         d = f"regexp_replace({raw}, '[- ]', '', 'g')"
         value = f"CASE WHEN regexp_full_match({d}, '[0-9]{{9}}') THEN {d} END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not an EIN (nine digits)'")])
+        return _unless(value, raw, name, "an EIN (nine digits)")
     if f.type == "uei":
         value = f"CASE WHEN regexp_full_match(upper({raw}), '[A-Z0-9]{{12}}') THEN upper({raw}) END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not a UEI (12 letters and digits)'")])
+        return _unless(value, raw, name, "a UEI (12 letters and digits)")
     if f.type == "duns":      # nine digits; DUNS+4 (13) keeps the nine
         d = f"regexp_replace({raw}, '[- ]', '', 'g')"
         value = f"CASE WHEN regexp_full_match({d}, '[0-9]{{9}}([0-9]{{4}})?') THEN left({d}, 9) END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not a DUNS number (nine digits)'")])
+        return _unless(value, raw, name, "a DUNS number (nine digits)")
     if f.type == "state":
         value = f"CASE WHEN regexp_full_match(upper({raw}), '[A-Z]{{2}}') THEN upper({raw}) END"
-        return _Expr(value, [(f"{raw} IS NOT NULL AND {value} IS NULL",
-                              f"{name} || {raw} || ' is not a two-letter state code'")])
+        return _unless(value, raw, name, "a two-letter state code")
     if f.type == "currency":
         value = f"CASE WHEN regexp_full_match(upper({raw}), '[A-Z]{{3}}') THEN upper({raw}) END"
         return _Expr(f"coalesce({value}, 'USD')", [(f"{raw} IS NOT NULL AND {value} IS NULL",
