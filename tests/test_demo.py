@@ -59,11 +59,15 @@ def test_demo_loses_no_row_and_keeps_provenance(demo):
     except BaseException:
         con.close()
         raise
-    n = con.execute("SELECT count(*) FROM transactions").fetchall()[0][0]
+    # the three banks' rows (bank D's, in inputs/records, are the contracts case's)
+    n = con.execute("SELECT count(*) FROM transactions t JOIN sources s USING (source_id) "
+                    "WHERE s.original_path NOT LIKE '%/records/%'").fetchall()[0][0]
     truth = json.loads((out / "inputs" / "planted_schemes.json").read_text())
     assert n == truth["n_rows"] == truth["n_transactions"] + truth["n_seen_twice"]
-    # the employer and contracting side is written beside the banks' files, for a case of its own
-    assert (out / "inputs" / "records" / "records_truth.json").is_file()
+    records = json.loads((out / "inputs" / "records" / "records_truth.json").read_text())["files"]
+    for name, f in records.items():
+        got = con.execute("SELECT rows_read, rows_stored FROM sources WHERE file_name = ?", [name]).fetchall()
+        assert got == [(f["rows"], f["rows"])], name
     # a transfer two banks report is one movement: the graph counts it once (a leg left unmatched
     # would count twice: a handful at most)
     con.execute(f"SET search_path = '{schema_name(DEMO_CASE)}'")
@@ -185,3 +189,33 @@ def test_demo_trace_follows_the_money_from_bank_a_into_bank_c_through_matched_tr
         con.close()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="entities"' in html and 'id="matched-transfers"' in html and 'id="traces"' in html
+
+
+def test_demo_contracts_case_finds_every_planted_employer_and_contract_scheme(demo):
+    """The second case: the inspector general's agent's, with the agency's contract records, the
+    employers' payrolls and wage reports and bank D's ledger; every scheme planted in
+    records_truth.json is found by its typologies (moneytrail.bench.records scores them), each
+    finding citing its records or transactions, and none of it is in the trafficking case."""
+    from moneytrail.bench.records import SCHEMES, score
+    from moneytrail.demo import DEMO_AUDITOR, DEMO_CONTRACTS_CASE
+    from moneytrail.workspace import Workspace
+
+    out, proc = demo
+    assert "second case: OP-DEMO-CONTRACTS" in proc.stderr
+    assert (out / "report-contracts.html").is_file()
+    truth = json.loads((out / "inputs" / "records" / "records_truth.json").read_text())
+    with Workspace.open(out / "case.duckdb") as ws:
+        case = ws.for_case(DEMO_CONTRACTS_CASE)
+        missed = {}
+        for scheme, (side, typs) in SCHEMES.items():
+            for typ in typs:
+                s = score(case, truth, typ, truth[side][scheme])
+                if s["recall"] != 1.0:
+                    missed[typ] = s
+        assert missed == {}
+        assert case.query("SELECT count(*) FROM findings WHERE explanation NOT LIKE '%Red flag:%'")[0][0] == 0
+        # the trafficking case sees none of it
+        demo_case = ws.for_case(DEMO_CASE)
+        assert all(demo_case.query(f"SELECT count(*) FROM {t}")[0][0] == 0 for t in RECORD_TABLES)
+        opened = ws.query("SELECT function, opened_by FROM cases WHERE case_id = ?", [DEMO_CONTRACTS_CASE])
+    assert opened == [("contract-oversight", DEMO_AUDITOR)]

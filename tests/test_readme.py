@@ -27,17 +27,22 @@ def test_readme_quickstart_names_the_two_commands():
     assert re.findall(r"^make (\w+)", quick, re.M) == ["demo", "test"]
 
 
-def test_readme_usage_block_runs(tmp_path):
+def _demo_in(case, cwd: Path) -> Path:
+    """The session's demo build (conftest ``fresh_demo_case``: ``moneytrail demo --out`` run once
+    for every test that needs it) where the README's ``moneytrail demo --out moneytrail-demo``
+    leaves it, under ``cwd``."""
+    cwd.mkdir(exist_ok=True)
+    return case.out.rename(cwd / "moneytrail-demo")
+
+
+def test_readme_usage_block_runs(tmp_path, fresh_demo_case):
     if not (SHARED / "data" / "amlsim_small").is_dir():
         pytest.skip("../shared/data/amlsim_small is not beside the repository")
     cwd = tmp_path / "work"
-    cwd.mkdir()
+    _demo_in(fresh_demo_case, cwd)
     (tmp_path / "shared").symlink_to(SHARED)
     env = dict(os.environ)
     mt = [sys.executable, "-m", "moneytrail.cli.main"]
-    demo = subprocess.run(mt + ["demo", "--out", "moneytrail-demo"], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    assert demo.returncode == 0, demo.stderr
     lines = _usage_block()
     assert lines[0].startswith("export MONEYTRAIL_WORKSPACE=")
     assert any(line.startswith("export MONEYTRAIL_OFFICER=") for line in lines)  # identity is set up
@@ -54,16 +59,14 @@ def test_readme_usage_block_runs(tmp_path):
     assert (cwd / "case.html").is_file() and (cwd / "amlsim.duckdb").is_file()
 
 
-def test_readme_python_block_runs(tmp_path):
+def test_readme_python_block_runs(tmp_path, fresh_demo_case):
     """The README's Python example, on the demo's workspace, as the demo's analyst."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     assert "Session.open" in code
+    _demo_in(fresh_demo_case, tmp_path)
     env = dict(os.environ)
     env.pop("MONEYTRAIL_OFFICER", None)
-    demo = subprocess.run([sys.executable, "-m", "moneytrail.cli.main", "demo", "--out", "moneytrail-demo"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert demo.returncode == 0, demo.stderr
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -33,6 +33,8 @@ DEMO_OFFICER = "tf-analyst-1"
 DEMO_SAC = "tf-sac"            # the deputizing official: approves the analyst's grant
 DEMO_COUNSEL = "tf-counsel"    # records the cases' legal process (6103(i), 6(e))
 DEMO_CASE = "OP-DEMO"
+DEMO_AUDITOR = "oig-agent-1"   # an inspector general's special agent: works the contracts case
+DEMO_CONTRACTS_CASE = "OP-DEMO-CONTRACTS"
 DEMO_JURISDICTION = "Demo District"
 
 
@@ -44,6 +46,8 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
         "agencies": [
             {"id": "TF-LEAD", "name": "Financial Crimes Task Force (synthetic)", "kind": "federal"},
             {"id": "STATE-FCU", "name": "State Financial Crimes Unit (synthetic)", "kind": "state"},
+            {"id": "AGENCY-OIG", "name": "Office of Inspector General of a contracting agency (synthetic)",
+             "kind": "federal"},
         ],
         "officers": [
             {"id": DEMO_REGISTRAR, "name": "Task force registrar (synthetic)", "agency": "TF-LEAD",
@@ -51,6 +55,8 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
             {"id": DEMO_SAC, "name": "Special Agent in Charge (synthetic)", "agency": "TF-LEAD"},
             {"id": DEMO_COUNSEL, "name": "Task force counsel (synthetic)", "agency": "TF-LEAD", "roles": ["counsel"]},
             {"id": DEMO_OFFICER, "name": "Financial analyst (synthetic)", "agency": "STATE-FCU"},
+            {"id": DEMO_AUDITOR, "name": "Special agent, Office of Inspector General (synthetic)",
+             "agency": "AGENCY-OIG"},
         ],
         "grants": [{
             "id": "G-DEMO-1", "officer": DEMO_OFFICER,
@@ -60,6 +66,18 @@ def demo_taskforce(today: _dt.date | None = None) -> dict[str, Any]:
             "statute": "8 U.S.C. 1103(a)(6)",
             "functions": ["task-force-support", "illegal-hiring-finance", "human-trafficking-finance",
                           "asset-seizure"],
+            "jurisdictions": [DEMO_JURISDICTION],
+            "valid_from": str(today - day), "valid_until": str(today + 365 * day),
+            "training": {"course": "Financial investigations under deputization (synthetic)",
+                         "date": str(today - 7 * day), "expires": str(today + 365 * day)},
+        }, {
+            # the inspector general's agent: the agency's contracts and its vendors' payrolls
+            "id": "G-DEMO-2", "officer": DEMO_AUDITOR,
+            "deputizing_official": DEMO_SAC, "deputizing_agency": "TF-LEAD",
+            "home_agency_consent": {"official": "Assistant Inspector General for Investigations (synthetic)",
+                                    "date": str(today - day)},
+            "statute": "8 U.S.C. 1103(a)(6)",
+            "functions": ["task-force-support", "contract-oversight", "illegal-hiring-finance"],
             "jurisdictions": [DEMO_JURISDICTION],
             "valid_from": str(today - day), "valid_until": str(today + 365 * day),
             "training": {"course": "Financial investigations under deputization (synthetic)",
@@ -101,7 +119,7 @@ def _setup(session_for: Callable[[str], Any], taskforce_file: Path | None, case:
     return case
 
 
-DEMO_LOGIN_OFFICERS = (DEMO_OFFICER, DEMO_REGISTRAR, DEMO_COUNSEL, DEMO_SAC)
+DEMO_LOGIN_OFFICERS = (DEMO_OFFICER, DEMO_REGISTRAR, DEMO_COUNSEL, DEMO_SAC, DEMO_AUDITOR)
 
 
 def write_demo_logins(ws_path: Path, dest: Path, *, command: Sequence[str] = ()) -> Path:
@@ -158,16 +176,13 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
     # the employer and contracting side (issue 17): bank D's records of the employers', brokers',
     # workers' and vendors' accounts, the employers' payroll registers and their own copies of
     # their 941s and UI reports (produced under subpoena: not federal tax information, which is
-    # what the IRS holds), an agency's contract, vendor, payment and staff records. Written for
-    # a case of their own (README), not ingested into this one yet: with them the demo case's
-    # print-ready report runs to 91 pages (its test allows 60), which the next session reworks
-    # (bank D's register also made the entity-resolution training fail: fixed, resolve/entities.py
-    # _em_floor)
+    # what the IRS holds), an agency's contract, vendor, payment and staff records: a case of their
+    # own, OP-DEMO-CONTRACTS, worked by the inspector general's agent (_contracts_case)
     records = generate_records(out / "inputs" / "records", seed=seed, start=scenario.start,
                                months=max(4, months)) if months >= 4 else None
     if records is not None:
         log(f"generated {sum(records.counts.values())} employer and contract records in {len(records.files)} files "
-            f"in {out / 'inputs' / 'records'} (for a case of their own)")
+            f"in {out / 'inputs' / 'records'}")
     ingested = []
 
     def session_for(officer: str) -> Session:
@@ -186,6 +201,7 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
             log(f"ingested {path.name} ({fmt}): read {r.read}, stored {r.stored}, quarantined {r.quarantined}")
         trace_info = _trace_cross_bank(s, scenario, log)
         res = s.run(report=out / "report.html", title="moneytrail demo case (synthetic data)", log=log)
+    contracts = _contracts_case(ws_path, out, records, command, log) if records is not None else None
     logins = write_demo_logins(ws_path, out / "demo-logins.txt", command=command)
     log(f"web sign-ins for the demo's officers: {logins} (synthetic; start the web app with "
         f"moneytrail serve --workspace {ws_path})")
@@ -193,7 +209,33 @@ def run_demo(out: str | Path = "moneytrail-demo", *, seed: int = 7, n_accounts: 
             "officer": DEMO_OFFICER, "taskforce": out / "taskforce.yaml",
             "ingested": ingested, "pipeline": res, "schemes": scenario.schemes, "trace": trace_info,
             "records_truth": records.truth if records is not None else None,
+            "contracts": contracts,
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _contracts_case(ws_path: Path, out: Path, records: Any, command: Sequence[str],
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """The inspector general's agent opens ``OP-DEMO-CONTRACTS`` (contract oversight), ingests the
+    employer and contract records with bank D's ledger and register, and runs the case to its own
+    report, ``report-contracts.html``; returns its case, report, ingests and run summary."""
+    with Session.open(ws_path, identity=Identity(DEMO_AUDITOR, None, tuple(command))) as s:
+        s.open_case(DEMO_CONTRACTS_CASE, function="contract-oversight", jurisdiction=DEMO_JURISDICTION,
+                    title="Synthetic contracting agency, its vendors and their payrolls",
+                    predicate="An agency's payment ledger shows purchases split under the micro-purchase "
+                              "threshold and vendors tied to agency officials; employers among its vendors "
+                              "report a fraction of the payroll their bank shows and pay through a labor broker")
+    log(f"case {DEMO_CONTRACTS_CASE} opened by {DEMO_AUDITOR} (grant G-DEMO-2, contract oversight)")
+    ingested = []
+    with Session.open(ws_path, identity=Identity(DEMO_AUDITOR, DEMO_CONTRACTS_CASE, tuple(command))) as s:
+        for path, fmt, mapping in records.files:
+            r = s.ingest(path, fmt, mapping=mapping, legal_basis=["synthetic-demo"])
+            ingested.append(r.to_dict())
+            log(f"ingested {path.name} ({fmt}) into {DEMO_CONTRACTS_CASE}: read {r.read}, stored {r.stored}, "
+                f"quarantined {r.quarantined}")
+        res = s.run(report=out / "report-contracts.html", title="moneytrail demo: contracts and payrolls (synthetic data)",
+                    log=lambda m: log(f"{DEMO_CONTRACTS_CASE} {m}"))
+    return {"case": DEMO_CONTRACTS_CASE, "officer": DEMO_AUDITOR, "report": Path(res["stages"]["report"]["report"]),
+            "ingested": ingested, "pipeline": res}
 
 
 def _trace_cross_bank(s: Session, scenario: Any, log: Callable[[str], None]) -> dict[str, Any]:

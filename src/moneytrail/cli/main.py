@@ -481,6 +481,9 @@ def demo(
     if as_json:
         typer.echo(json.dumps(res, default=str))
         return
+    if res.get("contracts"):
+        c = res["contracts"]
+        _err(f"second case: {c['case']} (contracts and payrolls, worked by {c['officer']}): {c['report']}")
     _err(f"web app: moneytrail serve --workspace {res['workspace']}  (sign-ins in {out / 'demo-logins.txt'})")
     typer.echo(str(res["report"]))
 
