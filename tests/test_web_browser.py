@@ -46,6 +46,7 @@ WAIT_MS = 15_000
 
 CASE = "OP-DEMO"
 ANALYST, REGISTRAR, AUDITOR = "tf-analyst-1", "tf-registrar", "tf-auditor"
+OIG, CONTRACTS = "oig-agent-1", "OP-DEMO-CONTRACTS"   # the demo's second case and its officer
 ENROLLER = "tf-counsel"       # the enrolment test's officer (signs out at the end)
 LOCKED = "tf-sac"             # the lockout test's officer (locked for 15 minutes after it)
 GRANT = "G-DEMO-1"
@@ -165,7 +166,7 @@ def site(browser, demo_case, tmp_path_factory):
     ws = demo_case.workspace
     with Session.open(ws, officer=REGISTRAR) as s:
         s.add_officer(AUDITOR, "Task force auditor (synthetic)", "TF-LEAD", roles=["auditor"])
-        codes = {o: s.issue_login(o)["code"] for o in (ANALYST, REGISTRAR, AUDITOR, ENROLLER, LOCKED)}
+        codes = {o: s.issue_login(o)["code"] for o in (ANALYST, REGISTRAR, AUDITOR, ENROLLER, LOCKED, OIG)}
     evil = base / "evil-register.csv"
     evil.write_text("acct,owner,bank\n" + EVIL_ACCOUNT + ',"' + EVIL_OWNER + '",Harbor Community Bank\n',
                     encoding="utf-8")
@@ -414,10 +415,12 @@ def test_analyst_confirms_a_finding_and_the_report_shows_it(browse, site):
 A4_CONTENT_PX = (210 - 22) / 25.4 * 96
 
 
-def test_the_print_ready_report_prints_on_a4_without_cut_tables(browse, site):
-    """The print-ready case report of the demo case, printed by Chromium to PDF: under 60 pages,
-    a case header with the predicate and authorities, and no table wider than the page."""
-    page = browse.open(ANALYST)
+@pytest.mark.parametrize("officer,case", [(ANALYST, CASE), (OIG, CONTRACTS)])
+def test_the_print_ready_report_prints_on_a4_without_cut_tables(browse, site, officer, case):
+    """The print-ready case report of each demo case (the trafficking case; the contracts case
+    with its employer and contract sections), printed by Chromium to PDF: under 60 pages, a case
+    header with the predicate and authorities, and no table wider than the page."""
+    page = browse.open(officer)
     goto(page, "/report")
     submit(page, "#write-report-print")
     expect(page.locator("#job-state")).to_have_text(re.compile(r"^(done|failed)$"), timeout=120_000)
@@ -427,10 +430,10 @@ def test_the_print_ready_report_prints_on_a4_without_cut_tables(browse, site):
         page.click("#job-next")
     assert page.url.endswith("/report/view?version=print")
     header = page.inner_text("#case-header")
-    assert CASE in header and "Predicate" in header and "6103(i)" in header and "grant" in header
+    assert case in header and "Predicate" in header and "6103(i)" in header and "grant" in header
     page.emulate_media(media="print")
     page.set_viewport_size({"width": int(A4_CONTENT_PX), "height": 1000})
-    screenshot(page, "report-print", full_page=False)
+    screenshot(page, "report-print" if case == CASE else "report-print-contracts", full_page=False)
     tables = page.locator("table")
     wide = []
     for i in range(tables.count()):
