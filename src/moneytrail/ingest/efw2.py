@@ -330,6 +330,21 @@ class Scan:
         first = True
         none = [None] * len(HEADER)
 
+        def flush() -> list[Row]:
+            """The RW waiting for its RS, if one is: it is given before anything read after it."""
+            nonlocal pending
+            out, pending = ([pending] if pending else []), None
+            return out
+
+        def unreadable() -> list[Row]:
+            """For a record that cannot be read at all: the waiting RW first; the open employer
+            counts the record (its RT check allows for it), and no RO or RS may follow it."""
+            nonlocal after_rw
+            if emp is not None and emp.closed_by is None:
+                emp.bad += 1
+            after_rw = False
+            return flush()
+
         with open(self.path, "rb") as fh:
             for n, body, size in _physical(fh):
                 if size == 0 or (size < RECORD_LEN and not body.strip()):
@@ -345,12 +360,7 @@ class Scan:
                 rid = text[:2]
                 is_first, first = first, False
                 if len(text) != RECORD_LEN or size > LINE_LIMIT:
-                    if pending:
-                        yield pending
-                        pending = None
-                    if emp is not None and emp.closed_by is None:
-                        emp.bad += 1
-                    after_rw = False
+                    yield from unreadable()
                     what = f"an {rid} record" if rid in IDS else "a record"
                     yield Row(n, list(none), _mask_all(text), (
                         "record", f"line {n} is {size:,} bytes long, not {RECORD_LEN} as every EFW2 record is "
@@ -359,12 +369,7 @@ class Scan:
                 if rid in IDS:
                     self.counts[rid] = self.counts.get(rid, 0) + 1
                 else:
-                    if pending:
-                        yield pending
-                        pending = None
-                    if emp is not None and emp.closed_by is None:
-                        emp.bad += 1
-                    after_rw = False
+                    yield from unreadable()
                     self.counts["unknown"] = self.counts.get("unknown", 0) + 1
                     yield Row(n, list(none), _mask_all(text), (
                         "positions 1-2", f"{rid!r} at positions 1-2 of line {n} is not an EFW2 record identifier "
@@ -373,9 +378,7 @@ class Scan:
                 if rid in ("RO", "RS"):
                     masked = _mask_at(text, RS_SSN) if rid == "RS" else text
                     if rf_line is not None or not after_rw:
-                        if pending:
-                            yield pending
-                            pending = None
+                        yield from flush()
                         why = (f"comes after the RF (final) record at line {rf_line}" if rf_line is not None
                                else "follows no RW (employee) record")
                         yield Row(n, list(none), masked, ("record", f"{rid} record at line {n} {why}; not read"))
@@ -387,9 +390,7 @@ class Scan:
                             state = code.upper()
                         pending.fields[8] = state
                     continue
-                if pending:
-                    yield pending
-                    pending = None
+                yield from flush()
                 after_rw = False
                 if rf_line is not None:
                     raw = _mask_at(text, RW_SSN) if rid == "RW" else text
@@ -472,8 +473,7 @@ class Scan:
                         self.checks["rf_ok"] += 1
                     continue
                 # RU, RV: structure only
-            if pending:
-                yield pending
+            yield from flush()
             bad = self._unclosed(emp, "the end of the file", re_text)
             if bad is not None:
                 yield bad
