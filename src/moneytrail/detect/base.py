@@ -308,6 +308,40 @@ class Typology:
         raise NotImplementedError
 
 
+class Staged(Typology):
+    """A typology whose query reads a few intermediate relations many times. :meth:`stages`
+    gives them in order as ``(name, query)``; :meth:`body` the rest as ``(ctes, select)``, the
+    CTEs (``name AS (query), ...``, or empty) and the final SELECT, reading the stages by name.
+    :meth:`sql` is one statement (the stages as its first CTEs); :meth:`run` hands the backend each
+    stage once as a temporary table (``materialize``), runs the body over them and drops them:
+    Spark recomputes a CTE at every reference (measured: 740 shuffles for the seven employer
+    typologies as single statements)."""
+
+    def stages(self, p: Params, d: Dialect) -> list[tuple[str, str]]:
+        return []
+
+    def body(self, p: Params, d: Dialect) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def sql(self, p: Params, d: Dialect) -> str:
+        ctes, final = self.body(p, d)
+        parts = [f"{n} AS ({q})" for n, q in self.stages(p, d)] + ([ctes] if ctes else [])
+        return (f"WITH {', '.join(parts)} " if parts else "") + final
+
+    def run(self, backend, p: Params) -> list[dict[str, Any]]:
+        d = backend.sql_dialect
+        made = []
+        try:
+            for name, q in self.stages(p, d):
+                backend.materialize(name, q, temp=True)
+                made.append(name)
+            ctes, final = self.body(p, d)
+            return backend.execute((f"WITH {ctes} " if ctes else "") + final).to_pylist()
+        finally:
+            for name in made:
+                backend.run(f"DROP TABLE IF EXISTS {name}")
+
+
 #: Candidate edges for graph patterns: transfers between two real accounts. Card purchases
 #: settle through acquirers (a payment to a merchant, not a relationship between parties) and
 #: pseudo accounts (cash, name-only) stand for no real account.

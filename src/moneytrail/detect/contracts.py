@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 
 from moneytrail.backends.dialect import Dialect
-from moneytrail.detect.base import Params, Typology, amount, count, days, flag, names, num, ratio, usd, whole
+from moneytrail.detect.base import Params, Staged, Typology, amount, count, days, flag, names, num, ratio, usd, whole
 from moneytrail.detect.categories import account_cte
 from moneytrail.detect.flow import islands
 from moneytrail.errors import ConfigError
@@ -116,39 +116,6 @@ ACTS = ("_ct_acts", f"""WITH {VMAP}
 VEND = ("_ct_vend", f"""WITH {VMAP}
         SELECT v.*, coalesce({_c('v.uei')}, vm.uei, {_t('v.vendor_id')}, {_c('v.name')}) AS vkey
         FROM vendors v LEFT JOIN vmap vm ON vm.vendor_id = {_t('v.vendor_id')}""")
-
-
-class _Staged(Typology):
-    """A typology whose query reads a few intermediate relations many times. ``stages`` gives
-    them in order as ``(name, query)``; ``body`` the rest: ``(ctes, select)``, reading the stages
-    by name. :meth:`sql` is one statement (the stages as its first CTEs); :meth:`run` hands the
-    backend each stage once as a temporary table (``materialize``), runs the body over them and
-    drops them: Spark recomputes a CTE at every reference, and these queries read the same
-    records several times."""
-
-    def stages(self, p, d: Dialect) -> list[tuple[str, str]]:
-        return []
-
-    def body(self, p, d: Dialect) -> tuple[str, str]:
-        raise NotImplementedError
-
-    def sql(self, p, d: Dialect) -> str:
-        ctes, final = self.body(p, d)
-        parts = [f"{n} AS ({q})" for n, q in self.stages(p, d)] + ([ctes] if ctes else [])
-        return (f"WITH {', '.join(parts)} " if parts else "") + final
-
-    def run(self, backend, p) -> list[dict]:
-        d = backend.sql_dialect
-        made = []
-        try:
-            for name, q in self.stages(p, d):
-                backend.materialize(name, q, temp=True)
-                made.append(name)
-            ctes, final = self.body(p, d)
-            return backend.execute((f"WITH {ctes} " if ctes else "") + final).to_pylist()
-        finally:
-            for name in made:
-                backend.run(f"DROP TABLE IF EXISTS {name}")
 
 
 EMPTY_TX = "CAST([] AS BIGINT[])"
@@ -281,7 +248,7 @@ def _dec(x: Decimal) -> str:
     return f"CAST({lit(x)} AS DECIMAL(18, 2))"
 
 
-class SplitPurchase(_Staged):
+class SplitPurchase(Staged):
     """Per vendor, office and record kind (awards and payments are separate series: a payment
     pays an award, and a payment citing a contract number is left out of the payments series for
     that reason), the actions of a *tier*: micro-purchase pieces (at most the micro-purchase
@@ -463,7 +430,7 @@ def _invoice_norm(x: str) -> str:
     return f"nullif(CASE WHEN {number_only} THEN {rest} ELSE {prefix} || {rest} END, '')"
 
 
-class DuplicatePayment(_Staged):
+class DuplicatePayment(Staged):
     """Payments to one vendor (vendor key) that share an invoice number once normalised (upper
     case, punctuation and blanks dropped, leading zeros of the number dropped, a letter prefix in
     front of a number dropped: :func:`_invoice_norm`), two or more within
@@ -628,7 +595,7 @@ class BenfordParams(Params):
     scopes: tuple[str, ...] = names(("vendor", "office"), scopes, "scope")
 
 
-class Benford(_Staged):
+class Benford(Staged):
     """Per record kind (payment amounts; award obligations, deobligations left out) and per
     vendor or office (``scopes``): the amounts of at least ``min_dollars``. With ``min_records``
     or more, the first-digit test: the mean absolute deviation (MAD) of the observed proportions
@@ -789,7 +756,7 @@ class LinkParams(Params):
     require_office_link: bool = flag(False)   # only officials of the awarding/paying office or approvers
 
 
-class VendorEmployeeLink(_Staged):
+class VendorEmployeeLink(Staged):
     """A vendor (vendor key) and an agency official (``officials.person_id``) who share an
     identifier of ``identifier_kinds``: the normalised address or phone of a vendor record or of
     an award's recipient, a bank account (a vendor's remittance account, or the account a payment
@@ -1006,7 +973,7 @@ class ShellParams(Params):
     min_signs: int = whole(2, 1, 4, "signs")
 
 
-class ShellVendor(_Staged):
+class ShellVendor(Staged):
     """A vendor (vendor key) that received awards or payments, judged on four signs:
     *recent* — its entity start date (else its SAM registration date) less than ``recent_days``
     before its first award or payment (or after it); *no payroll* — the case holds payroll or

@@ -48,7 +48,7 @@ from datetime import date
 from decimal import Decimal
 
 from moneytrail.backends.dialect import Dialect
-from moneytrail.detect.base import (Params, Typology, amount, categories, channels, count, day, days,
+from moneytrail.detect.base import (Params, Staged, Typology, amount, categories, channels, count, day, days,
                                     money, names, num, order_check, ratio, usd)
 from moneytrail.detect.categories import account_cte, classified_edges_cte
 from moneytrail.detect.trafficking import FIN_2014, FIN_2020
@@ -221,41 +221,26 @@ def _base_stages(prefix: str, match_days: int) -> list[tuple[str, str]]:
     ]
 
 
-class _Staged(Typology):
+class _Staged(Staged):
     """A bank-side employer typology: its query reads the relations of :func:`_base_stages`
-    (named ``acct``, ``pl``, ``wr``, ``emp_name``, ``dep``, ``eacct`` in :meth:`body`) many times.
-    :meth:`sql` is one statement (the stages as its first CTEs); :meth:`run` hands the backend
-    each stage once as a temporary table (``materialize``), runs the body over them and drops
-    them: Spark recomputes a CTE at every reference (measured: 740 shuffles for the seven
-    typologies as single statements)."""
+    (named ``acct``, ``pl``, ``wr``, ``emp_name``, ``dep``, ``eacct`` in :meth:`tail`) many times,
+    each handed to the engine once (:class:`~moneytrail.detect.base.Staged`) under a name of this
+    typology's own."""
 
-    def body(self, p, d: Dialect) -> str:
-        """The CTEs after the base relations and the final SELECT (no leading WITH)."""
+    def tail(self, p, d: Dialect) -> tuple[str, str]:
+        """The CTEs after the base relations, and the final SELECT."""
         raise NotImplementedError
 
     def _prefix(self) -> str:
         return f"_emp_{self.id}_"
 
-    def _stages(self, p) -> list[tuple[str, str]]:
+    def stages(self, p, d: Dialect) -> list[tuple[str, str]]:
         return _base_stages(self._prefix(), p.match_days)
 
-    def _aliases(self) -> str:
-        return ", ".join(f"{k} AS (SELECT * FROM {self._prefix()}{k})" for k in BASE if k != "ename")
-
-    def sql(self, p, d: Dialect) -> str:
-        stages = ", ".join(f"{name} AS ({q})" for name, q in self._stages(p))
-        return f"WITH {stages}, {self._aliases()}, {self.body(p, d)}"
-
-    def run(self, backend, p) -> list[dict]:
-        made = []
-        try:
-            for name, q in self._stages(p):
-                backend.materialize(name, q, temp=True)
-                made.append(name)
-            return backend.execute(f"WITH {self._aliases()}, {self.body(p, backend.sql_dialect)}").to_pylist()
-        finally:
-            for name in made:
-                backend.run(f"DROP TABLE IF EXISTS {name}")
+    def body(self, p, d: Dialect) -> tuple[str, str]:
+        aliases = ", ".join(f"{k} AS (SELECT * FROM {self._prefix()}{k})" for k in BASE if k != "ename")
+        ctes, select = self.tail(p, d)
+        return f"{aliases}, {ctes}", select
 
 
 def _floor(p, date_col: str, state_col: str) -> str:
@@ -274,7 +259,12 @@ def _floor(p, date_col: str, state_col: str) -> str:
 def _finish(d: Dialect) -> str:
     """The finding rows, from the CTEs ``f`` (fkey, score, rec_first, rec_last, rec_amount, stats),
     ``fr`` (fkey, kind, record_id), ``ft`` (fkey, tx_id, ts, amount) and ``fa`` (fkey,
-    account_id, role)."""
+    account_id, role): :func:`_finish_ctes` and :data:`FINISH`."""
+    return f"{_finish_ctes(d)} {FINISH}"
+
+
+def _finish_ctes(d: Dialect) -> str:
+    """The CTEs ``ftx``, ``frc`` and ``fac`` :data:`FINISH` reads (see :func:`_finish`)."""
     rec = "{'kind': kind, 'record_id': record_id}"
     acc = "{'account_id': account_id, 'role': role}"
     return f"""
@@ -288,7 +278,11 @@ def _finish(d: Dialect) -> str:
     ), fac AS (
         SELECT fkey, {d.ordered_list(acc, ['role', 'account_id'])} AS accounts
         FROM (SELECT DISTINCT fkey, account_id, role FROM fa WHERE account_id IS NOT NULL) x GROUP BY fkey
-    )
+    )"""
+
+
+#: the finding rows' SELECT, after :func:`_finish_ctes`
+FINISH = f"""
     SELECT f.fkey AS key, f.score, least(ftx.t0, f.rec_first) AS first_ts, greatest(ftx.t1, f.rec_last) AS last_ts,
            CAST(coalesce(ftx.amt, f.rec_amount, 0) AS DECIMAL(38, 4)) AS total_amount,
            coalesce(ftx.tx_ids, {EMPTY_TX}) AS tx_ids,
@@ -394,7 +388,7 @@ class WageGap(_Staged):
             return "no bank transactions to compare the reported wages with"
         return None
 
-    def body(self, p: WageGapParams, d: Dialect) -> str:
+    def tail(self, p: WageGapParams, d: Dialect) -> tuple[str, str]:
         m = lit(p.match_days)
         low, high, cov = num(p.low_ratio), num(p.high_ratio), lit(p.coverage_days)
         return f"""
@@ -512,8 +506,8 @@ class WageGap(_Staged):
             UNION ALL
             SELECT f.fkey, bp.acct_id, 'employer account'
             FROM f JOIN bp ON bp.emp = f.emp AND year(bp.ts) = f.yr AND (f.q = 0 OR quarter(bp.ts) = f.q)
-        ), {_finish(d)}
-        """
+        ), {_finish_ctes(d)}
+        """, FINISH
 
     def explain(self, row, p):
         s = row["stats"]
@@ -588,7 +582,7 @@ class CashPayroll(_Staged):
                     "accounts are an employer's can be known (ingest payroll registers)")
         return None
 
-    def body(self, p: CashPayrollParams, d: Dialect) -> str:
+    def tail(self, p: CashPayrollParams, d: Dialect) -> tuple[str, str]:
         w = lit(p.window_days)
         cashlike = f"({in_list('lower(pl.pay_method)', p.methods)} OR ms.account_id IS NOT NULL)"
         return f"""
@@ -663,8 +657,8 @@ class CashPayroll(_Staged):
             UNION ALL SELECT f.fkey, wd.acct_id, 'employer account' FROM f JOIN wd ON wd.emp = f.emp WHERE f.reg_hit
             UNION ALL SELECT f.fkey, pm.pay_acct, 'check casher or money services business'
                       FROM f JOIN pm ON pm.emp = f.emp AND pm.to_msb WHERE f.reg_hit
-        ), {_finish(d)}
-        """
+        ), {_finish_ctes(d)}
+        """, FINISH
 
     def explain(self, row, p):
         s = row["stats"]
@@ -743,7 +737,7 @@ class PaydayCash(_Staged):
             return "no cash withdrawals in the workspace"
         return None
 
-    def body(self, p: PaydayCashParams, d: Dialect) -> str:
+    def tail(self, p: PaydayCashParams, d: Dialect) -> tuple[str, str]:
         w = lit(p.window_days)
         need = f"{num(p.min_worker_ratio)} * {num(p.quarter_wage)}"
         return f"""
@@ -809,8 +803,8 @@ class PaydayCash(_Staged):
             UNION ALL
             SELECT f.fkey, wd.acct_id, 'employer account' FROM f
             JOIN wd ON wd.emp = f.emp AND year(wd.ts) = f.yr AND quarter(wd.ts) = f.q
-        ), {_finish(d)}
-        """
+        ), {_finish_ctes(d)}
+        """, FINISH
 
     def explain(self, row, p):
         s = row["stats"]
@@ -878,7 +872,7 @@ class LaborBroker(_Staged):
                     "a business, so no payment can be told to come from one")
         return None
 
-    def body(self, p: LaborBrokerParams, d: Dialect) -> str:
+    def tail(self, p: LaborBrokerParams, d: Dialect) -> tuple[str, str]:
         by_channel = in_list("coalesce(channel, '')", p.payroll_channels)
         by_payee = in_list("coalesce(cat_out, '')", p.payroll_categories + p.tax_categories)
         own_payroll = f"({by_channel} OR {by_payee})"
@@ -940,8 +934,8 @@ class LaborBroker(_Staged):
             UNION ALL SELECT f.fkey, inf.payer, 'paying business' FROM f JOIN inf ON inf.b = f.b
             UNION ALL SELECT f.fkey, o.payee, 'recipient' FROM f JOIN outs o ON o.b = f.b
                       WHERE NOT o.is_cash AND NOT o.is_bill AND NOT o.is_payroll AND NOT o.dst_pseudo
-        ), {_finish(d)}
-        """
+        ), {_finish_ctes(d)}
+        """, FINISH
 
     def explain(self, row, p):
         s = row["stats"]
@@ -1002,7 +996,7 @@ class PooledWages(_Staged):
             return "no payroll lines name the account the pay went to (ingest payroll registers with pay accounts)"
         return None
 
-    def body(self, p: PooledWagesParams, d: Dialect) -> str:
+    def tail(self, p: PooledWagesParams, d: Dialect) -> tuple[str, str]:
         return f"""
         pa AS (
             SELECT pl.* FROM pl LEFT JOIN acct a ON a.account_id = pl.pay_acct
@@ -1081,8 +1075,8 @@ class PooledWages(_Staged):
             UNION ALL
             SELECT f.fkey, b.emp_acct, 'employer account the wages went back to' FROM f JOIN back b ON b.emp = f.subject
             WHERE f.kind = 'returned'
-        ), {_finish(d)}
-        """
+        ), {_finish_ctes(d)}
+        """, FINISH
 
     def explain(self, row, p):
         s = row["stats"]
