@@ -88,3 +88,26 @@ def test_finding_key_is_stable_and_content_derived():
     assert k != finding_key("cycle", "2", [1, 2, 3], accts)
     assert k != finding_key("fan_in", "1", [1, 2, 3], accts)
     assert k.startswith("F") and len(k) == 17
+
+
+def test_a_trace_from_a_finding_starts_where_money_enters_its_pattern(tmp_path):
+    """A finding's trace sources (web: "Trace from this finding") are its transactions whose
+    payer had received none of the finding's others before them: a cycle's first leg, not its
+    later ones, which carry the same money (a trace from every leg would count it three times)."""
+    p = tmp_path / "case.duckdb"
+    with Workspace.open(p) as ws:
+        setup_demo_authority(ws)
+    rows = ["d,amt,from,to", "2024-03-01,1000,A,B", "2024-03-02,980,B,C", "2024-03-03,960,C,A",
+            "2024-03-04,950,D,B"]
+    (tmp_path / "bank.csv").write_text("\n".join(rows) + "\n")
+    with Session.open(p, officer=AN, case=CASE) as s:
+        s.ingest(tmp_path / "bank.csv", "csv", mapping=MAPPING, legal_basis=["subpoena"])
+        s.detect(["fan_in"])      # builds the graph
+        ids = [r["tx_id"] for r in sorted(s.transactions(limit=10)["rows"], key=lambda r: r["tx_id"])]
+        from moneytrail import _reads
+        case = s._ws.for_case(CASE)
+        ab, bc, ca, db = ids
+        assert _reads.entry_transactions(case, [ab, bc, ca]) == [ab]          # the cycle: its first leg
+        assert _reads.entry_transactions(case, [ab, bc, db]) == [ab, db]      # two payers into B; B's onward leg
+        assert _reads.entry_transactions(case, [bc]) == [bc]
+        assert _reads.entry_transactions(case, []) == []

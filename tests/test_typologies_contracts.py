@@ -201,6 +201,8 @@ def plant(ws: Workspace, tmp: Path) -> dict:
     ids["shell_tx"] = [r[0] for r in ws.query(
         "SELECT tx_id FROM transactions WHERE orig_account = 'SHELL-ACCT' AND ts < TIMESTAMP '2024-03-10' "
         "ORDER BY ts")]
+    ids["shell_deposit"] = [r[0] for r in ws.query(          # the agency's payment as the bank credited it
+        "SELECT tx_id FROM transactions WHERE orig_account = 'TREASURY' AND bene_account = 'SHELL-ACCT'")]
 
     # 6. single-offer competitions and bid rotation --------------------------------------------------
     vendors4 = ["SOLEUEI00001", "SOLEUEI00002", "SOLEUEI00003", "SOLEUEI00004"]
@@ -478,14 +480,20 @@ def test_shell_vendor_signs(planted):
     assert s["signs"] == 4 and r["score"] == 2.0 and s["age_days"] == 22
     assert recs(r) == sorted(kinds(ids["shell_vendor"], "vendors") + kinds(ids["shell_award"], "awards")
                              + kinds(ids["shell_payment"], "payments") + kinds(ids["shell_other"], "vendors"))
-    assert sorted(r["tx_ids"]) == sorted(ids["shell_tx"])
+    assert len(ids["shell_deposit"]) == 1
+    assert sorted(r["tx_ids"]) == sorted(ids["shell_tx"] + ids["shell_deposit"])
+    # a trace of the finding starts from the contract money as it arrived, not from its onward legs
+    from moneytrail import _reads
+    assert _reads.entry_transactions(ws, r["tx_ids"]) == ids["shell_deposit"]
     roles = {(a["account_id"], a["role"]) for a in r["accounts"]}
     assert roles == {("vendor:SHELLUEI0001", "vendor"), ("SHELL-ACCT", "vendor bank account"),
+                     ("TREASURY", "paying account"),
                      ("PERSON-1", "personal recipient"), ("GB29NWBK60161331926819", "offshore recipient"),
                      ("vendor:OTHERUEI0001", "vendor sharing an address")}
     assert s["onward"] == D("45000") and s["paid_in"] == D("50000")
     text = BY_ID["shell_vendor"].explain(r, PARAMS["shell_vendor"])
     assert "22 days before" in text and "no payroll" in text and "90%" in text and "GAO-20-106" in text
+    assert "arriving in 1 deposit(s)" in text
     # the established vendor with staff, paying suppliers: no sign at all
     assert not involving(rows, "vendor:OLDUEI000001")
     # the vendor sharing the address received no money: it is evidence, never judged itself

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+import duckdb
+
 from moneytrail.errors import ConfigError, WorkspaceError
 from moneytrail.model import Finding
 from moneytrail.priority import ORDER as QUEUE_ORDER
@@ -202,9 +204,30 @@ def finding(ws, key: str) -> dict[str, Any]:
     out["events"] = ws.records("SELECT event_at, officer_id, status, assignee, reason, note, audit_seq FROM finding_events "
                                "WHERE finding_key = ? ORDER BY event_at, audit_seq", [str(key)])
     out["superseded"] = superseded
+    out["entry_tx_ids"] = entry_transactions(ws, list(out["finding"].tx_ids))
     out["transactions"] = transactions_by_id(ws, list(out["finding"].tx_ids[:200]))
     out["records"] = records_by_id(ws, [x.record_id for x in out["finding"].records[:200]])
     return out
+
+
+def entry_transactions(ws, tx_ids: list[int]) -> list[int]:
+    """Of a finding's transactions, those that bring money into its pattern: their payer had
+    received none of the others before them (in the graph, ``edges``: accounts as resolved). The
+    others carry that money on (a shell vendor's onward transfers, a cycle's later legs): a trace
+    from every transaction would count the same money twice, a trace from these follows it once.
+    The finding's transactions in order where the graph has none of them (not built, or gone)."""
+    if not tx_ids:
+        return []
+    try:
+        rows = ws.query("""
+            WITH f AS (SELECT tx_id, src_account, dst_account, ts FROM edges WHERE list_contains(?, tx_id))
+            SELECT a.tx_id FROM f a
+            WHERE NOT EXISTS (SELECT 1 FROM f b WHERE b.dst_account = a.src_account
+                                                  AND (b.ts < a.ts OR (b.ts = a.ts AND b.tx_id < a.tx_id)))
+            ORDER BY a.tx_id""", [[int(t) for t in tx_ids]])
+    except duckdb.CatalogException:       # no graph in this case yet
+        rows = []
+    return [int(t) for (t,) in rows] or sorted(int(t) for t in tx_ids)
 
 
 #: every employer and contract record (docs/records.md) as one list: its kind (table), id and

@@ -6,11 +6,14 @@ tables (see :mod:`moneytrail.graph`) producing one row per finding with these co
 ==============  ===========================================================================
 key             stable text key of the finding (e.g. focal account and episode start)
 score           float; how far past its threshold the pattern is (1.0 = just at it)
-first_ts        first transaction time
-last_ts         last transaction time
-total_amount    sum of the evidence transactions' amounts
+first_ts        first transaction time (or record date)
+last_ts         last transaction time (or record date)
+total_amount    sum of the evidence transactions' amounts; a typology over employer and
+                contract records sums what its section of docs/typologies.md says (the money
+                in its records where it cites no transaction: a split purchase's payments)
 tx_ids          list of the exact transaction ids forming the pattern
 accounts        list of {account_id, role}
+records         (employer and contract typologies) list of {kind, record_id}: the records cited
 stats           a struct of figures the explanation quotes
 ==============  ===========================================================================
 

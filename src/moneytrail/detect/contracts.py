@@ -971,6 +971,7 @@ class ShellParams(Params):
     window_days: int = days(7, lo=0)        # contract money moving on within this many days of a payment
     min_onward_share: float = ratio(0.5)    # ... this share of what the agency paid in
     min_signs: int = whole(2, 1, 4, "signs")
+    match_days: int = days(5, lo=0)         # a payment's credit in the bank: the same amount this close to its date
 
 
 class ShellVendor(Staged):
@@ -989,7 +990,7 @@ class ShellVendor(Staged):
     Score = signs / ``min_signs``."""
 
     id = "shell_vendor"
-    version = "1"
+    version = "2"
     family = "contracts"
     title = "Shell vendor: newly formed, no payroll, contract money passed on, address shared with other vendors"
     red_flag = ("a vendor formed or registered shortly before its first award, with no payroll of its own, "
@@ -1034,7 +1035,7 @@ class ShellVendor(Staged):
                CASE WHEN vinfo.started IS NOT NULL THEN 'started' ELSE 'registered' END AS born_what
         FROM vinfo JOIN firsts ON firsts.vkey = vinfo.vkey"""
         # the payments into its account (the payment's account, else its remittance account)
-        pin = f"""SELECT m.vkey, m.record_id, m.dt, m.amount, coalesce(am.account_id, m.raw) AS acct
+        pin = f"""SELECT m.vkey, m.record_id, m.dt, m.amount, m.currency, coalesce(am.account_id, m.raw) AS acct
         FROM (SELECT x.*, coalesce(x.pay_account, b.bank) AS raw
               FROM _ct_acts x JOIN _ct_sbase b ON b.vkey = x.vkey
               WHERE x.kind = 'payments' AND x.amount > 0) m
@@ -1061,8 +1062,15 @@ class ShellVendor(Staged):
          AND e.ts < CAST(pin.dt AS TIMESTAMP) + INTERVAL {lit(p.window_days + 1)} DAY
         JOIN _ct_sclass dc ON dc.acct = e.dst_account
         WHERE dc.cls IS NOT NULL AND e.src_account <> e.dst_account"""
+        # each payment's credit in the bank: a transfer of its amount into its account within
+        # match_days days of its date (the trace sources of the finding: the contract money as it arrived)
+        dep = f"""SELECT DISTINCT pin.vkey, pin.record_id, e.tx_id, e.ts, e.src_account
+        FROM _ct_spin pin JOIN edges e ON e.dst_account = pin.acct AND e.amount = pin.amount
+         AND upper(e.currency) = pin.currency
+         AND abs(date_diff('day', pin.dt, CAST(e.ts AS DATE))) <= {lit(p.match_days)}
+        WHERE e.src_account <> e.dst_account"""
         return [ACTS, VEND, ("_ct_sbase", base), ("_ct_spin", pin), ("_ct_sclass", dclass),
-                ("_ct_sonward", onward)]
+                ("_ct_sonward", onward), ("_ct_sdep", dep)]
 
     def body(self, p: ShellParams, d: Dialect):
         w1 = lit(p.window_days + 1)
@@ -1130,8 +1138,20 @@ class ShellVendor(Staged):
         ), evl AS (
             SELECT vkey, {d.ordered_list("{'kind': kind, 'record_id': record_id}", ['kind', 'record_id'])} AS records
             FROM evrec GROUP BY vkey
+        ), evdep AS (
+            SELECT DISTINCT dp.vkey, dp.tx_id, dp.ts, dp.src_account FROM _ct_sdep dp
+            JOIN flow_rec fr ON fr.vkey = dp.vkey AND fr.record_id = dp.record_id
+        ), evt AS (
+            SELECT o.vkey, o.tx_id, o.ts FROM _ct_sonward o JOIN flow ON flow.vkey = o.vkey
+            UNION SELECT vkey, tx_id, ts FROM evdep
+        ), evtl AS (
+            SELECT vkey, {d.ordered_list('tx_id', ['ts', 'tx_id'])} AS tx_ids, min(ts) AS first_tx, max(ts) AS last_tx
+            FROM evt GROUP BY vkey
+        ), evdl AS (
+            SELECT vkey, count(DISTINCT tx_id) AS n_dep, {d.sorted_distinct_list('src_account')} AS payers
+            FROM evdep GROUP BY vkey
         ), evtx AS (
-            SELECT o.vkey, {d.ordered_list('o.tx_id', ['o.ts', 'o.tx_id'])} AS tx_ids, max(o.ts) AS last_tx,
+            SELECT o.vkey,
                    {d.sorted_distinct_list('o.src_account')} AS own_accts,
                    {d.sorted_distinct_list("CASE WHEN o.cls = 'personal' THEN o.dst_account END")} AS personal,
                    {d.sorted_distinct_list("CASE WHEN o.cls = 'offshore' THEN o.dst_account END")} AS offshore
@@ -1140,11 +1160,12 @@ class ShellVendor(Staged):
         return ctes, f"""
         SELECT 'vendor:' || hit.vkey || '@shell-vendor' AS key,
                hit.n_signs / {lit(p.min_signs)}::DOUBLE AS score,
-               CAST(hit.first_dt AS TIMESTAMP) AS first_ts,
-               greatest(CAST(hit.last_dt AS TIMESTAMP), coalesce(evtx.last_tx, CAST(hit.last_dt AS TIMESTAMP))) AS last_ts,
+               least(CAST(hit.first_dt AS TIMESTAMP), coalesce(evtl.first_tx, CAST(hit.first_dt AS TIMESTAMP))) AS first_ts,
+               greatest(CAST(hit.last_dt AS TIMESTAMP), coalesce(evtl.last_tx, CAST(hit.last_dt AS TIMESTAMP))) AS last_ts,
                CASE WHEN hit.n_paid > 0 THEN hit.paid ELSE hit.awarded END AS total_amount,
-               coalesce(evtx.tx_ids, {EMPTY_TX}) AS tx_ids,
+               coalesce(evtl.tx_ids, {EMPTY_TX}) AS tx_ids,
                list_concat([{{'account_id': 'vendor:' || hit.vkey, 'role': 'vendor'}}],
+                   list_transform(coalesce(evdl.payers, []), x -> {{'account_id': x, 'role': 'paying account'}}),
                    list_transform(coalesce(evtx.own_accts, []), x -> {{'account_id': x, 'role': 'vendor bank account'}}),
                    list_transform(coalesce(evtx.personal, []), x -> {{'account_id': x, 'role': 'personal recipient'}}),
                    list_transform(coalesce(evtx.offshore, []), x -> {{'account_id': x, 'role': 'offshore recipient'}}),
@@ -1155,10 +1176,12 @@ class ShellVendor(Staged):
                  'first_dt': hit.first_dt,
                  'payroll_judged': hit.payroll_judged, 'no_payroll': hit.s_nopay,
                  'pass_through': hit.s_flow, 'onward': hit.onward, 'paid_in': hit.paid_in, 'n_onward': hit.n_onward,
+                 'n_deposits': coalesce(evdl.n_dep, 0),
                  'n_personal': hit.n_personal, 'n_offshore': hit.n_offshore, 'n_cash': hit.n_cash,
                  'shared_address': hit.s_shared, 'n_others': hit.n_others, 'addresses': hit.addrs,
                  'paid': hit.paid, 'n_paid': hit.n_paid, 'awarded': hit.awarded, 'n_awarded': hit.n_awarded}} AS stats
         FROM hit JOIN evl ON evl.vkey = hit.vkey LEFT JOIN evtx ON evtx.vkey = hit.vkey
+        LEFT JOIN evtl ON evtl.vkey = hit.vkey LEFT JOIN evdl ON evdl.vkey = hit.vkey
         """
 
     def explain(self, row, p):
@@ -1189,6 +1212,9 @@ class ShellVendor(Staged):
             signs.append(f"{usd(s['onward'])} ({float(share):.0%} of the {usd(s['paid_in'])} the agency paid into its "
                          f"account) left within {p.window_days} day(s) of a payment in {s['n_onward']} transfer(s): "
                          f"{', '.join(where)}")
+            if s.get("n_deposits"):
+                signs[-1] += (f" (the bank shows those payments arriving in {s['n_deposits']} deposit(s), the "
+                              f"sources of a trace of this finding under the tracing rules)")
         if s["shared_address"]:
             signs.append(f"its address ({_few(s['addresses'] or [], 2)}) is also that of {_plural(s['n_others'], 'other vendor')}")
         judged = "" if s["payroll_judged"] else (" (No payroll or wage records in this case: the no-payroll sign "

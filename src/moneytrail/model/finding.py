@@ -39,7 +39,8 @@ class Finding:
     ordered by role then id; ``parameters`` the typology's parameters it was found with;
     ``score`` orders findings (higher first); ``explanation`` is plain English citing the red
     flag, whose published source is ``red_flag_source``. ``first_ts``/``last_ts`` bound the
-    evidence in time and ``total_amount`` sums it (DECIMAL(38,4)).
+    evidence in time and ``total_amount`` sums it (DECIMAL(38,4)): the transactions' amounts, or
+    for a finding citing only employer or contract records, the money in those records.
     """
 
     finding_id: int
