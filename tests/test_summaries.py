@@ -47,3 +47,23 @@ def test_typologies_skipped_for_want_of_records_are_counted_not_listed():
     assert f"skipped: ht_expenses, {len(RECORD_TYPOLOGIES)} employer or contract typologies" in line
     assert "wage_gap" not in line and len(line) < 300
     assert "skipped: wage_gap (" in stage_line("detect", {"findings": {}, "skipped": {"wage_gap": "x"}})
+
+
+def test_detect_logs_no_line_per_record_typology_on_a_bank_only_case(tmp_path):
+    """On a case of bank records only, the employer and contract typologies' skips are the detect
+    line's count, not fourteen lines before it; on a case lacking what a few of them need, each
+    of those few says why."""
+    from moneytrail.detect import RECORD_TYPOLOGIES, _log_record_skips
+
+    class Ctx:
+        def __init__(self):
+            self.lines = []
+
+        def log(self, m):
+            self.lines.append(m)
+
+    many, few = Ctx(), Ctx()
+    _log_record_skips(many, {t.id: "no records" for t in RECORD_TYPOLOGIES} | {"ht_expenses": "no categories"})
+    assert many.lines == []
+    _log_record_skips(few, {"benford": "fewer than 1,000 amounts", "ht_expenses": "no categories"})
+    assert few.lines == ["benford: skipped: fewer than 1,000 amounts"]

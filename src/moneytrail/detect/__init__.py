@@ -43,6 +43,7 @@ GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter
 TRANSACTION_TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 RECORD_TYPOLOGIES: tuple[Typology, ...] = EMPLOYER + CONTRACTS
 TYPOLOGIES: tuple[Typology, ...] = TRANSACTION_TYPOLOGIES + RECORD_TYPOLOGIES
+_RECORD_IDS = frozenset(t.id for t in RECORD_TYPOLOGIES)
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
@@ -85,6 +86,16 @@ class _Converted:
         return self.typ.explain(row, p) + fx.conversion_text(row, self.used, self.pl.thresholds)
 
 
+def _log_record_skips(ctx, skipped: dict[str, str]) -> None:
+    """The employer and contract typologies skipped, a line each when there are a few (a case with
+    some records lacks what these need); when more are (a case of bank records only), the stage's
+    summary line counts them (moneytrail.summaries) and ``--json`` says why for each."""
+    mine = [(k, v) for k, v in skipped.items() if k in _RECORD_IDS]
+    if len(mine) <= 3:
+        for k, why in mine:
+            ctx.log(f"{k}: skipped: {why}")
+
+
 def run(ctx) -> dict:
     # what it NEEDS is brought up to date by the pipeline before it runs (moneytrail.freshness)
     params = resolve_params(ctx.params.get("parameters"))
@@ -108,6 +119,8 @@ def run(ctx) -> dict:
                 why = typ.unsupported(be) or typ.skip_reason(ws) or pl.skip
                 if why:
                     skipped[typ.id] = why
+                    if typ.id in _RECORD_IDS:       # said once at the end (_log_record_skips)
+                        continue
                     ctx.log(f"{typ.id}: skipped: {why}")
                     continue
                 typ.notes = []
@@ -143,6 +156,7 @@ def run(ctx) -> dict:
     finally:
         if made_usd:
             fx.drop_edges_usd(be)
+    _log_record_skips(ctx, skipped)
     out = {"findings": summary, "skipped": skipped, "timings": timings, "notes": notes,
            "parameters": {k: v.to_dict() for k, v in params.items() if k in summary}}
     if not profile.all_usd:
