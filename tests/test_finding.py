@@ -111,3 +111,10 @@ def test_a_trace_from_a_finding_starts_where_money_enters_its_pattern(tmp_path):
         assert _reads.entry_transactions(case, [ab, bc, db]) == [ab, db]      # two payers into B; B's onward leg
         assert _reads.entry_transactions(case, [bc]) == [bc]
         assert _reads.entry_transactions(case, []) == []
+    # the web's "Trace from this finding" asks the Session, under a findings decision
+    with Session.open(p, officer=AN, case=CASE) as s:
+        s.detect(["cycle"], {"cycle": {"min_amount": 100}})
+        (f,) = s.findings(typologies=["cycle"])
+        assert s.finding_trace_sources(f.key) == [ab]
+        with pytest.raises(Exception, match="no finding"):
+            s.finding_trace_sources("F0000000000000000")

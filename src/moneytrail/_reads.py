@@ -204,10 +204,25 @@ def finding(ws, key: str) -> dict[str, Any]:
     out["events"] = ws.records("SELECT event_at, officer_id, status, assignee, reason, note, audit_seq FROM finding_events "
                                "WHERE finding_key = ? ORDER BY event_at, audit_seq", [str(key)])
     out["superseded"] = superseded
-    out["entry_tx_ids"] = entry_transactions(ws, list(out["finding"].tx_ids))
     out["transactions"] = transactions_by_id(ws, list(out["finding"].tx_ids[:200]))
     out["records"] = records_by_id(ws, [x.record_id for x in out["finding"].records[:200]])
     return out
+
+
+def finding_entry_transactions(ws, key: str) -> list[int]:
+    """:func:`entry_transactions` of the finding ``key`` (or of its last superseded version, as
+    :func:`finding` reads it)."""
+    if ws.query("SELECT 1 FROM findings WHERE finding_key = ?", [str(key)]):
+        ids = [t for (t,) in ws.query("""
+            SELECT t.tx_id FROM finding_transactions t
+            WHERE t.finding_id = (SELECT min(finding_id) FROM findings WHERE finding_key = ?)""", [str(key)])]
+    else:
+        old = ws.query("SELECT tx_ids FROM findings_superseded WHERE finding_key = ? ORDER BY superseded_at DESC "
+                       "LIMIT 1", [str(key)])
+        if not old:
+            raise WorkspaceError(f"no finding {str(key)[:40]!r} in this case")
+        ids = list(old[0][0] or [])
+    return entry_transactions(ws, ids)
 
 
 def entry_transactions(ws, tx_ids: list[int]) -> list[int]:
@@ -220,7 +235,8 @@ def entry_transactions(ws, tx_ids: list[int]) -> list[int]:
         return []
     try:
         rows = ws.query("""
-            WITH f AS (SELECT tx_id, src_account, dst_account, ts FROM edges WHERE list_contains(?, tx_id))
+            WITH f AS (SELECT tx_id, src_account, dst_account, ts FROM edges
+                       WHERE tx_id IN (SELECT unnest(CAST(? AS BIGINT[]))))
             SELECT a.tx_id FROM f a
             WHERE NOT EXISTS (SELECT 1 FROM f b WHERE b.dst_account = a.src_account
                                                   AND (b.ts < a.ts OR (b.ts = a.ts AND b.tx_id < a.tx_id)))

@@ -305,6 +305,17 @@ class Session:
         self._read(d, {"table": "findings", "finding_keys": [key], "transactions": len(out["transactions"])})
         return out
 
+    def finding_trace_sources(self, key: str) -> list[int]:
+        """The transactions a trace of finding ``key`` starts from: those that bring money into
+        its pattern, not the later legs that carry the same money on
+        (:func:`moneytrail._reads.entry_transactions`); the web's "Trace from this finding"."""
+        from moneytrail import _reads
+
+        d = self._decide("findings", {"finding": str(key)[:64]})
+        out = _reads.finding_entry_transactions(self._in(d), key)
+        self._read(d, {"table": "findings", "finding_keys": [key], "transactions": len(out)})
+        return out
+
     def triage(self, key: str, *, status: str | None = None, reason: str | None = None,
                assignee: str | None = None, note: str | None = None) -> dict[str, Any]:
         """Triage a finding (by its stable key): move it open -> under_review -> confirmed or

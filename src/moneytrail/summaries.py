@@ -37,7 +37,7 @@ def _detect(s: dict[str, Any]) -> str:
     if shown:
         out += f" ({shown})"
     if s.get("skipped"):
-        from moneytrail.detect import RECORD_TYPOLOGIES
+        from moneytrail.detect import RECORD_SKIPS_LISTED, RECORD_TYPOLOGIES
 
         records = {t.id for t in RECORD_TYPOLOGIES}
         skipped = sorted(s["skipped"])
@@ -45,7 +45,7 @@ def _detect(s: dict[str, Any]) -> str:
         need = [k for k in skipped if k in records]
         parts = ([", ".join(other)] if other else []) + (
             [f"{len(need)} employer or contract typolog{'y' if len(need) == 1 else 'ies'} (no payroll, wage or "
-             f"contract records: docs/records.md)"] if len(need) > 3 else need)
+             f"contract records: docs/records.md)"] if len(need) > RECORD_SKIPS_LISTED else need)
         out += f"; skipped: {', '.join(parts)} (moneytrail detect --json says why)"
     return out + ("; list them: moneytrail findings" if total else "")
 

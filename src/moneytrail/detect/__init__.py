@@ -44,6 +44,9 @@ TRANSACTION_TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 RECORD_TYPOLOGIES: tuple[Typology, ...] = EMPLOYER + CONTRACTS
 TYPOLOGIES: tuple[Typology, ...] = TRANSACTION_TYPOLOGIES + RECORD_TYPOLOGIES
 _RECORD_IDS = frozenset(t.id for t in RECORD_TYPOLOGIES)
+#: more employer and contract typologies skipped than this are counted, not listed, in the log
+#: and in detect's line (moneytrail.summaries): a case of bank records only skips them all
+RECORD_SKIPS_LISTED = 3
 BY_ID = {t.id: t for t in TYPOLOGIES}
 
 
@@ -91,7 +94,7 @@ def _log_record_skips(ctx, skipped: dict[str, str]) -> None:
     some records lacks what these need); when more are (a case of bank records only), the stage's
     summary line counts them (moneytrail.summaries) and ``--json`` says why for each."""
     mine = [(k, v) for k, v in skipped.items() if k in _RECORD_IDS]
-    if len(mine) <= 3:
+    if len(mine) <= RECORD_SKIPS_LISTED:
         for k, why in mine:
             ctx.log(f"{k}: skipped: {why}")
 
@@ -119,9 +122,8 @@ def run(ctx) -> dict:
                 why = typ.unsupported(be) or typ.skip_reason(ws) or pl.skip
                 if why:
                     skipped[typ.id] = why
-                    if typ.id in _RECORD_IDS:       # said once at the end (_log_record_skips)
-                        continue
-                    ctx.log(f"{typ.id}: skipped: {why}")
+                    if typ.id not in _RECORD_IDS:   # those are said at the end (_log_record_skips)
+                        ctx.log(f"{typ.id}: skipped: {why}")
                     continue
                 typ.notes = []
                 if pl.mode == "usd" and not made_usd:

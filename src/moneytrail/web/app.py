@@ -692,8 +692,8 @@ def trace_page(ctx: Ctx) -> Response:
 def _trace_sources(s, refs: list[str], fkey: str) -> list[Any]:
     from moneytrail.workspace import TX_ID_STRIDE
 
-    if fkey:   # the transactions that bring money into the finding's pattern (_reads.entry_transactions)
-        return list(s.finding(fkey)["entry_tx_ids"])
+    if fkey:   # the transactions that bring money into the finding's pattern
+        return s.finding_trace_sources(fkey)
     if not refs:
         raise ConfigError("name the tainted transactions: bank references, SOURCE:ROW, or a finding")
     out = []
