@@ -369,7 +369,9 @@ def test_the_public_api_is_the_session_alone(case):
                           # entity resolution (issue 14): decided as resolve, review and explore
                           "resolve", "review_queue", "review", "entities", "entity",
                           # a transaction by the bank's reference (issue 16): decided as explore
-                          "transaction"}
+                          "transaction",
+                          # where a trace of a finding starts (issue 17): decided as findings
+                          "finding_trace_sources"}
 
 
 # -- also: files, identities, parameters --------------------------------------------------------------
