@@ -212,10 +212,9 @@ def finding(ws, key: str) -> dict[str, Any]:
 def finding_entry_transactions(ws, key: str) -> list[int]:
     """:func:`entry_transactions` of the finding ``key`` (or of its last superseded version, as
     :func:`finding` reads it)."""
-    if ws.query("SELECT 1 FROM findings WHERE finding_key = ?", [str(key)]):
-        ids = [t for (t,) in ws.query("""
-            SELECT t.tx_id FROM finding_transactions t
-            WHERE t.finding_id = (SELECT min(finding_id) FROM findings WHERE finding_key = ?)""", [str(key)])]
+    fid = ws.scalar("SELECT min(finding_id) FROM findings WHERE finding_key = ?", [str(key)])
+    if fid is not None:
+        ids = [t for (t,) in ws.query("SELECT tx_id FROM finding_transactions WHERE finding_id = ?", [fid])]
     else:
         old = ws.query("SELECT tx_ids FROM findings_superseded WHERE finding_key = ? ORDER BY superseded_at DESC "
                        "LIMIT 1", [str(key)])

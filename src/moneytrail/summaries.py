@@ -37,12 +37,11 @@ def _detect(s: dict[str, Any]) -> str:
     if shown:
         out += f" ({shown})"
     if s.get("skipped"):
-        from moneytrail.detect import RECORD_SKIPS_LISTED, RECORD_TYPOLOGIES
+        from moneytrail.detect import RECORD_IDS, RECORD_SKIPS_LISTED
 
-        records = {t.id for t in RECORD_TYPOLOGIES}
         skipped = sorted(s["skipped"])
-        other = [k for k in skipped if k not in records]
-        need = [k for k in skipped if k in records]
+        other = [k for k in skipped if k not in RECORD_IDS]
+        need = [k for k in skipped if k in RECORD_IDS]
         parts = ([", ".join(other)] if other else []) + (
             [f"{len(need)} employer or contract typolog{'y' if len(need) == 1 else 'ies'} (no payroll, wage or "
              f"contract records: docs/records.md)"] if len(need) > RECORD_SKIPS_LISTED else need)

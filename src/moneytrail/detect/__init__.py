@@ -43,7 +43,8 @@ GRAPH: tuple[Typology, ...] = (FanIn(), FanOut(), ScatterGather(), GatherScatter
 TRANSACTION_TYPOLOGIES: tuple[Typology, ...] = GRAPH + FLOW + TRAFFICKING
 RECORD_TYPOLOGIES: tuple[Typology, ...] = EMPLOYER + CONTRACTS
 TYPOLOGIES: tuple[Typology, ...] = TRANSACTION_TYPOLOGIES + RECORD_TYPOLOGIES
-_RECORD_IDS = frozenset(t.id for t in RECORD_TYPOLOGIES)
+#: the employer and contract typologies' ids
+RECORD_IDS = frozenset(t.id for t in RECORD_TYPOLOGIES)
 #: more employer and contract typologies skipped than this are counted, not listed, in the log
 #: and in detect's line (moneytrail.summaries): a case of bank records only skips them all
 RECORD_SKIPS_LISTED = 3
@@ -93,7 +94,7 @@ def _log_record_skips(ctx, skipped: dict[str, str]) -> None:
     """The employer and contract typologies skipped, a line each when there are a few (a case with
     some records lacks what these need); when more are (a case of bank records only), the stage's
     summary line counts them (moneytrail.summaries) and ``--json`` says why for each."""
-    mine = [(k, v) for k, v in skipped.items() if k in _RECORD_IDS]
+    mine = [(k, v) for k, v in skipped.items() if k in RECORD_IDS]
     if len(mine) <= RECORD_SKIPS_LISTED:
         for k, why in mine:
             ctx.log(f"{k}: skipped: {why}")
@@ -122,7 +123,7 @@ def run(ctx) -> dict:
                 why = typ.unsupported(be) or typ.skip_reason(ws) or pl.skip
                 if why:
                     skipped[typ.id] = why
-                    if typ.id not in _RECORD_IDS:   # those are said at the end (_log_record_skips)
+                    if typ.id not in RECORD_IDS:   # those are said at the end (_log_record_skips)
                         ctx.log(f"{typ.id}: skipped: {why}")
                     continue
                 typ.notes = []
